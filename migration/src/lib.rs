@@ -1,0 +1,15 @@
+//! Database schema, one migration per capability. Migrations are forward-only in production;
+//! `down` exists for development. They run automatically on server start (embedded default)
+//! or with `bangban migrate` (production deploys).
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_identity;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_identity::Migration)]
+    }
+}

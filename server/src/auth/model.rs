@@ -1,0 +1,132 @@
+//! Roles and the Viewer.
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// Staff roles (seed §四 and the product brief). Stored as snake_case text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
+pub enum Role {
+    /// 村（社区）帮办代办员
+    VillageAgent,
+    /// 乡镇帮办代办员
+    TownshipAgent,
+    /// 乡镇便民服务中心管理员
+    TownshipAdmin,
+    /// 县政务服务中心帮办代办员
+    CountyAgent,
+    /// 县政务服务中心管理员
+    CountyAdmin,
+    /// 投诉处理人员
+    Inspector,
+    /// 审计人员（只读）
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::VillageAgent,
+        Role::TownshipAgent,
+        Role::TownshipAdmin,
+        Role::CountyAgent,
+        Role::CountyAdmin,
+        Role::Inspector,
+        Role::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::VillageAgent => "village_agent",
+            Role::TownshipAgent => "township_agent",
+            Role::TownshipAdmin => "township_admin",
+            Role::CountyAgent => "county_agent",
+            Role::CountyAdmin => "county_admin",
+            Role::Inspector => "inspector",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubjectKind {
+    Resident,
+    Staff,
+}
+
+impl SubjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectKind::Resident => "resident",
+            SubjectKind::Staff => "staff",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "resident" => Some(Self::Resident),
+            "staff" => Some(Self::Staff),
+            _ => None,
+        }
+    }
+}
+
+/// The authenticated caller of one request or socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Viewer {
+    Anonymous,
+    Resident {
+        user_id: Uuid,
+        session_id: Uuid,
+        expires_at: DateTime<Utc>,
+    },
+    Staff {
+        staff_id: Uuid,
+        session_id: Uuid,
+        role: Role,
+        unit_id: Option<Uuid>,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+impl Viewer {
+    pub fn session_id(&self) -> Option<Uuid> {
+        match self {
+            Viewer::Anonymous => None,
+            Viewer::Resident { session_id, .. } | Viewer::Staff { session_id, .. } => {
+                Some(*session_id)
+            }
+        }
+    }
+
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Viewer::Anonymous => None,
+            Viewer::Resident { expires_at, .. } | Viewer::Staff { expires_at, .. } => {
+                Some(*expires_at)
+            }
+        }
+    }
+
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self, Viewer::Anonymous)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_codes_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("admin".parse::<Role>().is_err());
+    }
+}

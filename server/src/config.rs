@@ -1,0 +1,406 @@
+//! Layered settings: built-in defaults < optional TOML file < `BANGBAN_*` environment variables.
+//!
+//! The settings value is built once in `main` (or by a test) and passed down explicitly; there is
+//! no global. Secrets are wrapped in [`Secret`], whose `Debug` never shows the value.
+use std::{fmt, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use serde::Deserialize;
+
+/// A value that must never be printed: its `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Development,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `development` (default) or `production`.
+    pub env: Environment,
+    /// Directory for the embedded SQLite database and generated keys.
+    pub data_dir: PathBuf,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub log: LogSettings,
+    pub auth: AuthSettings,
+    pub wechat: WechatSettings,
+    pub pii: PiiSettings,
+    pub graphql: GraphqlSettings,
+    pub limits: RateLimitSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    pub host: String,
+    pub port: u16,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_grace_seconds: u64,
+    /// A WebSocket must send `connection_init` within this many milliseconds (close 4408).
+    pub ws_init_timeout_ms: u64,
+    /// The server sends a protocol `ping` this often on idle sockets (keeps proxies open).
+    pub ws_ping_interval_seconds: u64,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://…` for production; unset means SQLite under `data_dir`.
+    pub url: Option<Secret>,
+    pub max_connections: Option<u32>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://…`; unset means in-process implementations (single instance only).
+    pub url: Option<Secret>,
+    /// Prefix of every key this deployment writes (lets several deployments share a Redis).
+    pub key_prefix: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info,bangban_server=debug`.
+    pub filter: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKey {
+    pub kid: String,
+    /// At least 32 bytes of secret material.
+    pub secret: Secret,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    pub issuer: String,
+    pub audience: String,
+    /// Access-token lifetime; capped at 7200 seconds.
+    pub access_ttl_seconds: u64,
+    pub refresh_ttl_days: u64,
+    /// Signing keys (HS256). The first is used to sign unless `active_kid` names another;
+    /// the others still verify tokens issued before a rotation.
+    pub jwt_keys: Vec<JwtKey>,
+    pub active_kid: Option<String>,
+    pub staff_max_failed_logins: i32,
+    pub staff_lockout_minutes: i64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WechatSettings {
+    /// Unset means dev login: any code is accepted as the openid (refused in production).
+    pub appid: Option<String>,
+    pub secret: Option<Secret>,
+    pub base_url: String,
+    pub timeout_ms: u64,
+    /// Attempts for busy (-1) and throttled (45011) answers and timeouts, including the first.
+    pub retry_attempts: u32,
+    pub retry_base_ms: u64,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PiiSettings {
+    /// Base64 of 32 bytes: the master key for field encryption and blind indexes.
+    pub data_key: Option<Secret>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GraphqlSettings {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_batch: usize,
+    /// Serve `GET /schema.graphql` in production too (always served in development).
+    pub publish_sdl: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Logins (WeChat or staff) allowed per client address per minute.
+    pub login_per_ip_per_minute: u64,
+    /// Staff login attempts allowed per username per minute.
+    pub login_per_account_per_minute: u64,
+    /// Phone bindings allowed per user per hour.
+    pub bind_phone_per_user_per_hour: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            env: Environment::Development,
+            data_dir: PathBuf::from("./data"),
+            http: HttpSettings::default(),
+            database: DatabaseSettings::default(),
+            redis: RedisSettings::default(),
+            log: LogSettings::default(),
+            auth: AuthSettings::default(),
+            wechat: WechatSettings::default(),
+            pii: PiiSettings::default(),
+            graphql: GraphqlSettings::default(),
+            limits: RateLimitSettings::default(),
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            body_limit: 256 * 1024,
+            trust_forwarded_for: false,
+            shutdown_grace_seconds: 20,
+            ws_init_timeout_ms: 5_000,
+            ws_ping_interval_seconds: 25,
+        }
+    }
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: "bangban:".into(),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "bangban".into(),
+            audience: "bangban-miniprogram".into(),
+            access_ttl_seconds: 3600,
+            refresh_ttl_days: 30,
+            jwt_keys: Vec::new(),
+            active_kid: None,
+            staff_max_failed_logins: 5,
+            staff_lockout_minutes: 15,
+        }
+    }
+}
+
+impl Default for WechatSettings {
+    fn default() -> Self {
+        Self {
+            appid: None,
+            secret: None,
+            base_url: "https://api.weixin.qq.com".into(),
+            timeout_ms: 5_000,
+            retry_attempts: 3,
+            retry_base_ms: 200,
+        }
+    }
+}
+
+impl Default for GraphqlSettings {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 1_000,
+            max_aliases: 30,
+            max_batch: 10,
+            publish_sdl: false,
+        }
+    }
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            login_per_ip_per_minute: 60,
+            login_per_account_per_minute: 10,
+            bind_phone_per_user_per_hour: 10,
+        }
+    }
+}
+
+/// Sections whose keys may be given as `BANGBAN_<SECTION>_<KEY>` (e.g. `BANGBAN_WECHAT_APPID`).
+const SECTIONS: [&str; 9] = [
+    "http", "database", "redis", "log", "auth", "wechat", "pii", "graphql", "limits",
+];
+
+/// Maps an environment key (without the `BANGBAN_` prefix) to a settings path:
+/// `WECHAT_APPID` → `wechat.appid`, `DATA_DIR` → `data_dir`, `HTTP__PORT` → `http.port`.
+fn env_key_to_path(key: &str) -> String {
+    let key = key.to_ascii_lowercase().replace("__", ".");
+    if key.contains('.') {
+        return key;
+    }
+    for section in SECTIONS {
+        if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+            return format!("{section}.{rest}");
+        }
+    }
+    key
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (if given, or `BANGBAN_CONFIG`), then the environment.
+    pub fn load(file: Option<PathBuf>) -> Result<Self, figment::Error> {
+        let file = file.or_else(|| std::env::var_os("BANGBAN_CONFIG").map(PathBuf::from));
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(
+            Env::prefixed("BANGBAN_")
+                .ignore(&[
+                    "CONFIG",
+                    "TEST_BACKEND",
+                    "TEST_DATABASE_URL",
+                    "TEST_REDIS_URL",
+                ])
+                .map(|key| env_key_to_path(key.as_str()).into())
+                .lowercase(false),
+        );
+        let settings: Settings = figment.extract()?;
+        Ok(settings)
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == Environment::Production
+    }
+
+    /// Dev login is on when no WeChat AppID is configured.
+    pub fn dev_login(&self) -> bool {
+        self.wechat.appid.is_none()
+    }
+
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.auth.access_ttl_seconds.min(7200))
+    }
+
+    /// Refuses configurations that must never run: production without WeChat, keys or a data key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.is_production() {
+            if self.dev_login() {
+                return Err("BANGBAN_ENV=production requires BANGBAN_WECHAT_APPID and BANGBAN_WECHAT_SECRET (dev login is refused in production)".into());
+            }
+            if self.auth.jwt_keys.is_empty() {
+                return Err("BANGBAN_ENV=production requires auth.jwt_keys (signing keys are never generated in production)".into());
+            }
+            if self.pii.data_key.is_none() {
+                return Err("BANGBAN_ENV=production requires BANGBAN_PII_DATA_KEY".into());
+            }
+        }
+        if self.wechat.appid.is_some() && self.wechat.secret.is_none() {
+            return Err("BANGBAN_WECHAT_APPID is set but BANGBAN_WECHAT_SECRET is not".into());
+        }
+        for key in &self.auth.jwt_keys {
+            if key.secret.expose().len() < 32 {
+                return Err(format!("JWT key {:?} is shorter than 32 bytes", key.kid));
+            }
+        }
+        if self.auth.access_ttl_seconds == 0 || self.auth.access_ttl_seconds > 7200 {
+            return Err("auth.access_ttl_seconds must be between 1 and 7200".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_keys_map_to_sections() {
+        let cases = [
+            ("WECHAT_APPID", "wechat.appid"),
+            ("DATABASE_URL", "database.url"),
+            ("REDIS_URL", "redis.url"),
+            ("REDIS_KEY_PREFIX", "redis.key_prefix"),
+            ("ENV", "env"),
+            ("DATA_DIR", "data_dir"),
+            ("HTTP__PORT", "http.port"),
+            ("HTTP_PORT", "http.port"),
+            ("PII_DATA_KEY", "pii.data_key"),
+        ];
+        for (env, path) in cases {
+            assert_eq!(env_key_to_path(env), path, "{env}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let mut settings = Settings::default();
+        settings.wechat.secret = Some(Secret::new("wx-app-secret-value"));
+        settings.database.url = Some(Secret::new("postgres://user:pw@host/db"));
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("wx-app-secret-value"));
+        assert!(!printed.contains("pw@host"));
+        assert!(printed.contains("[redacted]"));
+    }
+
+    #[test]
+    fn production_refuses_dev_login() {
+        let settings = Settings {
+            env: Environment::Production,
+            ..Settings::default()
+        };
+        assert!(settings.validate().unwrap_err().contains("dev login"));
+    }
+}

@@ -1,0 +1,76 @@
+//! Database connection: PostgreSQL when `database.url` is set, else SQLite (WAL) under the data
+//! directory. Migrations are applied by `connect_and_migrate`.
+use std::time::Duration;
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::config::Settings;
+
+/// The URL in force: the configured one, or the embedded SQLite file.
+pub fn database_url(settings: &Settings) -> anyhow::Result<String> {
+    if let Some(url) = &settings.database.url {
+        return Ok(url.expose().to_string());
+    }
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    Ok(format!(
+        "sqlite:{}?mode=rwc",
+        settings.data_dir.join("bangban.db").display()
+    ))
+}
+
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let url = database_url(settings)?;
+    let sqlite = url.starts_with("sqlite:");
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(
+            settings
+                .database
+                .max_connections
+                .unwrap_or(if sqlite { 4 } else { 16 }),
+        )
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if sqlite {
+        options.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sqlx_sqlite_journal_wal())
+                .synchronous(sqlx_sqlite_sync_normal())
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    }
+    Database::connect(options)
+        .await
+        .context("connecting to the database")
+}
+
+fn sqlx_sqlite_journal_wal() -> sea_orm::sqlx::sqlite::SqliteJournalMode {
+    sea_orm::sqlx::sqlite::SqliteJournalMode::Wal
+}
+
+fn sqlx_sqlite_sync_normal() -> sea_orm::sqlx::sqlite::SqliteSynchronous {
+    sea_orm::sqlx::sqlite::SqliteSynchronous::Normal
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("applying migrations")
+}
+
+/// A transaction that will write: on SQLite it takes the write lock at `BEGIN` (IMMEDIATE), so
+/// that two read-then-write transactions cannot deadlock on lock upgrade; on PostgreSQL it is
+/// an ordinary transaction.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}

@@ -1,0 +1,195 @@
+//! The one application error. Every variant has a stable `extensions.code` that the
+//! mini-program may branch on; the mapping lives here and nowhere else.
+use async_graphql::ErrorExtensions;
+
+/// What a use case can answer instead of a result.
+///
+/// Deliberately not `Display`: async-graphql converts any `Display` type into an error without
+/// extensions, and every error we send must carry its code. Use [`AppError::message`].
+#[derive(Debug)]
+pub enum AppError {
+    /// No valid access token, or the token was revoked or has expired.
+    Unauthenticated(String),
+    /// Authenticated, but this viewer may not do this.
+    Forbidden(String),
+    /// The object does not exist, or the viewer may not know that it exists.
+    NotFound(&'static str),
+    /// An input was refused; `field` names it (GraphQL argument path, e.g. `input.phone`).
+    BadUserInput { field: String, message: String },
+    /// The object's state does not allow this action.
+    InvalidTransition(String),
+    /// Someone else changed the object first, or a unique value is taken.
+    Conflict(String),
+    /// The booking slot has no seats left.
+    SlotFull,
+    /// Too many attempts; try again after `retry_after_seconds`.
+    RateLimited { retry_after_seconds: u64 },
+    /// The text was refused by the content check.
+    ContentRejected(String),
+    /// The WeChat server API failed or is unavailable.
+    UpstreamWechat(String),
+    /// Anything else: logged in full, shown to the client only as an opaque message.
+    Internal(anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// The code of an internal error, matched when responses are finished (request id added).
+pub const INTERNAL_CODE: &str = "INTERNAL_SERVER_ERROR";
+
+impl AppError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadUserInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    /// The message for the client (internal errors: their cause, for the log only).
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthenticated(m)
+            | Self::Forbidden(m)
+            | Self::InvalidTransition(m)
+            | Self::Conflict(m)
+            | Self::ContentRejected(m) => m.clone(),
+            Self::NotFound(what) => format!("{what} not found"),
+            Self::BadUserInput { message, .. } => message.clone(),
+            Self::SlotFull => "this slot is fully booked".into(),
+            Self::RateLimited {
+                retry_after_seconds,
+            } => format!("too many requests; retry after {retry_after_seconds} s"),
+            Self::UpstreamWechat(m) => format!("WeChat is unavailable: {m}"),
+            Self::Internal(cause) => format!("{cause:#}"),
+        }
+    }
+
+    /// The stable code sent as `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::BadUserInput { .. } => "BAD_USER_INPUT",
+            Self::InvalidTransition(_) => "INVALID_TRANSITION",
+            Self::Conflict(_) => "CONFLICT",
+            Self::SlotFull => "SLOT_FULL",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::ContentRejected(_) => "CONTENT_REJECTED",
+            Self::UpstreamWechat(_) => "UPSTREAM_WECHAT",
+            Self::Internal(_) => INTERNAL_CODE,
+        }
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Internal(error)
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::Internal(anyhow::Error::new(error).context("database"))
+    }
+}
+
+impl From<sea_orm::TransactionError<AppError>> for AppError {
+    fn from(error: sea_orm::TransactionError<AppError>) -> Self {
+        match error {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(app) => app,
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(error: AppError) -> Self {
+        let message = match &error {
+            AppError::Internal(cause) => {
+                // The full chain goes to the log; the client sees an opaque message to which the
+                // response finisher appends the request id.
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                "internal error".to_string()
+            }
+            other => other.message(),
+        };
+        async_graphql::Error::new(message).extend_with(|_, ext| {
+            ext.set("code", error.code());
+            match &error {
+                AppError::BadUserInput { field, .. } => ext.set("field", field.as_str()),
+                AppError::RateLimited {
+                    retry_after_seconds,
+                } => ext.set("retryAfter", *retry_after_seconds),
+                _ => {}
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extensions(error: AppError) -> (String, serde_json::Value) {
+        let gql: async_graphql::Error = error.into();
+        let ext = serde_json::to_value(gql.extensions).unwrap_or_default();
+        (gql.message, ext)
+    }
+
+    #[test]
+    fn every_variant_maps_to_its_stable_code() {
+        let table: Vec<(AppError, &str)> = vec![
+            (AppError::Unauthenticated("x".into()), "UNAUTHENTICATED"),
+            (AppError::Forbidden("x".into()), "FORBIDDEN"),
+            (AppError::NotFound("booking"), "NOT_FOUND"),
+            (AppError::bad_input("code", "bad"), "BAD_USER_INPUT"),
+            (
+                AppError::InvalidTransition("x".into()),
+                "INVALID_TRANSITION",
+            ),
+            (AppError::Conflict("x".into()), "CONFLICT"),
+            (AppError::SlotFull, "SLOT_FULL"),
+            (
+                AppError::RateLimited {
+                    retry_after_seconds: 3,
+                },
+                "RATE_LIMITED",
+            ),
+            (AppError::ContentRejected("x".into()), "CONTENT_REJECTED"),
+            (AppError::UpstreamWechat("x".into()), "UPSTREAM_WECHAT"),
+            (
+                AppError::internal(anyhow::anyhow!("disk on fire")),
+                "INTERNAL_SERVER_ERROR",
+            ),
+        ];
+        for (error, code) in table {
+            assert_eq!(error.code(), code);
+            let (_, ext) = extensions(error);
+            assert_eq!(ext["code"], code);
+        }
+    }
+
+    #[test]
+    fn bad_input_names_the_field_and_rate_limit_gives_retry_after() {
+        let (message, ext) = extensions(AppError::bad_input("input.phone", "not a mobile number"));
+        assert_eq!(message, "not a mobile number");
+        assert_eq!(ext["field"], "input.phone");
+        let (_, ext) = extensions(AppError::RateLimited {
+            retry_after_seconds: 42,
+        });
+        assert_eq!(ext["retryAfter"], 42);
+    }
+
+    #[test]
+    fn internal_errors_never_reach_the_client() {
+        let (message, _) = extensions(AppError::internal(anyhow::anyhow!(
+            "password authentication failed for user postgres"
+        )));
+        assert_eq!(message, "internal error");
+    }
+}

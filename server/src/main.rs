@@ -1,0 +1,113 @@
+//! The `bangban` binary: `serve` (default), `migrate`, `create-staff`, `print-schema`.
+use std::{io::BufRead, path::PathBuf, sync::Arc};
+
+use bangban_server::{
+    Application,
+    auth::{Role, service},
+    clock::{Clock, SystemClock},
+    config::Settings,
+    db, graphql, telemetry,
+};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "bangban", version, about = "Bangban 帮办代办 server")]
+struct Cli {
+    /// A TOML settings file (also `BANGBAN_CONFIG`); environment variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a staff account (e.g. the first county admin). The password is read from
+    /// `BANGBAN_STAFF_PASSWORD` or, if unset, from the first line of standard input.
+    CreateStaff {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: String,
+        /// village_agent, township_agent, township_admin, county_agent, county_admin,
+        /// inspector or auditor.
+        #[arg(long)]
+        role: String,
+    },
+    /// Print the GraphQL SDL.
+    PrintSchema,
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(error) = run(cli).await {
+        eprintln!("bangban: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config)?;
+    telemetry::init(&settings.log);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let mode = match (&settings.database.url, &settings.redis.url) {
+                (None, None) => "embedded SQLite + in-process queues",
+                (Some(_), Some(_)) => "PostgreSQL + Redis",
+                (Some(_), None) => "external database + in-process queues (single instance only)",
+                (None, Some(_)) => "embedded SQLite + Redis",
+            };
+            let app = Application::build(settings, Arc::new(SystemClock)).await?;
+            println!(
+                "Bangban listening on http://{}/graphql ({mode})",
+                app.address()
+            );
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            let connection = db::connect(&settings).await?;
+            db::migrate(&connection).await?;
+            println!("migrations applied");
+        }
+        Command::CreateStaff {
+            username,
+            display_name,
+            role,
+        } => {
+            let role: Role = role
+                .parse()
+                .map_err(|_| anyhow::anyhow!("unknown role {role:?}"))?;
+            let password = match std::env::var("BANGBAN_STAFF_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let connection = db::connect(&settings).await?;
+            db::migrate(&connection).await?;
+            let staff = service::create_staff(
+                &connection,
+                SystemClock.now(),
+                service::NewStaff {
+                    username,
+                    display_name,
+                    password,
+                    role,
+                    unit_id: None,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            println!("created staff account {} ({})", staff.username, staff.id);
+        }
+        Command::PrintSchema => print!("{}", graphql::sdl()),
+    }
+    Ok(())
+}

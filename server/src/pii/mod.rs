@@ -1,0 +1,8 @@
+//! Personal data: field encryption at rest, blind indexes for exact lookup, validated newtypes
+//! and masking. Plain personal data never leaves this module except to the person it belongs to
+//! (or, later, through an audited reveal).
+mod cipher;
+mod phone;
+
+pub use cipher::{FieldCipher, load_or_create_data_key};
+pub use phone::MobileNumber;

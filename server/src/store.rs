@@ -1,0 +1,282 @@
+//! Shared short-lived state: rate-limit counters, the WeChat access-token cache, locks.
+//!
+//! One small trait, two implementations: Redis in production (shared by every instance) and an
+//! in-process map for the embedded default. Keys are namespaced with the configured prefix.
+//! Nothing here is a source of truth: losing it loses at most a cache or a counter window.
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use redis::{AsyncCommands, Script, aio::ConnectionManager};
+use tokio::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+#[error("shared store unavailable: {0}")]
+pub struct StoreError(String);
+
+impl From<redis::RedisError> for StoreError {
+    fn from(error: redis::RedisError) -> Self {
+        Self(error.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A counter in a fixed window: how many hits so far, and when the window ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowCount {
+    pub count: u64,
+    pub resets_in: Duration,
+}
+
+#[async_trait]
+pub trait SharedStore: Send + Sync + 'static {
+    /// `redis` or `in-process`, for readiness reports.
+    fn kind(&self) -> &'static str;
+    async fn ping(&self) -> StoreResult<()>;
+    async fn get(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> StoreResult<()>;
+    /// Sets only when the key is absent; true when this call set it.
+    async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> StoreResult<bool>;
+    /// Deletes only when the key still holds `expected`; true when this call deleted it.
+    async fn compare_and_delete(&self, key: &str, expected: &str) -> StoreResult<bool>;
+    /// Counts one hit in the window that `key` names, starting the window on the first hit.
+    async fn hit(&self, key: &str, window: Duration) -> StoreResult<WindowCount>;
+}
+
+pub type Store = Arc<dyn SharedStore>;
+
+/// Redis, through a reconnecting connection manager.
+pub struct RedisStore {
+    manager: ConnectionManager,
+    prefix: String,
+    compare_and_delete: Script,
+    hit: Script,
+}
+
+impl RedisStore {
+    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2);
+        let manager = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Self {
+            manager,
+            prefix: prefix.to_string(),
+            compare_and_delete: Script::new(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+            ),
+            hit: Script::new(
+                "local n = redis.call('INCR', KEYS[1]) \
+                 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
+                 local ttl = redis.call('PTTL', KEYS[1]) \
+                 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end \
+                 return {n, ttl}",
+            ),
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+#[async_trait]
+impl SharedStore for RedisStore {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.manager.clone();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<Option<String>> {
+        let mut conn = self.manager.clone();
+        Ok(conn.get(self.key(key)).await?)
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> StoreResult<()> {
+        let mut conn = self.manager.clone();
+        let _: () = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> StoreResult<bool> {
+        let mut conn = self.manager.clone();
+        let reply: Option<String> = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut conn)
+            .await?;
+        Ok(reply.is_some())
+    }
+
+    async fn compare_and_delete(&self, key: &str, expected: &str) -> StoreResult<bool> {
+        let mut conn = self.manager.clone();
+        let deleted: i64 = self
+            .compare_and_delete
+            .key(self.key(key))
+            .arg(expected)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(deleted == 1)
+    }
+
+    async fn hit(&self, key: &str, window: Duration) -> StoreResult<WindowCount> {
+        let mut conn = self.manager.clone();
+        let (count, ttl): (u64, i64) = self
+            .hit
+            .key(self.key(key))
+            .arg(millis(window))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(WindowCount {
+            count,
+            resets_in: Duration::from_millis(u64::try_from(ttl.max(0)).unwrap_or(0)),
+        })
+    }
+}
+
+/// The embedded default: a map guarded by a mutex, expiring lazily.
+#[derive(Default)]
+pub struct MemoryStore {
+    entries: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with_entries<T>(&self, f: impl FnOnce(&mut HashMap<String, (String, Instant)>) -> T) -> T {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if entries.len() > 10_000 {
+            entries.retain(|_, (_, expires)| *expires > now);
+        }
+        if let Some(key) = entries
+            .iter()
+            .find(|(_, (_, expires))| *expires <= now)
+            .map(|(k, _)| k.clone())
+        {
+            entries.remove(&key);
+        }
+        f(&mut entries)
+    }
+}
+
+fn live(entry: Option<&(String, Instant)>) -> Option<&(String, Instant)> {
+    entry.filter(|(_, expires)| *expires > Instant::now())
+}
+
+#[async_trait]
+impl SharedStore for MemoryStore {
+    fn kind(&self) -> &'static str {
+        "in-process"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(self.with_entries(|e| live(e.get(key)).map(|(v, _)| v.clone())))
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> StoreResult<()> {
+        self.with_entries(|e| e.insert(key.to_string(), (value.to_string(), Instant::now() + ttl)));
+        Ok(())
+    }
+
+    async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> StoreResult<bool> {
+        Ok(self.with_entries(|e| {
+            if live(e.get(key)).is_some() {
+                return false;
+            }
+            e.insert(key.to_string(), (value.to_string(), Instant::now() + ttl));
+            true
+        }))
+    }
+
+    async fn compare_and_delete(&self, key: &str, expected: &str) -> StoreResult<bool> {
+        Ok(self.with_entries(|e| match live(e.get(key)) {
+            Some((value, _)) if value == expected => e.remove(key).is_some(),
+            _ => false,
+        }))
+    }
+
+    async fn hit(&self, key: &str, window: Duration) -> StoreResult<WindowCount> {
+        Ok(self.with_entries(|e| {
+            let now = Instant::now();
+            let (count, expires) = match live(e.get(key)) {
+                Some((count, expires)) => (count.parse::<u64>().unwrap_or(0) + 1, *expires),
+                None => (1, now + window),
+            };
+            e.insert(key.to_string(), (count.to_string(), expires));
+            WindowCount {
+                count,
+                resets_in: expires.saturating_duration_since(now),
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_store_honours_ttl_and_compare_and_delete() {
+        let store = MemoryStore::new();
+        store.set("k", "v1", Duration::from_secs(60)).await.unwrap();
+        assert!(
+            !store
+                .set_if_absent("k", "v2", Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+        assert!(!store.compare_and_delete("k", "other").await.unwrap());
+        assert_eq!(store.get("k").await.unwrap().as_deref(), Some("v1"));
+        assert!(store.compare_and_delete("k", "v1").await.unwrap());
+        assert_eq!(store.get("k").await.unwrap(), None);
+        store
+            .set("short", "x", Duration::from_millis(20))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert_eq!(store.get("short").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn memory_store_counts_hits_in_a_window() {
+        let store = MemoryStore::new();
+        for expected in 1..=3 {
+            let count = store.hit("rl", Duration::from_secs(60)).await.unwrap();
+            assert_eq!(count.count, expected);
+            assert!(count.resets_in <= Duration::from_secs(60));
+        }
+    }
+}

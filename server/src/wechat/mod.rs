@@ -1,0 +1,6 @@
+//! A thin client for the WeChat server API (see the reference's shapes and error codes):
+//! `code2Session`, the shared stable access token, and the phone number. Errors are typed;
+//! `errcode` is parsed leniently (number, string or absent); busy answers are retried.
+mod client;
+
+pub use client::{PhoneInfo, Session, WechatClient, WechatError};
