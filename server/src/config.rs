@@ -85,6 +85,8 @@ pub struct HttpSettings {
     pub ws_init_timeout_ms: u64,
     /// The server sends a protocol `ping` this often on idle sockets (keeps proxies open).
     pub ws_ping_interval_seconds: u64,
+    /// How often an open socket re-checks that its session was not revoked (close 4403).
+    pub ws_session_check_seconds: u64,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -206,6 +208,7 @@ impl Default for HttpSettings {
             shutdown_grace_seconds: 20,
             ws_init_timeout_ms: 5_000,
             ws_ping_interval_seconds: 25,
+            ws_session_check_seconds: 15,
         }
     }
 }
@@ -300,7 +303,7 @@ fn env_key_to_path(key: &str) -> String {
 
 impl Settings {
     /// Loads defaults, then `file` (if given, or `BANGBAN_CONFIG`), then the environment.
-    pub fn load(file: Option<PathBuf>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<PathBuf>) -> Result<Self, Box<figment::Error>> {
         let file = file.or_else(|| std::env::var_os("BANGBAN_CONFIG").map(PathBuf::from));
         let mut figment = Figment::new();
         if let Some(file) = file {
@@ -317,8 +320,7 @@ impl Settings {
                 .map(|key| env_key_to_path(key.as_str()).into())
                 .lowercase(false),
         );
-        let settings: Settings = figment.extract()?;
-        Ok(settings)
+        figment.extract().map_err(Box::new)
     }
 
     pub fn is_production(&self) -> bool {

@@ -279,10 +279,14 @@ mod tests {
             "another-secret-another-secret-another",
         )
         .unwrap();
-        let mut wrong_iss = AuthSettings::default();
-        wrong_iss.issuer = "someone-else".into();
-        let mut wrong_aud = AuthSettings::default();
-        wrong_aud.audience = "another-app".into();
+        let wrong_iss = AuthSettings {
+            issuer: "someone-else".into(),
+            ..AuthSettings::default()
+        };
+        let wrong_aud = AuthSettings {
+            audience: "another-app".into(),
+            ..AuthSettings::default()
+        };
         let cases: Vec<(&str, String, DateTime<Utc>)> = vec![
             (
                 "alg none",
@@ -343,8 +347,10 @@ mod tests {
     fn rotated_keys_still_verify_old_tokens() {
         let old = TokenKeys::single(&AuthSettings::default(), "k1", SECRET).unwrap();
         let issued = token(&old);
-        let mut settings = AuthSettings::default();
-        settings.active_kid = Some("k2".into());
+        let settings = AuthSettings {
+            active_kid: Some("k2".into()),
+            ..AuthSettings::default()
+        };
         let rotated = TokenKeys::new(
             &settings,
             &[

@@ -201,22 +201,21 @@ pub fn finish(mut response: GqlResponse, request_id: &str) -> Value {
     Value::Object(out)
 }
 
-fn is_json_content_type(value: &str) -> Result<(), ()> {
+fn is_json_content_type(value: &str) -> bool {
     let mut parts = value.split(';');
     let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
     if media != APPLICATION_JSON {
-        return Err(());
+        return false;
     }
     for param in parts {
-        if let Some((name, value)) = param.split_once('=') {
-            if name.trim().eq_ignore_ascii_case("charset")
-                && !value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
-            {
-                return Err(());
-            }
+        if let Some((name, value)) = param.split_once('=')
+            && name.trim().eq_ignore_ascii_case("charset")
+            && !value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        {
+            return false;
         }
     }
-    Ok(())
+    true
 }
 
 /// Resolves the caller from `Authorization: Bearer …`; no header means anonymous.
@@ -291,7 +290,7 @@ pub async fn graphql_http(
                 .headers()
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok());
-            if content_type.is_none_or(|ct| is_json_content_type(ct).is_err()) {
+            if content_type.is_none_or(|ct| !is_json_content_type(ct)) {
                 return transport_error(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     media,
@@ -439,11 +438,11 @@ mod tests {
 
     #[test]
     fn content_type_must_be_json_in_utf8() {
-        assert!(is_json_content_type("application/json").is_ok());
-        assert!(is_json_content_type("application/json; charset=utf-8").is_ok());
-        assert!(is_json_content_type("Application/JSON; charset=\"UTF-8\"").is_ok());
-        assert!(is_json_content_type("application/json; charset=latin1").is_err());
-        assert!(is_json_content_type("text/plain;charset=UTF-8").is_err());
+        assert!(is_json_content_type("application/json"));
+        assert!(is_json_content_type("application/json; charset=utf-8"));
+        assert!(is_json_content_type("Application/JSON; charset=\"UTF-8\""));
+        assert!(!is_json_content_type("application/json; charset=latin1"));
+        assert!(!is_json_content_type("text/plain;charset=UTF-8"));
     }
 
     #[test]

@@ -51,9 +51,13 @@ impl Protocol {
     }
 }
 
+/// Only unknown sub-protocols were requested.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UnsupportedProtocol;
+
 /// The sub-protocol for a handshake: `Ok(None)` when none was requested (treated as
 /// `graphql-transport-ws`, not echoed); `Err` when only unknown ones were requested.
-pub fn choose_protocol(header: Option<&str>) -> Result<Option<Protocol>, ()> {
+pub fn choose_protocol(header: Option<&str>) -> Result<Option<Protocol>, UnsupportedProtocol> {
     let Some(header) = header.filter(|h| !h.trim().is_empty()) else {
         return Ok(None);
     };
@@ -63,7 +67,7 @@ pub fn choose_protocol(header: Option<&str>) -> Result<Option<Protocol>, ()> {
     } else if offered.contains(&"graphql-ws") {
         Ok(Some(Protocol::LegacyWs))
     } else {
-        Err(())
+        Err(UnsupportedProtocol)
     }
 }
 
@@ -181,7 +185,9 @@ impl Connection {
         let init_deadline = Instant::now() + Duration::from_millis(settings.ws_init_timeout_ms);
         let ping_every = Duration::from_secs(settings.ws_ping_interval_seconds.max(1));
         let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
-        let mut session_check = tokio::time::interval(Duration::from_secs(15));
+        let mut session_check = tokio::time::interval(Duration::from_secs(
+            settings.ws_session_check_seconds.max(1),
+        ));
         let mut session = Session {
             acknowledged: false,
             init_seen: false,
@@ -226,10 +232,10 @@ impl Connection {
                     }
                 }
                 Some(out) = out_rx.recv() => {
-                    if let Some(frame) = self.frame_for(&mut session, out) {
-                        if sink.send(Message::Text(frame.to_string())).await.is_err() {
-                            break None;
-                        }
+                    if let Some(frame) = self.frame_for(&mut session, out)
+                        && sink.send(Message::Text(frame.to_string())).await.is_err()
+                    {
+                        break None;
                     }
                 }
                 message = incoming.next() => {
@@ -476,7 +482,7 @@ mod tests {
             choose_protocol(Some("graphql-ws, graphql-transport-ws")),
             Ok(Some(Protocol::TransportWs))
         );
-        assert_eq!(choose_protocol(Some("mqtt")), Err(()));
+        assert_eq!(choose_protocol(Some("mqtt")), Err(UnsupportedProtocol));
     }
 
     #[test]

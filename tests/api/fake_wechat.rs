@@ -1,0 +1,299 @@
+//! A fake WeChat server speaking the documented shapes and error codes (HTTP 200 with
+//! `errcode` bodies): one-time login and phone codes valid 5 minutes, stable access tokens that
+//! can be invalidated or expired, scripted failures (-1, 45011, …), and call counters.
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex},
+};
+
+use poem::{
+    EndpointExt, Request, Route, get, handler,
+    listener::TcpAcceptor,
+    post,
+    web::{Data, Json, Query},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub const APPID: &str = "wxfake0000000001";
+pub const SECRET: &str = "fake-app-secret-for-tests";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Api {
+    Code2Session,
+    StableToken,
+    PhoneNumber,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Seconds added to the fake's clock (codes expire after 300 s).
+    offset: i64,
+    login_codes: HashMap<String, (String, i64, bool)>,
+    phone_codes: HashMap<String, (String, i64, bool)>,
+    /// Valid tokens and when they expire (fake clock seconds).
+    tokens: HashMap<String, i64>,
+    current_token: Option<String>,
+    /// Tokens that answer 42001 (expired) instead of 40001.
+    expired_tokens: Vec<String>,
+    scripted: HashMap<Api, VecDeque<i64>>,
+    calls: HashMap<Api, usize>,
+    issued: u64,
+}
+
+#[derive(Clone)]
+pub struct FakeWechat {
+    pub base_url: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+fn now(inner: &Inner) -> i64 {
+    chrono::Utc::now().timestamp() + inner.offset
+}
+
+fn error(code: i64, message: &str) -> Json<Value> {
+    Json(json!({"errcode": code, "errmsg": format!("{message} rid: 6472dfd0-536f4e2c-16f28abc")}))
+}
+
+fn lock(inner: &Arc<Mutex<Inner>>) -> std::sync::MutexGuard<'_, Inner> {
+    inner.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Counts the call and returns a scripted failure, if one is queued.
+fn enter(inner: &mut Inner, api: Api) -> Option<i64> {
+    *inner.calls.entry(api).or_default() += 1;
+    inner.scripted.get_mut(&api).and_then(VecDeque::pop_front)
+}
+
+fn scripted_error(code: i64) -> Json<Value> {
+    match code {
+        -1 => error(-1, "system error"),
+        45011 => error(
+            45011,
+            "api minute-quota reach limit  mustslower  retry next minute",
+        ),
+        other => error(other, "scripted failure"),
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginParams {
+    appid: Option<String>,
+    secret: Option<String>,
+    js_code: Option<String>,
+    grant_type: Option<String>,
+}
+
+#[handler]
+fn code2session(
+    Query(params): Query<LoginParams>,
+    Data(inner): Data<&Arc<Mutex<Inner>>>,
+) -> Json<Value> {
+    let mut inner = lock(inner);
+    if let Some(code) = enter(&mut inner, Api::Code2Session) {
+        return scripted_error(code);
+    }
+    if params.appid.as_deref() != Some(APPID) {
+        return error(40013, "invalid appid");
+    }
+    if params.secret.as_deref() != Some(SECRET) {
+        return error(40125, "invalid appsecret");
+    }
+    if params.grant_type.as_deref() != Some("authorization_code") {
+        return error(40002, "invalid grant_type");
+    }
+    let now = now(&inner);
+    let Some(code) = params.js_code else {
+        return error(41008, "missing code");
+    };
+    match inner.login_codes.get_mut(&code) {
+        None => error(40029, "invalid code"),
+        Some((_, issued, _)) if now - *issued > 300 => error(40029, "invalid code"),
+        Some((_, _, true)) => error(40163, "code been used"),
+        Some((openid, _, used)) => {
+            *used = true;
+            Json(
+                json!({"openid": openid, "session_key": "fake-session-key==", "unionid": format!("union-{openid}")}),
+            )
+        }
+    }
+}
+
+#[handler]
+fn stable_token(req: &Request, body: String, Data(inner): Data<&Arc<Mutex<Inner>>>) -> Json<Value> {
+    let mut inner = lock(inner);
+    if let Some(code) = enter(&mut inner, Api::StableToken) {
+        return scripted_error(code);
+    }
+    let json_body = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let Some(body) = json_body
+        .then(|| serde_json::from_str::<Value>(&body).ok())
+        .flatten()
+    else {
+        return error(47001, "data format error");
+    };
+    if body["grant_type"] != "client_credential" {
+        return error(40002, "invalid grant_type");
+    }
+    if body["appid"] != APPID || body["secret"] != SECRET {
+        return error(40001, "invalid credential");
+    }
+    let now = now(&inner);
+    let force = body["force_refresh"].as_bool().unwrap_or(false);
+    let current = inner
+        .current_token
+        .clone()
+        .filter(|t| !force && inner.tokens.get(t).is_some_and(|exp| *exp > now));
+    let token = match current {
+        Some(token) => token,
+        None => {
+            inner.issued += 1;
+            let token = format!(
+                "fake-token-{}-{}",
+                inner.issued,
+                uuid::Uuid::new_v4().simple()
+            );
+            inner.tokens.insert(token.clone(), now + 7200);
+            inner.current_token = Some(token.clone());
+            token
+        }
+    };
+    let expires_in = inner
+        .tokens
+        .get(&token)
+        .map(|exp| exp - now)
+        .unwrap_or(7200);
+    Json(json!({"access_token": token, "expires_in": expires_in}))
+}
+
+#[derive(Deserialize)]
+struct TokenParam {
+    access_token: Option<String>,
+}
+
+#[handler]
+fn phone_number(
+    Query(params): Query<TokenParam>,
+    body: Json<Value>,
+    Data(inner): Data<&Arc<Mutex<Inner>>>,
+) -> Json<Value> {
+    let mut inner = lock(inner);
+    if let Some(code) = enter(&mut inner, Api::PhoneNumber) {
+        return scripted_error(code);
+    }
+    let now = now(&inner);
+    let Some(token) = params.access_token else {
+        return error(41001, "access_token missing");
+    };
+    if inner.expired_tokens.contains(&token) {
+        return error(42001, "access_token expired");
+    }
+    if inner.tokens.get(&token).is_none_or(|exp| *exp <= now) {
+        return error(
+            40001,
+            "invalid credential, access_token is invalid or not latest",
+        );
+    }
+    let Some(code) = body.get("code").and_then(Value::as_str) else {
+        return error(44002, "empty post data");
+    };
+    match inner.phone_codes.get_mut(code) {
+        None => error(40029, "invalid code"),
+        Some((_, issued, _)) if now - *issued > 300 => error(40029, "invalid code"),
+        Some((_, _, true)) => error(40029, "invalid code"),
+        Some((phone, _, used)) => {
+            *used = true;
+            // countryCode as a number, as the doc's own example shows it.
+            Json(json!({"errcode": 0, "errmsg": "ok", "phone_info": {
+                "phoneNumber": phone, "purePhoneNumber": phone, "countryCode": 86,
+                "watermark": {"timestamp": now, "appid": APPID}}}))
+        }
+    }
+}
+
+impl FakeWechat {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake");
+        let port = listener.local_addr().expect("addr").port();
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Route::new()
+            .at("/sns/jscode2session", get(code2session))
+            .at("/cgi-bin/stable_token", post(stable_token))
+            .at("/wxa/business/getuserphonenumber", post(phone_number))
+            .data(inner.clone());
+        let acceptor = TcpAcceptor::from_tokio(listener).expect("acceptor");
+        tokio::spawn(async move {
+            let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
+        });
+        Self {
+            base_url: format!("http://127.0.0.1:{port}"),
+            inner,
+        }
+    }
+
+    /// What `wx.login()` would hand the mini-program for this user.
+    pub fn login_code(&self, openid: &str) -> String {
+        let mut inner = lock(&self.inner);
+        let code = format!("0{}", uuid::Uuid::new_v4().simple());
+        let issued = now(&inner);
+        inner
+            .login_codes
+            .insert(code.clone(), (openid.to_string(), issued, false));
+        code
+    }
+
+    /// What the getPhoneNumber button would hand the mini-program for this number.
+    pub fn phone_code(&self, phone: &str) -> String {
+        let mut inner = lock(&self.inner);
+        let code = format!("p{}", uuid::Uuid::new_v4().simple());
+        let issued = now(&inner);
+        inner
+            .phone_codes
+            .insert(code.clone(), (phone.to_string(), issued, false));
+        code
+    }
+
+    /// Queues errcodes that the next calls of `api` answer, in order.
+    pub fn fail_next(&self, api: Api, codes: &[i64]) {
+        lock(&self.inner)
+            .scripted
+            .entry(api)
+            .or_default()
+            .extend(codes.iter().copied());
+    }
+
+    pub fn calls(&self, api: Api) -> usize {
+        lock(&self.inner).calls.get(&api).copied().unwrap_or(0)
+    }
+
+    /// Moves the fake's clock (code expiry).
+    pub fn advance(&self, seconds: i64) {
+        lock(&self.inner).offset += seconds;
+    }
+
+    /// Every issued token stops working (answers 40001), as after a forced refresh elsewhere.
+    pub fn invalidate_tokens(&self) {
+        let mut inner = lock(&self.inner);
+        inner.tokens.clear();
+        inner.current_token = None;
+    }
+
+    /// The current token answers 42001 (expired) from now on; a new one is issued next time.
+    pub fn expire_current_token(&self) {
+        let mut inner = lock(&self.inner);
+        if let Some(token) = inner.current_token.take() {
+            inner.tokens.remove(&token);
+            inner.expired_tokens.push(token);
+        }
+    }
+
+    pub fn tokens_issued(&self) -> u64 {
+        lock(&self.inner).issued
+    }
+}

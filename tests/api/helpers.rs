@@ -1,0 +1,299 @@
+//! Spawning the real server on 127.0.0.1:0 against a fresh database, and talking to it like
+//! the mini-program does. The backend comes from the environment:
+//! `BANGBAN_TEST_BACKEND=postgres` with `BANGBAN_TEST_DATABASE_URL` (a server URL whose user may
+//! create databases) and `BANGBAN_TEST_REDIS_URL`; otherwise SQLite + in-process.
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use bangban_server::{
+    Application,
+    clock::{Clock, ManualClock, SharedClock, SystemClock},
+    config::{Environment, Secret, Settings},
+    state::AppState,
+};
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::fake_wechat::{self, FakeWechat};
+
+pub fn postgres_backend() -> Option<(String, String)> {
+    if std::env::var("BANGBAN_TEST_BACKEND").ok().as_deref() != Some("postgres") {
+        return None;
+    }
+    let db = std::env::var("BANGBAN_TEST_DATABASE_URL").expect("BANGBAN_TEST_DATABASE_URL");
+    let redis = std::env::var("BANGBAN_TEST_REDIS_URL").expect("BANGBAN_TEST_REDIS_URL");
+    Some((db, redis))
+}
+
+/// Creates an empty PostgreSQL database for one test and returns its URL.
+pub async fn fresh_postgres_database(server_url: &str) -> String {
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(server_url)
+        .await
+        .expect("connect to PostgreSQL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let (base, _) = server_url
+        .rsplit_once('/')
+        .expect("database URL has a path");
+    format!("{base}/{name}")
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub state: Arc<AppState>,
+    pub clock: Arc<ManualClock>,
+    pub data_dir: PathBuf,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Adjusts the settings before the server is built.
+pub type Tweak = Box<dyn FnOnce(&mut Settings) + Send>;
+
+#[derive(Default)]
+pub struct Options {
+    pub wechat: Option<FakeWechat>,
+    /// Use the wall clock (for subscriptions that tick) instead of the manual test clock.
+    pub system_clock: bool,
+    pub production: bool,
+    pub tweak: Option<Tweak>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn with_wechat(fake: &FakeWechat) -> Self {
+        Self::spawn_with(Options {
+            wechat: Some(fake.clone()),
+            ..Options::default()
+        })
+        .await
+    }
+
+    pub async fn spawn_with(options: Options) -> Self {
+        let data_dir =
+            std::env::temp_dir().join(format!("bangban-test-{}", uuid::Uuid::new_v4().simple()));
+        let mut settings = Settings {
+            data_dir: data_dir.clone(),
+            ..Settings::default()
+        };
+        settings.http.port = 0;
+        settings.http.ws_init_timeout_ms = 1_000;
+        settings.http.shutdown_grace_seconds = 2;
+        settings.wechat.retry_base_ms = 10;
+        settings.database.max_connections = Some(4);
+        if let Some((db, redis)) = postgres_backend() {
+            settings.database.url = Some(Secret::new(fresh_postgres_database(&db).await));
+            settings.redis.url = Some(Secret::new(redis));
+            settings.redis.key_prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+        }
+        if let Some(fake) = &options.wechat {
+            settings.wechat.appid = Some(fake_wechat::APPID.into());
+            settings.wechat.secret = Some(Secret::new(fake_wechat::SECRET));
+            settings.wechat.base_url = fake.base_url.clone();
+        }
+        if options.production {
+            settings.env = Environment::Production;
+            settings.pii.data_key =
+                Some(Secret::new("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="));
+            settings.auth.jwt_keys = vec![bangban_server::config::JwtKey {
+                kid: "test".into(),
+                secret: Secret::new("test-signing-key-test-signing-key-0123456789"),
+            }];
+        }
+        if let Some(tweak) = options.tweak {
+            tweak(&mut settings);
+        }
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let shared: SharedClock = if options.system_clock {
+            Arc::new(SystemClock)
+        } else {
+            clock.clone()
+        };
+        let app = Application::build(settings, shared)
+            .await
+            .expect("build application");
+        let address = format!("127.0.0.1:{}", app.port());
+        let state = app.state();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            address,
+            state,
+            clock,
+            data_dir,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/graphql", self.address)
+    }
+
+    /// Asks the server to stop and waits for it (graceful shutdown).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+        }
+    }
+
+    /// POSTs one GraphQL operation as JSON; returns the body (whatever the status).
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        response.json().await.expect("JSON body")
+    }
+
+    /// `loginWithWechat` with a code; returns the whole payload.
+    pub async fn login_with_code(&self, code: &str) -> Value {
+        self.graphql(
+            None,
+            "mutation($code: String!) { loginWithWechat(code: $code) { accessToken refreshToken expiresAt viewer { id kind phone } } }",
+            json!({"code": code}),
+        )
+        .await
+    }
+
+    /// A resident signed in through dev login (no WeChat configured).
+    pub async fn login_resident(&self, openid: &str) -> Session {
+        Session::from_payload(&self.login_with_code(openid).await["data"]["loginWithWechat"])
+    }
+
+    pub async fn login_staff(&self, username: &str, password: &str) -> Value {
+        self.graphql(
+            None,
+            "mutation($u: String!, $p: String!) { loginStaff(username: $u, password: $p) { accessToken refreshToken viewer { id kind role displayName } } }",
+            json!({"u": username, "p": password}),
+        )
+        .await
+    }
+
+    pub async fn create_staff(
+        &self,
+        username: &str,
+        password: &str,
+        role: bangban_server::auth::Role,
+    ) {
+        bangban_server::auth::service::create_staff(
+            &self.state.db,
+            self.clock.now(),
+            bangban_server::auth::service::NewStaff {
+                username: username.into(),
+                display_name: "测试员".into(),
+                password: password.into(),
+                role,
+                unit_id: None,
+            },
+        )
+        .await
+        .map_err(|e| e.message())
+        .expect("create staff");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+    pub user_id: String,
+}
+
+impl Session {
+    pub fn from_payload(payload: &Value) -> Self {
+        Self {
+            access: payload["accessToken"]
+                .as_str()
+                .expect("accessToken")
+                .to_string(),
+            refresh: payload["refreshToken"]
+                .as_str()
+                .expect("refreshToken")
+                .to_string(),
+            user_id: payload["viewer"]["id"]
+                .as_str()
+                .expect("viewer.id")
+                .to_string(),
+        }
+    }
+}
+
+/// Asserts that the response failed with `code` (in the first error's extensions) and returns
+/// that error.
+pub fn expect_error(response: &Value, code: &str) -> Value {
+    let error = response["errors"]
+        .as_array()
+        .and_then(|e| e.first())
+        .unwrap_or_else(|| panic!("expected error {code}, got {response}"))
+        .clone();
+    assert_eq!(error["extensions"]["code"], code, "in {response}");
+    error
+}
+
+/// Asserts success and returns `data`.
+pub fn expect_data(response: &Value) -> Value {
+    assert!(
+        response.get("errors").is_none(),
+        "unexpected errors: {response}"
+    );
+    response["data"].clone()
+}
+
+/// Runs a script of the Node conformance project (tests/node), failing with its output.
+pub async fn run_node(script: &str, args: &[&str]) -> String {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    assert!(
+        dir.join("node_modules").exists(),
+        "tests/node/node_modules is missing: run `npm ci --prefix tests/node` (the test script does)"
+    );
+    let output = tokio::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .await
+        .expect("run node");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "node {script} failed:\n{text}");
+    text
+}
