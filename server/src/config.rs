@@ -365,6 +365,7 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
 mod tests {
     use super::*;
 
@@ -395,6 +396,48 @@ mod tests {
         assert!(!printed.contains("wx-app-secret-value"));
         assert!(!printed.contains("pw@host"));
         assert!(printed.contains("[redacted]"));
+    }
+
+    #[test]
+    fn the_file_overrides_defaults_and_the_environment_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "bangban.toml",
+                r#"
+                env = "development"
+                [http]
+                port = 9000
+                host = "0.0.0.0"
+                [wechat]
+                appid = "wx-from-file"
+                secret = "secret-from-file"
+                "#,
+            )?;
+            jail.set_env("BANGBAN_HTTP_PORT", "9100");
+            jail.set_env("BANGBAN_WECHAT_APPID", "wx-from-env");
+            jail.set_env("BANGBAN_DATABASE_URL", "postgres://u:p@localhost/bangban");
+            let settings =
+                Settings::load(Some("bangban.toml".into())).map_err(|e| e.to_string())?;
+            assert_eq!(settings.http.port, 9100, "environment beats file");
+            assert_eq!(settings.http.host, "0.0.0.0", "file beats default");
+            assert_eq!(settings.wechat.appid.as_deref(), Some("wx-from-env"));
+            assert_eq!(
+                settings.wechat.secret.as_ref().map(Secret::expose),
+                Some("secret-from-file")
+            );
+            assert_eq!(settings.auth.access_ttl_seconds, 3600, "default kept");
+            assert!(settings.database.url.is_some());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_misspelt_setting_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BANGBAN_HTTP_PROT", "9100");
+            assert!(Settings::load(None).is_err());
+            Ok(())
+        });
     }
 
     #[test]

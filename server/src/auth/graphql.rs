@@ -63,6 +63,7 @@ pub struct AuthPayload {
     refresh_token: String,
     /// When the access token stops working.
     expires_at: DateTime<Utc>,
+    /// The person the tokens belong to.
     viewer: ViewerType,
 }
 

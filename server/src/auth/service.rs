@@ -7,8 +7,7 @@ use chrono::{DateTime, Utc};
 use entity::{auth_sessions, refresh_tokens, staff_accounts, users};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -104,7 +103,7 @@ async fn start_session(
 ) -> AppResult<Tokens> {
     let now = state.clock.now();
     let session_id = Uuid::now_v7();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     auth_sessions::ActiveModel {
         id: Set(session_id),
         subject_kind: Set(kind.as_str().to_string()),
@@ -327,7 +326,7 @@ pub async fn refresh_session(state: &AppState, refresh_token: &str) -> AppResult
         return Err(refused());
     }
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let Some(token) = refresh_tokens::Entity::find()
         .filter(refresh_tokens::Column::TokenHash.eq(hash_refresh(refresh_token)))
         .one(&txn)

@@ -464,6 +464,36 @@ mod tests {
     }
 
     #[test]
+    fn internal_errors_are_opaque_and_carry_the_request_id() {
+        let error: async_graphql::Error =
+            AppError::internal(anyhow::anyhow!("connection refused to 10.0.0.5")).into();
+        let mut server_error = error.into_server_error(async_graphql::Pos::default());
+        server_error.path = vec![async_graphql::PathSegment::Field("me".into())];
+        let response = GqlResponse::from_errors(vec![server_error]);
+        let body = finish(response, "req-123");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert_eq!(message, "internal error (request id req-123)");
+        assert_eq!(body["errors"][0]["extensions"]["requestId"], "req-123");
+        assert!(!body.to_string().contains("10.0.0.5"));
+        assert!(
+            body.get("data").is_some(),
+            "an execution error keeps `data`"
+        );
+    }
+
+    #[test]
+    fn validation_failures_drop_data_and_get_a_code() {
+        let response =
+            GqlResponse::from_errors(vec![async_graphql::ServerError::new("Unknown field", None)]);
+        let body = finish(response, "r");
+        assert!(body.get("data").is_none());
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "GRAPHQL_VALIDATION_FAILED"
+        );
+    }
+
+    #[test]
     fn get_mutations_are_recognised() {
         let q = |s: &str| operation_type(&GqlRequest::new(s));
         assert_eq!(q("mutation { logout }"), Some(OperationType::Mutation));

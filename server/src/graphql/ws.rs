@@ -21,6 +21,7 @@ use poem::{
 };
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
+use tracing::Instrument;
 
 use crate::{
     auth::{
@@ -101,8 +102,9 @@ pub fn upgrade(
         Some(p) => websocket.protocols([p.name()]),
         None => websocket,
     };
+    let span = tracing::info_span!("websocket", request_id = %context.request_id, protocol = protocol.name());
     websocket
-        .on_upgrade(move |socket| async move {
+        .on_upgrade(move |socket| {
             let connection = Connection {
                 protocol,
                 state,
@@ -110,7 +112,7 @@ pub fn upgrade(
                 context,
                 handshake_token,
             };
-            connection.serve(socket).await;
+            connection.serve(socket).instrument(span)
         })
         .into_response()
 }
@@ -268,6 +270,7 @@ impl Connection {
         for (_, task) in session.subscriptions.drain() {
             task.abort();
         }
+        tracing::debug!(close = ?close, "websocket closed");
         if let Some((code, reason)) = close {
             let _ = sink
                 .send(Message::Close(Some((
