@@ -12,11 +12,24 @@ pub struct Model {
     pub password_hash: String,
     /// One of the role codes in `server::auth::Role` (snake_case).
     pub role: String,
+    /// The region the person belongs to (county, township or village).
     pub unit_id: Option<Uuid>,
     pub active: bool,
     pub failed_logins: i32,
     pub locked_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// Agents: the service point they serve at.
+    pub service_point_id: Option<Uuid>,
+    /// The contact number published on the roster (an office line, not a private phone).
+    pub public_phone: Option<String>,
+    pub on_duty: bool,
+    pub id_number_enc: Option<String>,
+    pub id_number_bidx: Option<String>,
+    pub phone_enc: Option<String>,
+    pub phone_bidx: Option<String>,
+    pub email: Option<String>,
+    /// 岗位
+    pub post: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

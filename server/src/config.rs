@@ -68,6 +68,27 @@ pub struct Settings {
     pub pii: PiiSettings,
     pub graphql: GraphqlSettings,
     pub limits: RateLimitSettings,
+    pub jobs: JobSettings,
+    /// Load the 沁水县 demo directory on start when the database has no county yet. Default: on
+    /// for the embedded SQLite database, off when `database.url` is set.
+    pub seed_demo: Option<bool>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobSettings {
+    /// Run scheduled jobs (applying approved changes on their date) in this instance.
+    pub enabled: bool,
+    pub interval_seconds: u64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_seconds: 60,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -194,6 +215,8 @@ impl Default for Settings {
             pii: PiiSettings::default(),
             graphql: GraphqlSettings::default(),
             limits: RateLimitSettings::default(),
+            jobs: JobSettings::default(),
+            seed_demo: None,
         }
     }
 }
@@ -282,8 +305,8 @@ impl Default for RateLimitSettings {
 }
 
 /// Sections whose keys may be given as `BANGBAN_<SECTION>_<KEY>` (e.g. `BANGBAN_WECHAT_APPID`).
-const SECTIONS: [&str; 9] = [
-    "http", "database", "redis", "log", "auth", "wechat", "pii", "graphql", "limits",
+const SECTIONS: [&str; 10] = [
+    "http", "database", "redis", "log", "auth", "wechat", "pii", "graphql", "limits", "jobs",
 ];
 
 /// Maps an environment key (without the `BANGBAN_` prefix) to a settings path:
@@ -321,6 +344,11 @@ impl Settings {
                 .lowercase(false),
         );
         figment.extract().map_err(Box::new)
+    }
+
+    /// Whether to load the demo directory on start.
+    pub fn seeds_demo(&self) -> bool {
+        self.seed_demo.unwrap_or(self.database.url.is_none())
     }
 
     pub fn is_production(&self) -> bool {

@@ -1,13 +1,17 @@
 //! Bangban server: a poem + async-graphql service for assisted (帮办) and proxy (代办)
 //! government-service handling. `Application::build` assembles everything from explicit
 //! settings and a clock; `main.rs` and the end-to-end tests both use it.
+pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod directory;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod pii;
 pub mod ratelimit;
@@ -51,6 +55,18 @@ impl Application {
 
         let db = db::connect(&settings).await?;
         db::migrate(&db).await?;
+        calendar::service::ensure_official(&db, clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("loading the official calendar: {}", e.message()))?;
+        if settings.seeds_demo()
+            && directory::seed::load_demo(&db, clock.now())
+                .await
+                .map_err(|e| anyhow::anyhow!("loading the demo directory: {}", e.message()))?
+        {
+            tracing::warn!(
+                "loaded the 沁水县 DEMO directory (regions, service points, items): replace it with the county's real lists"
+            );
+        }
 
         let store: Store = match &settings.redis.url {
             Some(url) => Arc::new(
@@ -141,6 +157,13 @@ impl Application {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.state.settings.http.shutdown_grace_seconds);
+        let jobs = &self.state.settings.jobs;
+        if jobs.enabled {
+            tokio::spawn(jobs::run_forever(
+                self.state.clone(),
+                Duration::from_secs(jobs.interval_seconds.max(1)),
+            ));
+        }
         let shutdown = self.shutdown;
         let signal = async move {
             stop.await;

@@ -6,7 +6,7 @@ use bangban_server::{
     auth::{Role, service},
     clock::{Clock, SystemClock},
     config::Settings,
-    db, graphql, telemetry,
+    db, directory, graphql, telemetry,
 };
 use clap::{Parser, Subcommand};
 
@@ -37,9 +37,16 @@ enum Command {
         /// inspector or auditor.
         #[arg(long)]
         role: String,
+        /// The unit's division code (default: the county).
+        #[arg(long)]
+        region_code: Option<String>,
     },
     /// Print the GraphQL SDL.
     PrintSchema,
+    /// Load the 沁水县 demo directory (idempotent: nothing happens when the county exists).
+    SeedDemo,
+    /// Walk the audit log's hash chain; exit 1 and name the first broken link if any.
+    AuditVerify,
 }
 
 #[tokio::main]
@@ -78,6 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             username,
             display_name,
             role,
+            region_code,
         } => {
             let role: Role = role
                 .parse()
@@ -92,6 +100,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let connection = db::connect(&settings).await?;
             db::migrate(&connection).await?;
+            let unit = match region_code {
+                Some(code) => {
+                    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+                    entity::regions::Entity::find()
+                        .filter(entity::regions::Column::Code.eq(code.as_str()))
+                        .one(&connection)
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("no region with code {code}"))?
+                }
+                None => directory::seed::county(&connection)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.message()))?
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "no county region yet: run `bangban seed-demo` or give --region-code"
+                        )
+                    })?,
+            };
             let staff = service::create_staff(
                 &connection,
                 SystemClock.now(),
@@ -100,7 +126,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     display_name,
                     password,
                     role,
-                    unit_id: None,
+                    unit_id: Some(unit.id),
                 },
             )
             .await
@@ -108,6 +134,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created staff account {} ({})", staff.username, staff.id);
         }
         Command::PrintSchema => print!("{}", graphql::sdl()),
+        Command::SeedDemo => {
+            let connection = db::connect(&settings).await?;
+            db::migrate(&connection).await?;
+            let now = SystemClock.now();
+            bangban_server::calendar::service::ensure_official(&connection, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            let loaded = directory::seed::load_demo(&connection, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            println!(
+                "{}",
+                if loaded {
+                    "demo directory loaded"
+                } else {
+                    "the county exists already; nothing loaded"
+                }
+            );
+        }
+        Command::AuditVerify => {
+            let connection = db::connect(&settings).await?;
+            let report = bangban_server::audit::verify(&connection)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            match report.first_broken {
+                None => println!("audit log intact: {} rows checked", report.rows_checked),
+                Some((seq, why)) => {
+                    println!(
+                        "audit log BROKEN at row {seq}: {why} ({} rows intact before it)",
+                        report.rows_checked
+                    );
+                    std::process::exit(1);
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -62,6 +62,8 @@ pub struct Options {
     /// Use the wall clock (for subscriptions that tick) instead of the manual test clock.
     pub system_clock: bool,
     pub production: bool,
+    /// Load the 沁水县 demo directory (regions, service points, items).
+    pub demo: bool,
     pub tweak: Option<Tweak>,
 }
 
@@ -90,6 +92,9 @@ impl TestApp {
         settings.http.shutdown_grace_seconds = 2;
         settings.wechat.retry_base_ms = 10;
         settings.database.max_connections = Some(4);
+        settings.seed_demo = Some(options.demo);
+        // Tests run scheduled jobs themselves, after moving the clock.
+        settings.jobs.enabled = false;
         if let Some((db, redis)) = postgres_backend() {
             settings.database.url = Some(Secret::new(fresh_postgres_database(&db).await));
             settings.redis.url = Some(Secret::new(redis));

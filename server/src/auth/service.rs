@@ -592,6 +592,15 @@ pub async fn create_staff(
         failed_logins: Set(0),
         locked_until: Set(None),
         created_at: Set(now),
+        service_point_id: Set(None),
+        public_phone: Set(None),
+        on_duty: Set(true),
+        id_number_enc: Set(None),
+        id_number_bidx: Set(None),
+        phone_enc: Set(None),
+        phone_bidx: Set(None),
+        email: Set(None),
+        post: Set(None),
     }
     .insert(conn)
     .await;

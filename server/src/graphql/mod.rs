@@ -10,21 +10,30 @@ use std::sync::Arc;
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema};
 
 use crate::{
+    audit::graphql::AuditQuery,
     auth::{
         Viewer,
         graphql::{AuthMutation, AuthQuery},
     },
+    calendar::graphql::{CalendarMutation, CalendarQuery},
     config::Settings,
+    directory::graphql::{DirectoryMutation, DirectoryQuery},
     state::AppState,
 };
 
 pub type GqlResult<T> = async_graphql::Result<T>;
 
 #[derive(MergedObject, Default)]
-pub struct Query(AuthQuery, system::SystemQuery);
+pub struct Query(
+    AuthQuery,
+    system::SystemQuery,
+    DirectoryQuery,
+    CalendarQuery,
+    AuditQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation);
+pub struct Mutation(AuthMutation, DirectoryMutation, CalendarMutation);
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(system::SystemSubscription);

@@ -383,6 +383,45 @@ impl WechatClient {
     }
 }
 
+impl WechatClient {
+    /// wxacode.getUnlimited: the PNG/JPEG of a mini-program code whose `scene` is ≤ 32 visible
+    /// characters. WeChat answers image bytes on success and a JSON errcode body on failure.
+    pub async fn unlimited_qr_code(&self, scene: &str, page: &str) -> Result<Vec<u8>, WechatError> {
+        self.with_access_token(|token| async move {
+            self.with_retries(|| async {
+                let response = self
+                    .http
+                    .post(format!("{}/wxa/getwxacodeunlimit", self.base_url))
+                    .query(&[("access_token", token.as_str())])
+                    .json(&json!({"scene": scene, "page": page, "check_path": false, "env_version": "release"}))
+                    .send()
+                    .await
+                    .map_err(|e| WechatError::Transport(without_url(&e)))?;
+                let is_json = response
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("json"));
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|e| WechatError::Transport(without_url(&e)))?;
+                if is_json || bytes.first() == Some(&b'{') {
+                    let body: Value = serde_json::from_slice(&bytes).map_err(|_| WechatError::Decode("bad JSON".into()))?;
+                    check(&body)?;
+                    return Err(WechatError::Decode("JSON answer without an image".into()));
+                }
+                if bytes.is_empty() {
+                    return Err(WechatError::Decode("empty image".into()));
+                }
+                Ok(bytes.to_vec())
+            })
+            .await
+        })
+        .await
+    }
+}
+
 /// reqwest errors print the URL, which carries the AppSecret on code2Session: drop it.
 fn without_url(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {

@@ -1,0 +1,73 @@
+//! The audit log in the API: read-only, for auditors and the county administrator.
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::audit_log;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::{
+    directory::jurisdiction::Jurisdiction,
+    error::AppError,
+    graphql::{ContextExt, GqlResult},
+};
+
+/// One audit record. The chain (`prevHash` → `hash`) makes any later edit detectable.
+#[derive(SimpleObject)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    /// `staff`, `resident` or `system`.
+    pub actor_kind: String,
+    pub actor_id: Option<ID>,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<String>,
+    /// JSON details (no plain personal data).
+    pub details: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// Auditors and the county admin: records after `afterSeq` (default: from the start), oldest
+    /// first, `first` at a time (1–200, default 50).
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        after_seq: Option<i64>,
+        #[graphql(default = 50)] first: i32,
+    ) -> GqlResult<Vec<AuditEntry>> {
+        if !(1..=200).contains(&first) {
+            return Err(AppError::bad_input("first", "between 1 and 200").into());
+        }
+        let state = ctx.state();
+        Jurisdiction::of(&state.db, ctx.viewer())
+            .await?
+            .ensure_auditor()?;
+        let rows = audit_log::Entity::find()
+            .filter(audit_log::Column::Seq.gt(after_seq.unwrap_or(0)))
+            .order_by_asc(audit_log::Column::Seq)
+            .limit(u64::try_from(first).unwrap_or(50))
+            .all(&state.db)
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditEntry {
+                seq: r.seq,
+                at: r.at,
+                actor_kind: r.actor_kind,
+                actor_id: r.actor_id.map(|id| ID(id.to_string())),
+                action: r.action,
+                target_kind: r.target_kind,
+                target_id: r.target_id,
+                details: r.details,
+                prev_hash: r.prev_hash,
+                hash: r.hash,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,858 @@
+//! The change registers (附件4 staff changes, 附件5 item changes): submitted by a township or
+//! the county at least 3 days before they take effect, approved or rejected by the county
+//! centre with a reason, and applied on their date by an idempotent scheduled job.
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{item_change_requests, regions, staff_accounts, staff_change_requests};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::Expr,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    audit::{self, Actor, Entry},
+    auth::{Role, Viewer, service::revoke_all_sessions},
+    clock::CHINA,
+    directory::{
+        jurisdiction::Jurisdiction,
+        model::text,
+        service::{ItemFields, item, level_of, region, seal, staff_in_jurisdiction, write_item},
+    },
+    error::{AppError, AppResult},
+    pii::{Email, MobileNumber, ResidentIdNumber},
+    state::AppState,
+};
+
+/// 附件4 note: a change must be submitted at least this many days before it takes effect.
+pub const NOTICE_DAYS: i64 = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+pub enum ChangeStatus {
+    /// Waiting for the county centre.
+    Pending,
+    /// Approved; takes effect on its date.
+    Approved,
+    /// Refused, with a reason.
+    Rejected,
+    /// In effect.
+    Applied,
+}
+
+impl ChangeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Applied => "applied",
+        }
+    }
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "approved" => Self::Approved,
+            "rejected" => Self::Rejected,
+            "applied" => Self::Applied,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// The local (China) date of an instant.
+pub fn local_date(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&CHINA).date_naive()
+}
+
+/// Pure rule: the effective date must be at least [`NOTICE_DAYS`] after the submission date.
+pub fn check_notice(submitted: NaiveDate, effective: NaiveDate, field: &str) -> AppResult<()> {
+    if (effective - submitted).num_days() < NOTICE_DAYS {
+        return Err(AppError::bad_input(
+            field,
+            format!(
+                "a change must be submitted at least {NOTICE_DAYS} days before it takes effect (earliest {})",
+                submitted + chrono::Duration::days(NOTICE_DAYS)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub struct StaffChangeInput {
+    pub region_id: Uuid,
+    pub before_staff_id: Option<Uuid>,
+    pub post: String,
+    pub name: String,
+    pub username: String,
+    pub role: Role,
+    pub service_point_id: Option<Uuid>,
+    pub id_number: String,
+    pub phone: String,
+    pub email: String,
+    pub arrival_date: NaiveDate,
+}
+
+/// A township or county admin registers a staff change for a unit inside their jurisdiction.
+pub async fn submit_staff_change(
+    state: &AppState,
+    viewer: &Viewer,
+    input: StaffChangeInput,
+) -> AppResult<staff_change_requests::Model> {
+    let post = text(&input.post, "input.post", 64)?;
+    let name = text(&input.name, "input.name", 32)?;
+    let username = input.username.trim().to_lowercase();
+    if !(3..=64).contains(&username.len())
+        || !username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(AppError::bad_input(
+            "input.username",
+            "3–64 characters: letters, digits, '.', '_' or '-'",
+        ));
+    }
+    let id_number = ResidentIdNumber::parse(&input.id_number, "input.idNumber")?;
+    let phone = MobileNumber::parse(&input.phone, "input.phone")?;
+    let email = Email::parse(&input.email, "input.email")?;
+    let now = state.clock.now();
+    check_notice(local_date(now), input.arrival_date, "input.arrivalDate")?;
+    if !matches!(
+        input.role,
+        Role::VillageAgent | Role::TownshipAgent | Role::CountyAgent
+    ) {
+        return Err(AppError::bad_input(
+            "input.role",
+            "the register records 帮办代办 agents",
+        ));
+    }
+
+    let txn = crate::db::begin_write(&state.db).await?;
+    let who = Jurisdiction::of(&txn, viewer).await?;
+    let unit = region(&txn, input.region_id)
+        .await
+        .map_err(|_| AppError::NotFound("region"))?;
+    who.ensure_covers(&unit, "region")?;
+    who.ensure_admin()?;
+    if crate::directory::model::RegionLevel::of_role(input.role) != level_of(&unit) {
+        return Err(AppError::bad_input(
+            "input.role",
+            "the role does not match the unit's level",
+        ));
+    }
+    if let Some(point_id) = input.service_point_id {
+        let point = crate::directory::service::service_point(&txn, point_id)
+            .await
+            .map_err(|_| AppError::bad_input("input.servicePointId", "no such service point"))?;
+        if point.region_id != unit.id {
+            return Err(AppError::bad_input(
+                "input.servicePointId",
+                "the service point is not in the unit",
+            ));
+        }
+    }
+    let before = match input.before_staff_id {
+        Some(id) => {
+            let before = staff_in_jurisdiction(&txn, &who, id).await?;
+            if before.unit_id != Some(unit.id) {
+                return Err(AppError::bad_input(
+                    "input.beforeStaffId",
+                    "that person is not in this unit",
+                ));
+            }
+            Some(before)
+        }
+        None => None,
+    };
+    let taken = staff_accounts::Entity::find()
+        .filter(staff_accounts::Column::Username.eq(&username))
+        .one(&txn)
+        .await?
+        .is_some();
+    if taken {
+        return Err(AppError::bad_input(
+            "input.username",
+            "this username is taken",
+        ));
+    }
+    let sealed = seal(state, Some(&id_number), Some(&phone))?;
+    let request = staff_change_requests::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        region_id: Set(unit.id),
+        submitted_by: Set(who.staff_id),
+        submitted_at: Set(now),
+        before_staff_id: Set(before.as_ref().map(|b| b.id)),
+        before_name: Set(before.as_ref().map(|b| b.display_name.clone())),
+        post: Set(post),
+        after_name: Set(name),
+        after_username: Set(username),
+        after_role: Set(input.role.as_str().into()),
+        after_service_point_id: Set(input.service_point_id),
+        after_id_number_enc: Set(sealed.id_number_enc.unwrap_or_default()),
+        after_id_number_bidx: Set(sealed.id_number_bidx.unwrap_or_default()),
+        after_phone_enc: Set(sealed.phone_enc.unwrap_or_default()),
+        after_email: Set(email.as_str().into()),
+        arrival_date: Set(input.arrival_date),
+        status: Set(ChangeStatus::Pending.as_str().into()),
+        decided_by: Set(None),
+        decided_at: Set(None),
+        decision_reason: Set(None),
+        applied_at: Set(None),
+        applied_staff_id: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        now,
+        Entry {
+            actor: Actor::of(viewer),
+            action: "staff_change.submit",
+            target_kind: "staff_change",
+            target_id: Some(request.id.to_string()),
+            details: json!({"unit": unit.code, "arrivalDate": request.arrival_date.to_string()}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(request)
+}
+
+fn decision(approve: bool, reason: Option<&str>) -> AppResult<(ChangeStatus, Option<String>)> {
+    let reason = reason.map(|r| text(r, "reason", 500)).transpose()?;
+    if !approve && reason.is_none() {
+        return Err(AppError::bad_input("reason", "a rejection needs a reason"));
+    }
+    Ok((
+        if approve {
+            ChangeStatus::Approved
+        } else {
+            ChangeStatus::Rejected
+        },
+        reason,
+    ))
+}
+
+/// County admin approves or rejects a pending staff change. Guarded: a request decided by
+/// someone else meanwhile answers INVALID_TRANSITION.
+pub async fn decide_staff_change(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    approve: bool,
+    reason: Option<&str>,
+) -> AppResult<staff_change_requests::Model> {
+    let (status, reason) = decision(approve, reason)?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let who = Jurisdiction::of(&txn, viewer).await?;
+    let request = staff_change_requests::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("staff change"))?;
+    who.ensure_covers(&region(&txn, request.region_id).await?, "staff change")?;
+    who.ensure_county_admin()?;
+    let now = state.clock.now();
+    let updated = staff_change_requests::Entity::update_many()
+        .col_expr(
+            staff_change_requests::Column::Status,
+            Expr::value(status.as_str()),
+        )
+        .col_expr(
+            staff_change_requests::Column::DecidedBy,
+            Expr::value(Some(who.staff_id)),
+        )
+        .col_expr(
+            staff_change_requests::Column::DecidedAt,
+            Expr::value(Some(now)),
+        )
+        .col_expr(
+            staff_change_requests::Column::DecisionReason,
+            Expr::value(reason.clone()),
+        )
+        .filter(staff_change_requests::Column::Id.eq(id))
+        .filter(staff_change_requests::Column::Status.eq(ChangeStatus::Pending.as_str()))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(AppError::InvalidTransition(format!(
+            "the change is {} already",
+            request.status
+        )));
+    }
+    audit::record(
+        &txn,
+        now,
+        Entry {
+            actor: Actor::of(viewer),
+            action: if approve {
+                "staff_change.approve"
+            } else {
+                "staff_change.reject"
+            },
+            target_kind: "staff_change",
+            target_id: Some(id.to_string()),
+            details: json!({"reason": reason}),
+        },
+    )
+    .await?;
+    let request = staff_change_requests::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("staff change"))?;
+    txn.commit().await?;
+    Ok(request)
+}
+
+pub struct ItemChangeInput {
+    pub region_id: Uuid,
+    pub before_item_id: Option<Uuid>,
+    pub after: ItemFields,
+    pub effective_date: NaiveDate,
+}
+
+/// A township or county admin registers an item change.
+pub async fn submit_item_change(
+    state: &AppState,
+    viewer: &Viewer,
+    input: ItemChangeInput,
+) -> AppResult<item_change_requests::Model> {
+    let after = input.after.validate("input.after.")?;
+    let now = state.clock.now();
+    check_notice(local_date(now), input.effective_date, "input.effectiveDate")?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let who = Jurisdiction::of(&txn, viewer).await?;
+    let unit = region(&txn, input.region_id)
+        .await
+        .map_err(|_| AppError::NotFound("region"))?;
+    who.ensure_covers(&unit, "region")?;
+    who.ensure_admin()?;
+    let before = match input.before_item_id {
+        Some(id) => Some(
+            item(&txn, id)
+                .await
+                .map_err(|_| AppError::bad_input("input.beforeItemId", "no such item"))?,
+        ),
+        None => None,
+    };
+    let request = item_change_requests::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        region_id: Set(unit.id),
+        submitted_by: Set(who.staff_id),
+        submitted_at: Set(now),
+        before_item_id: Set(before.as_ref().map(|b| b.id)),
+        before_item_name: Set(before.as_ref().map(|b| b.business_name.clone())),
+        before_item_type: Set(before.as_ref().map(|b| b.item_type.clone())),
+        after: Set(serde_json::to_string(&after).map_err(AppError::internal)?),
+        effective_date: Set(input.effective_date),
+        status: Set(ChangeStatus::Pending.as_str().into()),
+        decided_by: Set(None),
+        decided_at: Set(None),
+        decision_reason: Set(None),
+        applied_at: Set(None),
+        applied_item_id: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(&txn, now, Entry {
+        actor: Actor::of(viewer),
+        action: "item_change.submit",
+        target_kind: "item_change",
+        target_id: Some(request.id.to_string()),
+        details: json!({"unit": unit.code, "effectiveDate": request.effective_date.to_string()}),
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(request)
+}
+
+pub async fn decide_item_change(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    approve: bool,
+    reason: Option<&str>,
+) -> AppResult<item_change_requests::Model> {
+    let (status, reason) = decision(approve, reason)?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let who = Jurisdiction::of(&txn, viewer).await?;
+    let request = item_change_requests::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("item change"))?;
+    who.ensure_covers(&region(&txn, request.region_id).await?, "item change")?;
+    who.ensure_county_admin()?;
+    let now = state.clock.now();
+    let updated = item_change_requests::Entity::update_many()
+        .col_expr(
+            item_change_requests::Column::Status,
+            Expr::value(status.as_str()),
+        )
+        .col_expr(
+            item_change_requests::Column::DecidedBy,
+            Expr::value(Some(who.staff_id)),
+        )
+        .col_expr(
+            item_change_requests::Column::DecidedAt,
+            Expr::value(Some(now)),
+        )
+        .col_expr(
+            item_change_requests::Column::DecisionReason,
+            Expr::value(reason.clone()),
+        )
+        .filter(item_change_requests::Column::Id.eq(id))
+        .filter(item_change_requests::Column::Status.eq(ChangeStatus::Pending.as_str()))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(AppError::InvalidTransition(format!(
+            "the change is {} already",
+            request.status
+        )));
+    }
+    audit::record(
+        &txn,
+        now,
+        Entry {
+            actor: Actor::of(viewer),
+            action: if approve {
+                "item_change.approve"
+            } else {
+                "item_change.reject"
+            },
+            target_kind: "item_change",
+            target_id: Some(id.to_string()),
+            details: json!({"reason": reason}),
+        },
+    )
+    .await?;
+    let request = item_change_requests::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("item change"))?;
+    txn.commit().await?;
+    Ok(request)
+}
+
+/// Both registers, as the viewer may see them (their jurisdiction), newest first.
+pub async fn staff_changes(
+    state: &AppState,
+    viewer: &Viewer,
+    status: Option<ChangeStatus>,
+) -> AppResult<Vec<staff_change_requests::Model>> {
+    let who = Jurisdiction::of(&state.db, viewer).await?;
+    who.ensure_admin().or_else(|_| who.ensure_auditor())?;
+    let units: Vec<Uuid> = crate::directory::service::subtree(&state.db, &who.region)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let mut query = staff_change_requests::Entity::find()
+        .filter(staff_change_requests::Column::RegionId.is_in(units))
+        .order_by_desc(staff_change_requests::Column::SubmittedAt);
+    if let Some(status) = status {
+        query = query.filter(staff_change_requests::Column::Status.eq(status.as_str()));
+    }
+    Ok(query.all(&state.db).await?)
+}
+
+pub async fn item_changes(
+    state: &AppState,
+    viewer: &Viewer,
+    status: Option<ChangeStatus>,
+) -> AppResult<Vec<item_change_requests::Model>> {
+    let who = Jurisdiction::of(&state.db, viewer).await?;
+    who.ensure_admin().or_else(|_| who.ensure_auditor())?;
+    let units: Vec<Uuid> = crate::directory::service::subtree(&state.db, &who.region)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let mut query = item_change_requests::Entity::find()
+        .filter(item_change_requests::Column::RegionId.is_in(units))
+        .order_by_desc(item_change_requests::Column::SubmittedAt);
+    if let Some(status) = status {
+        query = query.filter(item_change_requests::Column::Status.eq(status.as_str()));
+    }
+    Ok(query.all(&state.db).await?)
+}
+
+/// What one run of the job applied.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub staff_changes: usize,
+    pub item_changes: usize,
+}
+
+/// Applies every approved change whose date has come (China date of `now`). Idempotent and safe
+/// with several instances: each change is claimed with a guarded UPDATE (approved → applied).
+pub async fn apply_due_changes(state: &AppState) -> AppResult<Applied> {
+    let now = state.clock.now();
+    let today = local_date(now);
+    let mut applied = Applied::default();
+    let due = staff_change_requests::Entity::find()
+        .filter(staff_change_requests::Column::Status.eq(ChangeStatus::Approved.as_str()))
+        .filter(staff_change_requests::Column::ArrivalDate.lte(today))
+        .all(&state.db)
+        .await?;
+    for change in due {
+        if apply_staff_change(state, &change, now).await? {
+            applied.staff_changes += 1;
+        }
+    }
+    let due = item_change_requests::Entity::find()
+        .filter(item_change_requests::Column::Status.eq(ChangeStatus::Approved.as_str()))
+        .filter(item_change_requests::Column::EffectiveDate.lte(today))
+        .all(&state.db)
+        .await?;
+    for change in due {
+        if apply_item_change(state, &change, now).await? {
+            applied.item_changes += 1;
+        }
+    }
+    Ok(applied)
+}
+
+async fn claim(
+    conn: &impl ConnectionTrait,
+    table_is_staff: bool,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
+    let rows = if table_is_staff {
+        staff_change_requests::Entity::update_many()
+            .col_expr(
+                staff_change_requests::Column::Status,
+                Expr::value(ChangeStatus::Applied.as_str()),
+            )
+            .col_expr(
+                staff_change_requests::Column::AppliedAt,
+                Expr::value(Some(now)),
+            )
+            .filter(staff_change_requests::Column::Id.eq(id))
+            .filter(staff_change_requests::Column::Status.eq(ChangeStatus::Approved.as_str()))
+            .exec(conn)
+            .await?
+            .rows_affected
+    } else {
+        item_change_requests::Entity::update_many()
+            .col_expr(
+                item_change_requests::Column::Status,
+                Expr::value(ChangeStatus::Applied.as_str()),
+            )
+            .col_expr(
+                item_change_requests::Column::AppliedAt,
+                Expr::value(Some(now)),
+            )
+            .filter(item_change_requests::Column::Id.eq(id))
+            .filter(item_change_requests::Column::Status.eq(ChangeStatus::Approved.as_str()))
+            .exec(conn)
+            .await?
+            .rows_affected
+    };
+    Ok(rows == 1)
+}
+
+async fn apply_staff_change(
+    state: &AppState,
+    change: &staff_change_requests::Model,
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
+    let txn = crate::db::begin_write(&state.db).await?;
+    if !claim(&txn, true, change.id, now).await? {
+        return Ok(false);
+    }
+    if let Some(before) = change.before_staff_id {
+        staff_accounts::Entity::update_many()
+            .col_expr(staff_accounts::Column::Active, Expr::value(false))
+            .col_expr(staff_accounts::Column::OnDuty, Expr::value(false))
+            .filter(staff_accounts::Column::Id.eq(before))
+            .exec(&txn)
+            .await?;
+        // The departing agent is signed out that moment (open sockets close with 4403).
+        revoke_all_sessions(&txn, before, "staff_change", now).await?;
+    }
+    let role: Role = change.after_role.parse().map_err(|_| {
+        AppError::internal(anyhow::anyhow!(
+            "staff change {} has an unknown role",
+            change.id
+        ))
+    })?;
+    let unit: regions::Model = region(&txn, change.region_id).await?;
+    let new_id = Uuid::now_v7();
+    staff_accounts::ActiveModel {
+        id: Set(new_id),
+        username: Set(change.after_username.clone()),
+        display_name: Set(change.after_name.clone()),
+        // No password yet: an admin issues a one-time password with resetStaffPassword.
+        password_hash: Set("!".into()),
+        role: Set(role.as_str().into()),
+        unit_id: Set(Some(unit.id)),
+        active: Set(true),
+        failed_logins: Set(0),
+        locked_until: Set(None),
+        created_at: Set(now),
+        service_point_id: Set(change.after_service_point_id),
+        public_phone: Set(None),
+        on_duty: Set(true),
+        id_number_enc: Set(Some(change.after_id_number_enc.clone())),
+        id_number_bidx: Set(Some(change.after_id_number_bidx.clone())),
+        phone_enc: Set(Some(change.after_phone_enc.clone())),
+        phone_bidx: Set(Some(
+            state.cipher.blind_index(
+                "phone",
+                &state
+                    .cipher
+                    .decrypt(&change.after_phone_enc)
+                    .map_err(AppError::internal)?,
+            ),
+        )),
+        email: Set(Some(change.after_email.clone())),
+        post: Set(Some(change.post.clone())),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| {
+        if crate::auth::service::is_unique_violation(&e) {
+            AppError::Conflict(format!(
+                "username {} was taken before the change took effect",
+                change.after_username
+            ))
+        } else {
+            e.into()
+        }
+    })?;
+    staff_change_requests::Entity::update_many()
+        .col_expr(
+            staff_change_requests::Column::AppliedStaffId,
+            Expr::value(Some(new_id)),
+        )
+        .filter(staff_change_requests::Column::Id.eq(change.id))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        now,
+        Entry {
+            actor: Actor::System,
+            action: "staff_change.apply",
+            target_kind: "staff_change",
+            target_id: Some(change.id.to_string()),
+            details: json!({"newStaffId": new_id, "departingStaffId": change.before_staff_id}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+async fn apply_item_change(
+    state: &AppState,
+    change: &item_change_requests::Model,
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
+    let fields: ItemFields = serde_json::from_str(&change.after).map_err(AppError::internal)?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    if !claim(&txn, false, change.id, now).await? {
+        return Ok(false);
+    }
+    let item = write_item(&txn, now, change.before_item_id, &fields).await?;
+    item_change_requests::Entity::update_many()
+        .col_expr(
+            item_change_requests::Column::AppliedItemId,
+            Expr::value(Some(item.id)),
+        )
+        .filter(item_change_requests::Column::Id.eq(change.id))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        now,
+        Entry {
+            actor: Actor::System,
+            action: "item_change.apply",
+            target_kind: "item_change",
+            target_id: Some(change.id.to_string()),
+            details: json!({"itemId": item.id}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// A CSV field, quoted when needed (RFC 4180); a leading `=`, `+`, `-` or `@` is prefixed with
+/// `'` so that spreadsheets do not run it as a formula.
+pub fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+fn csv_line(fields: &[String]) -> String {
+    let mut line = fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
+/// 附件4 in its column order: 单位名称, 变动前人员姓名, 岗位, then the new person's 姓名, 身份证号
+/// (masked), 联系电话 (masked), 邮箱, 到岗时间; then the register's own status columns.
+pub async fn staff_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<String> {
+    let rows = staff_changes(state, viewer, None).await?;
+    let mut out = String::from('\u{feff}');
+    out.push_str(&csv_line(
+        &[
+            "单位名称",
+            "变动前人员姓名",
+            "岗位",
+            "姓名",
+            "身份证号",
+            "联系电话",
+            "邮箱",
+            "到岗时间",
+            "状态",
+            "审核意见",
+        ]
+        .map(String::from),
+    ));
+    for row in rows {
+        let unit = region(&state.db, row.region_id).await?.name;
+        let id = state
+            .cipher
+            .decrypt(&row.after_id_number_enc)
+            .ok()
+            .and_then(|v| ResidentIdNumber::parse(&v, "id").ok())
+            .map(|v| v.masked())
+            .unwrap_or_default();
+        let phone = state
+            .cipher
+            .decrypt(&row.after_phone_enc)
+            .ok()
+            .and_then(|v| MobileNumber::parse(&v, "phone").ok())
+            .map(|v| v.masked())
+            .unwrap_or_default();
+        out.push_str(&csv_line(&[
+            unit,
+            row.before_name.unwrap_or_default(),
+            row.post,
+            row.after_name,
+            id,
+            phone,
+            row.after_email,
+            row.arrival_date.to_string(),
+            row.status,
+            row.decision_reason.unwrap_or_default(),
+        ]));
+    }
+    Ok(out)
+}
+
+/// 附件5 in its column order.
+pub async fn item_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<String> {
+    let rows = item_changes(state, viewer, None).await?;
+    let mut out = String::from('\u{feff}');
+    out.push_str(&csv_line(
+        &[
+            "单位名称",
+            "变动前事项名称",
+            "事项类型",
+            "事项清单目录（主项）",
+            "是否列入省“四级四同”清单",
+            "业务办理项目名称",
+            "事项类型",
+            "事项是否在一体化平台办理",
+            "是否高频事项",
+            "是否最多跑一次办理",
+            "办件类型",
+            "生效日期",
+            "状态",
+            "审核意见",
+        ]
+        .map(String::from),
+    ));
+    let yes_no = |b: bool| {
+        if b {
+            "是".to_string()
+        } else {
+            "否".to_string()
+        }
+    };
+    for row in rows {
+        let unit = region(&state.db, row.region_id).await?.name;
+        let after: ItemFields = serde_json::from_str(&row.after).map_err(AppError::internal)?;
+        out.push_str(&csv_line(&[
+            unit,
+            row.before_item_name.unwrap_or_default(),
+            row.before_item_type.unwrap_or_default(),
+            after.main_item,
+            yes_no(after.in_provincial_list),
+            after.business_name,
+            after.item_type,
+            yes_no(after.on_integrated_platform),
+            // Computed from completed cases once cases exist; no case has been completed yet.
+            "否".into(),
+            yes_no(after.at_most_one_visit),
+            match after.handling_type {
+                crate::directory::model::HandlingType::Immediate => "即办件".into(),
+                crate::directory::model::HandlingType::Promised => "承诺件".into(),
+            },
+            row.effective_date.to_string(),
+            row.status,
+            row.decision_reason.unwrap_or_default(),
+        ]));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn changes_need_three_days_notice() {
+        let table = [
+            ("2026-11-27", "2026-11-30", true),
+            ("2026-11-27", "2026-11-29", false),
+            ("2026-11-27", "2026-11-27", false),
+            ("2026-11-27", "2026-12-31", true),
+        ];
+        for (submitted, effective, ok) in table {
+            let result = check_notice(d(submitted), d(effective), "input.arrivalDate");
+            assert_eq!(result.is_ok(), ok, "{submitted} → {effective}");
+            if let Err(AppError::BadUserInput { field, .. }) = result {
+                assert_eq!(field, "input.arrivalDate");
+            }
+        }
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+    }
+
+    #[test]
+    fn a_rejection_needs_a_reason() {
+        assert!(decision(false, None).is_err());
+        assert!(decision(false, Some("  ")).is_err());
+        assert_eq!(decision(true, None).unwrap().0, ChangeStatus::Approved);
+        assert_eq!(
+            decision(false, Some("材料不全")).unwrap().0,
+            ChangeStatus::Rejected
+        );
+    }
+}

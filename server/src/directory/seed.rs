@@ -1,0 +1,249 @@
+//! Demo data for 沁水县 (division code 140521): its 7 towns and 5 townships, a few villages each,
+//! service points and a small catalogue. Every region is marked `demo`; the township codes
+//! follow the statutory pattern but the village lists are invented — the county loads its real
+//! lists with `createRegion`. Loading is idempotent (nothing happens when the county exists).
+use chrono::{DateTime, Utc};
+use entity::regions;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use crate::{
+    directory::{
+        model::{HandlingType, RegionLevel, ServicePointKind},
+        service::{
+            ItemFields, NewRegion, ServicePointInput, insert_region, insert_service_point,
+            write_item,
+        },
+    },
+    error::AppResult,
+};
+
+pub const COUNTY_CODE: &str = "140521";
+
+const TOWNSHIPS: [(&str, &str, [&str; 2]); 12] = [
+    ("140521100", "龙港镇", ["城内社区", "杏园社区"]),
+    ("140521101", "中村镇", ["中村村", "松峪村"]),
+    ("140521102", "郑庄镇", ["郑庄村", "河头村"]),
+    ("140521103", "端氏镇", ["端氏村", "坪上村"]),
+    ("140521104", "嘉峰镇", ["嘉峰村", "李庄村"]),
+    ("140521105", "郑村镇", ["郑村村", "湘峪村"]),
+    ("140521106", "柿庄镇", ["柿庄村", "板山村"]),
+    ("140521200", "土沃乡", ["土沃村", "南峪村"]),
+    ("140521201", "张村乡", ["张村村", "下峪村"]),
+    ("140521202", "胡底乡", ["胡底村", "樊庄村"]),
+    ("140521203", "固县乡", ["固县村", "东峪村"]),
+    ("140521204", "十里乡", ["十里村", "孝良村"]),
+];
+
+/// Loads the demo set unless the county already exists. Returns whether it loaded anything.
+pub async fn load_demo(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<bool> {
+    let exists = regions::Entity::find()
+        .filter(regions::Column::Code.eq(COUNTY_CODE))
+        .one(db)
+        .await?
+        .is_some();
+    if exists {
+        return Ok(false);
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let county = insert_region(
+        &txn,
+        now,
+        NewRegion {
+            parent_id: None,
+            code: COUNTY_CODE.into(),
+            name: "沁水县".into(),
+            demo: true,
+        },
+    )
+    .await?;
+    let point =
+        |region_id, kind, name: &str, address: &str, phone: &str, location| ServicePointInput {
+            region_id,
+            kind,
+            name: name.into(),
+            address: address.into(),
+            public_phone: Some(phone.into()),
+            location,
+            opening_hours: None,
+        };
+    insert_service_point(
+        &txn,
+        now,
+        point(
+            county.id,
+            ServicePointKind::CountyZone,
+            "县政务服务大厅帮办代办服务专区",
+            "沁水县政务服务中心一楼",
+            "0356-7000001",
+            Some((35.689, 112.187)),
+        ),
+    )
+    .await?;
+    insert_service_point(
+        &txn,
+        now,
+        point(
+            county.id,
+            ServicePointKind::WindowUnit,
+            "县市场监督管理局窗口",
+            "沁水县政务服务中心二楼",
+            "0356-7000002",
+            Some((35.689, 112.187)),
+        ),
+    )
+    .await?;
+    insert_service_point(
+        &txn,
+        now,
+        point(
+            county.id,
+            ServicePointKind::WindowUnit,
+            "县人力资源和社会保障局窗口",
+            "沁水县政务服务中心二楼",
+            "0356-7000003",
+            Some((35.689, 112.187)),
+        ),
+    )
+    .await?;
+    for (i, (code, name, villages)) in TOWNSHIPS.iter().enumerate() {
+        let township = insert_region(
+            &txn,
+            now,
+            NewRegion {
+                parent_id: Some(county.id),
+                code: (*code).into(),
+                name: (*name).into(),
+                demo: true,
+            },
+        )
+        .await?;
+        let offset = i as f64 * 0.03;
+        insert_service_point(
+            &txn,
+            now,
+            point(
+                township.id,
+                ServicePointKind::TownshipCenter,
+                &format!("{name}综合便民服务中心"),
+                &format!("{name}人民政府院内"),
+                &format!("0356-70001{i:02}"),
+                Some((35.60 + offset, 112.10 + offset)),
+            ),
+        )
+        .await?;
+        for (j, village) in villages.iter().enumerate() {
+            let village_region = insert_region(
+                &txn,
+                now,
+                NewRegion {
+                    parent_id: Some(township.id),
+                    code: format!("{code}{:03}", 200 + j),
+                    name: (*village).into(),
+                    demo: true,
+                },
+            )
+            .await?;
+            insert_service_point(
+                &txn,
+                now,
+                point(
+                    village_region.id,
+                    ServicePointKind::VillagePoint,
+                    &format!("{village}便民服务点"),
+                    &format!("{name}{village}村委会"),
+                    &format!("0356-7002{i:02}{j}"),
+                    None,
+                ),
+            )
+            .await?;
+        }
+    }
+    let item = |main: &str,
+                business: &str,
+                kind: &str,
+                handling,
+                days,
+                levels: &[RegionLevel],
+                materials: &[&str]| ItemFields {
+        main_item: main.into(),
+        in_provincial_list: true,
+        business_name: business.into(),
+        item_type: kind.into(),
+        on_integrated_platform: true,
+        handling_type: handling,
+        at_most_one_visit: true,
+        promised_working_days: days,
+        materials: materials.iter().map(|m| (*m).to_string()).collect(),
+        levels: levels.to_vec(),
+    };
+    use RegionLevel::{County, Township, Village};
+    let catalogue = [
+        item(
+            "个体工商户登记",
+            "个体工商户设立登记",
+            "行政许可",
+            HandlingType::Immediate,
+            0,
+            &[County, Township],
+            &["经营者身份证明", "经营场所使用证明"],
+        ),
+        item(
+            "企业登记",
+            "有限责任公司设立登记",
+            "行政许可",
+            HandlingType::Promised,
+            3,
+            &[County],
+            &["公司登记申请书", "公司章程", "股东主体资格证明"],
+        ),
+        item(
+            "城乡居民基本养老保险参保登记",
+            "城乡居民养老保险参保登记",
+            "公共服务",
+            HandlingType::Immediate,
+            0,
+            &[County, Township, Village],
+            &["居民身份证", "户口簿"],
+        ),
+        item(
+            "社会保障卡申领",
+            "社会保障卡首次申领",
+            "公共服务",
+            HandlingType::Promised,
+            10,
+            &[County, Township, Village],
+            &["居民身份证", "近期免冠照片"],
+        ),
+        item(
+            "农村宅基地审批",
+            "农村村民宅基地申请审批",
+            "行政许可",
+            HandlingType::Promised,
+            20,
+            &[Township],
+            &["宅基地申请表", "户口簿", "村民会议决议"],
+        ),
+        item(
+            "残疾人证办理",
+            "残疾人证新办",
+            "行政确认",
+            HandlingType::Promised,
+            15,
+            &[County, Township],
+            &["居民身份证", "户口簿", "近期免冠照片"],
+        ),
+    ];
+    for fields in catalogue {
+        write_item(&txn, now, None, &fields.validate("seed.")?).await?;
+    }
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// The county root (for the CLI's `--region-code` default).
+pub async fn county(db: &DatabaseConnection) -> AppResult<Option<regions::Model>> {
+    Ok(regions::Entity::find()
+        .filter(regions::Column::Level.eq(RegionLevel::County.as_str()))
+        .one(db)
+        .await?)
+}
