@@ -118,9 +118,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         )
                     })?,
             };
+            let now = SystemClock.now();
+            let txn = db::begin_write(&connection).await?;
             let staff = service::create_staff(
-                &connection,
-                SystemClock.now(),
+                &txn,
+                now,
                 service::NewStaff {
                     username,
                     display_name,
@@ -131,6 +133,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            bangban_server::audit::record(
+                &txn,
+                now,
+                bangban_server::audit::Entry {
+                    actor: bangban_server::audit::Actor::System,
+                    action: "staff.create",
+                    target_kind: "staff",
+                    target_id: Some(staff.id.to_string()),
+                    details: serde_json::json!({"username": staff.username, "role": staff.role, "via": "cli"}),
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            txn.commit().await?;
             println!("created staff account {} ({})", staff.username, staff.id);
         }
         Command::PrintSchema => print!("{}", graphql::sdl()),

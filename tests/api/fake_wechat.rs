@@ -23,7 +23,17 @@ pub enum Api {
     Code2Session,
     StableToken,
     PhoneNumber,
+    QrCode,
 }
+
+/// A 1×1 PNG: what the fake answers for a mini-program code.
+pub const PNG: [u8; 67] = [
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
 
 #[derive(Default)]
 struct Inner {
@@ -215,6 +225,48 @@ fn phone_number(
     }
 }
 
+#[handler]
+fn qr_code(
+    Query(params): Query<TokenParam>,
+    body: Json<Value>,
+    Data(inner): Data<&Arc<Mutex<Inner>>>,
+) -> poem::Response {
+    let json = |v: Json<Value>| {
+        poem::Response::builder()
+            .content_type("application/json; encoding=utf-8")
+            .body(v.0.to_string())
+    };
+    let mut inner = lock(inner);
+    if let Some(code) = enter(&mut inner, Api::QrCode) {
+        return json(scripted_error(code));
+    }
+    let now = now(&inner);
+    let valid_token = params
+        .access_token
+        .as_ref()
+        .is_some_and(|t| inner.tokens.get(t).is_some_and(|exp| *exp > now));
+    if !valid_token {
+        return json(error(40001, "invalid credential"));
+    }
+    let scene = body
+        .get("scene")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if scene.is_empty() || scene.len() > 32 {
+        return json(error(
+            40169,
+            "invalid length for scene, or the data is not json string",
+        ));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "!#$&'()*+,/:;=?@-._~".contains(c);
+    if !scene.chars().all(allowed) {
+        return json(error(40129, "invalid scene"));
+    }
+    poem::Response::builder()
+        .content_type("image/png")
+        .body(PNG.to_vec())
+}
+
 impl FakeWechat {
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -226,6 +278,7 @@ impl FakeWechat {
             .at("/sns/jscode2session", get(code2session))
             .at("/cgi-bin/stable_token", post(stable_token))
             .at("/wxa/business/getuserphonenumber", post(phone_number))
+            .at("/wxa/getwxacodeunlimit", post(qr_code))
             .data(inner.clone());
         let acceptor = TcpAcceptor::from_tokio(listener).expect("acceptor");
         tokio::spawn(async move {

@@ -224,6 +224,95 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A fresh app with the demo directory loaded.
+    pub async fn with_demo() -> Self {
+        Self::spawn_with(Options {
+            demo: true,
+            ..Options::default()
+        })
+        .await
+    }
+
+    /// The id of the region with this division code.
+    pub async fn region_id(&self, code: &str) -> String {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::regions::Entity::find()
+            .filter(entity::regions::Column::Code.eq(code))
+            .one(&self.state.db)
+            .await
+            .expect("query")
+            .unwrap_or_else(|| panic!("no region {code}"))
+            .id
+            .to_string()
+    }
+
+    /// Bootstraps a staff account the way the CLI does (`bangban create-staff`) and logs it in.
+    pub async fn staff_session(
+        &self,
+        username: &str,
+        role: bangban_server::auth::Role,
+        region_code: &str,
+    ) -> Session {
+        let unit = uuid::Uuid::parse_str(&self.region_id(region_code).await).expect("uuid");
+        bangban_server::auth::service::create_staff(
+            &self.state.db,
+            self.clock.now(),
+            bangban_server::auth::service::NewStaff {
+                username: username.into(),
+                display_name: format!("{username}-名"),
+                password: STAFF_PASSWORD.into(),
+                role,
+                unit_id: Some(unit),
+            },
+        )
+        .await
+        .map_err(|e| e.message())
+        .expect("create staff");
+        self.login_staff_session(username, STAFF_PASSWORD).await
+    }
+
+    pub async fn login_staff_session(&self, username: &str, password: &str) -> Session {
+        let response = self.login_staff(username, password).await;
+        Session::from_payload(&expect_data(&response)["loginStaff"])
+    }
+
+    /// Exchanges the session's refresh token for a new session.
+    pub async fn refresh(&self, session: &Session) -> Session {
+        let response = self
+            .graphql(
+                None,
+                "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken viewer { id } } }",
+                json!({"t": session.refresh}),
+            )
+            .await;
+        Session::from_payload(&expect_data(&response)["refreshSession"])
+    }
+
+    /// Runs a GraphQL operation as a session and returns the body.
+    pub async fn as_(&self, session: &Session, query: &str, variables: Value) -> Value {
+        self.graphql(Some(&session.access), query, variables).await
+    }
+
+    /// Raw rows of a table, as debug text (for "no plain personal data at rest" checks).
+    pub async fn dump_table(&self, table: &str) -> String {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.state.db.get_database_backend();
+        let rows = self
+            .state
+            .db
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!("SELECT * FROM {table}"),
+            ))
+            .await
+            .expect("dump");
+        format!("{rows:?}")
+    }
+}
+
+pub const STAFF_PASSWORD: &str = "correct horse battery staple";
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {

@@ -2,6 +2,7 @@
 //! WebSocket. Runs on SQLite + in-process by default and on PostgreSQL + Redis when
 //! `BANGBAN_TEST_BACKEND=postgres` (see helpers.rs); the test script runs both.
 mod auth;
+mod directory;
 mod fake_wechat;
 mod helpers;
 mod ops;
