@@ -1,10 +1,13 @@
 //! End-to-end suite: the real server, spawned on 127.0.0.1:0, spoken to over real HTTP and
 //! WebSocket. Runs on SQLite + in-process by default and on PostgreSQL + Redis when
 //! `BANGBAN_TEST_BACKEND=postgres` (see helpers.rs); the test script runs both.
+mod audit;
 mod auth;
+mod calendar;
 mod directory;
 mod fake_wechat;
 mod helpers;
+mod jurisdiction;
 mod ops;
 mod schema;
 mod transport;

@@ -1,0 +1,236 @@
+//! Cross-jurisdiction access, generated from the schema: every query and mutation field that
+//! takes an id (directly or inside an input object) must appear in the table below, and each
+//! guarded one must refuse staff of another township, a village agent of another township and a
+//! resident. A new id-taking field without a row here fails the test.
+use std::collections::{BTreeMap, BTreeSet};
+
+use bangban_server::auth::Role;
+use serde_json::{Value, json};
+
+use crate::{
+    directory::{CHENGNEI, COUNTY, LONGGANG, ZHONGCUN_VILLAGE, test_id_number},
+    helpers::{Session, TestApp, expect_data},
+};
+
+const INTROSPECTION: &str = r#"{ __schema {
+  queryType { fields { name args { name type { ...T } } } }
+  mutationType { fields { name args { name type { ...T } } } }
+  types { name kind inputFields { name type { ...T } } } } }
+fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }"#;
+
+fn named(t: &Value) -> Option<String> {
+    let mut t = t;
+    loop {
+        if let Some(name) = t["name"].as_str() {
+            return Some(name.to_string());
+        }
+        t = &t["ofType"];
+        if t.is_null() {
+            return None;
+        }
+    }
+}
+
+/// Every Query/Mutation field whose arguments reach an `ID`.
+async fn id_taking_fields(app: &TestApp) -> BTreeSet<String> {
+    let schema =
+        expect_data(&app.graphql(None, INTROSPECTION, json!({})).await)["__schema"].clone();
+    let inputs: BTreeMap<String, Vec<String>> = schema["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "INPUT_OBJECT")
+        .map(|t| {
+            let fields = t["inputFields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|f| named(&f["type"]))
+                .collect();
+            (t["name"].as_str().unwrap().to_string(), fields)
+        })
+        .collect();
+    fn reaches_id(name: &str, inputs: &BTreeMap<String, Vec<String>>, depth: usize) -> bool {
+        name == "ID"
+            || (depth < 5
+                && inputs
+                    .get(name)
+                    .is_some_and(|fs| fs.iter().any(|f| reaches_id(f, inputs, depth + 1))))
+    }
+    let mut out = BTreeSet::new();
+    for root in ["queryType", "mutationType"] {
+        for field in schema[root]["fields"].as_array().unwrap() {
+            if field["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| named(&a["type"]).is_some_and(|n| reaches_id(&n, &inputs, 0)))
+            {
+                out.insert(field["name"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    out
+}
+
+struct Fixture {
+    longgang: String,
+    chengnei: String,
+    staff: String,
+    point: String,
+    item: String,
+    staff_change: String,
+    item_change: String,
+}
+
+enum Access {
+    /// Public by design (the directory and catalogue are published).
+    Public,
+    /// Must be refused to anyone outside the object's jurisdiction or without the role.
+    Guarded,
+}
+
+fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
+    let item = json!({"mainItem": "x", "inProvincialList": false, "businessName": "y", "itemType": "z", "onIntegratedPlatform": false,
+        "handlingType": "PROMISED", "atMostOneVisit": false, "promisedWorkingDays": 3, "materials": [], "levels": ["VILLAGE"]});
+    let later = (chrono::Utc::now().date_naive() + chrono::Duration::days(10)).to_string();
+    vec![
+        ("regions", Access::Public, "query($id: ID) { regions(parentId: $id) { id } }".into(), json!({"id": f.longgang})),
+        ("region", Access::Public, "query($id: ID!) { region(id: $id) { id } }".into(), json!({"id": f.longgang})),
+        ("servicePoints", Access::Public, "query($id: ID) { servicePoints(regionId: $id) { id } }".into(), json!({"id": f.longgang})),
+        ("servicePoint", Access::Public, "query($id: ID!) { servicePoint(id: $id) { id } }".into(), json!({"id": f.point})),
+        ("roster", Access::Public, "query($id: ID) { roster(regionId: $id) { name } }".into(), json!({"id": f.longgang})),
+        ("item", Access::Public, "query($id: ID!) { item(id: $id) { id } }".into(), json!({"id": f.item})),
+        ("staffMembers", Access::Guarded, "query($id: ID) { staffMembers(regionId: $id) { id } }".into(), json!({"id": f.longgang})),
+        ("staffMember", Access::Guarded, "query($id: ID!) { staffMember(id: $id) { id } }".into(), json!({"id": f.staff})),
+        ("createRegion", Access::Guarded, "mutation($id: ID!) { createRegion(input: {parentId: $id, code: \"140521100299\", name: \"x\"}) { id } }".into(), json!({"id": f.longgang})),
+        ("createServicePoint", Access::Guarded, "mutation($id: ID!) { createServicePoint(input: {regionId: $id, kind: VILLAGE_POINT, name: \"x\", address: \"y\"}) { id } }".into(), json!({"id": f.chengnei})),
+        ("updateServicePoint", Access::Guarded, "mutation($id: ID!) { updateServicePoint(id: $id, input: {name: \"hijacked\"}) { id } }".into(), json!({"id": f.point})),
+        ("generateServicePointQrCode", Access::Guarded, "mutation($id: ID!) { generateServicePointQrCode(id: $id) { id } }".into(), json!({"id": f.point})),
+        ("createStaff", Access::Guarded, "mutation($id: ID!) { createStaff(input: {username: \"intruder\", displayName: \"x\", password: \"long-enough-pass\", role: VILLAGE_AGENT, regionId: $id}) { id } }".into(), json!({"id": f.chengnei})),
+        ("setStaffOnDuty", Access::Guarded, "mutation($id: ID!) { setStaffOnDuty(staffId: $id, onDuty: false) { id } }".into(), json!({"id": f.staff})),
+        ("deactivateStaff", Access::Guarded, "mutation($id: ID!) { deactivateStaff(staffId: $id) { id } }".into(), json!({"id": f.staff})),
+        ("resetStaffPassword", Access::Guarded, "mutation($id: ID!) { resetStaffPassword(staffId: $id) }".into(), json!({"id": f.staff})),
+        ("revealStaffPersonalData", Access::Guarded, "mutation($id: ID!) { revealStaffPersonalData(staffId: $id, field: PHONE, reason: \"x\") }".into(), json!({"id": f.staff})),
+        ("updateItem", Access::Guarded, "mutation($id: ID!, $item: ItemInput!) { updateItem(id: $id, input: $item) { id } }".into(), json!({"id": f.item, "item": item})),
+        ("setItemActive", Access::Guarded, "mutation($id: ID!) { setItemActive(id: $id, active: false) { id } }".into(), json!({"id": f.item})),
+        ("submitStaffChange", Access::Guarded, "mutation($id: ID!, $d: NaiveDate!, $n: String!) { submitStaffChange(input: {regionId: $id, post: \"x\", name: \"x\", username: \"intruder2\", role: VILLAGE_AGENT, idNumber: $n, phone: \"13900000099\", email: \"a@b.cn\", arrivalDate: $d}) { id } }".into(), json!({"id": f.chengnei, "d": later, "n": test_id_number(99)})),
+        ("decideStaffChange", Access::Guarded, "mutation($id: ID!) { decideStaffChange(id: $id, approve: true) { id } }".into(), json!({"id": f.staff_change})),
+        ("submitItemChange", Access::Guarded, "mutation($id: ID!, $d: NaiveDate!, $item: ItemInput!) { submitItemChange(input: {regionId: $id, after: $item, effectiveDate: $d}) { id } }".into(), json!({"id": f.longgang, "d": later, "item": item})),
+        ("decideItemChange", Access::Guarded, "mutation($id: ID!) { decideItemChange(id: $id, approve: true) { id } }".into(), json!({"id": f.item_change})),
+    ]
+}
+
+async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
+    let longgang = app.region_id(LONGGANG).await;
+    let chengnei = app.region_id(CHENGNEI).await;
+    let staff = expect_data(&app.as_(county, "mutation($r: ID!) { createStaff(input: {username: \"target.agent\", displayName: \"目标\", password: \"initial-password-1\", role: VILLAGE_AGENT, regionId: $r, phone: \"13900000098\"}) { id } }", json!({"r": chengnei})).await)["createStaff"]["id"].as_str().unwrap().to_string();
+    let points = expect_data(
+        &app.graphql(
+            None,
+            "query($r: ID) { servicePoints(regionId: $r, kind: VILLAGE_POINT) { id } }",
+            json!({"r": chengnei}),
+        )
+        .await,
+    );
+    let point = points["servicePoints"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let items = expect_data(&app.graphql(None, "{ items { id } }", json!({})).await);
+    let item = items["items"][0]["id"].as_str().unwrap().to_string();
+    let later = (chrono::Utc::now().date_naive() + chrono::Duration::days(10)).to_string();
+    let staff_change = expect_data(&app.as_(town, "mutation($r: ID!, $d: NaiveDate!, $n: String!) { submitStaffChange(input: {regionId: $r, post: \"帮办员\", name: \"新人\", username: \"newcomer\", role: VILLAGE_AGENT, idNumber: $n, phone: \"13900000097\", email: \"n@example.cn\", arrivalDate: $d}) { id } }", json!({"r": chengnei, "d": later, "n": test_id_number(97)})).await)["submitStaffChange"]["id"].as_str().unwrap().to_string();
+    let item_input = json!({"mainItem": "m", "inProvincialList": false, "businessName": "b", "itemType": "t", "onIntegratedPlatform": false, "handlingType": "IMMEDIATE", "atMostOneVisit": true, "promisedWorkingDays": 0, "materials": [], "levels": ["TOWNSHIP"]});
+    let item_change = expect_data(&app.as_(town, "mutation($r: ID!, $d: NaiveDate!, $i: ItemInput!) { submitItemChange(input: {regionId: $r, after: $i, effectiveDate: $d}) { id } }", json!({"r": longgang, "d": later, "i": item_input})).await)["submitItemChange"]["id"].as_str().unwrap().to_string();
+    Fixture {
+        longgang,
+        chengnei,
+        staff,
+        point,
+        item,
+        staff_change,
+        item_change,
+    }
+}
+
+#[tokio::test]
+async fn every_id_taking_field_refuses_other_jurisdictions() {
+    let app = TestApp::with_demo().await;
+    let county = app
+        .staff_session("county.admin", Role::CountyAdmin, COUNTY)
+        .await;
+    let town = app
+        .staff_session("lg.admin", Role::TownshipAdmin, LONGGANG)
+        .await;
+    let f = fixture(&app, &county, &town).await;
+    let outsiders = [
+        (
+            "admin of another township",
+            app.staff_session("zc.admin", Role::TownshipAdmin, "140521101")
+                .await,
+        ),
+        (
+            "agent of another township's village",
+            app.staff_session("zc.agent", Role::VillageAgent, ZHONGCUN_VILLAGE)
+                .await,
+        ),
+        ("resident", app.login_resident("nosy-resident").await),
+    ];
+    let table = cases(&f);
+    let covered: BTreeSet<String> = table.iter().map(|(name, ..)| name.to_string()).collect();
+    let in_schema = id_taking_fields(&app).await;
+    assert_eq!(
+        covered, in_schema,
+        "add a row for every id-taking field (left: table, right: schema)"
+    );
+
+    let before_log = bangban_server::audit::verify(&app.state.db)
+        .await
+        .map_err(|e| e.message())
+        .unwrap()
+        .rows_checked;
+    for (name, access, query, variables) in &table {
+        match access {
+            Access::Public => {
+                expect_data(&app.graphql(None, query, variables.clone()).await);
+            }
+            Access::Guarded => {
+                for (who, session) in &outsiders {
+                    let response = app.as_(session, query, variables.clone()).await;
+                    let code = response["errors"][0]["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    assert!(
+                        code == "NOT_FOUND" || code == "FORBIDDEN",
+                        "{name} as {who} must be refused, got {response}"
+                    );
+                }
+                let anonymous = app.graphql(None, query, variables.clone()).await;
+                assert_eq!(
+                    anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+                    "{name} anonymously: {anonymous}"
+                );
+            }
+        }
+    }
+    let after_log = bangban_server::audit::verify(&app.state.db)
+        .await
+        .map_err(|e| e.message())
+        .unwrap()
+        .rows_checked;
+    assert_eq!(before_log, after_log, "refused calls changed nothing");
+    let staff = expect_data(
+        &app.as_(
+            &county,
+            "query($id: ID!) { staffMember(id: $id) { active onDuty } }",
+            json!({"id": f.staff}),
+        )
+        .await,
+    );
+    assert_eq!(
+        staff["staffMember"],
+        json!({"active": true, "onDuty": true})
+    );
+}
