@@ -336,6 +336,7 @@ impl Settings {
             Env::prefixed("BANGBAN_")
                 .ignore(&[
                     "CONFIG",
+                    "STAFF_PASSWORD",
                     "TEST_BACKEND",
                     "TEST_DATABASE_URL",
                     "TEST_REDIS_URL",
