@@ -24,22 +24,41 @@ fn temp_dir(tag: &str) -> std::path::PathBuf {
 async fn audit_verify_passes_an_intact_log_and_names_a_tampered_row() {
     let dir = temp_dir("audit");
     let seeded = bangban(&dir).arg("seed-demo").output().unwrap();
-    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
     for name in ["county.admin", "county.agent"] {
         let created = bangban(&dir)
-            .args(["create-staff", "--username", name, "--display-name", "管理员", "--role", "county_admin"])
+            .args([
+                "create-staff",
+                "--username",
+                name,
+                "--display-name",
+                "管理员",
+                "--role",
+                "county_admin",
+            ])
             .env("BANGBAN_STAFF_PASSWORD", "a-long-initial-password")
             .output()
             .unwrap();
-        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stderr)
+        );
     }
     let intact = bangban(&dir).arg("audit-verify").output().unwrap();
     assert!(intact.status.success());
     assert!(String::from_utf8_lossy(&intact.stdout).contains("intact: 2 rows checked"));
 
-    let db = sea_orm::Database::connect(format!("sqlite:{}?mode=rw", dir.join("bangban.db").display()))
-        .await
-        .unwrap();
+    let db = sea_orm::Database::connect(format!(
+        "sqlite:{}?mode=rw",
+        dir.join("bangban.db").display()
+    ))
+    .await
+    .unwrap();
     use sea_orm::ConnectionTrait;
     db.execute_unprepared("UPDATE audit_log SET action = 'staff.delete' WHERE seq = 2")
         .await
@@ -64,7 +83,15 @@ async fn personal_data_never_reaches_the_logs() {
         format!("{}{}", &body[..17], char::from(check))
     };
     let created = bangban(&dir)
-        .args(["create-staff", "--username", "county.admin", "--display-name", "管理员", "--role", "county_admin"])
+        .args([
+            "create-staff",
+            "--username",
+            "county.admin",
+            "--display-name",
+            "管理员",
+            "--role",
+            "county_admin",
+        ])
         .env("BANGBAN_STAFF_PASSWORD", "a-long-initial-password")
         .env("BANGBAN_SEED_DEMO", "true")
         .output()
@@ -73,11 +100,23 @@ async fn personal_data_never_reaches_the_logs() {
     if !created.status.success() {
         assert!(bangban(&dir).arg("seed-demo").status().unwrap().success());
         let again = bangban(&dir)
-            .args(["create-staff", "--username", "county.admin", "--display-name", "管理员", "--role", "county_admin"])
+            .args([
+                "create-staff",
+                "--username",
+                "county.admin",
+                "--display-name",
+                "管理员",
+                "--role",
+                "county_admin",
+            ])
             .env("BANGBAN_STAFF_PASSWORD", "a-long-initial-password")
             .output()
             .unwrap();
-        assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+        assert!(
+            again.status.success(),
+            "{}",
+            String::from_utf8_lossy(&again.stderr)
+        );
     }
     let mut child = bangban(&dir)
         .env("BANGBAN_HTTP_PORT", "0")
@@ -111,7 +150,13 @@ async fn personal_data_never_reaches_the_logs() {
             if let Some(token) = token {
                 request = request.bearer_auth(token);
             }
-            request.send().await.unwrap().json::<serde_json::Value>().await.unwrap()
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
         }
     };
     let login = call(
@@ -119,15 +164,24 @@ async fn personal_data_never_reaches_the_logs() {
         None,
     )
     .await;
-    let token = login["data"]["loginStaff"]["accessToken"].as_str().unwrap().to_string();
+    let token = login["data"]["loginStaff"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let regions = call("{ regions(level: VILLAGE) { id } }".into(), None).await;
-    let village = regions["data"]["regions"][0]["id"].as_str().unwrap().to_string();
+    let village = regions["data"]["regions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let created = call(
         format!("mutation {{ createStaff(input: {{username: \"pii.agent\", displayName: \"钱七\", password: \"initial-password-1\", role: VILLAGE_AGENT, regionId: \"{village}\", idNumber: \"{id_number}\", phone: \"{PHONE}\"}}) {{ id }} }}"),
         Some(token.clone()),
     )
     .await;
-    let staff_id = created["data"]["createStaff"]["id"].as_str().unwrap().to_string();
+    let staff_id = created["data"]["createStaff"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Bad input that carries personal data must not be echoed into the logs either.
     call(format!("mutation {{ createStaff(input: {{username: \"bad\", displayName: \"x\", password: \"initial-password-1\", role: VILLAGE_AGENT, regionId: \"{village}\", idNumber: \"{}0\", phone: \"{PHONE}\"}}) {{ id }} }}", &id_number[..17]), Some(token.clone())).await;
     let revealed = call(
@@ -135,17 +189,45 @@ async fn personal_data_never_reaches_the_logs() {
         Some(token.clone()),
     )
     .await;
-    assert_eq!(revealed["data"]["revealStaffPersonalData"], id_number.as_str());
-    let resident = call("mutation { loginWithWechat(code: \"log-test\") { accessToken } }".into(), None).await;
-    let resident_token = resident["data"]["loginWithWechat"]["accessToken"].as_str().unwrap().to_string();
-    call(format!("mutation {{ bindPhone(code: \"{PHONE}\") {{ phone }} }}"), Some(resident_token)).await;
+    assert_eq!(
+        revealed["data"]["revealStaffPersonalData"],
+        id_number.as_str()
+    );
+    let resident = call(
+        "mutation { loginWithWechat(code: \"log-test\") { accessToken } }".into(),
+        None,
+    )
+    .await;
+    let resident_token = resident["data"]["loginWithWechat"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(
+        format!("mutation {{ bindPhone(code: \"{PHONE}\") {{ phone }} }}"),
+        Some(resident_token),
+    )
+    .await;
 
-    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(10), tokio::task::spawn_blocking(move || child.wait())).await;
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await;
     let logs = logs.join().unwrap();
-    assert!(logs.contains("request"), "the logs were captured: {}", &logs[..logs.len().min(500)]);
+    assert!(
+        logs.contains("request"),
+        "the logs were captured: {}",
+        &logs[..logs.len().min(500)]
+    );
     assert!(!logs.contains(PHONE), "a phone number reached the logs");
     assert!(!logs.contains(&id_number), "an ID number reached the logs");
-    assert!(!logs.contains(&id_number[..17]), "part of an ID number reached the logs");
+    assert!(
+        !logs.contains(&id_number[..17]),
+        "part of an ID number reached the logs"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,20 +13,29 @@ use crate::{
 /// One audit record. The chain (`prevHash` → `hash`) makes any later edit detectable.
 #[derive(SimpleObject)]
 pub struct AuditEntry {
+    /// Position in the log: 1, 2, 3 … without gaps. Pass the last one seen as `afterSeq` to page on.
     pub seq: i64,
+    /// When the action happened: UTC instant, ISO 8601.
     pub at: DateTime<Utc>,
     /// `staff`, `resident` or `system`.
     pub actor_kind: String,
+    /// The staff member's or resident's id (UUID); null when `actorKind` is `system`.
     pub actor_id: Option<ID>,
+    /// What was done, as `target.verb`, e.g. `staff.create`, `pii.reveal`, `staff_change.approve`.
     pub action: String,
+    /// The kind of thing acted on, e.g. `staff`, `service_point`, `item`, `staff_change`.
     pub target_kind: String,
+    /// The id of the thing acted on; null when the action has no single target.
     pub target_id: Option<String>,
     /// JSON details (no plain personal data).
     pub details: String,
+    /// `hash` of the previous record: 64 lowercase hex digits (all zeros before the first record).
     pub prev_hash: String,
+    /// SHA-256 over `prevHash` and this record's fields: 64 lowercase hex digits.
     pub hash: String,
 }
 
+/// Audit log queries (审计日志), read-only.
 #[derive(Default)]
 pub struct AuditQuery;
 

@@ -22,12 +22,14 @@ pub enum ViewerKind {
 /// The signed-in person, as they may see themselves.
 pub struct ViewerType(Profile);
 
+/// The signed-in person, as they may see themselves.
 #[Object(name = "Viewer")]
 impl ViewerType {
     /// Stable id of the person (UUID).
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// Resident or staff: decides which parts of the app to show.
     async fn kind(&self) -> ViewerKind {
         match self.0.kind {
             SubjectKind::Resident => ViewerKind::Resident,

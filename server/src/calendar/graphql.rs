@@ -10,6 +10,7 @@ use crate::{
 /// One day of the working calendar (工作日历).
 #[derive(SimpleObject)]
 pub struct CalendarDayType {
+    /// The calendar day, `YYYY-MM-DD`.
     pub date: NaiveDate,
     /// True on working days, including 调休 make-up working weekends.
     pub is_workday: bool,
@@ -22,6 +23,7 @@ pub struct CalendarDayType {
 /// A date computed on the working calendar.
 #[derive(SimpleObject)]
 pub struct WorkingDate {
+    /// The resulting date, `YYYY-MM-DD`.
     pub date: NaiveDate,
     /// True when the computation crossed a year whose table is not published yet.
     pub provisional: bool,
@@ -30,11 +32,13 @@ pub struct WorkingDate {
 /// A count of working days.
 #[derive(SimpleObject)]
 pub struct WorkingDayCount {
+    /// Number of working days (工作日); negative when `to` is before `from`.
     pub days: i64,
     /// True when the count crossed a year whose table is not published yet.
     pub provisional: bool,
 }
 
+/// Working-calendar queries (工作日历); public, no login needed.
 #[derive(Default)]
 pub struct CalendarQuery;
 
@@ -100,6 +104,7 @@ impl CalendarQuery {
     }
 }
 
+/// Working-calendar edits, for the county admin.
 #[derive(Default)]
 pub struct CalendarMutation;
 

@@ -27,6 +27,7 @@ use crate::{
 /// 附件4 note: a change must be submitted at least this many days before it takes effect.
 pub const NOTICE_DAYS: i64 = 3;
 
+/// Where a change request (附件4 or 附件5) stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
 pub enum ChangeStatus {
     /// Waiting for the county centre.
@@ -755,7 +756,9 @@ pub async fn staff_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<St
     Ok(out)
 }
 
-/// 附件5 in its column order.
+/// 附件5 in its column order: 单位名称, 变动前事项名称, 事项类型, then the item after the change
+/// (主项, 四级四同, 业务办理项目名称, 事项类型, 一体化平台, 高频, 办件类型), 是否最多跑一次办理; then the
+/// register's own columns.
 pub async fn item_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<String> {
     let rows = item_changes(state, viewer, None).await?;
     let mut out = String::from('\u{feff}');
@@ -770,8 +773,8 @@ pub async fn item_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<Str
             "事项类型",
             "事项是否在一体化平台办理",
             "是否高频事项",
-            "是否最多跑一次办理",
             "办件类型",
+            "是否最多跑一次办理",
             "生效日期",
             "状态",
             "审核意见",
@@ -797,13 +800,15 @@ pub async fn item_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<Str
             after.business_name,
             after.item_type,
             yes_no(after.on_integrated_platform),
-            // Computed from completed cases once cases exist; no case has been completed yet.
-            "否".into(),
-            yes_no(after.at_most_one_visit),
+            // 是否高频事项 is computed from completed cases (monthly average ≥ 20, see
+            // `model::is_high_frequency`); cases do not exist yet, so the column stays empty rather
+            // than claim an answer.
+            String::new(),
             match after.handling_type {
                 crate::directory::model::HandlingType::Immediate => "即办件".into(),
                 crate::directory::model::HandlingType::Promised => "承诺件".into(),
             },
+            yes_no(after.at_most_one_visit),
             row.effective_date.to_string(),
             row.status,
             row.decision_reason.unwrap_or_default(),

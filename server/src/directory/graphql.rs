@@ -35,8 +35,10 @@ fn id(uuid: Uuid) -> ID {
 /// A region: the county, a township (乡/镇) or a village/community (村/社区).
 pub struct Region(pub regions::Model);
 
+/// A region: the county, a township (乡/镇) or a village/community (村/社区).
 #[Object]
 impl Region {
+    /// Stable id (UUID); pass it as `regionId` or `parentId`.
     async fn id(&self) -> ID {
         id(self.0.id)
     }
@@ -44,9 +46,11 @@ impl Region {
     async fn code(&self) -> &str {
         &self.0.code
     }
+    /// Official name (at most 64 characters).
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// County (县), township (乡/镇) or village/community (村/社区).
     async fn level(&self) -> RegionLevel {
         service::level_of(&self.0)
     }
@@ -54,6 +58,7 @@ impl Region {
     async fn demo(&self) -> bool {
         self.0.demo
     }
+    /// The region one level up; null for the county.
     async fn parent(&self, ctx: &Context<'_>) -> GqlResult<Option<Region>> {
         match self.0.parent_id {
             Some(parent) => Ok(Some(Region(
@@ -78,7 +83,9 @@ impl Region {
 #[derive(SimpleObject, InputObject, Clone)]
 #[graphql(input_name = "OpeningIntervalInput")]
 pub struct OpeningInterval {
+    /// Opening time, `HH:MM` (24-hour, China Standard Time), e.g. `09:00`.
     pub opens: String,
+    /// Closing time, `HH:MM` (24-hour, China Standard Time); later than `opens`.
     pub closes: String,
 }
 
@@ -120,17 +127,23 @@ pub struct ServicePoint {
     pub distance_km: Option<f64>,
 }
 
+/// A place where residents get help: the county hall's 帮办代办 zone or a window unit, a
+/// township 便民服务中心, or a village/community 便民服务点.
 #[Object]
 impl ServicePoint {
+    /// Stable id (UUID).
     async fn id(&self) -> ID {
         id(self.model.id)
     }
+    /// Which kind of point; null only if the stored kind is not recognised.
     async fn kind(&self) -> Option<ServicePointKind> {
         self.model.kind.parse().ok()
     }
+    /// Display name (at most 64 characters).
     async fn name(&self) -> &str {
         &self.model.name
     }
+    /// Street address for residents (at most 200 characters).
     async fn address(&self) -> &str {
         &self.model.address
     }
@@ -138,19 +151,24 @@ impl ServicePoint {
     async fn phone(&self) -> Option<&str> {
         self.model.public_phone.as_deref()
     }
+    /// Latitude in GCJ-02 degrees (as `wx.openLocation` expects); null until located.
     async fn latitude(&self) -> Option<f64> {
         self.model.latitude
     }
+    /// Longitude in GCJ-02 degrees (as `wx.openLocation` expects); null until located.
     async fn longitude(&self) -> Option<f64> {
         self.model.longitude
     }
     /// Distance from the `near` point of the query, in kilometres.
+    /// Null when the query gave no `near`, and on single-point lookups.
     async fn distance_km(&self) -> Option<f64> {
         self.distance_km
     }
+    /// False once an admin closes the point; public lists show active points only.
     async fn active(&self) -> bool {
         self.model.active
     }
+    /// The region (县, 乡/镇 or 村/社区) the point belongs to.
     async fn region(&self, ctx: &Context<'_>) -> GqlResult<Region> {
         Ok(Region(
             service::region(&ctx.state().db, self.model.region_id).await?,
@@ -180,9 +198,11 @@ impl ServicePoint {
         &self.model.scene
     }
     /// The point's WeChat QR code image (base64), once generated.
+    /// Plain base64 without a `data:` prefix; null until `generateServicePointQrCode` has run.
     async fn qr_code_base64(&self) -> Option<String> {
         self.model.qr_code.as_ref().map(|png| B64.encode(png))
     }
+    /// When the QR code was last generated: UTC instant, ISO 8601; null until generated.
     async fn qr_generated_at(&self) -> Option<DateTime<Utc>> {
         self.model.qr_generated_at
     }
@@ -199,7 +219,9 @@ fn point(model: service_points::Model) -> ServicePoint {
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct RosterEntry {
+    /// The agent's name, published in full (公示).
     pub name: String,
+    /// The agent's role: a village, township or county 帮办代办员.
     pub role: Role,
     /// The public contact number of the agent's unit.
     pub phone: Option<String>,
@@ -215,6 +237,7 @@ impl RosterEntry {
     async fn unit(&self) -> Region {
         Region(self.region.clone())
     }
+    /// The service point the agent staffs; null when not assigned to one.
     async fn service_point(&self) -> Option<ServicePoint> {
         self.service_point.clone().map(point)
     }
@@ -224,30 +247,39 @@ impl RosterEntry {
 /// Personal data is masked; `revealStaffPersonalData` shows it in full (audited).
 pub struct StaffMember(pub staff_accounts::Model);
 
+/// A staff member, as an administrator or colleague in the same jurisdiction sees them.
+/// Personal data is masked; `revealStaffPersonalData` shows it in full (audited).
 #[Object]
 impl StaffMember {
+    /// Stable id (UUID); pass it as `staffId` to the admin mutations.
     async fn id(&self) -> ID {
         id(self.0.id)
     }
+    /// Login name: 3–64 lowercase letters, digits, `.`, `_` or `-`.
     async fn username(&self) -> &str {
         &self.0.username
     }
+    /// Name shown to residents and on the public roster (公示), 1–32 characters.
     async fn display_name(&self) -> &str {
         &self.0.display_name
     }
+    /// The role that decides what the person may do; null only for an unrecognised stored value.
     async fn role(&self) -> Option<Role> {
         self.0.role.parse().ok()
     }
     /// 岗位
+    /// The person's post (position), at most 64 characters; null when not given.
     async fn post(&self) -> Option<&str> {
         self.0.post.as_deref()
     }
+    /// The unit (单位): the region the person works for; null for accounts without one.
     async fn unit(&self, ctx: &Context<'_>) -> GqlResult<Option<Region>> {
         match self.0.unit_id {
             Some(unit) => Ok(Some(Region(service::region(&ctx.state().db, unit).await?))),
             None => Ok(None),
         }
     }
+    /// The service point the person staffs, if any.
     async fn service_point(&self, ctx: &Context<'_>) -> GqlResult<Option<ServicePoint>> {
         match self.0.service_point_id {
             Some(p) => Ok(Some(point(
@@ -256,6 +288,7 @@ impl StaffMember {
             None => Ok(None),
         }
     }
+    /// False once deactivated: the person can no longer sign in.
     async fn active(&self) -> bool {
         self.0.active
     }
@@ -275,10 +308,12 @@ impl StaffMember {
     async fn phone(&self, ctx: &Context<'_>) -> Option<String> {
         service::masked_personal(ctx.state(), &self.0).phone
     }
+    /// Work email (邮箱), lowercase; null when not given.
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
     /// Locked after repeated failed logins until this time.
+    /// UTC instant, ISO 8601; null when the account is not locked.
     async fn locked_until(&self) -> Option<DateTime<Utc>> {
         self.0.locked_until
     }
@@ -288,8 +323,11 @@ impl StaffMember {
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct StaffingShortfall {
+    /// The kind of unit that is short; it sets the minimum (county zone 2, others 1).
     pub kind: StaffingUnit,
+    /// The minimum number of on-duty agents for this unit.
     pub required: i64,
+    /// Agents now active and on duty in the unit; always below `required`.
     pub on_duty: i64,
     #[graphql(skip)]
     region: regions::Model,
@@ -299,6 +337,7 @@ pub struct StaffingShortfall {
 
 #[ComplexObject]
 impl StaffingShortfall {
+    /// The short township or village; for a county zone or window unit, the region of its point.
     async fn region(&self) -> Region {
         Region(self.region.clone())
     }
@@ -311,28 +350,35 @@ impl StaffingShortfall {
 /// An item of the 帮办代办 catalogue (事项目录) with the 附件5 fields.
 pub struct Item(pub items::Model);
 
+/// An item of the 帮办代办 catalogue (事项目录) with the 附件5 fields.
 #[Object]
 impl Item {
+    /// Stable id (UUID).
     async fn id(&self) -> ID {
         id(self.0.id)
     }
     /// 事项清单目录（主项）
+    /// The main catalogue entry the business belongs to.
     async fn main_item(&self) -> &str {
         &self.0.main_item
     }
     /// 是否列入省“四级四同”清单
+    /// True when the item is on the provincial 四级四同 list.
     async fn in_provincial_list(&self) -> bool {
         self.0.in_provincial_list
     }
     /// 业务办理项目名称
+    /// The business name residents see and search for.
     async fn business_name(&self) -> &str {
         &self.0.business_name
     }
     /// 事项类型
+    /// The item type as the catalogue names it, e.g. 行政许可 or 公共服务.
     async fn item_type(&self) -> &str {
         &self.0.item_type
     }
     /// 事项是否在一体化平台办理
+    /// True when the item is handled on the integrated government-service platform.
     async fn on_integrated_platform(&self) -> bool {
         self.0.on_integrated_platform
     }
@@ -341,14 +387,17 @@ impl Item {
         HandlingType::parse(&self.0.handling_type)
     }
     /// 是否最多跑一次办理
+    /// True when residents need to come in at most once.
     async fn at_most_one_visit(&self) -> bool {
         self.0.at_most_one_visit
     }
     /// 承诺办结时限 (working days)
+    /// 0–1 for 即办件, 1–365 for 承诺件; `addWorkingDays` turns it into a due date.
     async fn promised_working_days(&self) -> i32 {
         self.0.promised_working_days
     }
     /// 申报材料
+    /// The documents the resident must provide, one per entry.
     async fn materials(&self) -> Vec<String> {
         ItemFields::of(&self.0).materials
     }
@@ -356,6 +405,7 @@ impl Item {
     async fn levels(&self) -> Vec<RegionLevel> {
         ItemFields::of(&self.0).levels
     }
+    /// False once withdrawn by the county admin; public lists show active items only.
     async fn active(&self) -> bool {
         self.0.active
     }
@@ -364,15 +414,25 @@ impl Item {
 /// The 附件5 fields of an item.
 #[derive(InputObject)]
 pub struct ItemInput {
+    /// 事项清单目录（主项）: the main catalogue entry, 1–200 characters.
     pub main_item: String,
+    /// 是否列入省“四级四同”清单: true when on the provincial 四级四同 list.
     pub in_provincial_list: bool,
+    /// 业务办理项目名称: the business name residents search for, 1–200 characters.
     pub business_name: String,
+    /// 事项类型, e.g. 行政许可 or 公共服务; 1–32 characters.
     pub item_type: String,
+    /// 事项是否在一体化平台办理: true when handled on the integrated government-service platform.
     pub on_integrated_platform: bool,
+    /// 办件类型: 即办件 (handled on the spot) or 承诺件 (within the promised working days).
     pub handling_type: HandlingType,
+    /// 是否最多跑一次办理: true when residents need to come in at most once.
     pub at_most_one_visit: bool,
+    /// 承诺办结时限 in working days: 0–1 for 即办件, 1–365 for 承诺件.
     pub promised_working_days: i32,
+    /// 申报材料: the documents required, at most 50, each 1–100 characters.
     pub materials: Vec<String>,
+    /// The levels whose agents may handle the item; at least one (duplicates are ignored).
     pub levels: Vec<RegionLevel>,
 }
 
@@ -396,20 +456,26 @@ impl From<ItemInput> for ItemFields {
 /// A staff change (附件4 人员变动登记).
 pub struct StaffChangeRequest(pub staff_change_requests::Model);
 
+/// A staff change (附件4 人员变动登记): registered by an admin, decided by the county centre,
+/// applied on its 到岗时间.
 #[Object]
 impl StaffChangeRequest {
+    /// Stable id (UUID).
     async fn id(&self) -> ID {
         id(self.0.id)
     }
+    /// PENDING until the county centre decides, then APPROVED or REJECTED; APPLIED once in effect.
     async fn status(&self) -> ChangeStatus {
         ChangeStatus::parse(&self.0.status)
     }
     /// 单位
+    /// The unit (region) whose agent changes.
     async fn unit(&self, ctx: &Context<'_>) -> GqlResult<Region> {
         Ok(Region(
             service::region(&ctx.state().db, self.0.region_id).await?,
         ))
     }
+    /// When the change was registered: UTC instant, ISO 8601.
     async fn submitted_at(&self) -> DateTime<Utc> {
         self.0.submitted_at
     }
@@ -417,10 +483,12 @@ impl StaffChangeRequest {
     async fn before_staff_id(&self) -> Option<ID> {
         self.0.before_staff_id.map(id)
     }
+    /// 变动前人员姓名: the departing agent's name; null when an agent is added.
     async fn before_name(&self) -> Option<&str> {
         self.0.before_name.as_deref()
     }
     /// 岗位
+    /// The post (position) being filled.
     async fn post(&self) -> &str {
         &self.0.post
     }
@@ -428,9 +496,11 @@ impl StaffChangeRequest {
     async fn name(&self) -> &str {
         &self.0.after_name
     }
+    /// The new person's login name (lowercase); the account is created when the change applies.
     async fn username(&self) -> &str {
         &self.0.after_username
     }
+    /// The new person's role (an agent role); null only for an unrecognised stored value.
     async fn role(&self) -> Option<Role> {
         self.0.after_role.parse().ok()
     }
@@ -453,6 +523,7 @@ impl StaffChangeRequest {
             .map(|v| v.masked())
     }
     /// 邮箱
+    /// The new person's email (required by 附件4).
     async fn email(&self) -> &str {
         &self.0.after_email
     }
@@ -460,12 +531,15 @@ impl StaffChangeRequest {
     async fn arrival_date(&self) -> NaiveDate {
         self.0.arrival_date
     }
+    /// When the county centre approved or rejected it: UTC instant, ISO 8601; null while pending.
     async fn decided_at(&self) -> Option<DateTime<Utc>> {
         self.0.decided_at
     }
+    /// 审核意见: the county centre's comment; always given on rejection, null while pending.
     async fn decision_reason(&self) -> Option<&str> {
         self.0.decision_reason.as_deref()
     }
+    /// When the change took effect (status APPLIED): UTC instant, ISO 8601; null until then.
     async fn applied_at(&self) -> Option<DateTime<Utc>> {
         self.0.applied_at
     }
@@ -478,22 +552,29 @@ impl StaffChangeRequest {
 /// An item change (附件5 事项变动登记).
 pub struct ItemChangeRequest(pub item_change_requests::Model);
 
+/// An item change (附件5 事项变动登记): registered by an admin, decided by the county centre,
+/// applied on its 生效日期.
 #[Object]
 impl ItemChangeRequest {
+    /// Stable id (UUID).
     async fn id(&self) -> ID {
         id(self.0.id)
     }
+    /// PENDING until the county centre decides, then APPROVED or REJECTED; APPLIED once in effect.
     async fn status(&self) -> ChangeStatus {
         ChangeStatus::parse(&self.0.status)
     }
+    /// 单位: the region that registered the change.
     async fn unit(&self, ctx: &Context<'_>) -> GqlResult<Region> {
         Ok(Region(
             service::region(&ctx.state().db, self.0.region_id).await?,
         ))
     }
+    /// When the change was registered: UTC instant, ISO 8601.
     async fn submitted_at(&self) -> DateTime<Utc> {
         self.0.submitted_at
     }
+    /// The catalogue item being changed; null when a new item is added.
     async fn before_item_id(&self) -> Option<ID> {
         self.0.before_item_id.map(id)
     }
@@ -505,15 +586,19 @@ impl ItemChangeRequest {
     async fn after(&self) -> &str {
         &self.0.after
     }
+    /// 生效日期: the China date the change takes effect.
     async fn effective_date(&self) -> NaiveDate {
         self.0.effective_date
     }
+    /// 审核意见: the county centre's comment; always given on rejection, null while pending.
     async fn decision_reason(&self) -> Option<&str> {
         self.0.decision_reason.as_deref()
     }
+    /// When the change took effect (status APPLIED): UTC instant, ISO 8601; null until then.
     async fn applied_at(&self) -> Option<DateTime<Utc>> {
         self.0.applied_at
     }
+    /// The catalogue item written when the change took effect; null until APPLIED.
     async fn applied_item_id(&self) -> Option<ID> {
         self.0.applied_item_id.map(id)
     }
@@ -522,25 +607,38 @@ impl ItemChangeRequest {
 /// A position for "near me" searches (GCJ-02 as `wx.getLocation` returns with type `gcj02`).
 #[derive(InputObject)]
 pub struct GeoPointInput {
+    /// Latitude in GCJ-02 degrees, from -90 to 90.
     pub latitude: f64,
+    /// Longitude in GCJ-02 degrees, from -180 to 180.
     pub longitude: f64,
 }
 
+/// A new township or village (乡/镇 or 村/社区) below an existing region.
 #[derive(InputObject)]
 pub struct CreateRegionInput {
     /// The township for a village; the county for a township.
     pub parent_id: ID,
+    /// 区划代码: 9 digits for a township, 12 for a village; starts with the parent's code; unique.
     pub code: String,
+    /// Official name, 1–64 characters.
     pub name: String,
 }
 
+/// A new service point inside the admin's jurisdiction.
 #[derive(InputObject)]
 pub struct CreateServicePointInput {
+    /// The region the point belongs to; its level must fit `kind`.
     pub region_id: ID,
+    /// The kind of point: COUNTY_ZONE and WINDOW_UNIT in the county, TOWNSHIP_CENTER in a
+    /// township, VILLAGE_POINT in a village.
     pub kind: ServicePointKind,
+    /// Display name, 1–64 characters.
     pub name: String,
+    /// Street address for residents, 1–200 characters.
     pub address: String,
+    /// Public contact number: digits, `-`, `+` and spaces, at most 20 characters.
     pub phone: Option<String>,
+    /// Position in GCJ-02 degrees (e.g. from `wx.chooseLocation`); omit when unknown.
     pub location: Option<GeoPointInput>,
     /// Defaults to Monday–Friday 09:00–12:00 and 13:30–17:30.
     pub opening_hours: Option<Vec<OpeningDay>>,
@@ -549,23 +647,34 @@ pub struct CreateServicePointInput {
 /// Only the fields given change.
 #[derive(InputObject)]
 pub struct UpdateServicePointInput {
+    /// New display name, 1–64 characters.
     pub name: Option<String>,
+    /// New street address, 1–200 characters.
     pub address: Option<String>,
+    /// New public contact number (digits, `-`, `+`, spaces; at most 20); an empty string clears it.
     pub phone: Option<String>,
+    /// New position in GCJ-02 degrees.
     pub location: Option<GeoPointInput>,
+    /// New weekly hours, replacing the old ones entirely; weekdays left out are closed.
     pub opening_hours: Option<Vec<OpeningDay>>,
+    /// False closes the point (hidden from public lists); true reopens it.
     pub active: Option<bool>,
 }
 
+/// A new staff account, created directly by an admin (outside the 附件4 change register).
 #[derive(InputObject)]
 pub struct CreateStaffInput {
+    /// Login name: 3–64 letters, digits, `.`, `_` or `-`; stored lowercase; must be unused.
     pub username: String,
+    /// Name shown to residents and on the roster (公示), 1–32 characters.
     pub display_name: String,
     /// At least 10 characters.
     pub password: String,
+    /// The role; township admins may create township and village roles only.
     pub role: Role,
     /// The unit: a village for village agents, a township for township roles, the county otherwise.
     pub region_id: ID,
+    /// The service point the person staffs; it must lie in `regionId`.
     pub service_point_id: Option<ID>,
     /// The number published on the roster (an office line).
     pub public_phone: Option<String>,
@@ -573,23 +682,33 @@ pub struct CreateStaffInput {
     pub id_number: Option<String>,
     /// Private mobile number; stored encrypted.
     pub phone: Option<String>,
+    /// Work email (邮箱).
     pub email: Option<String>,
     /// 岗位
+    /// The post (position), 1–64 characters.
     pub post: Option<String>,
 }
 
 /// 附件4: a replacement (with `beforeStaffId`) or an added agent.
 #[derive(InputObject)]
 pub struct StaffChangeInput {
+    /// 单位: the unit (region) whose agent changes; its level must match `role`.
     pub region_id: ID,
+    /// 变动前人员: the departing agent (same unit); omit when adding an agent.
     pub before_staff_id: Option<ID>,
+    /// 岗位: the post (position), 1–64 characters.
     pub post: String,
+    /// 姓名: the new person's name, 1–32 characters.
     pub name: String,
     /// The new person's login name; the account is created when the change takes effect.
     pub username: String,
+    /// The new person's role: VILLAGE_AGENT, TOWNSHIP_AGENT or COUNTY_AGENT only.
     pub role: Role,
+    /// The service point the new person will staff; it must lie in the unit.
     pub service_point_id: Option<ID>,
+    /// 身份证号: the new person's 18-character resident ID number (GB 11643); stored encrypted.
     pub id_number: String,
+    /// 联系电话: the new person's mobile number (`+86` optional); stored encrypted.
     pub phone: String,
     /// Required (附件4: 邮箱（必填）).
     pub email: String,
@@ -600,8 +719,11 @@ pub struct StaffChangeInput {
 /// 附件5: a new item, or a change to `beforeItemId`.
 #[derive(InputObject)]
 pub struct ItemChangeInput {
+    /// 单位: the region registering the change, inside the submitter's jurisdiction.
     pub region_id: ID,
+    /// The catalogue item to change; omit to add a new item.
     pub before_item_id: Option<ID>,
+    /// All 附件5 fields of the item as it will be after the change.
     pub after: ItemInput,
     /// At least 3 days after today.
     pub effective_date: NaiveDate,
@@ -611,6 +733,7 @@ fn opt_id(value: Option<ID>, field: &str) -> Result<Option<Uuid>, AppError> {
     value.map(|v| parse_id(&v, field)).transpose()
 }
 
+/// Directory queries: regions, service points, roster, catalogue, staff, change registers.
 #[derive(Default)]
 pub struct DirectoryQuery;
 
@@ -802,6 +925,7 @@ impl DirectoryQuery {
     }
 }
 
+/// Directory mutations: regions, service points, staff, catalogue and change registers.
 #[derive(Default)]
 pub struct DirectoryMutation;
 

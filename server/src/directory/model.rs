@@ -24,10 +24,13 @@ use crate::{auth::Role, error::AppError};
 #[serde(rename_all = "snake_case")]
 pub enum RegionLevel {
     /// 县
+    /// County; its 区划代码 has 6 digits.
     County,
     /// 乡（镇）
+    /// Township; its 区划代码 has 9 digits.
     Township,
     /// 村（社区）
+    /// Village or urban community; its 区划代码 has 12 digits.
     Village,
 }
 
@@ -85,12 +88,16 @@ impl FromStr for RegionLevel {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
 pub enum ServicePointKind {
     /// 县政务服务大厅帮办代办服务专区
+    /// The 帮办代办 service zone in the county government-service hall.
     CountyZone,
     /// 政务大厅窗口单位
+    /// A department's window in the county government-service hall.
     WindowUnit,
     /// 乡（镇）综合便民服务中心
+    /// A township's comprehensive 便民服务中心.
     TownshipCenter,
     /// 村（社区）便民服务点
+    /// A village's or community's 便民服务点.
     VillagePoint,
 }
 

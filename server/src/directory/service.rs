@@ -796,7 +796,9 @@ pub async fn reset_staff_password(
 /// Which personal field to reveal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
 pub enum PersonalField {
+    /// 身份证号: the full resident ID number.
     IdNumber,
+    /// 手机号: the full private mobile number.
     Phone,
 }
 

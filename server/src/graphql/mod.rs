@@ -23,6 +23,7 @@ use crate::{
 
 pub type GqlResult<T> = async_graphql::Result<T>;
 
+/// Reading: the viewer, the public directory and catalogue, the calendar, and staff views.
 #[derive(MergedObject, Default)]
 pub struct Query(
     AuthQuery,
@@ -32,9 +33,11 @@ pub struct Query(
     AuditQuery,
 );
 
+/// Changing: logins and sessions, directory administration, change registers, the calendar.
 #[derive(MergedObject, Default)]
 pub struct Mutation(AuthMutation, DirectoryMutation, CalendarMutation);
 
+/// Live updates over the WebSocket endpoint (`graphql-transport-ws`).
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(system::SystemSubscription);
 
