@@ -105,6 +105,26 @@ fn row_hash(row: &audit_log::Model) -> String {
     )
 }
 
+/// Records what a viewer did to one target: the common case of [`record`].
+pub async fn record_action(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    viewer: &Viewer,
+    action: &str,
+    target_kind: &str,
+    target_id: impl ToString,
+    details: Value,
+) -> AppResult<i64> {
+    let entry = Entry {
+        actor: Actor::of(viewer),
+        action,
+        target_kind,
+        target_id: Some(target_id.to_string()),
+        details,
+    };
+    record(conn, now, entry).await
+}
+
 /// Appends one entry. Call inside the transaction that makes the change.
 pub async fn record(
     conn: &impl ConnectionTrait,

@@ -8,7 +8,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::{
-    audit::{self, Actor, Entry},
+    audit,
     auth::Viewer,
     calendar::model::{CalendarDay, OFFICIAL_YEARS, WorkingCalendar, official_days},
     directory::{changes::local_date, jurisdiction::Jurisdiction, model::text},
@@ -147,16 +147,14 @@ pub async fn set_day(
     )
     .exec_without_returning(&txn)
     .await?;
-    audit::record(
+    audit::record_action(
         &txn,
         now,
-        Entry {
-            actor: Actor::of(viewer),
-            action: "calendar.set_day",
-            target_kind: "calendar_day",
-            target_id: Some(date.to_string()),
-            details: json!({"isWorkday": is_workday, "name": name}),
-        },
+        viewer,
+        "calendar.set_day",
+        "calendar_day",
+        date,
+        json!({"isWorkday": is_workday, "name": name}),
     )
     .await?;
     txn.commit().await?;
@@ -191,16 +189,14 @@ pub async fn publish_year(state: &AppState, viewer: &Viewer, year: i32) -> AppRe
         calendar_years::ActiveModel { year: Set(year) }
             .insert(&txn)
             .await?;
-        audit::record(
+        audit::record_action(
             &txn,
             now,
-            Entry {
-                actor: Actor::of(viewer),
-                action: "calendar.publish_year",
-                target_kind: "calendar_year",
-                target_id: Some(year.to_string()),
-                details: json!({}),
-            },
+            viewer,
+            "calendar.publish_year",
+            "calendar_year",
+            year,
+            json!({}),
         )
         .await?;
     }

@@ -4,8 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{item_change_requests, regions, staff_accounts, staff_change_requests};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PrimaryKeyTrait, QueryFilter,
+    QueryOrder, Set, sea_query::Expr,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -201,16 +201,14 @@ pub async fn submit_staff_change(
     }
     .insert(&txn)
     .await?;
-    audit::record(
+    audit::record_action(
         &txn,
         now,
-        Entry {
-            actor: Actor::of(viewer),
-            action: "staff_change.submit",
-            target_kind: "staff_change",
-            target_id: Some(request.id.to_string()),
-            details: json!({"unit": unit.code, "arrivalDate": request.arrival_date.to_string()}),
-        },
+        viewer,
+        "staff_change.submit",
+        "staff_change",
+        request.id,
+        json!({"unit": unit.code, "arrivalDate": request.arrival_date.to_string()}),
     )
     .await?;
     txn.commit().await?;
@@ -232,74 +230,158 @@ fn decision(approve: bool, reason: Option<&str>) -> AppResult<(ChangeStatus, Opt
     ))
 }
 
-/// County admin approves or rejects a pending staff change. Guarded: a request decided by
-/// someone else meanwhile answers INVALID_TRANSITION.
-pub async fn decide_staff_change(
+/// What the two registers share: the columns a decision and an application touch.
+pub trait Register: EntityTrait {
+    /// `staff_change` or `item_change`, for the audit log and errors.
+    const NAME: &'static str;
+    const NOT_FOUND: &'static str;
+    fn id_column() -> Self::Column;
+    fn status_column() -> Self::Column;
+    fn decided_by_column() -> Self::Column;
+    fn decided_at_column() -> Self::Column;
+    fn reason_column() -> Self::Column;
+    fn applied_at_column() -> Self::Column;
+    fn region_of(model: &Self::Model) -> Uuid;
+    fn status_of(model: &Self::Model) -> &str;
+}
+
+impl Register for staff_change_requests::Entity {
+    const NAME: &'static str = "staff_change";
+    const NOT_FOUND: &'static str = "staff change";
+    fn id_column() -> Self::Column {
+        staff_change_requests::Column::Id
+    }
+    fn status_column() -> Self::Column {
+        staff_change_requests::Column::Status
+    }
+    fn decided_by_column() -> Self::Column {
+        staff_change_requests::Column::DecidedBy
+    }
+    fn decided_at_column() -> Self::Column {
+        staff_change_requests::Column::DecidedAt
+    }
+    fn reason_column() -> Self::Column {
+        staff_change_requests::Column::DecisionReason
+    }
+    fn applied_at_column() -> Self::Column {
+        staff_change_requests::Column::AppliedAt
+    }
+    fn region_of(model: &Self::Model) -> Uuid {
+        model.region_id
+    }
+    fn status_of(model: &Self::Model) -> &str {
+        &model.status
+    }
+}
+
+impl Register for item_change_requests::Entity {
+    const NAME: &'static str = "item_change";
+    const NOT_FOUND: &'static str = "item change";
+    fn id_column() -> Self::Column {
+        item_change_requests::Column::Id
+    }
+    fn status_column() -> Self::Column {
+        item_change_requests::Column::Status
+    }
+    fn decided_by_column() -> Self::Column {
+        item_change_requests::Column::DecidedBy
+    }
+    fn decided_at_column() -> Self::Column {
+        item_change_requests::Column::DecidedAt
+    }
+    fn reason_column() -> Self::Column {
+        item_change_requests::Column::DecisionReason
+    }
+    fn applied_at_column() -> Self::Column {
+        item_change_requests::Column::AppliedAt
+    }
+    fn region_of(model: &Self::Model) -> Uuid {
+        model.region_id
+    }
+    fn status_of(model: &Self::Model) -> &str {
+        &model.status
+    }
+}
+
+async fn find_change<R: Register>(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<R::Model>
+where
+    R::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
+{
+    R::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound(R::NOT_FOUND))
+}
+
+/// The county admin approves or rejects a pending change of either register. Guarded: a change
+/// decided by someone else meanwhile answers INVALID_TRANSITION.
+pub async fn decide_change<R: Register>(
     state: &AppState,
     viewer: &Viewer,
     id: Uuid,
     approve: bool,
     reason: Option<&str>,
-) -> AppResult<staff_change_requests::Model> {
+) -> AppResult<R::Model>
+where
+    R::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
+{
     let (status, reason) = decision(approve, reason)?;
     let txn = crate::db::begin_write(&state.db).await?;
     let who = Jurisdiction::of(&txn, viewer).await?;
-    let request = staff_change_requests::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound("staff change"))?;
-    who.ensure_covers(&region(&txn, request.region_id).await?, "staff change")?;
+    let request = find_change::<R>(&txn, id).await?;
+    who.ensure_covers(&region(&txn, R::region_of(&request)).await?, R::NOT_FOUND)?;
     who.ensure_county_admin()?;
     let now = state.clock.now();
-    let updated = staff_change_requests::Entity::update_many()
-        .col_expr(
-            staff_change_requests::Column::Status,
-            Expr::value(status.as_str()),
-        )
-        .col_expr(
-            staff_change_requests::Column::DecidedBy,
-            Expr::value(Some(who.staff_id)),
-        )
-        .col_expr(
-            staff_change_requests::Column::DecidedAt,
-            Expr::value(Some(now)),
-        )
-        .col_expr(
-            staff_change_requests::Column::DecisionReason,
-            Expr::value(reason.clone()),
-        )
-        .filter(staff_change_requests::Column::Id.eq(id))
-        .filter(staff_change_requests::Column::Status.eq(ChangeStatus::Pending.as_str()))
+    let updated = R::update_many()
+        .col_expr(R::status_column(), Expr::value(status.as_str()))
+        .col_expr(R::decided_by_column(), Expr::value(Some(who.staff_id)))
+        .col_expr(R::decided_at_column(), Expr::value(Some(now)))
+        .col_expr(R::reason_column(), Expr::value(reason.clone()))
+        .filter(R::id_column().eq(id))
+        .filter(R::status_column().eq(ChangeStatus::Pending.as_str()))
         .exec(&txn)
         .await?;
     if updated.rows_affected == 0 {
+        let current = R::status_of(&request).to_string();
         return Err(AppError::InvalidTransition(format!(
-            "the change is {} already",
-            request.status
+            "the change is {current} already"
         )));
     }
-    audit::record(
+    let action = format!("{}.{}", R::NAME, if approve { "approve" } else { "reject" });
+    audit::record_action(
         &txn,
         now,
-        Entry {
-            actor: Actor::of(viewer),
-            action: if approve {
-                "staff_change.approve"
-            } else {
-                "staff_change.reject"
-            },
-            target_kind: "staff_change",
-            target_id: Some(id.to_string()),
-            details: json!({"reason": reason}),
-        },
+        viewer,
+        &action,
+        R::NAME,
+        id,
+        json!({"reason": reason}),
     )
     .await?;
-    let request = staff_change_requests::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound("staff change"))?;
+    let request = find_change::<R>(&txn, id).await?;
     txn.commit().await?;
     Ok(request)
+}
+
+/// Claims an approved change for application (approved → applied); false when another run
+/// claimed it first.
+async fn claim<R: Register>(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
+    let rows = R::update_many()
+        .col_expr(
+            R::status_column(),
+            Expr::value(ChangeStatus::Applied.as_str()),
+        )
+        .col_expr(R::applied_at_column(), Expr::value(Some(now)))
+        .filter(R::id_column().eq(id))
+        .filter(R::status_column().eq(ChangeStatus::Approved.as_str()))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    Ok(rows == 1)
 }
 
 pub struct ItemChangeInput {
@@ -352,82 +434,16 @@ pub async fn submit_item_change(
     }
     .insert(&txn)
     .await?;
-    audit::record(&txn, now, Entry {
-        actor: Actor::of(viewer),
-        action: "item_change.submit",
-        target_kind: "item_change",
-        target_id: Some(request.id.to_string()),
-        details: json!({"unit": unit.code, "effectiveDate": request.effective_date.to_string()}),
-    })
-    .await?;
-    txn.commit().await?;
-    Ok(request)
-}
-
-pub async fn decide_item_change(
-    state: &AppState,
-    viewer: &Viewer,
-    id: Uuid,
-    approve: bool,
-    reason: Option<&str>,
-) -> AppResult<item_change_requests::Model> {
-    let (status, reason) = decision(approve, reason)?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    let who = Jurisdiction::of(&txn, viewer).await?;
-    let request = item_change_requests::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound("item change"))?;
-    who.ensure_covers(&region(&txn, request.region_id).await?, "item change")?;
-    who.ensure_county_admin()?;
-    let now = state.clock.now();
-    let updated = item_change_requests::Entity::update_many()
-        .col_expr(
-            item_change_requests::Column::Status,
-            Expr::value(status.as_str()),
-        )
-        .col_expr(
-            item_change_requests::Column::DecidedBy,
-            Expr::value(Some(who.staff_id)),
-        )
-        .col_expr(
-            item_change_requests::Column::DecidedAt,
-            Expr::value(Some(now)),
-        )
-        .col_expr(
-            item_change_requests::Column::DecisionReason,
-            Expr::value(reason.clone()),
-        )
-        .filter(item_change_requests::Column::Id.eq(id))
-        .filter(item_change_requests::Column::Status.eq(ChangeStatus::Pending.as_str()))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Err(AppError::InvalidTransition(format!(
-            "the change is {} already",
-            request.status
-        )));
-    }
-    audit::record(
+    audit::record_action(
         &txn,
         now,
-        Entry {
-            actor: Actor::of(viewer),
-            action: if approve {
-                "item_change.approve"
-            } else {
-                "item_change.reject"
-            },
-            target_kind: "item_change",
-            target_id: Some(id.to_string()),
-            details: json!({"reason": reason}),
-        },
+        viewer,
+        "item_change.submit",
+        "item_change",
+        request.id,
+        json!({"unit": unit.code, "effectiveDate": request.effective_date.to_string()}),
     )
     .await?;
-    let request = item_change_requests::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound("item change"))?;
     txn.commit().await?;
     Ok(request)
 }
@@ -511,53 +527,13 @@ pub async fn apply_due_changes(state: &AppState) -> AppResult<Applied> {
     Ok(applied)
 }
 
-async fn claim(
-    conn: &impl ConnectionTrait,
-    table_is_staff: bool,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> AppResult<bool> {
-    let rows = if table_is_staff {
-        staff_change_requests::Entity::update_many()
-            .col_expr(
-                staff_change_requests::Column::Status,
-                Expr::value(ChangeStatus::Applied.as_str()),
-            )
-            .col_expr(
-                staff_change_requests::Column::AppliedAt,
-                Expr::value(Some(now)),
-            )
-            .filter(staff_change_requests::Column::Id.eq(id))
-            .filter(staff_change_requests::Column::Status.eq(ChangeStatus::Approved.as_str()))
-            .exec(conn)
-            .await?
-            .rows_affected
-    } else {
-        item_change_requests::Entity::update_many()
-            .col_expr(
-                item_change_requests::Column::Status,
-                Expr::value(ChangeStatus::Applied.as_str()),
-            )
-            .col_expr(
-                item_change_requests::Column::AppliedAt,
-                Expr::value(Some(now)),
-            )
-            .filter(item_change_requests::Column::Id.eq(id))
-            .filter(item_change_requests::Column::Status.eq(ChangeStatus::Approved.as_str()))
-            .exec(conn)
-            .await?
-            .rows_affected
-    };
-    Ok(rows == 1)
-}
-
 async fn apply_staff_change(
     state: &AppState,
     change: &staff_change_requests::Model,
     now: DateTime<Utc>,
 ) -> AppResult<bool> {
     let txn = crate::db::begin_write(&state.db).await?;
-    if !claim(&txn, true, change.id, now).await? {
+    if !claim::<staff_change_requests::Entity>(&txn, change.id, now).await? {
         return Ok(false);
     }
     if let Some(before) = change.before_staff_id {
@@ -651,7 +627,7 @@ async fn apply_item_change(
 ) -> AppResult<bool> {
     let fields: ItemFields = serde_json::from_str(&change.after).map_err(AppError::internal)?;
     let txn = crate::db::begin_write(&state.db).await?;
-    if !claim(&txn, false, change.id, now).await? {
+    if !claim::<item_change_requests::Entity>(&txn, change.id, now).await? {
         return Ok(false);
     }
     let item = write_item(&txn, now, change.before_item_id, &fields).await?;

@@ -1144,7 +1144,7 @@ impl DirectoryMutation {
         reason: Option<String>,
     ) -> GqlResult<StaffChangeRequest> {
         Ok(StaffChangeRequest(
-            changes::decide_staff_change(
+            changes::decide_change::<staff_change_requests::Entity>(
                 ctx.state(),
                 ctx.viewer(),
                 parse_id(&id, "id")?,
@@ -1181,7 +1181,7 @@ impl DirectoryMutation {
         reason: Option<String>,
     ) -> GqlResult<ItemChangeRequest> {
         Ok(ItemChangeRequest(
-            changes::decide_item_change(
+            changes::decide_change::<item_change_requests::Entity>(
                 ctx.state(),
                 ctx.viewer(),
                 parse_id(&id, "id")?,

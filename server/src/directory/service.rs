@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    audit::{self, Actor, Entry},
+    audit,
     auth::{Role, Viewer, password::hash_password, service::revoke_all_sessions},
     directory::{
         jurisdiction::Jurisdiction,
@@ -157,16 +157,14 @@ pub async fn create_region(
         },
     )
     .await?;
-    audit::record(
+    audit::record_action(
         &txn,
         now,
-        Entry {
-            actor: Actor::of(viewer),
-            action: "region.create",
-            target_kind: "region",
-            target_id: Some(region.id.to_string()),
-            details: json!({"code": region.code, "name": region.name}),
-        },
+        viewer,
+        "region.create",
+        "region",
+        region.id,
+        json!({"code": region.code, "name": region.name}),
     )
     .await?;
     txn.commit().await?;
@@ -351,16 +349,14 @@ pub async fn create_service_point(
     who.ensure_admin()?;
     let now = state.clock.now();
     let point = insert_service_point(&txn, now, input).await?;
-    audit::record(
+    audit::record_action(
         &txn,
         now,
-        Entry {
-            actor: Actor::of(viewer),
-            action: "service_point.create",
-            target_kind: "service_point",
-            target_id: Some(point.id.to_string()),
-            details: json!({"name": point.name, "kind": point.kind}),
-        },
+        viewer,
+        "service_point.create",
+        "service_point",
+        point.id,
+        json!({"name": point.name, "kind": point.kind}),
     )
     .await?;
     txn.commit().await?;
@@ -410,16 +406,14 @@ pub async fn update_service_point(
     }
     let point = active.update(&txn).await?;
     let now = state.clock.now();
-    audit::record(
+    audit::record_action(
         &txn,
         now,
-        Entry {
-            actor: Actor::of(viewer),
-            action: "service_point.update",
-            target_kind: "service_point",
-            target_id: Some(point.id.to_string()),
-            details: json!({"name": point.name, "active": point.active}),
-        },
+        viewer,
+        "service_point.update",
+        "service_point",
+        point.id,
+        json!({"name": point.name, "active": point.active}),
     )
     .await?;
     txn.commit().await?;
@@ -454,16 +448,14 @@ pub async fn generate_qr_code(
     active.qr_code = Set(Some(png));
     active.qr_generated_at = Set(Some(now));
     let point = active.update(&txn).await?;
-    audit::record(
+    audit::record_action(
         &txn,
         now,
-        Entry {
-            actor: Actor::of(viewer),
-            action: "service_point.qr_code",
-            target_kind: "service_point",
-            target_id: Some(point.id.to_string()),
-            details: json!({"scene": point.scene}),
-        },
+        viewer,
+        "service_point.qr_code",
+        "service_point",
+        point.id,
+        json!({"scene": point.scene}),
     )
     .await?;
     txn.commit().await?;
@@ -618,16 +610,14 @@ pub async fn create_staff(
     active.email = Set(email.map(|e| e.as_str().to_string()));
     active.post = Set(post);
     let staff = active.update(&txn).await?;
-    audit::record(
+    audit::record_action(
         &txn,
         now,
-        Entry {
-            actor: Actor::of(viewer),
-            action: "staff.create",
-            target_kind: "staff",
-            target_id: Some(staff.id.to_string()),
-            details: json!({"username": staff.username, "role": staff.role, "region": target.code}),
-        },
+        viewer,
+        "staff.create",
+        "staff",
+        staff.id,
+        json!({"username": staff.username, "role": staff.role, "region": target.code}),
     )
     .await?;
     txn.commit().await?;
@@ -696,18 +686,8 @@ async fn guarded_staff_change(
     if !staff.active {
         revoke_all_sessions(&txn, staff.id, "deactivated", now).await?;
     }
-    audit::record(
-        &txn,
-        now,
-        Entry {
-            actor: Actor::of(viewer),
-            action,
-            target_kind: "staff",
-            target_id: Some(staff.id.to_string()),
-            details: json!({"onDuty": staff.on_duty, "active": staff.active}),
-        },
-    )
-    .await?;
+    let details = json!({"onDuty": staff.on_duty, "active": staff.active});
+    audit::record_action(&txn, now, viewer, action, "staff", staff.id, details).await?;
     txn.commit().await?;
     Ok(staff)
 }
@@ -777,16 +757,14 @@ pub async fn reset_staff_password(
     active.locked_until = Set(None);
     let staff = active.update(&txn).await?;
     revoke_all_sessions(&txn, staff.id, "password_reset", now).await?;
-    audit::record(
+    audit::record_action(
         &txn,
         now,
-        Entry {
-            actor: Actor::of(viewer),
-            action: "staff.password_reset",
-            target_kind: "staff",
-            target_id: Some(staff.id.to_string()),
-            details: json!({}),
-        },
+        viewer,
+        "staff.password_reset",
+        "staff",
+        staff.id,
+        json!({}),
     )
     .await?;
     txn.commit().await?;
@@ -824,16 +802,14 @@ pub async fn reveal_staff_field(
         .map(|v| state.cipher.decrypt(v))
         .transpose()
         .map_err(AppError::internal)?;
-    audit::record(
+    audit::record_action(
         &txn,
         state.clock.now(),
-        Entry {
-            actor: Actor::of(viewer),
-            action: "pii.reveal",
-            target_kind: "staff",
-            target_id: Some(staff.id.to_string()),
-            details: json!({"field": format!("{field:?}"), "reason": reason}),
-        },
+        viewer,
+        "pii.reveal",
+        "staff",
+        staff.id,
+        json!({"field": format!("{field:?}"), "reason": reason}),
     )
     .await?;
     txn.commit().await?;
@@ -1177,20 +1153,18 @@ pub async fn upsert_item(
         .ensure_county_admin()?;
     let now = state.clock.now();
     let item = write_item(&txn, now, id, &fields).await?;
-    audit::record(
+    audit::record_action(
         &txn,
         now,
-        Entry {
-            actor: Actor::of(viewer),
-            action: if id.is_some() {
-                "item.update"
-            } else {
-                "item.create"
-            },
-            target_kind: "item",
-            target_id: Some(item.id.to_string()),
-            details: json!({"businessName": item.business_name}),
+        viewer,
+        if id.is_some() {
+            "item.update"
+        } else {
+            "item.create"
         },
+        "item",
+        item.id,
+        json!({"businessName": item.business_name}),
     )
     .await?;
     txn.commit().await?;
@@ -1212,16 +1186,14 @@ pub async fn set_item_active(
     active.active = Set(active_flag);
     active.updated_at = Set(state.clock.now());
     let item = active.update(&txn).await?;
-    audit::record(
+    audit::record_action(
         &txn,
         state.clock.now(),
-        Entry {
-            actor: Actor::of(viewer),
-            action: "item.active",
-            target_kind: "item",
-            target_id: Some(item.id.to_string()),
-            details: json!({"active": active_flag}),
-        },
+        viewer,
+        "item.active",
+        "item",
+        item.id,
+        json!({"active": active_flag}),
     )
     .await?;
     txn.commit().await?;
