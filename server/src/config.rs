@@ -69,9 +69,93 @@ pub struct Settings {
     pub graphql: GraphqlSettings,
     pub limits: RateLimitSettings,
     pub jobs: JobSettings,
+    pub events: EventSettings,
+    pub push: PushSettings,
     /// Load the 沁水县 demo directory on start when the database has no county yet. Default: on
     /// for the embedded SQLite database, off when `database.url` is set.
     pub seed_demo: Option<bool>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventSettings {
+    /// Run the outbox relay in this instance (safe on every instance).
+    pub relay_enabled: bool,
+    /// Fallback polling interval of the relay; it is also woken right after each commit.
+    pub relay_poll_ms: u64,
+    /// Events buffered per instance for its live subscriptions; a subscriber further behind is
+    /// closed with SUBSCRIPTION_LAGGED.
+    pub hub_capacity: usize,
+    /// Events buffered per subscription between the server and a slow socket.
+    pub subscriber_buffer: usize,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self {
+            relay_enabled: true,
+            relay_poll_ms: 1_000,
+            hub_capacity: 4_096,
+            subscriber_buffer: 256,
+        }
+    }
+}
+
+/// One subscribe-message template: which event it announces and how event fields fill it.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSettings {
+    /// The event kind, e.g. `account.phone_bound`.
+    pub event_kind: String,
+    /// The template id from the WeChat console (我的模板).
+    pub template_id: String,
+    /// The mini-program page the card opens (query allowed), e.g. `pages/me/index`.
+    pub page: Option<String>,
+    /// A long-term (长期订阅) template: sends do not use consent credits.
+    #[serde(default)]
+    pub long_term: bool,
+    /// Keyword → event payload field (`thing1 = "unit"`), or a literal after `=` (`phrase2 = "=已通过"`).
+    pub data: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushSettings {
+    /// Run the push worker in this instance (several instances may).
+    pub worker_enabled: bool,
+    pub templates: Vec<TemplateSettings>,
+    /// Send attempts for busy (-1), throttled (45011) and timed-out sends, with exponential backoff.
+    pub max_attempts: u32,
+    pub retry_base_ms: u64,
+    /// A delivery left unacknowledged this long by a stopped worker is taken over by another.
+    pub reclaim_after_ms: u64,
+    /// After this many deliveries of one event the group gives up on it (dead letter).
+    pub max_deliveries: u64,
+    /// `formal`, `trial` or `developer` (miniprogram_state).
+    pub miniprogram_state: String,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            worker_enabled: true,
+            templates: Vec::new(),
+            max_attempts: 4,
+            retry_base_ms: 500,
+            reclaim_after_ms: 60_000,
+            max_deliveries: 5,
+            miniprogram_state: "formal".into(),
+        }
+    }
+}
+
+impl PushSettings {
+    pub fn template_for(&self, event_kind: &str) -> Option<&TemplateSettings> {
+        self.templates.iter().find(|t| t.event_kind == event_kind)
+    }
+    pub fn template(&self, template_id: &str) -> Option<&TemplateSettings> {
+        self.templates.iter().find(|t| t.template_id == template_id)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -216,6 +300,8 @@ impl Default for Settings {
             graphql: GraphqlSettings::default(),
             limits: RateLimitSettings::default(),
             jobs: JobSettings::default(),
+            events: EventSettings::default(),
+            push: PushSettings::default(),
             seed_demo: None,
         }
     }
@@ -305,8 +391,9 @@ impl Default for RateLimitSettings {
 }
 
 /// Sections whose keys may be given as `BANGBAN_<SECTION>_<KEY>` (e.g. `BANGBAN_WECHAT_APPID`).
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 12] = [
     "http", "database", "redis", "log", "auth", "wechat", "pii", "graphql", "limits", "jobs",
+    "events", "push",
 ];
 
 /// Maps an environment key (without the `BANGBAN_` prefix) to a settings path:

@@ -26,6 +26,8 @@ pub enum AppError {
     RateLimited { retry_after_seconds: u64 },
     /// The text was refused by the content check.
     ContentRejected(String),
+    /// A live subscription fell too far behind and was ended; subscribe again with `after`.
+    Lagged(String),
     /// The WeChat server API failed or is unavailable.
     UpstreamWechat(String),
     /// Anything else: logged in full, shown to the client only as an opaque message.
@@ -56,7 +58,8 @@ impl AppError {
             | Self::Forbidden(m)
             | Self::InvalidTransition(m)
             | Self::Conflict(m)
-            | Self::ContentRejected(m) => m.clone(),
+            | Self::ContentRejected(m)
+            | Self::Lagged(m) => m.clone(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::BadUserInput { message, .. } => message.clone(),
             Self::SlotFull => "this slot is fully booked".into(),
@@ -80,6 +83,7 @@ impl AppError {
             Self::SlotFull => "SLOT_FULL",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::ContentRejected(_) => "CONTENT_REJECTED",
+            Self::Lagged(_) => "SUBSCRIPTION_LAGGED",
             Self::UpstreamWechat(_) => "UPSTREAM_WECHAT",
             Self::Internal(_) => INTERNAL_CODE,
         }
@@ -162,6 +166,7 @@ mod tests {
             ),
             (AppError::ContentRejected("x".into()), "CONTENT_REJECTED"),
             (AppError::UpstreamWechat("x".into()), "UPSTREAM_WECHAT"),
+            (AppError::Lagged("x".into()), "SUBSCRIPTION_LAGGED"),
             (
                 AppError::internal(anyhow::anyhow!("disk on fire")),
                 "INTERNAL_SERVER_ERROR",

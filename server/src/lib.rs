@@ -9,11 +9,13 @@ pub mod config;
 pub mod db;
 pub mod directory;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod pii;
+pub mod push;
 pub mod ratelimit;
 pub mod secrets;
 pub mod state;
@@ -106,6 +108,19 @@ impl Application {
             );
         }
 
+        let hub = events::hub::Hub::new(settings.events.hub_capacity);
+        let broker: events::broker::SharedBroker = match &settings.redis.url {
+            Some(url) => Arc::new(
+                events::broker::RedisBroker::connect(url.expose(), &settings.redis.key_prefix)
+                    .await
+                    .context("connecting the event broker to Redis")?,
+            ),
+            None => Arc::new(events::broker::InProcessBroker::new(
+                db.clone(),
+                hub.clone(),
+            )),
+        };
+
         let (shutdown, shutdown_rx) = watch::channel(false);
         let state = Arc::new(AppState {
             limiter: RateLimiter::new(store.clone()),
@@ -117,6 +132,9 @@ impl Application {
             cipher,
             wechat,
             metrics: Arc::new(Metrics::new()?),
+            hub,
+            broker,
+            relay_wake: Arc::new(tokio::sync::Notify::new()),
             shutdown: shutdown_rx,
         });
         let schema = graphql::build_schema(&settings, Some(state.clone()));
@@ -157,12 +175,31 @@ impl Application {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.state.settings.http.shutdown_grace_seconds);
-        let jobs = &self.state.settings.jobs;
-        if jobs.enabled {
+        let settings = self.state.settings.clone();
+        if settings.jobs.enabled {
             tokio::spawn(jobs::run_forever(
                 self.state.clone(),
-                Duration::from_secs(jobs.interval_seconds.max(1)),
+                Duration::from_secs(settings.jobs.interval_seconds.max(1)),
             ));
+        }
+        if settings.events.relay_enabled {
+            tokio::spawn(events::relay::run_forever(
+                self.state.clone(),
+                Duration::from_millis(settings.events.relay_poll_ms.max(10)),
+            ));
+        }
+        {
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                state
+                    .broker
+                    .run_fanout(state.hub.clone(), state.shutdown.clone())
+                    .await;
+            });
+        }
+        if settings.push.worker_enabled {
+            let consumer = format!("{}-{}", hostname_or("instance"), uuid::Uuid::now_v7());
+            tokio::spawn(push::worker::run_forever(self.state.clone(), consumer));
         }
         let shutdown = self.shutdown;
         let signal = async move {
@@ -179,6 +216,14 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.run_until(shutdown_signal()).await
     }
+}
+
+fn hostname_or(fallback: &str) -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| fallback.to_string())
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).

@@ -2,11 +2,18 @@
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::{
-    auth::TokenKeys, clock::SharedClock, config::Settings, metrics::Metrics, pii::FieldCipher,
-    ratelimit::RateLimiter, store::Store, wechat::WechatClient,
+    auth::TokenKeys,
+    clock::SharedClock,
+    config::Settings,
+    events::{broker::SharedBroker, hub::Hub},
+    metrics::Metrics,
+    pii::FieldCipher,
+    ratelimit::RateLimiter,
+    store::Store,
+    wechat::WechatClient,
 };
 
 pub struct AppState {
@@ -20,6 +27,12 @@ pub struct AppState {
     /// `None` in dev login (no AppID configured).
     pub wechat: Option<Arc<WechatClient>>,
     pub metrics: Arc<Metrics>,
+    /// This instance's fan-out of live events to its subscriptions.
+    pub hub: Hub,
+    /// Where the relay publishes and consumer groups read (Redis streams or in-process).
+    pub broker: SharedBroker,
+    /// Woken after every commit that wrote events, so the relay publishes at once.
+    pub relay_wake: Arc<Notify>,
     /// Flips to `true` when the server starts shutting down (sockets close with 1001).
     pub shutdown: watch::Receiver<bool>,
 }

@@ -117,6 +117,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("submitStaffChange", Access::Guarded, "mutation($id: ID!, $d: NaiveDate!, $n: String!) { submitStaffChange(input: {regionId: $id, post: \"x\", name: \"x\", username: \"intruder2\", role: VILLAGE_AGENT, idNumber: $n, phone: \"13900000099\", email: \"a@b.cn\", arrivalDate: $d}) { id } }".into(), json!({"id": f.chengnei, "d": later, "n": test_id_number(99)})),
         ("decideStaffChange", Access::Guarded, "mutation($id: ID!) { decideStaffChange(id: $id, approve: true) { id } }".into(), json!({"id": f.staff_change})),
         ("submitItemChange", Access::Guarded, "mutation($id: ID!, $d: NaiveDate!, $item: ItemInput!) { submitItemChange(input: {regionId: $id, after: $item, effectiveDate: $d}) { id } }".into(), json!({"id": f.longgang, "d": later, "item": item})),
+        ("pushDeliveries", Access::Guarded, "query($id: ID!) { pushDeliveries(subjectId: $id) { status } }".into(), json!({"id": f.staff_change})),
         ("decideItemChange", Access::Guarded, "mutation($id: ID!) { decideItemChange(id: $id, approve: true) { id } }".into(), json!({"id": f.item_change})),
     ]
 }

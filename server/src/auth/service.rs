@@ -537,7 +537,22 @@ pub async fn bind_phone(state: &AppState, viewer: &Viewer, code: &str) -> AppRes
             .map_err(AppError::internal)?,
     ));
     active.phone_bidx = Set(Some(state.cipher.blind_index("phone", phone.as_str())));
-    let user = active.update(&state.db).await?;
+    let mut txn = crate::events::Tx::begin(state).await?;
+    let user = active.update(&*txn).await?;
+    // A security notice to the person: their account now answers to this number.
+    txn.emit(crate::events::EventDraft {
+        kind: "account.phone_bound",
+        topic: "account",
+        subject_kind: "account",
+        subject_id: user.id.to_string(),
+        audience: vec![crate::events::resident_key(user.id)],
+        payload: serde_json::json!({
+            "phone": phone.masked(),
+            "title": "手机号绑定成功",
+            "at": state.clock.now().to_rfc3339(),
+        }),
+    });
+    txn.commit().await?;
     resident_profile(state, &user)
 }
 

@@ -20,6 +20,7 @@ use crate::{
         service::{ItemFields, item, level_of, region, seal, staff_in_jurisdiction, write_item},
     },
     error::{AppError, AppResult},
+    events::{EventDraft, Tx, staff_key},
     pii::{Email, MobileNumber, ResidentIdNumber},
     state::AppState,
 };
@@ -235,6 +236,8 @@ pub trait Register: EntityTrait {
     /// `staff_change` or `item_change`, for the audit log and errors.
     const NAME: &'static str;
     const NOT_FOUND: &'static str;
+    /// The event kind of a decision.
+    const DECIDED: &'static str;
     fn id_column() -> Self::Column;
     fn status_column() -> Self::Column;
     fn decided_by_column() -> Self::Column;
@@ -243,11 +246,13 @@ pub trait Register: EntityTrait {
     fn applied_at_column() -> Self::Column;
     fn region_of(model: &Self::Model) -> Uuid;
     fn status_of(model: &Self::Model) -> &str;
+    fn submitter_of(model: &Self::Model) -> Uuid;
 }
 
 impl Register for staff_change_requests::Entity {
     const NAME: &'static str = "staff_change";
     const NOT_FOUND: &'static str = "staff change";
+    const DECIDED: &'static str = "staff_change.decided";
     fn id_column() -> Self::Column {
         staff_change_requests::Column::Id
     }
@@ -272,11 +277,15 @@ impl Register for staff_change_requests::Entity {
     fn status_of(model: &Self::Model) -> &str {
         &model.status
     }
+    fn submitter_of(model: &Self::Model) -> Uuid {
+        model.submitted_by
+    }
 }
 
 impl Register for item_change_requests::Entity {
     const NAME: &'static str = "item_change";
     const NOT_FOUND: &'static str = "item change";
+    const DECIDED: &'static str = "item_change.decided";
     fn id_column() -> Self::Column {
         item_change_requests::Column::Id
     }
@@ -300,6 +309,9 @@ impl Register for item_change_requests::Entity {
     }
     fn status_of(model: &Self::Model) -> &str {
         &model.status
+    }
+    fn submitter_of(model: &Self::Model) -> Uuid {
+        model.submitted_by
     }
 }
 
@@ -326,10 +338,11 @@ where
     R::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
 {
     let (status, reason) = decision(approve, reason)?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    let who = Jurisdiction::of(&txn, viewer).await?;
-    let request = find_change::<R>(&txn, id).await?;
-    who.ensure_covers(&region(&txn, R::region_of(&request)).await?, R::NOT_FOUND)?;
+    let mut txn = Tx::begin(state).await?;
+    let who = Jurisdiction::of(&*txn, viewer).await?;
+    let request = find_change::<R>(&*txn, id).await?;
+    let unit = region(&*txn, R::region_of(&request)).await?;
+    who.ensure_covers(&unit, R::NOT_FOUND)?;
     who.ensure_county_admin()?;
     let now = state.clock.now();
     let updated = R::update_many()
@@ -339,7 +352,7 @@ where
         .col_expr(R::reason_column(), Expr::value(reason.clone()))
         .filter(R::id_column().eq(id))
         .filter(R::status_column().eq(ChangeStatus::Pending.as_str()))
-        .exec(&txn)
+        .exec(&*txn)
         .await?;
     if updated.rows_affected == 0 {
         let current = R::status_of(&request).to_string();
@@ -349,7 +362,7 @@ where
     }
     let action = format!("{}.{}", R::NAME, if approve { "approve" } else { "reject" });
     audit::record_action(
-        &txn,
+        &*txn,
         now,
         viewer,
         &action,
@@ -358,7 +371,22 @@ where
         json!({"reason": reason}),
     )
     .await?;
-    let request = find_change::<R>(&txn, id).await?;
+    // The decision goes to the admin who submitted the change.
+    txn.emit(EventDraft {
+        kind: R::DECIDED,
+        topic: "directory",
+        subject_kind: R::NAME,
+        subject_id: id.to_string(),
+        audience: vec![staff_key(R::submitter_of(&request))],
+        payload: json!({
+            "status": status.as_str(),
+            "statusText": if approve { "已通过" } else { "未通过" },
+            "reason": reason,
+            "unit": unit.name,
+            "decidedAt": now.to_rfc3339(),
+        }),
+    });
+    let request = find_change::<R>(&*txn, id).await?;
     txn.commit().await?;
     Ok(request)
 }
@@ -532,8 +560,8 @@ async fn apply_staff_change(
     change: &staff_change_requests::Model,
     now: DateTime<Utc>,
 ) -> AppResult<bool> {
-    let txn = crate::db::begin_write(&state.db).await?;
-    if !claim::<staff_change_requests::Entity>(&txn, change.id, now).await? {
+    let mut txn = Tx::begin(state).await?;
+    if !claim::<staff_change_requests::Entity>(&*txn, change.id, now).await? {
         return Ok(false);
     }
     if let Some(before) = change.before_staff_id {
@@ -541,10 +569,10 @@ async fn apply_staff_change(
             .col_expr(staff_accounts::Column::Active, Expr::value(false))
             .col_expr(staff_accounts::Column::OnDuty, Expr::value(false))
             .filter(staff_accounts::Column::Id.eq(before))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         // The departing agent is signed out that moment (open sockets close with 4403).
-        revoke_all_sessions(&txn, before, "staff_change", now).await?;
+        revoke_all_sessions(&*txn, before, "staff_change", now).await?;
     }
     let role: Role = change.after_role.parse().map_err(|_| {
         AppError::internal(anyhow::anyhow!(
@@ -552,7 +580,7 @@ async fn apply_staff_change(
             change.id
         ))
     })?;
-    let unit: regions::Model = region(&txn, change.region_id).await?;
+    let unit: regions::Model = region(&*txn, change.region_id).await?;
     let new_id = Uuid::now_v7();
     staff_accounts::ActiveModel {
         id: Set(new_id),
@@ -584,7 +612,7 @@ async fn apply_staff_change(
         email: Set(Some(change.after_email.clone())),
         post: Set(Some(change.post.clone())),
     }
-    .insert(&txn)
+    .insert(&*txn)
     .await
     .map_err(|e| {
         if crate::auth::service::is_unique_violation(&e) {
@@ -602,10 +630,10 @@ async fn apply_staff_change(
             Expr::value(Some(new_id)),
         )
         .filter(staff_change_requests::Column::Id.eq(change.id))
-        .exec(&txn)
+        .exec(&*txn)
         .await?;
     audit::record(
-        &txn,
+        &*txn,
         now,
         Entry {
             actor: Actor::System,
@@ -616,6 +644,22 @@ async fn apply_staff_change(
         },
     )
     .await?;
+    let mut audience = vec![staff_key(change.submitted_by), staff_key(new_id)];
+    audience.extend(change.before_staff_id.map(staff_key));
+    txn.emit(EventDraft {
+        kind: "staff_change.applied",
+        topic: "directory",
+        subject_kind: "staff_change",
+        subject_id: change.id.to_string(),
+        audience,
+        payload: json!({
+            "unit": unit.name,
+            "name": change.after_name,
+            "newStaffId": new_id,
+            "departingStaffId": change.before_staff_id,
+            "arrivalDate": change.arrival_date.to_string(),
+        }),
+    });
     txn.commit().await?;
     Ok(true)
 }
@@ -626,21 +670,21 @@ async fn apply_item_change(
     now: DateTime<Utc>,
 ) -> AppResult<bool> {
     let fields: ItemFields = serde_json::from_str(&change.after).map_err(AppError::internal)?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    if !claim::<item_change_requests::Entity>(&txn, change.id, now).await? {
+    let mut txn = Tx::begin(state).await?;
+    if !claim::<item_change_requests::Entity>(&*txn, change.id, now).await? {
         return Ok(false);
     }
-    let item = write_item(&txn, now, change.before_item_id, &fields).await?;
+    let item = write_item(&*txn, now, change.before_item_id, &fields).await?;
     item_change_requests::Entity::update_many()
         .col_expr(
             item_change_requests::Column::AppliedItemId,
             Expr::value(Some(item.id)),
         )
         .filter(item_change_requests::Column::Id.eq(change.id))
-        .exec(&txn)
+        .exec(&*txn)
         .await?;
     audit::record(
-        &txn,
+        &*txn,
         now,
         Entry {
             actor: Actor::System,
@@ -651,6 +695,14 @@ async fn apply_item_change(
         },
     )
     .await?;
+    txn.emit(EventDraft {
+        kind: "item_change.applied",
+        topic: "directory",
+        subject_kind: "item_change",
+        subject_id: change.id.to_string(),
+        audience: vec![staff_key(change.submitted_by)],
+        payload: json!({"itemId": item.id, "businessName": item.business_name, "effectiveDate": change.effective_date.to_string()}),
+    });
     txn.commit().await?;
     Ok(true)
 }

@@ -18,6 +18,8 @@ use crate::{
     calendar::graphql::{CalendarMutation, CalendarQuery},
     config::Settings,
     directory::graphql::{DirectoryMutation, DirectoryQuery},
+    events::graphql::EventSubscription,
+    push::graphql::{PushMutation, PushQuery},
     state::AppState,
 };
 
@@ -31,15 +33,21 @@ pub struct Query(
     DirectoryQuery,
     CalendarQuery,
     AuditQuery,
+    PushQuery,
 );
 
 /// Changing: logins and sessions, directory administration, change registers, the calendar.
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, DirectoryMutation, CalendarMutation);
+pub struct Mutation(
+    AuthMutation,
+    DirectoryMutation,
+    CalendarMutation,
+    PushMutation,
+);
 
 /// Live updates over the WebSocket endpoint (`graphql-transport-ws`).
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(system::SystemSubscription);
+pub struct Subscription(system::SystemSubscription, EventSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

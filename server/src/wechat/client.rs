@@ -422,6 +422,52 @@ impl WechatClient {
     }
 }
 
+impl WechatClient {
+    /// subscribeMessage.send: returns WeChat's msgid (a number above 2^53, read as u64).
+    pub async fn send_subscribe_message(
+        &self,
+        openid: &str,
+        template_id: &str,
+        page: Option<&str>,
+        data: &serde_json::Map<String, Value>,
+        state: &str,
+    ) -> Result<u64, WechatError> {
+        self.with_access_token(|token| async move {
+            let mut body = json!({
+                "touser": openid,
+                "template_id": template_id,
+                "data": data,
+                "miniprogram_state": state,
+                "lang": "zh_CN",
+            });
+            if let Some(page) = page {
+                body["page"] = json!(page);
+            }
+            // Not retried here: the push worker owns retries, so that a send is never repeated
+            // behind its back.
+            let body = self
+                .send(
+                    self.http
+                        .post(format!("{}/cgi-bin/message/subscribe/send", self.base_url))
+                        .query(&[("access_token", token.as_str())])
+                        .json(&body),
+                )
+                .await?;
+            check(&body)?;
+            match body.get("msgid") {
+                Some(Value::Number(n)) => n
+                    .as_u64()
+                    .ok_or_else(|| WechatError::Decode("msgid is not a u64".into())),
+                Some(Value::String(s)) => s
+                    .parse()
+                    .map_err(|_| WechatError::Decode("msgid is not a u64".into())),
+                _ => Err(WechatError::Decode("no msgid".into())),
+            }
+        })
+        .await
+    }
+}
+
 /// reqwest errors print the URL, which carries the AppSecret on code2Session: drop it.
 fn without_url(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {

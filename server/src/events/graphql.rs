@@ -1,0 +1,281 @@
+//! Live events over the WebSocket: the viewer's own events, or one subject's. With `after`, the
+//! server first replays from the database everything after that event, then switches to live
+//! events — subscribed before the replay starts, so nothing falls in between, and deduplicated
+//! by event id, so nothing arrives twice.
+use std::{
+    collections::{HashSet, VecDeque},
+    sync::Arc,
+};
+
+use async_graphql::{Context, ID, Json, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
+use entity::{event_audience, events, item_change_requests, staff_change_requests};
+use futures_util::{StreamExt, stream::BoxStream};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+use uuid::Uuid;
+
+use crate::{
+    auth::Viewer,
+    directory::{jurisdiction::Jurisdiction, service::region},
+    error::{AppError, AppResult},
+    events::{Envelope, broker::load_envelopes, viewer_key},
+    graphql::{ContextExt, GqlResult},
+    state::AppState,
+};
+
+/// Something that happened, as its audience sees it.
+#[derive(SimpleObject, Clone)]
+pub struct Event {
+    /// The event id (UUIDv7). Pass the last one you saw as `after` when you reconnect.
+    pub id: ID,
+    /// What happened, e.g. `staff_change.decided`, `account.phone_bound`.
+    pub kind: String,
+    /// The kind of thing it happened to, e.g. `staff_change`, `account`.
+    pub subject_kind: String,
+    pub subject_id: ID,
+    /// Details for display (no personal data in plain text).
+    pub payload: Json<serde_json::Value>,
+    /// UTC instant, ISO 8601.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Envelope> for Event {
+    fn from(e: &Envelope) -> Self {
+        Self {
+            id: ID(e.id.to_string()),
+            kind: e.kind.clone(),
+            subject_kind: e.subject_kind.clone(),
+            subject_id: ID(e.subject_id.clone()),
+            payload: Json(e.payload.clone()),
+            created_at: e.created_at,
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Filter {
+    Audience(String),
+    Subject(String),
+}
+
+impl Filter {
+    fn matches(&self, envelope: &Envelope) -> bool {
+        match self {
+            Filter::Audience(key) => envelope.is_for(key),
+            Filter::Subject(subject) => envelope.subject_id == *subject,
+        }
+    }
+}
+
+const PAGE: u64 = 500;
+const REMEMBERED_IDS: usize = 4096;
+
+async fn replay_page(state: &AppState, filter: &Filter, after: i64) -> AppResult<Vec<Envelope>> {
+    let seqs: Vec<i64> = match filter {
+        Filter::Audience(key) => {
+            event_audience::Entity::find()
+                .select_only()
+                .column(event_audience::Column::EventSeq)
+                .filter(event_audience::Column::AudienceKey.eq(key.as_str()))
+                .filter(event_audience::Column::EventSeq.gt(after))
+                .order_by_asc(event_audience::Column::EventSeq)
+                .limit(PAGE)
+                .into_tuple()
+                .all(&state.db)
+                .await?
+        }
+        Filter::Subject(subject) => {
+            events::Entity::find()
+                .select_only()
+                .column(events::Column::Seq)
+                .filter(events::Column::SubjectId.eq(subject.as_str()))
+                .filter(events::Column::Seq.gt(after))
+                .order_by_asc(events::Column::Seq)
+                .limit(PAGE)
+                .into_tuple()
+                .all(&state.db)
+                .await?
+        }
+    };
+    load_envelopes(&state.db, &seqs)
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!(e)))
+}
+
+/// The seq of the `after` event; BAD_USER_INPUT when it is unknown.
+async fn after_seq(state: &AppState, after: Option<ID>) -> AppResult<i64> {
+    let Some(after) = after else {
+        return Ok(i64::MAX);
+    };
+    let id = Uuid::parse_str(after.as_str())
+        .map_err(|_| AppError::bad_input("after", "not an event id"))?;
+    let row = events::Entity::find()
+        .filter(events::Column::Id.eq(id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::bad_input("after", "no such event"))?;
+    Ok(row.seq)
+}
+
+/// Replay (when `after` is given) then live, through a bounded per-subscription buffer.
+fn event_stream(
+    state: Arc<AppState>,
+    filter: Filter,
+    after: i64,
+) -> BoxStream<'static, GqlResult<Event>> {
+    let (tx, rx) =
+        mpsc::channel::<GqlResult<Event>>(state.settings.events.subscriber_buffer.max(1));
+    let mut live = state.hub.subscribe();
+    tokio::spawn(async move {
+        let mut seen: HashSet<Uuid> = HashSet::new();
+        let mut order: VecDeque<Uuid> = VecDeque::new();
+        let mut remember = |id: Uuid, seen: &mut HashSet<Uuid>| {
+            if seen.insert(id) {
+                order.push_back(id);
+                if order.len() > REMEMBERED_IDS
+                    && let Some(old) = order.pop_front()
+                {
+                    seen.remove(&old);
+                }
+            }
+        };
+        if after != i64::MAX {
+            let mut cursor = after;
+            loop {
+                let page = match replay_page(&state, &filter, cursor).await {
+                    Ok(page) => page,
+                    Err(error) => {
+                        let _ = tx.send(Err(error.into())).await;
+                        return;
+                    }
+                };
+                let full = page.len() as u64 == PAGE;
+                for envelope in page {
+                    cursor = envelope.seq;
+                    remember(envelope.id, &mut seen);
+                    if tx.send(Ok(Event::from(&envelope))).await.is_err() {
+                        return;
+                    }
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+        loop {
+            let received = tokio::select! {
+                received = live.recv() => received,
+                _ = tx.closed() => return,
+            };
+            match received {
+                Ok(envelope) => {
+                    if !filter.matches(&envelope) || seen.contains(&envelope.id) {
+                        continue;
+                    }
+                    remember(envelope.id, &mut seen);
+                    if tx.send(Ok(Event::from(envelope.as_ref()))).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    let error = AppError::Lagged(format!(
+                        "this subscription fell {missed} events behind; subscribe again with `after` set to the last event id you received"
+                    ));
+                    let _ = tx.send(Err(error.into())).await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx).boxed()
+}
+
+fn failed(error: AppError) -> BoxStream<'static, GqlResult<Event>> {
+    futures_util::stream::once(async move { Err(error.into()) }).boxed()
+}
+
+/// Whether the viewer may follow a subject's events: NOT_FOUND otherwise.
+pub async fn ensure_can_view_subject(
+    state: &AppState,
+    viewer: &Viewer,
+    subject_id: &str,
+) -> AppResult<()> {
+    let not_found = || AppError::NotFound("subject");
+    let kind = events::Entity::find()
+        .filter(events::Column::SubjectId.eq(subject_id))
+        .one(&state.db)
+        .await?
+        .map(|e| e.subject_kind)
+        .ok_or_else(not_found)?;
+    let id = Uuid::parse_str(subject_id).map_err(|_| not_found())?;
+    match (kind.as_str(), viewer) {
+        ("account", Viewer::Resident { user_id, .. }) if *user_id == id => Ok(()),
+        ("staff_change" | "item_change", Viewer::Staff { .. }) => {
+            let who = Jurisdiction::of(&state.db, viewer).await?;
+            let region_id = if kind == "staff_change" {
+                staff_change_requests::Entity::find_by_id(id)
+                    .one(&state.db)
+                    .await?
+                    .map(|c| c.region_id)
+            } else {
+                item_change_requests::Entity::find_by_id(id)
+                    .one(&state.db)
+                    .await?
+                    .map(|c| c.region_id)
+            }
+            .ok_or_else(not_found)?;
+            who.ensure_covers(&region(&state.db, region_id).await?, "subject")?;
+            who.ensure_admin()
+                .or_else(|_| who.ensure_auditor())
+                .map_err(|_| not_found())
+        }
+        (_, Viewer::Anonymous) => Err(AppError::Unauthenticated("log in first".into())),
+        _ => Err(not_found()),
+    }
+}
+
+#[derive(Default)]
+pub struct EventSubscription;
+
+#[Subscription]
+impl EventSubscription {
+    /// Every event addressed to the signed-in person, live. With `after` (an event id), first
+    /// everything after it from the history, then live, with no gap and no duplicate. When the
+    /// app falls too far behind the subscription ends with SUBSCRIPTION_LAGGED: subscribe again
+    /// with `after`.
+    async fn my_events(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<ID>,
+    ) -> BoxStream<'static, GqlResult<Event>> {
+        let state = ctx.data_unchecked::<Arc<AppState>>().clone();
+        let Some(key) = viewer_key(ctx.viewer()) else {
+            return failed(AppError::Unauthenticated("log in first".into()));
+        };
+        match after_seq(&state, after).await {
+            Ok(after) => event_stream(state, Filter::Audience(key), after),
+            Err(error) => failed(error),
+        }
+    }
+
+    /// The events of one subject (a staff or item change for the staff who may see it; your own
+    /// account), with the same replay-then-live rule as `myEvents`.
+    async fn subject_events(
+        &self,
+        ctx: &Context<'_>,
+        subject_id: ID,
+        after: Option<ID>,
+    ) -> BoxStream<'static, GqlResult<Event>> {
+        let state = ctx.data_unchecked::<Arc<AppState>>().clone();
+        if let Err(error) = ensure_can_view_subject(&state, ctx.viewer(), subject_id.as_str()).await
+        {
+            return failed(error);
+        }
+        match after_seq(&state, after).await {
+            Ok(after) => event_stream(state, Filter::Subject(subject_id.to_string()), after),
+            Err(error) => failed(error),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The one road for events. A domain event is written in the same transaction as the change that
+//! causes it, with its audience and an outbox row ([`Tx`] is the only way to emit one, and it
+//! commits both or neither). A relay moves outbox rows to the broker (Redis streams in
+//! production, in-process otherwise); each instance reads the broker once and fans events out to
+//! its live GraphQL subscriptions; the push worker consumes them as a group. PostgreSQL stays the
+//! source of truth: a reconnecting client replays what it missed from the `events` table.
+pub mod broker;
+pub mod graphql;
+pub mod hub;
+pub mod relay;
+
+use std::ops::Deref;
+
+use chrono::{DateTime, Utc};
+use entity::{event_audience, events, outbox};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, Set};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{auth::Viewer, error::AppResult, state::AppState};
+
+/// Topics (one Redis stream each).
+pub const TOPICS: [&str; 2] = ["directory", "account"];
+
+/// Who may see an event: `resident:<uuid>` or `staff:<uuid>`.
+pub fn resident_key(id: Uuid) -> String {
+    format!("resident:{id}")
+}
+
+pub fn staff_key(id: Uuid) -> String {
+    format!("staff:{id}")
+}
+
+/// The audience key of a viewer, if signed in.
+pub fn viewer_key(viewer: &Viewer) -> Option<String> {
+    match viewer {
+        Viewer::Anonymous => None,
+        Viewer::Resident { user_id, .. } => Some(resident_key(*user_id)),
+        Viewer::Staff { staff_id, .. } => Some(staff_key(*staff_id)),
+    }
+}
+
+/// An event about to be written.
+#[derive(Clone, Debug)]
+pub struct EventDraft {
+    pub kind: &'static str,
+    pub topic: &'static str,
+    pub subject_kind: &'static str,
+    pub subject_id: String,
+    pub audience: Vec<String>,
+    /// Public to the audience: no plain personal data.
+    pub payload: Value,
+}
+
+/// An event as it travels: what was written, with its position and audience.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: Uuid,
+    pub seq: i64,
+    pub kind: String,
+    pub topic: String,
+    pub subject_kind: String,
+    pub subject_id: String,
+    pub audience: Vec<String>,
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Envelope {
+    pub fn from_row(row: events::Model, audience: Vec<String>) -> Self {
+        Self {
+            id: row.id,
+            seq: row.seq,
+            kind: row.kind,
+            topic: row.topic,
+            subject_kind: row.subject_kind,
+            subject_id: row.subject_id,
+            audience,
+            payload: serde_json::from_str(&row.payload).unwrap_or(Value::Null),
+            created_at: row.created_at,
+        }
+    }
+
+    pub fn is_for(&self, key: &str) -> bool {
+        self.audience.iter().any(|a| a == key)
+    }
+}
+
+/// A write transaction that may emit events. `commit` writes the events, their audiences and
+/// outbox rows in the same transaction as the state change, then wakes the relay.
+pub struct Tx<'a> {
+    txn: DatabaseTransaction,
+    state: &'a AppState,
+    drafts: Vec<EventDraft>,
+}
+
+impl<'a> Tx<'a> {
+    pub async fn begin(state: &'a AppState) -> AppResult<Self> {
+        Ok(Self {
+            txn: crate::db::begin_write(&state.db).await?,
+            state,
+            drafts: Vec::new(),
+        })
+    }
+
+    /// Queues an event; it is written only if the transaction commits.
+    pub fn emit(&mut self, draft: EventDraft) {
+        self.drafts.push(draft);
+    }
+
+    pub async fn commit(self) -> AppResult<Vec<Envelope>> {
+        let now = self.state.clock.now();
+        let mut written = Vec::with_capacity(self.drafts.len());
+        for draft in self.drafts {
+            let row = events::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                kind: Set(draft.kind.into()),
+                topic: Set(draft.topic.into()),
+                subject_kind: Set(draft.subject_kind.into()),
+                subject_id: Set(draft.subject_id),
+                payload: Set(draft.payload.to_string()),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&self.txn)
+            .await?;
+            let mut audience = draft.audience;
+            audience.sort();
+            audience.dedup();
+            for key in &audience {
+                event_audience::ActiveModel {
+                    audience_key: Set(key.clone()),
+                    event_seq: Set(row.seq),
+                }
+                .insert(&self.txn)
+                .await?;
+            }
+            outbox::ActiveModel {
+                event_seq: Set(row.seq),
+                topic: Set(row.topic.clone()),
+                created_at: Set(now),
+                published_at: Set(None),
+                attempts: Set(0),
+                ..Default::default()
+            }
+            .insert(&self.txn)
+            .await?;
+            written.push(Envelope::from_row(row, audience));
+        }
+        self.txn.commit().await?;
+        if !written.is_empty() {
+            self.state.relay_wake.notify_one();
+        }
+        Ok(written)
+    }
+}
+
+impl Deref for Tx<'_> {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
