@@ -56,6 +56,12 @@ async fn id_numbers_and_phones_are_never_stored_in_plain_text() {
         "users",
     ] {
         let dump = app.dump_table(table).await;
+        if table == "staff_accounts" {
+            assert!(
+                dump.contains("id_number_enc=Some(\"v1:"),
+                "encrypted at rest: {dump}"
+            );
+        }
         for secret in [
             test_id_number(42),
             test_id_number(43),

@@ -5,7 +5,6 @@ use bangban_server::{auth::Role, clock::Clock, config::Settings};
 use chrono::Duration;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::{
@@ -386,16 +385,11 @@ async fn bind_phone_stores_the_number_encrypted_and_shows_it_masked() {
         .await;
     assert_eq!(me["data"]["me"]["phone"], "138****8000");
 
-    let raw = app
-        .state
-        .db
-        .query_all_raw(Statement::from_string(
-            app.state.db.get_database_backend(),
-            "SELECT * FROM users",
-        ))
-        .await
-        .unwrap();
-    let dump = format!("{raw:?}");
+    let dump = app.dump_table("users").await;
+    assert!(
+        dump.contains("phone_enc=Some(\"v1:"),
+        "the row was read: {dump}"
+    );
     assert!(
         !dump.contains(TEST_PHONE),
         "plain phone number in the users table"

@@ -24,6 +24,7 @@ pub enum Api {
     StableToken,
     PhoneNumber,
     QrCode,
+    SubscribeSend,
 }
 
 /// A 1×1 PNG: what the fake answers for a mini-program code.
@@ -47,6 +48,10 @@ struct Inner {
     /// Tokens that answer 42001 (expired) instead of 40001.
     expired_tokens: Vec<String>,
     scripted: HashMap<Api, VecDeque<i64>>,
+    /// Consent credits per (openid, template id), as WeChat keeps them.
+    credits: HashMap<(String, String), u32>,
+    /// Subscribe messages accepted, in order.
+    sent: Vec<Value>,
     calls: HashMap<Api, usize>,
     issued: u64,
 }
@@ -267,6 +272,108 @@ fn qr_code(
         .body(PNG.to_vec())
 }
 
+/// WeChat's value rules per keyword type (the reference's table), enough to answer 47003.
+fn keyword_valid(keyword: &str, value: &str) -> bool {
+    let kind = keyword.trim_end_matches(|c: char| c.is_ascii_digit());
+    let chars = value.chars().count();
+    let chinese = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+    match kind {
+        "thing" => (1..=20).contains(&chars),
+        "phrase" => (1..=5).contains(&chars) && value.chars().all(chinese),
+        "character_string" => (1..=32).contains(&chars) && value.is_ascii(),
+        "number" => {
+            (1..=32).contains(&chars) && value.chars().all(|c| c.is_ascii_digit() || c == '.')
+        }
+        "time" | "date" => chars >= 4 && value.contains('年'),
+        "phone_number" => {
+            (1..=17).contains(&chars)
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '+' || c == '-')
+        }
+        _ => chars >= 1,
+    }
+}
+
+#[handler]
+fn subscribe_send(
+    Query(params): Query<TokenParam>,
+    body: Json<Value>,
+    Data(inner): Data<&Arc<Mutex<Inner>>>,
+) -> poem::Response {
+    let mut inner = lock(inner);
+    let reply = |v: Json<Value>| {
+        poem::Response::builder()
+            .content_type("application/json")
+            .body(v.0.to_string())
+    };
+    if let Some(code) = enter(&mut inner, Api::SubscribeSend) {
+        return reply(scripted_error(code));
+    }
+    let now = now(&inner);
+    match params.access_token {
+        None => return reply(error(41001, "access_token missing")),
+        Some(token) if inner.expired_tokens.contains(&token) => {
+            return reply(error(42001, "access_token expired"));
+        }
+        Some(token) if inner.tokens.get(&token).is_none_or(|exp| *exp <= now) => {
+            return reply(error(
+                40001,
+                "invalid credential, access_token is invalid or not latest",
+            ));
+        }
+        Some(_) => {}
+    }
+    let touser = body
+        .get("touser")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let template = body
+        .get("template_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if touser.is_empty() {
+        return reply(error(40003, "invalid openid"));
+    }
+    if let Some(data) = body.get("data").and_then(Value::as_object) {
+        for (keyword, item) in data {
+            let value = item
+                .get("value")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if value.is_empty() {
+                return reply(error(
+                    47003,
+                    &format!("argument invalid! data.{keyword}.value is empty"),
+                ));
+            }
+            if !keyword_valid(keyword, value) {
+                return reply(error(
+                    47003,
+                    &format!("argument invalid! data.{keyword}.value invalid"),
+                ));
+            }
+        }
+    } else {
+        return reply(error(47003, "argument invalid! data is empty"));
+    }
+    let credits = inner.credits.entry((touser, template)).or_default();
+    if *credits == 0 {
+        return reply(error(43101, "user refuse to accept the msg"));
+    }
+    *credits -= 1;
+    inner.sent.push(body.0.clone());
+    let msgid: u64 = 1_988_810_812_324_364_291 + inner.sent.len() as u64;
+    // The raw number, larger than 2^53, exactly as WeChat sends it.
+    poem::Response::builder()
+        .content_type("application/json")
+        .body(format!(
+            "{{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":{msgid}}}"
+        ))
+}
+
 impl FakeWechat {
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -279,6 +386,7 @@ impl FakeWechat {
             .at("/cgi-bin/stable_token", post(stable_token))
             .at("/wxa/business/getuserphonenumber", post(phone_number))
             .at("/wxa/getwxacodeunlimit", post(qr_code))
+            .at("/cgi-bin/message/subscribe/send", post(subscribe_send))
             .data(inner.clone());
         let acceptor = TcpAcceptor::from_tokio(listener).expect("acceptor");
         tokio::spawn(async move {
@@ -344,6 +452,19 @@ impl FakeWechat {
             inner.tokens.remove(&token);
             inner.expired_tokens.push(token);
         }
+    }
+
+    /// What tapping "allow" on the consent popup gives the user at WeChat: credits.
+    pub fn grant(&self, openid: &str, template_id: &str, credits: u32) {
+        *lock(&self.inner)
+            .credits
+            .entry((openid.into(), template_id.into()))
+            .or_default() += credits;
+    }
+
+    /// Subscribe messages WeChat accepted, in order.
+    pub fn sent(&self) -> Vec<Value> {
+        lock(&self.inner).sent.clone()
     }
 
     pub fn tokens_issued(&self) -> u64 {

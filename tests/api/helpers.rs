@@ -45,12 +45,24 @@ pub async fn fresh_postgres_database(server_url: &str) -> String {
 
 pub struct TestApp {
     pub address: String,
+    /// The backend this instance uses, so that a sibling instance can share it.
+    pub backend: Backend,
     pub state: Arc<AppState>,
     pub clock: Arc<ManualClock>,
     pub data_dir: PathBuf,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Where an instance keeps its state: data directory (SQLite file and generated keys),
+/// PostgreSQL URL and Redis key prefix.
+#[derive(Clone, Debug)]
+pub struct Backend {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
 }
 
 /// Adjusts the settings before the server is built.
@@ -64,6 +76,8 @@ pub struct Options {
     pub production: bool,
     /// Load the 沁水县 demo directory (regions, service points, items).
     pub demo: bool,
+    /// Share another instance's database, keys and Redis (several instances, one deployment).
+    pub sibling_of: Option<Backend>,
     pub tweak: Option<Tweak>,
 }
 
@@ -81,8 +95,28 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: Options) -> Self {
-        let data_dir =
-            std::env::temp_dir().join(format!("bangban-test-{}", uuid::Uuid::new_v4().simple()));
+        let backend = match options.sibling_of.clone() {
+            Some(backend) => backend,
+            None => {
+                let data_dir = std::env::temp_dir()
+                    .join(format!("bangban-test-{}", uuid::Uuid::new_v4().simple()));
+                match postgres_backend() {
+                    Some((db, redis)) => Backend {
+                        data_dir,
+                        database_url: Some(fresh_postgres_database(&db).await),
+                        redis_url: Some(redis),
+                        redis_prefix: format!("test:{}:", uuid::Uuid::new_v4().simple()),
+                    },
+                    None => Backend {
+                        data_dir,
+                        database_url: None,
+                        redis_url: None,
+                        redis_prefix: "bangban:".into(),
+                    },
+                }
+            }
+        };
+        let data_dir = backend.data_dir.clone();
         let mut settings = Settings {
             data_dir: data_dir.clone(),
             ..Settings::default()
@@ -91,15 +125,15 @@ impl TestApp {
         settings.http.ws_init_timeout_ms = 1_000;
         settings.http.shutdown_grace_seconds = 2;
         settings.wechat.retry_base_ms = 10;
+        settings.push.retry_base_ms = 10;
+        settings.events.relay_poll_ms = 200;
         settings.database.max_connections = Some(4);
         settings.seed_demo = Some(options.demo);
         // Tests run scheduled jobs themselves, after moving the clock.
         settings.jobs.enabled = false;
-        if let Some((db, redis)) = postgres_backend() {
-            settings.database.url = Some(Secret::new(fresh_postgres_database(&db).await));
-            settings.redis.url = Some(Secret::new(redis));
-            settings.redis.key_prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
-        }
+        settings.database.url = backend.database_url.clone().map(Secret::new);
+        settings.redis.url = backend.redis_url.clone().map(Secret::new);
+        settings.redis.key_prefix = backend.redis_prefix.clone();
         if let Some(fake) = &options.wechat {
             settings.wechat.appid = Some(fake_wechat::APPID.into());
             settings.wechat.secret = Some(Secret::new(fake_wechat::SECRET));
@@ -134,6 +168,7 @@ impl TestApp {
         }));
         Self {
             address,
+            backend,
             state,
             clock,
             data_dir,
@@ -294,7 +329,8 @@ impl TestApp {
         self.graphql(Some(&session.access), query, variables).await
     }
 
-    /// Raw rows of a table, as debug text (for "no plain personal data at rest" checks).
+    /// Raw rows of a table as text: every column of every row read back as whatever type it
+    /// holds (for "no plain personal data at rest" checks).
     pub async fn dump_table(&self, table: &str) -> String {
         use sea_orm::{ConnectionTrait, Statement};
         let backend = self.state.db.get_database_backend();
@@ -307,7 +343,37 @@ impl TestApp {
             ))
             .await
             .expect("dump");
-        format!("{rows:?}")
+        let mut out = String::new();
+        for row in rows {
+            for (index, column) in row.column_names().iter().enumerate() {
+                let value = if let Ok(v) = row.try_get_by_index::<Option<String>>(index) {
+                    format!("{v:?}")
+                } else if let Ok(v) = row.try_get_by_index::<Option<i64>>(index) {
+                    format!("{v:?}")
+                } else if let Ok(v) = row.try_get_by_index::<Option<i32>>(index) {
+                    format!("{v:?}")
+                } else if let Ok(v) = row.try_get_by_index::<Option<bool>>(index) {
+                    format!("{v:?}")
+                } else if let Ok(v) = row.try_get_by_index::<Option<f64>>(index) {
+                    format!("{v:?}")
+                } else if let Ok(v) = row.try_get_by_index::<Option<uuid::Uuid>>(index) {
+                    format!("{v:?}")
+                } else if let Ok(v) =
+                    row.try_get_by_index::<Option<chrono::DateTime<chrono::Utc>>>(index)
+                {
+                    format!("{v:?}")
+                } else if let Ok(v) = row.try_get_by_index::<Option<chrono::NaiveDate>>(index) {
+                    format!("{v:?}")
+                } else if let Ok(v) = row.try_get_by_index::<Option<Vec<u8>>>(index) {
+                    format!("{:?}", v.map(|b| String::from_utf8_lossy(&b).into_owned()))
+                } else {
+                    panic!("cannot read column {column} of {table}")
+                };
+                out.push_str(&format!("{column}={value} "));
+            }
+            out.push('\n');
+        }
+        out
     }
 }
 
@@ -318,7 +384,7 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        // Sibling instances share the directory; it is left for the system's temp cleaner.
     }
 }
 
@@ -390,4 +456,88 @@ pub async fn run_node(script: &str, args: &[&str]) -> String {
     );
     assert!(output.status.success(), "node {script} failed:\n{text}");
     text
+}
+
+/// A graphql-transport-ws client for tests: one socket, subscriptions by id.
+pub struct WsClient {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl WsClient {
+    /// Opens a socket and completes `connection_init` with the token (anonymous without one).
+    pub async fn connect(app: &TestApp, token: Option<&str>) -> Self {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = app.ws_url().into_client_request().expect("request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().expect("header"),
+        );
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("handshake");
+        let mut client = Self { socket };
+        let payload = token
+            .map(|t| json!({"Authorization": format!("Bearer {t}")}))
+            .unwrap_or(json!({}));
+        client
+            .socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                json!({"type": "connection_init", "payload": payload})
+                    .to_string()
+                    .into(),
+            ))
+            .await
+            .expect("send init");
+        let ack = client
+            .next_message(Duration::from_secs(10))
+            .await
+            .expect("ack");
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        client
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        use futures_util::SinkExt;
+        let message = json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}});
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                message.to_string().into(),
+            ))
+            .await
+            .expect("send subscribe");
+    }
+
+    /// The next protocol message other than a ping, or None after `wait`.
+    pub async fn next_message(&mut self, wait: Duration) -> Option<Value> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??
+                .ok()?;
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                let value: Value = serde_json::from_str(&text).ok()?;
+                if value["type"] == "ping" {
+                    continue;
+                }
+                return Some(value);
+            }
+        }
+    }
+
+    /// The next event payload (`data.<field>`) of subscription `id`; panics on anything else.
+    pub async fn next_event(&mut self, id: &str, field: &str, wait: Duration) -> Value {
+        let message = self
+            .next_message(wait)
+            .await
+            .unwrap_or_else(|| panic!("no event on {id} within {wait:?}"));
+        assert_eq!(message["id"], id, "{message}");
+        assert_eq!(message["type"], "next", "{message}");
+        assert!(message["payload"].get("errors").is_none(), "{message}");
+        message["payload"]["data"][field].clone()
+    }
 }

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod calendar;
 mod directory;
+mod events;
 mod fake_wechat;
 mod helpers;
 mod jurisdiction;
