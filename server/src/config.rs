@@ -192,6 +192,9 @@ pub struct HttpSettings {
     pub ws_ping_interval_seconds: u64,
     /// How often an open socket re-checks that its session was not revoked (close 4403).
     pub ws_session_check_seconds: u64,
+    /// A socket whose client has not read its messages for this long is closed (1013); the
+    /// client resubscribes with `after`.
+    pub ws_stall_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -318,6 +321,7 @@ impl Default for HttpSettings {
             ws_init_timeout_ms: 5_000,
             ws_ping_interval_seconds: 25,
             ws_session_check_seconds: 15,
+            ws_stall_timeout_ms: 10_000,
         }
     }
 }

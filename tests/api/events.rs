@@ -462,3 +462,206 @@ async fn a_worker_stopped_after_sending_but_before_acknowledging_does_not_cause_
         1
     );
 }
+
+/// A Redis of the test's own, to stop and restart without disturbing other tests.
+struct OwnRedis {
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl OwnRedis {
+    fn start(port: u16, dir: &std::path::Path) -> Self {
+        let status = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "yes",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .status()
+            .expect("redis-server");
+        assert!(status.success());
+        let redis = Self {
+            port,
+            dir: dir.to_path_buf(),
+        };
+        for _ in 0..50 {
+            if redis.ping() {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn ping(&self) -> bool {
+        std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "ping"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("PONG"))
+    }
+
+    fn stop(&self) {
+        let _ = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "shutdown", "nosave"])
+            .status();
+        for _ in 0..50 {
+            if !self.ping() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn restart(&self) -> Self {
+        Self::start(self.port, &self.dir)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_stopped_mutations_still_commit_and_their_events_arrive_once_it_is_back() {
+    let Some((database, _)) = postgres_backend() else {
+        return; // the fault needs the production pair (PostgreSQL + Redis)
+    };
+    let dir = std::env::temp_dir().join(format!("bangban-redis-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let redis = OwnRedis::start(free_port(), &dir);
+    let backend = crate::helpers::Backend {
+        data_dir: dir.join("data"),
+        database_url: Some(crate::helpers::fresh_postgres_database(&database).await),
+        redis_url: Some(format!("redis://127.0.0.1:{}/", redis.port)),
+        redis_prefix: "fault:".into(),
+    };
+    let app = TestApp::spawn_with(Options {
+        sibling_of: Some(backend),
+        ..Options::default()
+    })
+    .await;
+    let resident = app.login_resident("redis-outage").await;
+    let mut ws = WsClient::connect(&app, Some(&resident.access)).await;
+    ws.subscribe("live", MY_EVENTS, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    redis.stop();
+    expect_data(&bind(&app, &resident, "13800138070").await);
+    expect_data(&bind(&app, &resident, "13800138071").await);
+    assert!(
+        ws.next_message(Duration::from_millis(500)).await.is_none(),
+        "nothing can be relayed yet"
+    );
+
+    let _back = redis.restart();
+    let first = ws
+        .next_event("live", "myEvents", Duration::from_secs(30))
+        .await;
+    let second = ws
+        .next_event("live", "myEvents", Duration::from_secs(30))
+        .await;
+    assert_eq!(first["payload"]["phone"], "138****8070");
+    assert_eq!(second["payload"]["phone"], "138****8071");
+    std::mem::forget(redis); // `_back` stops the same server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_closed_without_stalling_the_others() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+    let app = TestApp::spawn_with(Options {
+        tweak: Some(Box::new(|s| {
+            s.http.ws_stall_timeout_ms = 300;
+            s.events.hub_capacity = 64;
+        })),
+        ..Options::default()
+    })
+    .await;
+    let resident = app.login_resident("slow-and-fast").await;
+    let mut fast = WsClient::connect(&app, Some(&resident.access)).await;
+    fast.subscribe("fast", MY_EVENTS, json!({})).await;
+
+    let mut request = app.ws_url().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut slow, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    use futures_util::SinkExt;
+    slow.send(Message::Text(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {}", resident.access)}}).to_string().into())).await.unwrap();
+    slow.send(Message::Text(
+        json!({"id": "slow", "type": "subscribe", "payload": {"query": MY_EVENTS}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    const EVENTS: usize = 3000;
+    let key =
+        bangban_server::events::resident_key(uuid::Uuid::parse_str(&resident.user_id).unwrap());
+    let hub = app.state.hub.clone();
+    let publisher = tokio::spawn(async move {
+        for n in 0..EVENTS {
+            hub.publish(std::sync::Arc::new(bangban_server::events::Envelope {
+                id: uuid::Uuid::now_v7(),
+                seq: n as i64 + 1,
+                kind: "test.padding".into(),
+                topic: "account".into(),
+                subject_kind: "account".into(),
+                subject_id: "padding".into(),
+                audience: vec![key.clone()],
+                payload: json!({"n": n, "pad": "x".repeat(4096)}),
+                created_at: chrono::Utc::now(),
+            }));
+            if n % 16 == 15 {
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        }
+    });
+    let mut received = 0;
+    while received < EVENTS {
+        let event = fast
+            .next_event("fast", "myEvents", Duration::from_secs(20))
+            .await;
+        assert_eq!(event["payload"]["n"], received, "in order, none missing");
+        received += 1;
+    }
+    publisher.await.unwrap();
+
+    let close = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match slow.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("the slow client is closed in time")
+    .expect("with a close frame");
+    assert_eq!(u16::from(close.code), 1013);
+    assert!(close.reason.contains("after"), "{}", close.reason);
+}

@@ -397,6 +397,23 @@ impl Broker for RedisBroker {
                 }
             }
             let Some(c) = conn.as_mut() else { continue };
+            if last_ids.iter().any(|id| id == "$") {
+                // Start from an explicit position taken from Redis's own clock, so that a
+                // reconnect resumes where it was instead of skipping what arrived meanwhile.
+                match redis::cmd("TIME").query_async::<(u64, u64)>(c).await {
+                    Ok((seconds, micros)) => {
+                        let start = format!("{}-0", seconds * 1000 + micros / 1000);
+                        for id in last_ids.iter_mut().filter(|id| *id == "$") {
+                            *id = start.clone();
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "event fan-out lost Redis; reconnecting");
+                        conn = None;
+                        continue;
+                    }
+                }
+            }
             let options = StreamReadOptions::default().block(2_000).count(512);
             let read: Result<Option<StreamReadReply>, redis::RedisError> = tokio::select! {
                 r = c.xread_options(&keys, &last_ids, &options) => r,

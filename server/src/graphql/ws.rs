@@ -182,6 +182,7 @@ impl Connection {
         metrics.websockets_open.inc();
         let (mut sink, mut incoming) = socket.split();
         let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(256);
+        let stalled = Arc::new(tokio::sync::Notify::new());
         let mut shutdown = self.state.shutdown.clone();
         let settings = &self.state.settings.http;
         let init_deadline = Instant::now() + Duration::from_millis(settings.ws_init_timeout_ms);
@@ -224,6 +225,9 @@ impl Connection {
                 _ = shutdown.changed() => {
                     break Some((1001, "Server shutting down".into()));
                 }
+                _ = stalled.notified() => {
+                    break Some((1013, "Try again later: the client stopped reading; subscribe again with `after`".into()));
+                }
                 _ = ping.tick(), if session.acknowledged => {
                     let frame = match self.protocol {
                         Protocol::TransportWs => json!({"type": "ping"}),
@@ -249,7 +253,7 @@ impl Connection {
                         }
                         Some(Ok(Message::Text(text))) => text,
                     };
-                    let replies = match self.handle(&mut session, &text, &out_tx).await {
+                    let replies = match self.handle(&mut session, &text, &out_tx, &stalled).await {
                         Ok(replies) => replies,
                         Err(Flow::Close(code, reason)) => break Some((code, reason)),
                     };
@@ -308,6 +312,7 @@ impl Connection {
         session: &mut Session,
         text: &str,
         out: &mpsc::Sender<Outgoing>,
+        stalled: &Arc<tokio::sync::Notify>,
     ) -> Result<Vec<Value>, Flow> {
         let invalid = |why: &str| Flow::Close(4400, format!("Invalid message received: {why}"));
         let message: Value = serde_json::from_str(text).map_err(|_| invalid("not JSON"))?;
@@ -377,8 +382,13 @@ impl Connection {
                         ));
                     }
                 }
-                let task =
-                    self.spawn_operation(id.clone(), request, session.context.clone(), out.clone());
+                let task = self.spawn_operation(
+                    id.clone(),
+                    request,
+                    session.context.clone(),
+                    out.clone(),
+                    stalled.clone(),
+                );
                 session.subscriptions.insert(id, task);
                 Ok(vec![])
             }
@@ -406,8 +416,10 @@ impl Connection {
         request: GqlRequest,
         context: RequestContext,
         out: mpsc::Sender<Outgoing>,
+        stalled: Arc<tokio::sync::Notify>,
     ) -> JoinHandle<()> {
         let request_id = context.request_id.clone();
+        let stall = Duration::from_millis(self.state.settings.http.ws_stall_timeout_ms.max(1));
         let mut stream = self.schema.execute_stream(request.data(context));
         tokio::spawn(async move {
             let mut first = true;
@@ -429,15 +441,19 @@ impl Connection {
                 }
                 first = false;
                 let payload = finish(response, &request_id);
-                if out
-                    .send(Outgoing::Next {
-                        id: id.clone(),
-                        payload,
-                    })
-                    .await
-                    .is_err()
-                {
-                    return;
+                let next = Outgoing::Next {
+                    id: id.clone(),
+                    payload,
+                };
+                // A client that stops reading must not hold events for ever: past the stall
+                // timeout its connection is closed (1013) and it resubscribes with `after`.
+                match tokio::time::timeout(stall, out.send(next)).await {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        stalled.notify_one();
+                        return;
+                    }
                 }
             }
             let _ = out.send(Outgoing::Complete { id }).await;
