@@ -83,8 +83,8 @@ pub struct EventSettings {
     pub relay_enabled: bool,
     /// Fallback polling interval of the relay; it is also woken right after each commit.
     pub relay_poll_ms: u64,
-    /// Events buffered per instance for its live subscriptions; a subscriber further behind is
-    /// closed with SUBSCRIPTION_LAGGED.
+    /// Events buffered per live subscription on the way from the broker; a subscription further
+    /// behind is ended with SUBSCRIPTION_LAGGED (the app resubscribes with `after`).
     pub hub_capacity: usize,
     /// Events buffered per subscription between the server and a slow socket.
     pub subscriber_buffer: usize,
@@ -95,7 +95,7 @@ impl Default for EventSettings {
         Self {
             relay_enabled: true,
             relay_poll_ms: 1_000,
-            hub_capacity: 4_096,
+            hub_capacity: 1_024,
             subscriber_buffer: 256,
         }
     }

@@ -12,14 +12,19 @@ use chrono::{DateTime, Utc};
 use entity::{event_audience, events, item_change_requests, staff_change_requests};
 use futures_util::{StreamExt, stream::BoxStream};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
     directory::{jurisdiction::Jurisdiction, service::region},
     error::{AppError, AppResult},
-    events::{Envelope, broker::load_envelopes, viewer_key},
+    events::{
+        Envelope,
+        broker::load_envelopes,
+        hub::{audience_route, subject_route},
+        viewer_key,
+    },
     graphql::{ContextExt, GqlResult},
     state::AppState,
 };
@@ -60,6 +65,13 @@ enum Filter {
 }
 
 impl Filter {
+    fn route(&self) -> String {
+        match self {
+            Filter::Audience(key) => audience_route(key),
+            Filter::Subject(subject) => subject_route(subject),
+        }
+    }
+
     fn matches(&self, envelope: &Envelope) -> bool {
         match self {
             Filter::Audience(key) => envelope.is_for(key),
@@ -126,7 +138,8 @@ fn event_stream(
 ) -> BoxStream<'static, GqlResult<Event>> {
     let (tx, rx) =
         mpsc::channel::<GqlResult<Event>>(state.settings.events.subscriber_buffer.max(1));
-    let mut live = state.hub.subscribe();
+    // Subscribed before the replay starts: whatever commits meanwhile is already buffered here.
+    let mut live = state.hub.subscribe(filter.route());
     tokio::spawn(async move {
         let mut seen: HashSet<Uuid> = HashSet::new();
         let mut order: VecDeque<Uuid> = VecDeque::new();
@@ -165,11 +178,11 @@ fn event_stream(
         }
         loop {
             let received = tokio::select! {
-                received = live.recv() => received,
+                received = live.receiver.recv() => received,
                 _ = tx.closed() => return,
             };
             match received {
-                Ok(envelope) => {
+                Some(envelope) => {
                     if !filter.matches(&envelope) || seen.contains(&envelope.id) {
                         continue;
                     }
@@ -178,14 +191,14 @@ fn event_stream(
                         return;
                     }
                 }
-                Err(RecvError::Lagged(missed)) => {
-                    let error = AppError::Lagged(format!(
-                        "this subscription fell {missed} events behind; subscribe again with `after` set to the last event id you received"
-                    ));
+                None if live.lagged() => {
+                    let error = AppError::Lagged(
+                        "this subscription fell too far behind; subscribe again with `after` set to the last event id you received".into(),
+                    );
                     let _ = tx.send(Err(error.into())).await;
                     return;
                 }
-                Err(RecvError::Closed) => return,
+                None => return,
             }
         }
     });
