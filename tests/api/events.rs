@@ -665,3 +665,84 @@ async fn a_client_that_stops_reading_is_closed_without_stalling_the_others() {
     assert_eq!(u16::from(close.code), 1013);
     assert!(close.reason.contains("after"), "{}", close.reason);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_departing_agent_is_disconnected_when_the_change_takes_effect() {
+    let app = TestApp::spawn_with(Options {
+        demo: true,
+        tweak: Some(Box::new(|s| s.http.ws_session_check_seconds = 1)),
+        ..Options::default()
+    })
+    .await;
+    let county = app
+        .staff_session("county.admin", Role::CountyAdmin, COUNTY)
+        .await;
+    let departing = app
+        .staff_session("leaving.agent", Role::VillageAgent, CHENGNEI)
+        .await;
+    let staff_id = departing.user_id.clone();
+    let today = bangban_server::directory::changes::local_date(bangban_server::clock::Clock::now(
+        app.clock.as_ref(),
+    ));
+    let change = expect_data(&app.as_(&county, "mutation($input: StaffChangeInput!) { submitStaffChange(input: $input) { id } }", json!({"input": {
+        "regionId": app.region_id(CHENGNEI).await, "beforeStaffId": staff_id, "post": "帮办员", "name": "接替者", "username": "successor",
+        "role": "VILLAGE_AGENT", "idNumber": test_id_number(21), "phone": "13900000021", "email": "s@example.cn",
+        "arrivalDate": (today + chrono::Duration::days(3)).to_string()}})).await);
+    let id = change["submitStaffChange"]["id"].as_str().unwrap();
+    expect_data(
+        &app.as_(
+            &county,
+            "mutation($id: ID!) { decideStaffChange(id: $id, approve: true) { status } }",
+            json!({"id": id}),
+        )
+        .await,
+    );
+
+    app.clock.advance(chrono::Duration::days(3));
+    let departing = app.refresh(&departing).await;
+    let mut ws = WsClient::connect(&app, Some(&departing.access)).await;
+    ws.subscribe("mine", MY_EVENTS, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let applied = bangban_server::jobs::run_due(&app.state)
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    assert_eq!(applied.staff_changes, 1);
+
+    // The applied change is announced to the departing agent, then the socket closes.
+    let event = ws.next_event("mine", "myEvents", WAIT).await;
+    assert_eq!(event["kind"], "staff_change.applied");
+    assert_eq!(
+        ws.close_code(WAIT).await,
+        Some(4403),
+        "signed out that moment"
+    );
+}
+
+#[tokio::test]
+async fn published_outbox_rows_are_pruned_by_age_and_events_stay() {
+    let app = TestApp::spawn().await;
+    let resident = app.login_resident("prune").await;
+    expect_data(&bind(&app, &resident, "13800138090").await);
+    bangban_server::events::relay::drain(&app.state)
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    let kept = bangban_server::events::relay::prune(&app.state, chrono::Duration::days(7))
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    assert_eq!(kept, 0, "young rows stay");
+    app.clock.advance(chrono::Duration::days(8));
+    let pruned = bangban_server::events::relay::prune(&app.state, chrono::Duration::days(7))
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    assert_eq!(pruned, 1);
+    assert!(
+        app.dump_table("events")
+            .await
+            .contains("account.phone_bound"),
+        "the event itself stays"
+    );
+}

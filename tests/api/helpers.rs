@@ -529,6 +529,24 @@ impl WsClient {
         }
     }
 
+    /// Waits for the server to close the socket; returns the close code.
+    pub async fn close_code(&mut self, wait: Duration) -> Option<u16> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??
+            {
+                Ok(tokio_tungstenite::tungstenite::Message::Close(frame)) => {
+                    return frame.map(|f| u16::from(f.code));
+                }
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// The next event payload (`data.<field>`) of subscription `id`; panics on anything else.
     pub async fn next_event(&mut self, id: &str, field: &str, wait: Duration) -> Value {
         let message = self
