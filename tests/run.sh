@@ -5,68 +5,15 @@
 # backends (SQLite + in-process, PostgreSQL + Redis). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tests/services.sh
 
-log() { printf '\n== %s\n' "$*"; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-    echo "need root to install: $*" >&2; exit 1; fi
-}
-
-pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
-
-missing=()
-command -v redis-server >/dev/null || missing+=(redis-server)
-{ [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] && id postgres >/dev/null 2>&1; } || missing+=(postgresql)
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-
+install_missing
 if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
   log "installing the Node conformance tools (tests/node)"
   npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
   touch tests/node/node_modules
 fi
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-work=$(mktemp -d /tmp/bangban-test.XXXXXX)
-chmod 755 "$work"
-redis_port=$(free_port)
-pg_port=$(free_port)
-PG=$(pg_bin)
-
-cleanup() {
-  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
-  if [ -f "$work/pg/data/postmaster.pid" ]; then
-    run_pg "$PG/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-run_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-log "starting Redis on 127.0.0.1:$redis_port"
-mkdir -p "$work/redis"
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-  --dir "$work/redis" --daemonize yes --pidfile "$work/redis/redis.pid" \
-  --logfile "$work/redis/redis.log"
-
-log "starting PostgreSQL on 127.0.0.1:$pg_port"
-mkdir -p "$work/pg"
-if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/pg"; fi
-chmod 700 "$work/pg"
-run_pg "$PG/initdb" -D "$work/pg/data" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
-run_pg "$PG/pg_ctl" -D "$work/pg/data" -l "$work/pg/pg.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $work/pg -c fsync=off -c max_connections=300" start >/dev/null
-for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_services
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -78,9 +25,7 @@ log "tests: SQLite + in-process"
 cargo test --workspace
 
 log "tests: PostgreSQL + Redis"
-BANGBAN_TEST_BACKEND=postgres \
-BANGBAN_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres" \
-BANGBAN_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/" \
+BANGBAN_TEST_BACKEND=postgres BANGBAN_TEST_DATABASE_URL="$PG_URL" BANGBAN_TEST_REDIS_URL="$REDIS_URL" \
   cargo test --workspace
 
 log "all tests passed on both backends"
