@@ -584,6 +584,9 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let one = fan_out(&args, &[&a], &tokens, &a).await?;
+    a.stop();
+    // Fresh instances, so that each RSS figure starts from an idle process.
+    let a = Server::start(&env)?;
     let b = Server::start(&env)?;
     let two = fan_out(&args, &[&a, &b], &tokens, &a).await?;
     a.stop();

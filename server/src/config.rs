@@ -133,6 +133,8 @@ pub struct PushSettings {
     pub max_deliveries: u64,
     /// `formal`, `trial` or `developer` (miniprogram_state).
     pub miniprogram_state: String,
+    /// Messages a worker sends at once.
+    pub concurrency: usize,
 }
 
 impl Default for PushSettings {
@@ -145,6 +147,7 @@ impl Default for PushSettings {
             reclaim_after_ms: 60_000,
             max_deliveries: 5,
             miniprogram_state: "formal".into(),
+            concurrency: 16,
         }
     }
 }

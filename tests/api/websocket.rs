@@ -88,7 +88,7 @@ async fn the_graphql_ws_npm_client_subscribes_queries_pings_and_is_refused_a_bad
     .await;
     let session = app.login_resident("ws-npm-user").await;
     let output = run_node("ws.mjs", &[&app.ws_url(), &session.access]).await;
-    assert!(output.contains("ws: 5 passed, 0 failed"), "{output}");
+    assert!(output.contains("ws: 6 passed, 0 failed"), "{output}");
 }
 
 #[tokio::test]

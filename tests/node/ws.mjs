@@ -283,6 +283,36 @@ async function checkClockSubscription({ primary }) {
   return stamps.join(' < ');
 }
 
+// f. A live myEvents subscription receives the event of a mutation made over HTTP.
+async function checkMyEvents({ url, token }) {
+  const client = makeClient(url, bearer(token));
+  try {
+    const received = new Promise((resolve, reject) => {
+      client.subscribe(
+        { query: 'subscription { myEvents { kind payload } }' },
+        { next: resolve, error: reject, complete: () => reject(new Error('completed without an event')) },
+      );
+    });
+    await delay(300);
+    const httpUrl = url.replace(/^ws/, 'http');
+    const response = await fetch(httpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer(token) },
+      body: JSON.stringify({ query: 'mutation { bindPhone(code: "13800138099") { phone } }' }),
+    });
+    const body = await response.json();
+    assert(!body.errors, `bindPhone failed: ${JSON.stringify(body)}`);
+    const result = await withTimeout(received, STEP_TIMEOUT_MS, 'the myEvents event');
+    assertNoErrors(result);
+    const event = result.data?.myEvents;
+    assert(event?.kind === 'account.phone_bound', `unexpected event ${JSON.stringify(result.data)}`);
+    assert(event.payload?.phone === '138****8099', `payload not masked: ${JSON.stringify(event.payload)}`);
+    return event.kind;
+  } finally {
+    await disposeClient(client);
+  }
+}
+
 // c. The server answers client pings with pongs.
 async function checkKeepAlive({ url, token }) {
   let pongs = 0;
@@ -402,6 +432,7 @@ async function main() {
     ['keep-alive ping/pong', checkKeepAlive],
     ['invalid token closes the connection with 4403', checkForbidden],
     ['legacy graphql-ws (subscriptions-transport-ws) protocol', checkLegacyProtocol],
+    ['myEvents receives the event of a mutation over HTTP', checkMyEvents],
   ];
 
   let passed = 0;

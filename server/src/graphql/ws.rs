@@ -98,6 +98,15 @@ pub fn upgrade(
         .and_then(bearer)
         .map(str::to_string);
     let protocol = chosen.unwrap_or(Protocol::TransportWs);
+    // Small buffers: an idle subscription should cost kilobytes, not the 2 × 128 KiB default;
+    // inbound messages are GraphQL operations, never large.
+    let config = poem::web::websocket::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(4 * 1024 * 1024)
+        .max_message_size(Some(64 * 1024))
+        .max_frame_size(Some(64 * 1024));
+    let websocket = websocket.config(config);
     let websocket = match chosen {
         Some(p) => websocket.protocols([p.name()]),
         None => websocket,

@@ -222,30 +222,25 @@ async fn refund(conn: &impl ConnectionTrait, user_id: Uuid, template_id: &str) -
     Ok(())
 }
 
-/// Uses one consent credit (long-term templates need none); false when there is none.
+/// Uses one consent credit (long-term templates need none); false when there is none. One
+/// guarded statement, so concurrent sends never use the same credit twice.
 async fn take_credit(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
     template_id: &str,
 ) -> AppResult<bool> {
-    let long_term = push_consents::Entity::find()
-        .filter(push_consents::Column::UserId.eq(user_id))
-        .filter(push_consents::Column::TemplateId.eq(template_id))
-        .filter(push_consents::Column::LongTerm.eq(true))
-        .one(conn)
-        .await?
-        .is_some();
-    if long_term {
-        return Ok(true);
-    }
     let taken = push_consents::Entity::update_many()
         .col_expr(
             push_consents::Column::Credits,
-            Expr::col(push_consents::Column::Credits).sub(1),
+            Expr::cust("credits - CASE WHEN long_term THEN 0 ELSE 1 END"),
         )
         .filter(push_consents::Column::UserId.eq(user_id))
         .filter(push_consents::Column::TemplateId.eq(template_id))
-        .filter(push_consents::Column::Credits.gt(0))
+        .filter(
+            sea_orm::Condition::any()
+                .add(push_consents::Column::LongTerm.eq(true))
+                .add(push_consents::Column::Credits.gt(0)),
+        )
         .exec(conn)
         .await?;
     Ok(taken.rows_affected == 1)

@@ -3,6 +3,8 @@
 //! coming back, and takes over events a stopped worker left unacknowledged.
 use std::{sync::Arc, time::Duration};
 
+use futures_util::StreamExt;
+
 use crate::{
     events::broker::Delivery,
     push::service::{Handled, deliver},
@@ -25,29 +27,42 @@ pub async fn run_once(state: &AppState, consumer: &str, block: Duration) -> anyh
         )
         .await?;
     let count = deliveries.len();
-    for delivery in deliveries {
-        if delivery.times_delivered > settings.max_deliveries {
-            state
-                .broker
-                .dead_letter(GROUP, &delivery, "delivered too many times")
-                .await?;
-            continue;
-        }
-        match deliver(state, &delivery.envelope).await {
-            Ok(Handled::Done) => state.broker.ack(GROUP, &delivery).await?,
-            Ok(Handled::Temporary) => {
-                state
-                    .broker
-                    .dead_letter(GROUP, &delivery, "WeChat unavailable after retries")
-                    .await?
-            }
-            Err(error) => {
-                // Left unacknowledged: redelivered after `reclaim_after_ms`.
-                tracing::warn!(error = error.message(), event_id = %delivery.envelope.id, "push delivery failed; will retry");
-            }
-        }
+    // Deliveries are independent (one event each; a message is claimed before it is sent), so
+    // several go out at once.
+    let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(deliveries)
+        .map(|delivery| handle(state, delivery))
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect()
+        .await;
+    for result in results {
+        result?;
     }
     Ok(count)
+}
+
+async fn handle(state: &AppState, delivery: Delivery) -> anyhow::Result<()> {
+    let settings = &state.settings.push;
+    if delivery.times_delivered > settings.max_deliveries {
+        state
+            .broker
+            .dead_letter(GROUP, &delivery, "delivered too many times")
+            .await?;
+        return Ok(());
+    }
+    match deliver(state, &delivery.envelope).await {
+        Ok(Handled::Done) => state.broker.ack(GROUP, &delivery).await?,
+        Ok(Handled::Temporary) => {
+            state
+                .broker
+                .dead_letter(GROUP, &delivery, "WeChat unavailable after retries")
+                .await?
+        }
+        Err(error) => {
+            // Left unacknowledged: redelivered after `reclaim_after_ms`.
+            tracing::warn!(error = error.message(), event_id = %delivery.envelope.id, "push delivery failed; will retry");
+        }
+    }
+    Ok(())
 }
 
 /// Runs until shutdown.
