@@ -86,8 +86,6 @@ pub struct EventSettings {
     /// Events buffered per live subscription on the way from the broker; a subscription further
     /// behind is ended with SUBSCRIPTION_LAGGED (the app resubscribes with `after`).
     pub hub_capacity: usize,
-    /// Events buffered per subscription between the server and a slow socket.
-    pub subscriber_buffer: usize,
 }
 
 impl Default for EventSettings {
@@ -96,7 +94,6 @@ impl Default for EventSettings {
             relay_enabled: true,
             relay_poll_ms: 1_000,
             hub_capacity: 1_024,
-            subscriber_buffer: 256,
         }
     }
 }

@@ -382,8 +382,8 @@ async fn wechat_faults_are_retried_refreshed_or_recorded() {
     expect_data(&bind(&app, &resident, &fake.phone_code("13800138052")).await);
     let temporary = wait_for_status(&app, &resident, "FAILED_TEMPORARY").await;
     assert_eq!(
-        temporary["attempts"], 1,
-        "one claimed delivery, sent with retries inside it"
+        temporary["attempts"], 4,
+        "four sends (the configured attempts), then given up"
     );
 
     // An invalidated access token: one refresh, one retry, sent.

@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 use entity::{event_audience, events, item_change_requests, staff_change_requests};
 use futures_util::{StreamExt, stream::BoxStream};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::{
@@ -22,7 +21,7 @@ use crate::{
     events::{
         Envelope,
         broker::load_envelopes,
-        hub::{audience_route, subject_route},
+        hub::{HubSubscription, audience_route, subject_route},
         viewer_key,
     },
     graphql::{ContextExt, GqlResult},
@@ -130,79 +129,104 @@ async fn after_seq(state: &AppState, after: Option<ID>) -> AppResult<i64> {
     Ok(row.seq)
 }
 
-/// Replay (when `after` is given) then live, through a bounded per-subscription buffer.
+/// Where a subscription stands: replaying pages from the database, then live from the hub.
+struct Cursor {
+    state: Arc<AppState>,
+    filter: Filter,
+    live: HubSubscription,
+    /// Replay position, or None once live.
+    replay_from: Option<i64>,
+    page: VecDeque<Envelope>,
+    seen: HashSet<Uuid>,
+    order: VecDeque<Uuid>,
+    finished: bool,
+}
+
+impl Cursor {
+    fn remember(&mut self, id: Uuid) -> bool {
+        if !self.seen.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > REMEMBERED_IDS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        true
+    }
+
+    /// The next item, or None when the subscription is over.
+    async fn next(&mut self) -> Option<GqlResult<Event>> {
+        if self.finished {
+            return None;
+        }
+        loop {
+            if let Some(envelope) = self.page.pop_front() {
+                self.remember(envelope.id);
+                return Some(Ok(Event::from(&envelope)));
+            }
+            if let Some(from) = self.replay_from {
+                match replay_page(&self.state, &self.filter, from).await {
+                    Ok(page) => {
+                        let full = page.len() as u64 == PAGE;
+                        self.replay_from = match page.last() {
+                            Some(last) if full => Some(last.seq),
+                            _ => None,
+                        };
+                        self.page.extend(page);
+                        continue;
+                    }
+                    Err(error) => {
+                        self.finished = true;
+                        return Some(Err(error.into()));
+                    }
+                }
+            }
+            match self.live.receiver.recv().await {
+                Some(envelope) => {
+                    if self.filter.matches(&envelope) && self.remember(envelope.id) {
+                        return Some(Ok(Event::from(envelope.as_ref())));
+                    }
+                }
+                None => {
+                    self.finished = true;
+                    if self.live.lagged() {
+                        let error = AppError::Lagged(
+                            "this subscription fell too far behind; subscribe again with `after` set to the last event id you received".into(),
+                        );
+                        return Some(Err(error.into()));
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Replay (when `after` is given) then live. No task and no extra buffer per subscription: the
+/// socket pulls from the hub's bounded channel, so an idle subscription costs little.
 fn event_stream(
     state: Arc<AppState>,
     filter: Filter,
     after: i64,
 ) -> BoxStream<'static, GqlResult<Event>> {
-    let (tx, rx) =
-        mpsc::channel::<GqlResult<Event>>(state.settings.events.subscriber_buffer.max(1));
     // Subscribed before the replay starts: whatever commits meanwhile is already buffered here.
-    let mut live = state.hub.subscribe(filter.route());
-    tokio::spawn(async move {
-        let mut seen: HashSet<Uuid> = HashSet::new();
-        let mut order: VecDeque<Uuid> = VecDeque::new();
-        let mut remember = |id: Uuid, seen: &mut HashSet<Uuid>| {
-            if seen.insert(id) {
-                order.push_back(id);
-                if order.len() > REMEMBERED_IDS
-                    && let Some(old) = order.pop_front()
-                {
-                    seen.remove(&old);
-                }
-            }
-        };
-        if after != i64::MAX {
-            let mut cursor = after;
-            loop {
-                let page = match replay_page(&state, &filter, cursor).await {
-                    Ok(page) => page,
-                    Err(error) => {
-                        let _ = tx.send(Err(error.into())).await;
-                        return;
-                    }
-                };
-                let full = page.len() as u64 == PAGE;
-                for envelope in page {
-                    cursor = envelope.seq;
-                    remember(envelope.id, &mut seen);
-                    if tx.send(Ok(Event::from(&envelope))).await.is_err() {
-                        return;
-                    }
-                }
-                if !full {
-                    break;
-                }
-            }
-        }
-        loop {
-            let received = tokio::select! {
-                received = live.receiver.recv() => received,
-                _ = tx.closed() => return,
-            };
-            match received {
-                Some(envelope) => {
-                    if !filter.matches(&envelope) || seen.contains(&envelope.id) {
-                        continue;
-                    }
-                    remember(envelope.id, &mut seen);
-                    if tx.send(Ok(Event::from(envelope.as_ref()))).await.is_err() {
-                        return;
-                    }
-                }
-                None if live.lagged() => {
-                    let error = AppError::Lagged(
-                        "this subscription fell too far behind; subscribe again with `after` set to the last event id you received".into(),
-                    );
-                    let _ = tx.send(Err(error.into())).await;
-                    return;
-                }
-                None => return,
-            }
-        }
-    });
-    tokio_stream::wrappers::ReceiverStream::new(rx).boxed()
+    let live = state.hub.subscribe(filter.route());
+    let cursor = Cursor {
+        state,
+        filter,
+        live,
+        replay_from: (after != i64::MAX).then_some(after),
+        page: VecDeque::new(),
+        seen: HashSet::new(),
+        order: VecDeque::new(),
+        finished: false,
+    };
+    futures_util::stream::unfold(cursor, |mut cursor| async move {
+        cursor.next().await.map(|item| (item, cursor))
+    })
+    .boxed()
 }
 
 fn failed(error: AppError) -> BoxStream<'static, GqlResult<Event>> {

@@ -175,25 +175,47 @@ pub enum Handled {
     Temporary,
 }
 
+/// What a status change records besides the status.
+#[derive(Default)]
+struct Note {
+    error: Option<String>,
+    msgid: Option<String>,
+    /// Sends made (set once the sending is over).
+    attempts: Option<u32>,
+}
+
+impl Note {
+    fn error(error: impl Into<String>) -> Self {
+        Self {
+            error: Some(error.into()),
+            ..Self::default()
+        }
+    }
+}
+
 async fn set_status(
     conn: &impl ConnectionTrait,
     event_id: Uuid,
     user_id: Uuid,
     from: DeliveryStatus,
     to: DeliveryStatus,
-    error: Option<String>,
-    msgid: Option<String>,
+    note: Note,
 ) -> AppResult<bool> {
+    let Note {
+        error,
+        msgid,
+        attempts,
+    } = note;
     let mut update = push_deliveries::Entity::update_many()
         .col_expr(push_deliveries::Column::Status, Expr::value(to.as_str()))
         .col_expr(push_deliveries::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(push_deliveries::Column::EventId.eq(event_id))
         .filter(push_deliveries::Column::UserId.eq(user_id))
         .filter(push_deliveries::Column::Status.eq(from.as_str()));
-    if to == DeliveryStatus::Sending {
+    if let Some(attempts) = attempts {
         update = update.col_expr(
             push_deliveries::Column::Attempts,
-            Expr::col(push_deliveries::Column::Attempts).add(1),
+            Expr::value(i32::try_from(attempts).unwrap_or(i32::MAX)),
         );
     }
     if let Some(error) = error {
@@ -304,8 +326,7 @@ pub async fn deliver(state: &AppState, envelope: &Envelope) -> AppResult<Handled
                     user_id,
                     DeliveryStatus::Sending,
                     DeliveryStatus::FailedTemporary,
-                    Some("interrupted while sending; not resent to avoid a duplicate".into()),
-                    None,
+                    Note::error("interrupted while sending; not resent to avoid a duplicate"),
                 )
                 .await?;
                 continue;
@@ -321,45 +342,39 @@ pub async fn deliver(state: &AppState, envelope: &Envelope) -> AppResult<Handled
                     user_id,
                     DeliveryStatus::Queued,
                     DeliveryStatus::FailedPermanent,
-                    Some(field_error),
-                    None,
+                    Note::error(field_error),
                 )
                 .await?;
                 continue;
             }
         };
-        // The credit is taken and the row claimed in one transaction: the row is `sending`
-        // before anything leaves.
-        let txn = crate::db::begin_write(&state.db).await?;
-        if !take_credit(&txn, user_id, &template.template_id).await? {
-            set_status(
-                &txn,
-                envelope.id,
-                user_id,
-                DeliveryStatus::Queued,
-                DeliveryStatus::NoConsent,
-                Some("no consent credit for the template".into()),
-                None,
-            )
-            .await?;
-            txn.commit().await?;
-            continue;
-        }
+        // Claimed (`sending`) before anything leaves, then a credit is used: a stop in between
+        // leaves a `sending` row, which is never resent.
         if !set_status(
-            &txn,
+            &state.db,
             envelope.id,
             user_id,
             DeliveryStatus::Queued,
             DeliveryStatus::Sending,
-            None,
-            None,
+            Note::default(),
         )
         .await?
         {
             // Another worker claimed it.
             continue;
         }
-        txn.commit().await?;
+        if !take_credit(&state.db, user_id, &template.template_id).await? {
+            set_status(
+                &state.db,
+                envelope.id,
+                user_id,
+                DeliveryStatus::Sending,
+                DeliveryStatus::NoConsent,
+                Note::error("no consent credit for the template"),
+            )
+            .await?;
+            continue;
+        }
 
         let settings = &state.settings.push;
         let mut attempt = 0;
@@ -440,8 +455,11 @@ pub async fn deliver(state: &AppState, envelope: &Envelope) -> AppResult<Handled
             user_id,
             DeliveryStatus::Sending,
             to,
-            error,
-            msgid,
+            Note {
+                error,
+                msgid,
+                attempts: Some(attempt),
+            },
         )
         .await?;
     }

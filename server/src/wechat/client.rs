@@ -137,6 +137,9 @@ pub struct WechatClient {
     attempts: u32,
     backoff: Duration,
     store: Store,
+    /// The shared token, kept here for a minute so that each call does not ask the store
+    /// (WeChat's advice for workers of a central token).
+    local: Arc<std::sync::Mutex<Option<(String, tokio::time::Instant)>>>,
 }
 
 impl std::fmt::Debug for WechatClient {
@@ -169,6 +172,7 @@ impl WechatClient {
             attempts: settings.retry_attempts.max(1),
             backoff: Duration::from_millis(settings.retry_base_ms),
             store,
+            local: Arc::new(std::sync::Mutex::new(None)),
         })))
     }
 
@@ -244,6 +248,31 @@ impl WechatClient {
     /// The shared access token: read from the store, or fetched (stable_token, normal mode)
     /// by whichever instance wins the refresh lock while the others wait for it.
     pub async fn access_token(&self) -> Result<String, WechatError> {
+        let cached = self
+            .local
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .filter(|(_, until)| *until > tokio::time::Instant::now());
+        if let Some((token, _)) = cached {
+            return Ok(token);
+        }
+        let token = self.shared_access_token().await?;
+        *self.local.lock().unwrap_or_else(|p| p.into_inner()) = Some((
+            token.clone(),
+            tokio::time::Instant::now() + Duration::from_secs(60),
+        ));
+        Ok(token)
+    }
+
+    fn forget_local(&self, token: &str) {
+        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        if local.as_ref().is_some_and(|(t, _)| t == token) {
+            *local = None;
+        }
+    }
+
+    async fn shared_access_token(&self) -> Result<String, WechatError> {
         let key = self.token_key();
         let lock_key = format!("wechat:token-lock:{}", self.appid);
         let lock_value = uuid::Uuid::new_v4().to_string();
@@ -326,6 +355,7 @@ impl WechatClient {
         let token = self.access_token().await?;
         match call(token.clone()).await {
             Err(WechatError::TokenRejected(_)) => {
+                self.forget_local(&token);
                 let _ = self
                     .store
                     .compare_and_delete(&self.token_key(), &token)
