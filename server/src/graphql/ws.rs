@@ -10,17 +10,18 @@
 //! message, 4401 subscribe before ack, 4403 bad, expired or revoked token, 4408 no
 //! `connection_init` in time, 4409 duplicate subscription id, 4429 second `connection_init`,
 //! 1001 server shutting down. Queries and mutations run over the socket too.
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use async_graphql::{Request as GqlRequest, Response as GqlResponse};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt, stream::BoxStream};
 use poem::{
     IntoResponse, Request, Response,
     http::{StatusCode, header},
     web::websocket::{CloseCode, Message, WebSocket, WebSocketStream},
 };
 use serde_json::{Value, json};
-use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
+use tokio::time::Instant;
+use tokio_stream::StreamMap;
 use tracing::Instrument;
 
 use crate::{
@@ -159,16 +160,13 @@ pub fn close_reason(reason: &str) -> String {
     reason[..end].to_string()
 }
 
-enum Outgoing {
-    Next { id: String, payload: Value },
-    Error { id: String, payload: Value },
-    Complete { id: String },
-}
-
 /// Why the connection must close: a close code and reason.
 enum Flow {
     Close(u16, String),
 }
+
+/// A running operation: its responses, then `None` once it has completed.
+type Operation = BoxStream<'static, Option<GqlResponse>>;
 
 struct Connection {
     protocol: Protocol,
@@ -182,7 +180,10 @@ struct Session {
     acknowledged: bool,
     init_seen: bool,
     context: RequestContext,
-    subscriptions: HashMap<String, JoinHandle<()>>,
+    /// Operations by client id, polled by the connection itself: no task per subscription.
+    operations: StreamMap<String, Operation>,
+    /// Operations that have produced a response (the first one decides `error` vs `next`).
+    started: HashSet<String>,
 }
 
 impl Connection {
@@ -190,10 +191,9 @@ impl Connection {
         let metrics = self.state.metrics.clone();
         metrics.websockets_open.inc();
         let (mut sink, mut incoming) = socket.split();
-        let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(256);
-        let stalled = Arc::new(tokio::sync::Notify::new());
         let mut shutdown = self.state.shutdown.clone();
         let settings = &self.state.settings.http;
+        let stall = Duration::from_millis(settings.ws_stall_timeout_ms.max(1));
         let init_deadline = Instant::now() + Duration::from_millis(settings.ws_init_timeout_ms);
         let ping_every = Duration::from_secs(settings.ws_ping_interval_seconds.max(1));
         let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
@@ -204,7 +204,8 @@ impl Connection {
             acknowledged: false,
             init_seen: false,
             context: self.context.clone(),
-            subscriptions: HashMap::new(),
+            operations: StreamMap::new(),
+            started: HashSet::new(),
         };
 
         let close: Option<(u16, String)> = loop {
@@ -219,7 +220,7 @@ impl Connection {
                         .unwrap_or(Duration::ZERO);
                     Instant::now() + left
                 });
-            tokio::select! {
+            let frames: Vec<Value> = tokio::select! {
                 _ = tokio::time::sleep_until(init_deadline), if !session.init_seen => {
                     break Some((4408, "Connection initialisation timeout".into()));
                 }
@@ -230,28 +231,19 @@ impl Connection {
                     if !session_is_open(&self.state, &session.context.viewer).await.unwrap_or(true) {
                         break Some((4403, "Forbidden: the session has ended".into()));
                     }
+                    continue;
                 }
                 _ = shutdown.changed() => {
                     break Some((1001, "Server shutting down".into()));
                 }
-                _ = stalled.notified() => {
-                    break Some((1013, "Try again later: the client stopped reading; subscribe again with `after`".into()));
-                }
                 _ = ping.tick(), if session.acknowledged => {
-                    let frame = match self.protocol {
+                    vec![match self.protocol {
                         Protocol::TransportWs => json!({"type": "ping"}),
                         Protocol::LegacyWs => json!({"type": "ka"}),
-                    };
-                    if sink.send(Message::Text(frame.to_string())).await.is_err() {
-                        break None;
-                    }
+                    }]
                 }
-                Some(out) = out_rx.recv() => {
-                    if let Some(frame) = self.frame_for(&mut session, out)
-                        && sink.send(Message::Text(frame.to_string())).await.is_err()
-                    {
-                        break None;
-                    }
+                Some((id, item)) = session.operations.next(), if !session.operations.is_empty() => {
+                    vec![self.frame_for(&mut session, id, item)]
                 }
                 message = incoming.next() => {
                     let text = match message {
@@ -262,67 +254,79 @@ impl Connection {
                         }
                         Some(Ok(Message::Text(text))) => text,
                     };
-                    let replies = match self.handle(&mut session, &text, &out_tx, &stalled).await {
+                    match self.handle(&mut session, &text).await {
                         Ok(replies) => replies,
                         Err(Flow::Close(code, reason)) => break Some((code, reason)),
-                    };
-                    let mut failed = false;
-                    for reply in replies {
-                        if sink.send(Message::Text(reply.to_string())).await.is_err() {
-                            failed = true;
-                            break;
-                        }
                     }
-                    if failed {
-                        break None;
+                }
+            };
+            // A client that stops reading must not hold the server: past the stall timeout its
+            // connection is closed (1013) and it resubscribes with `after`.
+            let mut outcome = None;
+            for frame in frames {
+                match tokio::time::timeout(stall, sink.send(Message::Text(frame.to_string()))).await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => {
+                        outcome = Some(None);
+                        break;
+                    }
+                    Err(_) => {
+                        outcome = Some(Some((
+                            1013,
+                            "Try again later: the client stopped reading; subscribe again with `after`".to_string(),
+                        )));
+                        break;
                     }
                 }
             }
+            if let Some(outcome) = outcome {
+                break outcome;
+            }
         };
 
-        for (_, task) in session.subscriptions.drain() {
-            task.abort();
-        }
+        drop(session);
         tracing::debug!(close = ?close, "websocket closed");
         if let Some((code, reason)) = close {
-            let _ = sink
-                .send(Message::Close(Some((
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                sink.send(Message::Close(Some((
                     CloseCode::from(code),
                     close_reason(&reason),
-                ))))
-                .await;
+                )))),
+            )
+            .await;
         }
-        let _ = sink.close().await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
         metrics.websockets_open.dec();
     }
 
-    /// Turns a subscription task's output into a frame, dropping output of operations that the
-    /// client has completed meanwhile.
-    fn frame_for(&self, session: &mut Session, out: Outgoing) -> Option<Value> {
+    /// The frame for one item of an operation: `next`/`data`, `error` (a request that failed
+    /// before execution), or `complete`.
+    fn frame_for(&self, session: &mut Session, id: String, item: Option<GqlResponse>) -> Value {
         let legacy = self.protocol == Protocol::LegacyWs;
-        match out {
-            Outgoing::Next { id, payload } => session.subscriptions.contains_key(&id).then(|| {
-                json!({"id": id, "type": if legacy { "data" } else { "next" }, "payload": payload})
-            }),
-            Outgoing::Error { id, payload } => session
-                .subscriptions
-                .remove(&id)
-                .map(|_| json!({"id": id, "type": "error", "payload": payload})),
-            Outgoing::Complete { id } => session
-                .subscriptions
-                .remove(&id)
-                .map(|_| json!({"id": id, "type": "complete"})),
+        let Some(response) = item else {
+            session.operations.remove(&id);
+            session.started.remove(&id);
+            return json!({"id": id, "type": "complete"});
+        };
+        let first = session.started.insert(id.clone());
+        if first && failed_before_execution(&response) {
+            session.operations.remove(&id);
+            session.started.remove(&id);
+            let finished = finish(response, &session.context.request_id);
+            let errors = finished
+                .get("errors")
+                .cloned()
+                .unwrap_or(Value::Array(vec![]));
+            return json!({"id": id, "type": "error", "payload": errors});
         }
+        let payload = finish(response, &session.context.request_id);
+        json!({"id": id, "type": if legacy { "data" } else { "next" }, "payload": payload})
     }
 
     /// Handles one client message; returns the frames to answer with.
-    async fn handle(
-        &self,
-        session: &mut Session,
-        text: &str,
-        out: &mpsc::Sender<Outgoing>,
-        stalled: &Arc<tokio::sync::Notify>,
-    ) -> Result<Vec<Value>, Flow> {
+    async fn handle(&self, session: &mut Session, text: &str) -> Result<Vec<Value>, Flow> {
         let invalid = |why: &str| Flow::Close(4400, format!("Invalid message received: {why}"));
         let message: Value = serde_json::from_str(text).map_err(|_| invalid("not JSON"))?;
         let kind = message
@@ -378,12 +382,11 @@ impl Connection {
                     .and_then(Value::as_object)
                     .ok_or_else(|| invalid("subscribe needs a payload"))?;
                 let request = request_from_payload(payload).map_err(|why| invalid(&why))?;
-                if session.subscriptions.contains_key(&id) {
+                if session.operations.contains_key(&id) {
                     if legacy {
                         // subscriptions-transport-ws replaces an operation with the same id.
-                        if let Some(old) = session.subscriptions.remove(&id) {
-                            old.abort();
-                        }
+                        session.operations.remove(&id);
+                        session.started.remove(&id);
                     } else {
                         return Err(Flow::Close(
                             4409,
@@ -391,14 +394,13 @@ impl Connection {
                         ));
                     }
                 }
-                let task = self.spawn_operation(
-                    id.clone(),
-                    request,
-                    session.context.clone(),
-                    out.clone(),
-                    stalled.clone(),
-                );
-                session.subscriptions.insert(id, task);
+                let stream = self
+                    .schema
+                    .execute_stream(request.data(session.context.clone()))
+                    .map(Some)
+                    .chain(futures_util::stream::once(async { None }))
+                    .boxed();
+                session.operations.insert(id, stream);
                 Ok(vec![])
             }
             ("complete", false) | ("stop", true) => {
@@ -406,67 +408,15 @@ impl Connection {
                     .get("id")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                if let Some(task) = session.subscriptions.remove(id) {
-                    task.abort();
-                    if legacy {
-                        return Ok(vec![json!({"id": id, "type": "complete"})]);
-                    }
+                session.started.remove(id);
+                if session.operations.remove(id).is_some() && legacy {
+                    return Ok(vec![json!({"id": id, "type": "complete"})]);
                 }
                 Ok(vec![])
             }
             ("connection_terminate", true) => Err(Flow::Close(1000, "Normal closure".into())),
             _ => Err(invalid("unknown message type")),
         }
-    }
-
-    fn spawn_operation(
-        &self,
-        id: String,
-        request: GqlRequest,
-        context: RequestContext,
-        out: mpsc::Sender<Outgoing>,
-        stalled: Arc<tokio::sync::Notify>,
-    ) -> JoinHandle<()> {
-        let request_id = context.request_id.clone();
-        let stall = Duration::from_millis(self.state.settings.http.ws_stall_timeout_ms.max(1));
-        let mut stream = self.schema.execute_stream(request.data(context));
-        tokio::spawn(async move {
-            let mut first = true;
-            while let Some(response) = stream.next().await {
-                let response: GqlResponse = response;
-                if first && failed_before_execution(&response) {
-                    let finished = finish(response, &request_id);
-                    let errors = finished
-                        .get("errors")
-                        .cloned()
-                        .unwrap_or(Value::Array(vec![]));
-                    let _ = out
-                        .send(Outgoing::Error {
-                            id,
-                            payload: errors,
-                        })
-                        .await;
-                    return;
-                }
-                first = false;
-                let payload = finish(response, &request_id);
-                let next = Outgoing::Next {
-                    id: id.clone(),
-                    payload,
-                };
-                // A client that stops reading must not hold events for ever: past the stall
-                // timeout its connection is closed (1013) and it resubscribes with `after`.
-                match tokio::time::timeout(stall, out.send(next)).await {
-                    Ok(Ok(())) => continue,
-                    Ok(Err(_)) => return,
-                    Err(_) => {
-                        stalled.notify_one();
-                        return;
-                    }
-                }
-            }
-            let _ = out.send(Outgoing::Complete { id }).await;
-        })
     }
 }
 

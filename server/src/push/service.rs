@@ -311,28 +311,6 @@ pub async fn deliver(state: &AppState, envelope: &Envelope) -> AppResult<Handled
         )
         .exec_without_returning(&state.db)
         .await?;
-        let row = push_deliveries::Entity::find_by_id((envelope.id, user_id))
-            .one(&state.db)
-            .await?
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("delivery row vanished")))?;
-        match DeliveryStatus::parse(&row.status) {
-            DeliveryStatus::Queued => {}
-            DeliveryStatus::Sending => {
-                // A worker stopped between sending and recording: the message may have gone out.
-                // Never send twice; record what is known.
-                set_status(
-                    &state.db,
-                    envelope.id,
-                    user_id,
-                    DeliveryStatus::Sending,
-                    DeliveryStatus::FailedTemporary,
-                    Note::error("interrupted while sending; not resent to avoid a duplicate"),
-                )
-                .await?;
-                continue;
-            }
-            _ => continue,
-        }
         let data = match template_data(&template, &envelope.payload) {
             Ok(data) => data,
             Err(field_error) => {
@@ -350,7 +328,7 @@ pub async fn deliver(state: &AppState, envelope: &Envelope) -> AppResult<Handled
         };
         // Claimed (`sending`) before anything leaves, then a credit is used: a stop in between
         // leaves a `sending` row, which is never resent.
-        if !set_status(
+        let claimed = set_status(
             &state.db,
             envelope.id,
             user_id,
@@ -358,9 +336,19 @@ pub async fn deliver(state: &AppState, envelope: &Envelope) -> AppResult<Handled
             DeliveryStatus::Sending,
             Note::default(),
         )
-        .await?
-        {
-            // Another worker claimed it.
+        .await?;
+        if !claimed {
+            // Handled before — unless a worker stopped between sending and recording, in which
+            // case the message may have gone out: never send twice; record what is known.
+            set_status(
+                &state.db,
+                envelope.id,
+                user_id,
+                DeliveryStatus::Sending,
+                DeliveryStatus::FailedTemporary,
+                Note::error("interrupted while sending; not resent to avoid a duplicate"),
+            )
+            .await?;
             continue;
         }
         if !take_credit(&state.db, user_id, &template.template_id).await? {
