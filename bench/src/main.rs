@@ -31,6 +31,10 @@ struct Args {
     events_per_second: u64,
     seconds: u64,
     push_messages: usize,
+    /// Run only the one-instance fan-out (a quick look at latency and memory).
+    quick: bool,
+    /// Open sockets without subscribing (to tell connection memory from subscription memory).
+    no_subscribe: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -42,6 +46,8 @@ fn parse_args() -> anyhow::Result<Args> {
         events_per_second: 200,
         seconds: 10,
         push_messages: 2_000,
+        quick: false,
+        no_subscribe: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -54,6 +60,8 @@ fn parse_args() -> anyhow::Result<Args> {
             "--events-per-second" => args.events_per_second = value()?.parse()?,
             "--seconds" => args.seconds = value()?.parse()?,
             "--push-messages" => args.push_messages = value()?.parse()?,
+            "--quick" => args.quick = true,
+            "--no-subscribe" => args.no_subscribe = true,
             other => bail!("unknown flag {other}"),
         }
     }
@@ -234,6 +242,7 @@ async fn subscriber(
     token: String,
     latencies: Arc<Mutex<Vec<f64>>>,
     ready: Arc<AtomicU64>,
+    subscribe: bool,
 ) -> anyhow::Result<()> {
     let mut request = ws_url.into_client_request()?;
     request
@@ -241,7 +250,9 @@ async fn subscriber(
         .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
     socket.send(Message::Text(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}).to_string().into())).await?;
-    socket.send(Message::Text(json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { myEvents { createdAt } }"}}).to_string().into())).await?;
+    if subscribe {
+        socket.send(Message::Text(json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { myEvents { createdAt } }"}}).to_string().into())).await?;
+    }
     let mut counted = false;
     while let Some(message) = socket.next().await {
         let Message::Text(text) = message? else {
@@ -295,6 +306,7 @@ async fn fan_out(
             token,
             latencies.clone(),
             ready.clone(),
+            !args.no_subscribe,
         )));
         if n % 64 == 63 {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -585,6 +597,18 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let one = fan_out(&args, &[&a], &tokens, &a).await?;
     a.stop();
+    if args.quick {
+        println!(
+            "quick: p50 {:.1} ms, p99 {:.1} ms, {} of {} delivered, RSS per idle subscription {:.1} KiB (Redis p99 {:.2} ms)",
+            one.p50_ms,
+            one.p99_ms,
+            one.delivered,
+            one.expected,
+            one.rss_per_subscription_kib,
+            redis_p99
+        );
+        return Ok(());
+    }
     // Fresh instances, so that each RSS figure starts from an idle process.
     let a = Server::start(&env)?;
     let b = Server::start(&env)?;

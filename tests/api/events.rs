@@ -408,6 +408,23 @@ async fn wechat_faults_are_retried_refreshed_or_recorded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_send_is_retried_with_backoff() {
+    let fake = FakeWechat::start().await;
+    let mut options = with_push(&fake);
+    options.tweak = Some(Box::new(|s| {
+        s.push.templates = vec![push_template()];
+        s.wechat.timeout_ms = 300;
+    }));
+    let app = TestApp::spawn_with(options).await;
+    let resident = resident_with_consent(&app, &fake, "openid-timeout", 3, true).await;
+    fake.stall_next(Api::SubscribeSend, 1, 1_500);
+    expect_data(&bind(&app, &resident, &fake.phone_code("13800138080")).await);
+    let sent = wait_for_status(&app, &resident, "SENT").await;
+    assert_eq!(sent["attempts"], 2, "the timed-out send, then the retry");
+    assert_eq!(fake.sent().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_stopped_after_sending_but_before_acknowledging_does_not_cause_a_second_send() {
     let fake = FakeWechat::start().await;
     let mut options = with_push(&fake);

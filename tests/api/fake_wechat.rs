@@ -52,6 +52,8 @@ struct Inner {
     credits: HashMap<(String, String), u32>,
     /// Subscribe messages accepted, in order.
     sent: Vec<Value>,
+    /// Calls of an API that hang this long and then fail without doing anything.
+    stalls: HashMap<Api, VecDeque<u64>>,
     calls: HashMap<Api, usize>,
     issued: u64,
 }
@@ -296,11 +298,22 @@ fn keyword_valid(keyword: &str, value: &str) -> bool {
 }
 
 #[handler]
-fn subscribe_send(
+async fn subscribe_send(
     Query(params): Query<TokenParam>,
     body: Json<Value>,
     Data(inner): Data<&Arc<Mutex<Inner>>>,
 ) -> poem::Response {
+    let stall = lock(inner)
+        .stalls
+        .get_mut(&Api::SubscribeSend)
+        .and_then(VecDeque::pop_front);
+    if let Some(millis) = stall {
+        // A request lost on the way: the caller times out; nothing was processed.
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+        return poem::Response::builder()
+            .content_type("application/json")
+            .body(error(-1, "system error").0.to_string());
+    }
     let mut inner = lock(inner);
     let reply = |v: Json<Value>| {
         poem::Response::builder()
@@ -427,6 +440,15 @@ impl FakeWechat {
             .entry(api)
             .or_default()
             .extend(codes.iter().copied());
+    }
+
+    /// The next `times` calls of `api` hang for `millis` and then fail without effect.
+    pub fn stall_next(&self, api: Api, times: usize, millis: u64) {
+        lock(&self.inner)
+            .stalls
+            .entry(api)
+            .or_default()
+            .extend(std::iter::repeat_n(millis, times));
     }
 
     pub fn calls(&self, api: Api) -> usize {

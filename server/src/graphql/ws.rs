@@ -187,6 +187,8 @@ struct Session {
 }
 
 impl Connection {
+    /// The connection's loop. Its future is allocated once per socket and lives as long as the
+    /// socket, so the big futures it awaits (database calls) are boxed and exist only while used.
     async fn serve(self, socket: WebSocketStream) {
         let metrics = self.state.metrics.clone();
         metrics.websockets_open.inc();
@@ -228,7 +230,9 @@ impl Connection {
                     break Some((4403, "Forbidden: the access token has expired".into()));
                 }
                 _ = session_check.tick(), if session.acknowledged && !session.context.viewer.is_anonymous() => {
-                    if !session_is_open(&self.state, &session.context.viewer).await.unwrap_or(true) {
+                    // Boxed: the connection's own future stays small while it idles.
+                    let open = Box::pin(session_is_open(&self.state, &session.context.viewer)).await;
+                    if !open.unwrap_or(true) {
                         break Some((4403, "Forbidden: the session has ended".into()));
                     }
                     continue;
@@ -254,7 +258,7 @@ impl Connection {
                         }
                         Some(Ok(Message::Text(text))) => text,
                     };
-                    match self.handle(&mut session, &text).await {
+                    match Box::pin(self.handle(&mut session, &text)).await {
                         Ok(replies) => replies,
                         Err(Flow::Close(code, reason)) => break Some((code, reason)),
                     }
