@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_identity;
 mod m20261127_000002_directory;
 mod m20261127_000003_events;
+mod m20261127_000004_booking;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_identity::Migration),
             Box::new(m20261127_000002_directory::Migration),
             Box::new(m20261127_000003_events::Migration),
+            Box::new(m20261127_000004_booking::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 //! settings and a clock; `main.rs` and the end-to-end tests both use it.
 pub mod audit;
 pub mod auth;
+pub mod booking;
 pub mod calendar;
 pub mod clock;
 pub mod config;

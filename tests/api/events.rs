@@ -738,7 +738,12 @@ async fn a_departing_agent_is_disconnected_when_the_change_takes_effect() {
 
 #[tokio::test]
 async fn published_outbox_rows_are_pruned_by_age_and_events_stay() {
-    let app = TestApp::spawn().await;
+    // The test is the only relay, so that it knows when the row was published.
+    let app = TestApp::spawn_with(Options {
+        tweak: Some(Box::new(|s| s.events.relay_enabled = false)),
+        ..Options::default()
+    })
+    .await;
     let resident = app.login_resident("prune").await;
     expect_data(&bind(&app, &resident, "13800138090").await);
     bangban_server::events::relay::drain(&app.state)

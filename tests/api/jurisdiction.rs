@@ -74,10 +74,12 @@ async fn id_taking_fields(app: &TestApp) -> BTreeSet<String> {
 }
 
 struct Fixture {
+    point: String,
+    booking: String,
     longgang: String,
     chengnei: String,
     staff: String,
-    point: String,
+    point_unused: String,
     item: String,
     staff_change: String,
     item_change: String,
@@ -86,6 +88,8 @@ struct Fixture {
 enum Access {
     /// Public by design (the directory and catalogue are published).
     Public,
+    /// Open to every resident (e.g. booking at any point); refused to staff and to anonymous callers.
+    Residents,
     /// Must be refused to anyone outside the object's jurisdiction or without the role.
     Guarded,
 }
@@ -98,15 +102,15 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("regions", Access::Public, "query($id: ID) { regions(parentId: $id) { id } }".into(), json!({"id": f.longgang})),
         ("region", Access::Public, "query($id: ID!) { region(id: $id) { id } }".into(), json!({"id": f.longgang})),
         ("servicePoints", Access::Public, "query($id: ID) { servicePoints(regionId: $id) { id } }".into(), json!({"id": f.longgang})),
-        ("servicePoint", Access::Public, "query($id: ID!) { servicePoint(id: $id) { id } }".into(), json!({"id": f.point})),
+        ("servicePoint", Access::Public, "query($id: ID!) { servicePoint(id: $id) { id } }".into(), json!({"id": f.point_unused})),
         ("roster", Access::Public, "query($id: ID) { roster(regionId: $id) { name } }".into(), json!({"id": f.longgang})),
         ("item", Access::Public, "query($id: ID!) { item(id: $id) { id } }".into(), json!({"id": f.item})),
         ("staffMembers", Access::Guarded, "query($id: ID) { staffMembers(regionId: $id) { id } }".into(), json!({"id": f.longgang})),
         ("staffMember", Access::Guarded, "query($id: ID!) { staffMember(id: $id) { id } }".into(), json!({"id": f.staff})),
         ("createRegion", Access::Guarded, "mutation($id: ID!) { createRegion(input: {parentId: $id, code: \"140521100299\", name: \"x\"}) { id } }".into(), json!({"id": f.longgang})),
         ("createServicePoint", Access::Guarded, "mutation($id: ID!) { createServicePoint(input: {regionId: $id, kind: VILLAGE_POINT, name: \"x\", address: \"y\"}) { id } }".into(), json!({"id": f.chengnei})),
-        ("updateServicePoint", Access::Guarded, "mutation($id: ID!) { updateServicePoint(id: $id, input: {name: \"hijacked\"}) { id } }".into(), json!({"id": f.point})),
-        ("generateServicePointQrCode", Access::Guarded, "mutation($id: ID!) { generateServicePointQrCode(id: $id) { id } }".into(), json!({"id": f.point})),
+        ("updateServicePoint", Access::Guarded, "mutation($id: ID!) { updateServicePoint(id: $id, input: {name: \"hijacked\"}) { id } }".into(), json!({"id": f.point_unused})),
+        ("generateServicePointQrCode", Access::Guarded, "mutation($id: ID!) { generateServicePointQrCode(id: $id) { id } }".into(), json!({"id": f.point_unused})),
         ("createStaff", Access::Guarded, "mutation($id: ID!) { createStaff(input: {username: \"intruder\", displayName: \"x\", password: \"long-enough-pass\", role: VILLAGE_AGENT, regionId: $id}) { id } }".into(), json!({"id": f.chengnei})),
         ("setStaffOnDuty", Access::Guarded, "mutation($id: ID!) { setStaffOnDuty(staffId: $id, onDuty: false) { id } }".into(), json!({"id": f.staff})),
         ("deactivateStaff", Access::Guarded, "mutation($id: ID!) { deactivateStaff(staffId: $id) { id } }".into(), json!({"id": f.staff})),
@@ -118,6 +122,12 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("decideStaffChange", Access::Guarded, "mutation($id: ID!) { decideStaffChange(id: $id, approve: true) { id } }".into(), json!({"id": f.staff_change})),
         ("submitItemChange", Access::Guarded, "mutation($id: ID!, $d: NaiveDate!, $item: ItemInput!) { submitItemChange(input: {regionId: $id, after: $item, effectiveDate: $d}) { id } }".into(), json!({"id": f.longgang, "d": later, "item": item})),
         ("pushDeliveries", Access::Guarded, "query($id: ID!) { pushDeliveries(subjectId: $id) { status } }".into(), json!({"id": f.staff_change})),
+        ("availableSlots", Access::Public, "query($id: ID!) { availableSlots(servicePointId: $id, from: \"2026-01-01\", to: \"2026-01-02\") { id } }".into(), json!({"id": f.point})),
+        ("pointBookings", Access::Guarded, "query($id: ID!) { pointBookings(servicePointId: $id, day: \"2026-12-01\") { id } }".into(), json!({"id": f.point})),
+        ("bookAppointment", Access::Residents, "mutation($id: ID!, $s: ID!, $i: ID!) { bookAppointment(input: {servicePointId: $id, slotId: $s, itemId: $i, kind: HELP, idempotencyKey: \"j1\"}) { id } }".into(), json!({"id": f.point, "s": uuid::Uuid::now_v7().to_string(), "i": f.item})),
+        ("cancelBooking", Access::Guarded, "mutation($id: ID!) { cancelBooking(id: $id) { id } }".into(), json!({"id": f.booking})),
+        ("acceptBooking", Access::Guarded, "mutation($id: ID!) { acceptBooking(id: $id) { id } }".into(), json!({"id": f.booking})),
+        ("refuseBooking", Access::Guarded, "mutation($id: ID!) { refuseBooking(id: $id, reasonCode: \"X\", explanation: \"x\") { id } }".into(), json!({"id": f.booking})),
         ("decideItemChange", Access::Guarded, "mutation($id: ID!) { decideItemChange(id: $id, approve: true) { id } }".into(), json!({"id": f.item_change})),
     ]
 }
@@ -144,11 +154,50 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
     let staff_change = expect_data(&app.as_(town, "mutation($r: ID!, $d: NaiveDate!, $n: String!) { submitStaffChange(input: {regionId: $r, post: \"帮办员\", name: \"新人\", username: \"newcomer\", role: VILLAGE_AGENT, idNumber: $n, phone: \"13900000097\", email: \"n@example.cn\", arrivalDate: $d}) { id } }", json!({"r": chengnei, "d": later, "n": test_id_number(97)})).await)["submitStaffChange"]["id"].as_str().unwrap().to_string();
     let item_input = json!({"mainItem": "m", "inProvincialList": false, "businessName": "b", "itemType": "t", "onIntegratedPlatform": false, "handlingType": "IMMEDIATE", "atMostOneVisit": true, "promisedWorkingDays": 0, "materials": [], "levels": ["TOWNSHIP"]});
     let item_change = expect_data(&app.as_(town, "mutation($r: ID!, $d: NaiveDate!, $i: ItemInput!) { submitItemChange(input: {regionId: $r, after: $i, effectiveDate: $d}) { id } }", json!({"r": longgang, "d": later, "i": item_input})).await)["submitItemChange"]["id"].as_str().unwrap().to_string();
+    // A booking at 龙港镇's centre, which has an agent on duty.
+    let centre = expect_data(
+        &app.graphql(
+            None,
+            "query($r: ID) { servicePoints(regionId: $r, kind: TOWNSHIP_CENTER) { id } }",
+            json!({"r": longgang}),
+        )
+        .await,
+    )["servicePoints"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    expect_data(&app.as_(county, "mutation($r: ID!, $p: ID) { createStaff(input: {username: \"lg.desk\", displayName: \"窗口\", password: \"initial-password-1\", role: TOWNSHIP_AGENT, regionId: $r, servicePointId: $p}) { id } }", json!({"r": longgang, "p": centre})).await);
+    let today = bangban_server::directory::changes::local_date(bangban_server::clock::Clock::now(
+        app.clock.as_ref(),
+    ));
+    let next = expect_data(
+        &app.graphql(
+            None,
+            "query($d: NaiveDate!) { addWorkingDays(date: $d, days: 1) { date } }",
+            json!({"d": today.to_string()}),
+        )
+        .await,
+    )["addWorkingDays"]["date"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let slots = expect_data(&app.graphql(None, "query($p: ID!, $d: NaiveDate!) { availableSlots(servicePointId: $p, from: $d, to: $d) { id } }", json!({"p": centre, "d": next})).await);
+    let township_item = expect_data(
+        &app.graphql(None, "{ items(level: TOWNSHIP) { id } }", json!({}))
+            .await,
+    )["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let booker = app.login_resident("jurisdiction-booker").await;
+    let booking = expect_data(&app.as_(&booker, "mutation($p: ID!, $s: ID!, $i: ID!) { bookAppointment(input: {servicePointId: $p, slotId: $s, itemId: $i, kind: CONSULT, idempotencyKey: \"fixture\"}) { id } }", json!({"p": centre, "s": slots["availableSlots"][0]["id"], "i": township_item})).await)["bookAppointment"]["id"].as_str().unwrap().to_string();
     Fixture {
+        point: centre,
+        booking,
         longgang,
         chengnei,
         staff,
-        point,
+        point_unused: point,
         item,
         staff_change,
         item_change,
@@ -195,6 +244,20 @@ async fn every_id_taking_field_refuses_other_jurisdictions() {
         match access {
             Access::Public => {
                 expect_data(&app.graphql(None, query, variables.clone()).await);
+            }
+            Access::Residents => {
+                for (who, session) in outsiders.iter().filter(|(who, _)| *who != "resident") {
+                    let response = app.as_(session, query, variables.clone()).await;
+                    assert_eq!(
+                        response["errors"][0]["extensions"]["code"], "FORBIDDEN",
+                        "{name} as {who}: {response}"
+                    );
+                }
+                let anonymous = app.graphql(None, query, variables.clone()).await;
+                assert_eq!(
+                    anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+                    "{name} anonymously: {anonymous}"
+                );
             }
             Access::Guarded => {
                 for (who, session) in &outsiders {

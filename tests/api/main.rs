@@ -3,6 +3,7 @@
 //! `BANGBAN_TEST_BACKEND=postgres` (see helpers.rs); the test script runs both.
 mod audit;
 mod auth;
+mod booking;
 mod calendar;
 mod directory;
 mod events;

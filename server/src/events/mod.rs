@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::{auth::Viewer, error::AppResult, state::AppState};
 
 /// Topics (one Redis stream each).
-pub const TOPICS: [&str; 2] = ["directory", "account"];
+pub const TOPICS: [&str; 3] = ["directory", "account", "booking"];
 
 /// Who may see an event: `resident:<uuid>` or `staff:<uuid>`.
 pub fn resident_key(id: Uuid) -> String {

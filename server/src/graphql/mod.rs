@@ -15,6 +15,7 @@ use crate::{
         Viewer,
         graphql::{AuthMutation, AuthQuery},
     },
+    booking::graphql::{BookingMutation, BookingQuery},
     calendar::graphql::{CalendarMutation, CalendarQuery},
     config::Settings,
     directory::graphql::{DirectoryMutation, DirectoryQuery},
@@ -34,6 +35,7 @@ pub struct Query(
     CalendarQuery,
     AuditQuery,
     PushQuery,
+    BookingQuery,
 );
 
 /// Changing: logins and sessions, directory administration, change registers, the calendar.
@@ -43,6 +45,7 @@ pub struct Mutation(
     DirectoryMutation,
     CalendarMutation,
     PushMutation,
+    BookingMutation,
 );
 
 /// Live updates over the WebSocket endpoint (`graphql-transport-ws`).

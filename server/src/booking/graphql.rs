@@ -1,0 +1,237 @@
+//! Booking in the API.
+use async_graphql::{Context, ID, InputObject, Object};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{bookings, slots};
+
+use crate::{
+    booking::{
+        model::{BookingKind, BookingStatus},
+        service::{self, BookInput, Enterprise},
+    },
+    directory::graphql::{Item, ServicePoint, parse_id},
+    graphql::{ContextExt, GqlResult},
+};
+
+/// A bookable time at a service point.
+pub struct Slot(pub slots::Model);
+
+/// A bookable time at a service point.
+#[Object]
+impl Slot {
+    /// Pass this as `slotId` to `bookAppointment`.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// UTC instant, ISO 8601.
+    async fn starts_at(&self) -> DateTime<Utc> {
+        self.0.starts_at
+    }
+    /// UTC instant, ISO 8601.
+    async fn ends_at(&self) -> DateTime<Utc> {
+        self.0.ends_at
+    }
+    /// Seats left.
+    async fn remaining(&self) -> i32 {
+        (self.0.capacity - self.0.booked).max(0)
+    }
+}
+
+/// An appointment (预约).
+pub struct Booking(pub bookings::Model);
+
+/// An appointment (预约).
+#[Object]
+impl Booking {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Show this code at the counter.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    async fn status(&self) -> BookingStatus {
+        BookingStatus::parse(&self.0.status)
+    }
+    async fn kind(&self) -> Option<BookingKind> {
+        BookingKind::parse(&self.0.kind)
+    }
+    async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Option<Slot>> {
+        use sea_orm::EntityTrait;
+        let slot = slots::Entity::find_by_id(self.0.slot_id)
+            .one(&ctx.state().db)
+            .await
+            .map_err(crate::error::AppError::from)?;
+        Ok(slot.map(Slot))
+    }
+    async fn service_point(&self, ctx: &Context<'_>) -> GqlResult<ServicePoint> {
+        let point =
+            crate::directory::service::service_point(&ctx.state().db, self.0.service_point_id)
+                .await?;
+        Ok(ServicePoint {
+            model: point,
+            distance_km: None,
+        })
+    }
+    async fn item(&self, ctx: &Context<'_>) -> GqlResult<Item> {
+        Ok(Item(
+            crate::directory::service::item(&ctx.state().db, self.0.item_id).await?,
+        ))
+    }
+    /// For an enterprise applicant: its name.
+    async fn enterprise_name(&self) -> Option<&str> {
+        self.0.enterprise_name.as_deref()
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// Why it was refused (不予受理): a reason code …
+    async fn reason_code(&self) -> Option<&str> {
+        self.0.reason_code.as_deref()
+    }
+    /// … and an explanation for the resident.
+    async fn explanation(&self) -> Option<&str> {
+        self.0.explanation.as_deref()
+    }
+    /// UTC instant, ISO 8601.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Booking for an enterprise (企业办事).
+#[derive(InputObject)]
+pub struct EnterpriseInput {
+    pub name: String,
+    /// 统一社会信用代码 (checked).
+    pub credit_code: String,
+}
+
+#[derive(InputObject)]
+pub struct BookAppointmentInput {
+    pub service_point_id: ID,
+    /// From `availableSlots`.
+    pub slot_id: ID,
+    /// A catalogue item handled at this point's level.
+    pub item_id: ID,
+    pub kind: BookingKind,
+    /// Only when booking for an enterprise.
+    pub enterprise: Option<EnterpriseInput>,
+    /// Up to 200 characters.
+    pub note: Option<String>,
+    /// Required: generate one per booking attempt (e.g. a UUID) and reuse it on retries; the same
+    /// key with the same input returns the same booking, with a different input CONFLICT.
+    pub idempotency_key: String,
+}
+
+#[derive(Default)]
+pub struct BookingQuery;
+
+#[Object]
+impl BookingQuery {
+    /// Public: the slots of a service point from `from` to `to` (China dates) that can still be
+    /// booked. Rest days (holidays) have none; 调休 working weekends have slots.
+    async fn available_slots(
+        &self,
+        ctx: &Context<'_>,
+        service_point_id: ID,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> GqlResult<Vec<Slot>> {
+        let point = parse_id(&service_point_id, "servicePointId")?;
+        Ok(service::available_slots(ctx.state(), point, from, to)
+            .await?
+            .into_iter()
+            .map(Slot)
+            .collect())
+    }
+
+    /// Residents: their bookings, newest first.
+    async fn my_bookings(&self, ctx: &Context<'_>) -> GqlResult<Vec<Booking>> {
+        Ok(service::mine(ctx.state(), ctx.viewer())
+            .await?
+            .into_iter()
+            .map(Booking)
+            .collect())
+    }
+
+    /// Staff: a service point's bookings on a day (inside the viewer's jurisdiction).
+    async fn point_bookings(
+        &self,
+        ctx: &Context<'_>,
+        service_point_id: ID,
+        day: NaiveDate,
+    ) -> GqlResult<Vec<Booking>> {
+        let point = parse_id(&service_point_id, "servicePointId")?;
+        Ok(service::at_point(ctx.state(), ctx.viewer(), point, day)
+            .await?
+            .into_iter()
+            .map(Booking)
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct BookingMutation;
+
+#[Object]
+impl BookingMutation {
+    /// Residents: book a slot. SLOT_FULL when no seat is left; BAD_USER_INPUT naming the field for
+    /// a past or too-near slot, a slot of another point, an item not handled here, a bad credit
+    /// code, or too many open bookings; RATE_LIMITED when booking too fast.
+    async fn book_appointment(
+        &self,
+        ctx: &Context<'_>,
+        input: BookAppointmentInput,
+    ) -> GqlResult<Booking> {
+        let data = BookInput {
+            service_point_id: parse_id(&input.service_point_id, "input.servicePointId")?,
+            slot_id: parse_id(&input.slot_id, "input.slotId")?,
+            item_id: parse_id(&input.item_id, "input.itemId")?,
+            kind: input.kind,
+            enterprise: input.enterprise.map(|e| Enterprise {
+                name: e.name,
+                credit_code: e.credit_code,
+            }),
+            note: input.note,
+            idempotency_key: input.idempotency_key,
+        };
+        Ok(Booking(
+            service::book(ctx.state(), ctx.viewer(), data).await?,
+        ))
+    }
+
+    /// Residents: cancel a booking (up to the point's cutoff before the slot; later, call the point).
+    async fn cancel_booking(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Booking> {
+        Ok(Booking(
+            service::cancel(ctx.state(), ctx.viewer(), parse_id(&id, "id")?).await?,
+        ))
+    }
+
+    /// Agents of the point: accept (受理) a booking.
+    async fn accept_booking(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Booking> {
+        Ok(Booking(
+            service::review(ctx.state(), ctx.viewer(), parse_id(&id, "id")?, true, None).await?,
+        ))
+    }
+
+    /// Agents of the point: refuse (不予受理) with a reason code and an explanation for the resident.
+    async fn refuse_booking(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason_code: String,
+        explanation: String,
+    ) -> GqlResult<Booking> {
+        let reason = Some((reason_code, explanation));
+        Ok(Booking(
+            service::review(
+                ctx.state(),
+                ctx.viewer(),
+                parse_id(&id, "id")?,
+                false,
+                reason,
+            )
+            .await?,
+        ))
+    }
+}
