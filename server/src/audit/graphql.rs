@@ -1,11 +1,8 @@
 //! The audit log in the API: read-only, for auditors and the county administrator.
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::audit_log;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::{
-    directory::jurisdiction::Jurisdiction,
     error::AppError,
     graphql::{ContextExt, GqlResult},
 };
@@ -52,17 +49,9 @@ impl AuditQuery {
         if !(1..=200).contains(&first) {
             return Err(AppError::bad_input("first", "between 1 and 200").into());
         }
-        let state = ctx.state();
-        Jurisdiction::of(&state.db, ctx.viewer())
-            .await?
-            .ensure_auditor()?;
-        let rows = audit_log::Entity::find()
-            .filter(audit_log::Column::Seq.gt(after_seq.unwrap_or(0)))
-            .order_by_asc(audit_log::Column::Seq)
-            .limit(u64::try_from(first).unwrap_or(50))
-            .all(&state.db)
-            .await
-            .map_err(AppError::from)?;
+        let first = u64::try_from(first).unwrap_or(50);
+        let rows =
+            crate::audit::entries(ctx.state(), ctx.viewer(), after_seq.unwrap_or(0), first).await?;
         Ok(rows
             .into_iter()
             .map(|r| AuditEntry {

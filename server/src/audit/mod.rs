@@ -180,6 +180,24 @@ pub async fn record(
     Ok(head.seq)
 }
 
+/// Auditors and the county admin: records after `after_seq`, oldest first.
+pub async fn entries(
+    state: &crate::state::AppState,
+    viewer: &Viewer,
+    after_seq: i64,
+    first: u64,
+) -> AppResult<Vec<audit_log::Model>> {
+    crate::directory::jurisdiction::Jurisdiction::of(&state.db, viewer)
+        .await?
+        .ensure_auditor()?;
+    Ok(audit_log::Entity::find()
+        .filter(audit_log::Column::Seq.gt(after_seq))
+        .order_by_asc(audit_log::Column::Seq)
+        .limit(first)
+        .all(&state.db)
+        .await?)
+}
+
 /// The outcome of walking the chain.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Verification {

@@ -795,14 +795,9 @@ impl DirectoryQuery {
         ctx: &Context<'_>,
         scene: String,
     ) -> GqlResult<ServicePoint> {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        let model = service_points::Entity::find()
-            .filter(service_points::Column::Scene.eq(scene.trim()))
-            .one(&ctx.state().db)
-            .await
-            .map_err(AppError::from)?
-            .ok_or(AppError::NotFound("service point"))?;
-        Ok(point(model))
+        Ok(point(
+            service::service_point_by_scene(&ctx.state().db, &scene).await?,
+        ))
     }
 
     /// Public roster (公示): the active 帮办代办 agents under a region with their unit, point and
@@ -866,10 +861,9 @@ impl DirectoryQuery {
 
     /// Staff: one colleague inside the viewer's jurisdiction (NOT_FOUND outside it).
     async fn staff_member(&self, ctx: &Context<'_>, id: ID) -> GqlResult<StaffMember> {
-        let state = ctx.state();
-        let who = crate::directory::jurisdiction::Jurisdiction::of(&state.db, ctx.viewer()).await?;
+        let id = parse_id(&id, "id")?;
         Ok(StaffMember(
-            service::staff_in_jurisdiction(&state.db, &who, parse_id(&id, "id")?).await?,
+            service::staff_member(ctx.state(), ctx.viewer(), id).await?,
         ))
     }
 

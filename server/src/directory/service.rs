@@ -641,6 +641,28 @@ pub async fn staff_in_jurisdiction(
     Ok(staff)
 }
 
+/// Public: the point a scanned QR code names.
+pub async fn service_point_by_scene(
+    conn: &impl ConnectionTrait,
+    scene: &str,
+) -> AppResult<service_points::Model> {
+    service_points::Entity::find()
+        .filter(service_points::Column::Scene.eq(scene.trim()))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("service point"))
+}
+
+/// One staff member inside the viewer's jurisdiction (NOT_FOUND outside it).
+pub async fn staff_member(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<staff_accounts::Model> {
+    let who = Jurisdiction::of(&state.db, viewer).await?;
+    staff_in_jurisdiction(&state.db, &who, id).await
+}
+
 /// Staff inside the viewer's jurisdiction (optionally one region's subtree).
 pub async fn list_staff(
     state: &AppState,
