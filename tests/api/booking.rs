@@ -448,3 +448,92 @@ async fn residents_cancel_agents_review_and_limits_hold() {
         );
     }
 }
+
+const SET_POLICY: &str = "mutation($p: ID!, $input: BookingPolicyInput!) { setBookingPolicy(servicePointId: $p, input: $input) { slotMinutes seatsPerAgent } }";
+
+fn policy(slot_minutes: i32, seats: i32) -> Value {
+    json!({"slotMinutes": slot_minutes, "seatsPerAgent": seats, "windowDays": 14, "minNoticeMinutes": 60, "cancelCutoffMinutes": 120, "maxOpenBookings": 3})
+}
+
+#[tokio::test]
+async fn admins_over_a_point_set_its_booking_rules() {
+    let desk = desk(1).await;
+    let town = desk
+        .app
+        .staff_session("lg.admin", Role::TownshipAdmin, LONGGANG)
+        .await;
+    let other = desk
+        .app
+        .staff_session("zc.admin", Role::TownshipAdmin, "140521101")
+        .await;
+    let agent = desk
+        .app
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    let read = "query($p: ID!) { bookingPolicy(servicePointId: $p) { slotMinutes windowDays maxOpenBookings } }";
+    let defaults = expect_data(&desk.app.graphql(None, read, json!({"p": desk.point})).await);
+    assert_eq!(
+        defaults["bookingPolicy"],
+        json!({"slotMinutes": 30, "windowDays": 14, "maxOpenBookings": 3})
+    );
+
+    expect_error(
+        &desk
+            .app
+            .as_(
+                &agent,
+                SET_POLICY,
+                json!({"p": desk.point, "input": policy(60, 2)}),
+            )
+            .await,
+        "FORBIDDEN",
+    );
+    expect_error(
+        &desk
+            .app
+            .as_(
+                &other,
+                SET_POLICY,
+                json!({"p": desk.point, "input": policy(60, 2)}),
+            )
+            .await,
+        "NOT_FOUND",
+    );
+    let bad = desk
+        .app
+        .as_(
+            &town,
+            SET_POLICY,
+            json!({"p": desk.point, "input": policy(3, 2)}),
+        )
+        .await;
+    assert_eq!(
+        expect_error(&bad, "BAD_USER_INPUT")["extensions"]["field"],
+        "input.slotMinutes"
+    );
+    expect_data(
+        &desk
+            .app
+            .as_(
+                &town,
+                SET_POLICY,
+                json!({"p": desk.point, "input": policy(60, 2)}),
+            )
+            .await,
+    );
+
+    let (_, slots) = desk.next_day_slots().await;
+    let starts: Vec<chrono::DateTime<chrono::Utc>> = slots
+        .iter()
+        .map(|s| {
+            chrono::DateTime::parse_from_rfc3339(s["startsAt"].as_str().unwrap())
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        })
+        .collect();
+    assert_eq!(starts[1] - starts[0], chrono::Duration::minutes(60));
+    assert!(
+        slots.iter().all(|s| s["remaining"] == 2),
+        "two seats per agent"
+    );
+}

@@ -609,7 +609,7 @@ async fn a_client_that_stops_reading_is_closed_without_stalling_the_others() {
     let app = TestApp::spawn_with(Options {
         tweak: Some(Box::new(|s| {
             s.http.ws_stall_timeout_ms = 300;
-            s.events.hub_capacity = 64;
+            s.events.hub_capacity = 1024;
         })),
         ..Options::default()
     })
@@ -649,11 +649,11 @@ async fn a_client_that_stops_reading_is_closed_without_stalling_the_others() {
                 subject_kind: "account".into(),
                 subject_id: "padding".into(),
                 audience: vec![key.clone()],
-                payload: json!({"n": n, "pad": "x".repeat(4096)}),
+                payload: json!({"n": n, "pad": "x".repeat(8192)}),
                 created_at: chrono::Utc::now(),
             }));
             if n % 16 == 15 {
-                tokio::time::sleep(Duration::from_millis(3)).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
     });

@@ -98,6 +98,51 @@ impl Booking {
     }
 }
 
+/// A service point's booking rules (预约规则).
+#[derive(async_graphql::SimpleObject, InputObject, Clone, Copy)]
+#[graphql(input_name = "BookingPolicyInput")]
+pub struct BookingPolicy {
+    /// Length of a slot in minutes (5–240).
+    pub slot_minutes: i32,
+    /// Seats per on-duty agent in each slot (1–20).
+    pub seats_per_agent: i32,
+    /// How many days ahead residents may book (1–60).
+    pub window_days: i32,
+    /// How many minutes before a slot a booking must be made.
+    pub min_notice_minutes: i32,
+    /// Until how many minutes before a slot residents may cancel online.
+    pub cancel_cutoff_minutes: i32,
+    /// Open bookings a resident may hold at once (1–20).
+    pub max_open_bookings: i32,
+}
+
+impl From<crate::booking::model::Policy> for BookingPolicy {
+    fn from(p: crate::booking::model::Policy) -> Self {
+        let int = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+        Self {
+            slot_minutes: int(p.slot_minutes),
+            seats_per_agent: int(p.seats_per_agent),
+            window_days: int(p.window_days),
+            min_notice_minutes: int(p.min_notice_minutes),
+            cancel_cutoff_minutes: int(p.cancel_cutoff_minutes),
+            max_open_bookings: int(p.max_open_bookings),
+        }
+    }
+}
+
+impl From<BookingPolicy> for crate::booking::model::Policy {
+    fn from(p: BookingPolicy) -> Self {
+        Self {
+            slot_minutes: i64::from(p.slot_minutes),
+            seats_per_agent: i64::from(p.seats_per_agent),
+            window_days: i64::from(p.window_days),
+            min_notice_minutes: i64::from(p.min_notice_minutes),
+            cancel_cutoff_minutes: i64::from(p.cancel_cutoff_minutes),
+            max_open_bookings: i64::from(p.max_open_bookings),
+        }
+    }
+}
+
 /// Booking for an enterprise (企业办事).
 #[derive(InputObject)]
 pub struct EnterpriseInput {
@@ -143,6 +188,17 @@ impl BookingQuery {
             .into_iter()
             .map(Slot)
             .collect())
+    }
+
+    /// Public: a service point's booking rules (the defaults until an admin sets them).
+    async fn booking_policy(
+        &self,
+        ctx: &Context<'_>,
+        service_point_id: ID,
+    ) -> GqlResult<BookingPolicy> {
+        let point = parse_id(&service_point_id, "servicePointId")?;
+        crate::directory::service::service_point(&ctx.state().db, point).await?;
+        Ok(service::policy(&ctx.state().db, point).await?.into())
     }
 
     /// Residents: their bookings, newest first.
@@ -205,6 +261,22 @@ impl BookingMutation {
         Ok(Booking(
             service::cancel(ctx.state(), ctx.viewer(), parse_id(&id, "id")?).await?,
         ))
+    }
+
+    /// Admins over the point: set its booking rules (audited). Days already generated keep their
+    /// slots; later days follow the new rules.
+    async fn set_booking_policy(
+        &self,
+        ctx: &Context<'_>,
+        service_point_id: ID,
+        input: BookingPolicy,
+    ) -> GqlResult<BookingPolicy> {
+        let point = parse_id(&service_point_id, "servicePointId")?;
+        Ok(
+            service::set_policy(ctx.state(), ctx.viewer(), point, input.into())
+                .await?
+                .into(),
+        )
     }
 
     /// Agents of the point: accept (受理) a booking.

@@ -691,3 +691,91 @@ pub async fn at_point(
         .all(&state.db)
         .await?)
 }
+
+/// An admin over the point changes its booking policy (audited). Existing slots keep their
+/// length; days generated afterwards use the new one.
+pub async fn set_policy(
+    state: &AppState,
+    viewer: &Viewer,
+    point_id: Uuid,
+    policy: Policy,
+) -> AppResult<Policy> {
+    let ranges: [(&str, i64, i64, i64); 6] = [
+        ("input.slotMinutes", policy.slot_minutes, 5, 240),
+        ("input.seatsPerAgent", policy.seats_per_agent, 1, 20),
+        ("input.windowDays", policy.window_days, 1, 60),
+        (
+            "input.minNoticeMinutes",
+            policy.min_notice_minutes,
+            0,
+            7 * 24 * 60,
+        ),
+        (
+            "input.cancelCutoffMinutes",
+            policy.cancel_cutoff_minutes,
+            0,
+            7 * 24 * 60,
+        ),
+        ("input.maxOpenBookings", policy.max_open_bookings, 1, 20),
+    ];
+    for (field, value, min, max) in ranges {
+        if !(min..=max).contains(&value) {
+            return Err(AppError::bad_input(
+                field,
+                format!("must be between {min} and {max}"),
+            ));
+        }
+    }
+    let txn = crate::db::begin_write(&state.db).await?;
+    let who = Jurisdiction::of(&txn, viewer).await?;
+    let point = service_points::Entity::find_by_id(point_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("service point"))?;
+    who.ensure_covers(&region(&txn, point.region_id).await?, "service point")?;
+    who.ensure_admin()?;
+    let now = state.clock.now();
+    let int = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+    booking_policies::Entity::insert(booking_policies::ActiveModel {
+        service_point_id: Set(point_id),
+        slot_minutes: Set(int(policy.slot_minutes)),
+        seats_per_agent: Set(int(policy.seats_per_agent)),
+        window_days: Set(int(policy.window_days)),
+        min_notice_minutes: Set(int(policy.min_notice_minutes)),
+        cancel_cutoff_minutes: Set(int(policy.cancel_cutoff_minutes)),
+        max_open_bookings: Set(int(policy.max_open_bookings)),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(booking_policies::Column::ServicePointId)
+            .update_columns([
+                booking_policies::Column::SlotMinutes,
+                booking_policies::Column::SeatsPerAgent,
+                booking_policies::Column::WindowDays,
+                booking_policies::Column::MinNoticeMinutes,
+                booking_policies::Column::CancelCutoffMinutes,
+                booking_policies::Column::MaxOpenBookings,
+                booking_policies::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    let details = json!({
+        "slotMinutes": policy.slot_minutes, "seatsPerAgent": policy.seats_per_agent, "windowDays": policy.window_days,
+        "minNoticeMinutes": policy.min_notice_minutes, "cancelCutoffMinutes": policy.cancel_cutoff_minutes,
+        "maxOpenBookings": policy.max_open_bookings,
+    });
+    crate::audit::record_action(
+        &txn,
+        now,
+        viewer,
+        "booking.policy",
+        "service_point",
+        point_id,
+        details,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(policy)
+}
