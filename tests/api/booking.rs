@@ -537,3 +537,66 @@ async fn admins_over_a_point_set_its_booking_rules() {
         "two seats per agent"
     );
 }
+
+#[tokio::test]
+async fn the_ledger_pages_through_every_contact_in_order() {
+    let desk = desk(3).await;
+    let (_, slots) = desk.next_day_slots().await;
+    for n in 0..5 {
+        let resident = desk.app.login_resident(&format!("ledger-{n}")).await;
+        expect_data(
+            &desk
+                .app
+                .as_(
+                    &resident,
+                    BOOK,
+                    desk.input(slots[n % 3]["id"].as_str().unwrap(), "k"),
+                )
+                .await,
+        );
+    }
+    let agent = desk
+        .app
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    let query = "query($p: ID!, $f: DateTime!, $t: DateTime!, $a: String) { ledger(servicePointId: $p, from: $f, to: $t, first: 2, after: $a) { entries { id outcome channel bookingCode backfilled } nextCursor } }";
+    let now = bangban_server::clock::Clock::now(desk.app.clock.as_ref());
+    let range = |after: Option<String>| json!({"p": desk.point, "f": (now - chrono::Duration::hours(1)).to_rfc3339(), "t": (now + chrono::Duration::hours(1)).to_rfc3339(), "a": after});
+    let mut seen = Vec::new();
+    let mut after = None;
+    for _ in 0..5 {
+        let page = expect_data(&desk.app.as_(&agent, query, range(after.clone())).await);
+        for entry in page["ledger"]["entries"].as_array().unwrap() {
+            assert_eq!(entry["outcome"], "booked");
+            assert_eq!(entry["channel"], "online");
+            assert_eq!(entry["backfilled"], false);
+            assert_eq!(entry["bookingCode"].as_str().unwrap().len(), 6);
+            seen.push(entry["id"].as_str().unwrap().to_string());
+        }
+        after = page["ledger"]["nextCursor"].as_str().map(str::to_string);
+        if after.is_none() {
+            break;
+        }
+    }
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (5, 5), "every entry once");
+
+    let bad = desk
+        .app
+        .as_(&agent, query, range(Some("nonsense".into())))
+        .await;
+    assert_eq!(
+        expect_error(&bad, "BAD_USER_INPUT")["extensions"]["field"],
+        "after"
+    );
+    let other = desk
+        .app
+        .staff_session("zc.admin", Role::TownshipAdmin, "140521101")
+        .await;
+    expect_error(&desk.app.as_(&other, query, range(None)).await, "NOT_FOUND");
+    let resident = desk.app.login_resident("ledger-0").await;
+    expect_error(
+        &desk.app.as_(&resident, query, range(None)).await,
+        "FORBIDDEN",
+    );
+}

@@ -125,6 +125,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("availableSlots", Access::Public, "query($id: ID!) { availableSlots(servicePointId: $id, from: \"2026-01-01\", to: \"2026-01-02\") { id } }".into(), json!({"id": f.point})),
         ("bookingPolicy", Access::Public, "query($id: ID!) { bookingPolicy(servicePointId: $id) { slotMinutes } }".into(), json!({"id": f.point})),
         ("setBookingPolicy", Access::Guarded, "mutation($id: ID!) { setBookingPolicy(servicePointId: $id, input: {slotMinutes: 10, seatsPerAgent: 1, windowDays: 1, minNoticeMinutes: 0, cancelCutoffMinutes: 0, maxOpenBookings: 1}) { slotMinutes } }".into(), json!({"id": f.point})),
+        ("ledger", Access::Guarded, "query($id: ID!) { ledger(servicePointId: $id, from: \"2026-01-01T00:00:00Z\", to: \"2027-01-01T00:00:00Z\") { nextCursor } }".into(), json!({"id": f.point})),
         ("pointBookings", Access::Guarded, "query($id: ID!) { pointBookings(servicePointId: $id, day: \"2026-12-01\") { id } }".into(), json!({"id": f.point})),
         ("bookAppointment", Access::Residents, "mutation($id: ID!, $s: ID!, $i: ID!) { bookAppointment(input: {servicePointId: $id, slotId: $s, itemId: $i, kind: HELP, idempotencyKey: \"j1\"}) { id } }".into(), json!({"id": f.point, "s": uuid::Uuid::now_v7().to_string(), "i": f.item})),
         ("cancelBooking", Access::Guarded, "mutation($id: ID!) { cancelBooking(id: $id) { id } }".into(), json!({"id": f.booking})),

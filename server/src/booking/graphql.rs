@@ -98,6 +98,66 @@ impl Booking {
     }
 }
 
+/// One ledger (台账) entry: a contact and its outcome.
+pub struct LedgerEntry(pub entity::ledger_entries::Model);
+
+/// One ledger (台账) entry: a contact and its outcome.
+#[Object]
+impl LedgerEntry {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// `online`, `phone`, `window` or `remote`.
+    async fn channel(&self) -> &str {
+        &self.0.channel
+    }
+    /// `booked`, `accepted`, `refused`, `cancelled`, `no_show` or `served`.
+    async fn outcome(&self) -> &str {
+        &self.0.outcome
+    }
+    /// When it happened (UTC, ISO 8601); for back-filled entries, the original time.
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+    /// Entered later from paper (补录).
+    async fn backfilled(&self) -> bool {
+        self.0.backfilled
+    }
+    /// The booking's code, when the contact was a booking.
+    async fn booking_code(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        use sea_orm::EntityTrait;
+        let Some(id) = self.0.booking_id else {
+            return Ok(None);
+        };
+        let booking = bookings::Entity::find_by_id(id)
+            .one(&ctx.state().db)
+            .await
+            .map_err(crate::error::AppError::from)?;
+        Ok(booking.map(|b| b.code))
+    }
+    /// The catalogue item, when known.
+    async fn item(&self, ctx: &Context<'_>) -> GqlResult<Option<Item>> {
+        match self.0.item_id {
+            Some(id) => Ok(Some(Item(
+                crate::directory::service::item(&ctx.state().db, id).await?,
+            ))),
+            None => Ok(None),
+        }
+    }
+    /// The staff member who handled or entered it.
+    async fn agent_id(&self) -> Option<ID> {
+        self.0.agent_id.map(|id| ID(id.to_string()))
+    }
+}
+
+/// A page of the ledger.
+#[derive(async_graphql::SimpleObject)]
+pub struct LedgerPageType {
+    pub entries: Vec<LedgerEntry>,
+    /// Pass as `after` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
 /// A service point's booking rules (预约规则).
 #[derive(async_graphql::SimpleObject, InputObject, Clone, Copy)]
 #[graphql(input_name = "BookingPolicyInput")]
@@ -199,6 +259,35 @@ impl BookingQuery {
         let point = parse_id(&service_point_id, "servicePointId")?;
         crate::directory::service::service_point(&ctx.state().db, point).await?;
         Ok(service::policy(&ctx.state().db, point).await?.into())
+    }
+
+    /// Staff: a service point's ledger (台账) between two instants, oldest first, `first` (1–200)
+    /// at a time after the `after` cursor.
+    async fn ledger(
+        &self,
+        ctx: &Context<'_>,
+        service_point_id: ID,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> GqlResult<LedgerPageType> {
+        let point = parse_id(&service_point_id, "servicePointId")?;
+        let first = u64::try_from(first).unwrap_or(0);
+        let page = service::ledger_page(
+            ctx.state(),
+            ctx.viewer(),
+            point,
+            from,
+            to,
+            first,
+            after.as_deref(),
+        )
+        .await?;
+        Ok(LedgerPageType {
+            entries: page.entries.into_iter().map(LedgerEntry).collect(),
+            next_cursor: page.next,
+        })
     }
 
     /// Residents: their bookings, newest first.

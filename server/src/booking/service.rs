@@ -418,6 +418,8 @@ async fn ledger(
     agent: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
+    // Microsecond precision, as both databases store it, so that page cursors compare exactly.
+    let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
     ledger_entries::ActiveModel {
         id: Set(Uuid::now_v7()),
         service_point_id: Set(booking.service_point_id),
@@ -778,4 +780,79 @@ pub async fn set_policy(
     .await?;
     txn.commit().await?;
     Ok(policy)
+}
+
+/// One page of a point's ledger (台账), oldest first, after an opaque cursor.
+pub struct LedgerPage {
+    pub entries: Vec<ledger_entries::Model>,
+    /// Pass as `after` for the next page; None at the end.
+    pub next: Option<String>,
+}
+
+fn cursor_of(entry: &ledger_entries::Model) -> String {
+    format!("{}_{}", entry.occurred_at.timestamp_micros(), entry.id)
+}
+
+fn parse_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
+    let bad = || AppError::bad_input("after", "not a cursor from a previous page");
+    let (micros, id) = cursor.split_once('_').ok_or_else(bad)?;
+    let at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+}
+
+/// Staff: the ledger of a point inside their jurisdiction between two instants.
+pub async fn ledger_page(
+    state: &AppState,
+    viewer: &Viewer,
+    point_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    first: u64,
+    after: Option<&str>,
+) -> AppResult<LedgerPage> {
+    if to < from {
+        return Err(AppError::bad_input("to", "must not be before `from`"));
+    }
+    if !(1..=200).contains(&first) {
+        return Err(AppError::bad_input("first", "between 1 and 200"));
+    }
+    let who = Jurisdiction::of(&state.db, viewer).await?;
+    let point = service_points::Entity::find_by_id(point_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("service point"))?;
+    who.ensure_covers(&region(&state.db, point.region_id).await?, "service point")?;
+    let mut query = ledger_entries::Entity::find()
+        .filter(ledger_entries::Column::ServicePointId.eq(point_id))
+        .filter(ledger_entries::Column::OccurredAt.gte(from))
+        .filter(ledger_entries::Column::OccurredAt.lte(to))
+        .order_by_asc(ledger_entries::Column::OccurredAt)
+        .order_by_asc(ledger_entries::Column::Id);
+    if let Some(after) = after {
+        let (at, id) = parse_cursor(after)?;
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(ledger_entries::Column::OccurredAt.gt(at))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(ledger_entries::Column::OccurredAt.eq(at))
+                        .add(ledger_entries::Column::Id.gt(id)),
+                ),
+        );
+    }
+    let mut entries = sea_orm::QuerySelect::limit(query, first + 1)
+        .all(&state.db)
+        .await?;
+    let more = entries.len() as u64 > first;
+    entries.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+    let next = if more {
+        entries.last().map(cursor_of)
+    } else {
+        None
+    };
+    Ok(LedgerPage { entries, next })
 }
