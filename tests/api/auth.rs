@@ -162,7 +162,7 @@ async fn concurrent_use_of_one_refresh_token_succeeds_at_most_once() {
     let attempts = (0..6).map(|_| app.graphql(None, query, json!({"t": session.refresh})));
     let results = futures_util::future::join_all(attempts).await;
     let successes = results.iter().filter(|r| r.get("errors").is_none()).count();
-    assert!(successes <= 1, "{results:?}");
+    assert_eq!(successes, 1, "exactly one use wins: {results:?}");
 }
 
 #[tokio::test]

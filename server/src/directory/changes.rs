@@ -756,17 +756,11 @@ pub async fn staff_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<St
         let unit = region(&state.db, row.region_id).await?.name;
         let id = state
             .cipher
-            .decrypt(&row.after_id_number_enc)
-            .ok()
-            .and_then(|v| ResidentIdNumber::parse(&v, "id").ok())
-            .map(|v| v.masked())
+            .masked_id_number(&row.after_id_number_enc)
             .unwrap_or_default();
         let phone = state
             .cipher
-            .decrypt(&row.after_phone_enc)
-            .ok()
-            .and_then(|v| MobileNumber::parse(&v, "phone").ok())
-            .map(|v| v.masked())
+            .masked_phone(&row.after_phone_enc)
             .unwrap_or_default();
         out.push_str(&csv_line(&[
             unit,

@@ -20,7 +20,6 @@ use crate::{
     },
     error::AppError,
     graphql::{ContextExt, GqlResult},
-    pii::{MobileNumber, ResidentIdNumber},
 };
 
 /// Parses an `ID` argument as a UUID; BAD_USER_INPUT naming the field otherwise.
@@ -508,19 +507,11 @@ impl StaffChangeRequest {
     async fn id_number(&self, ctx: &Context<'_>) -> Option<String> {
         ctx.state()
             .cipher
-            .decrypt(&self.0.after_id_number_enc)
-            .ok()
-            .and_then(|v| ResidentIdNumber::parse(&v, "id").ok())
-            .map(|v| v.masked())
+            .masked_id_number(&self.0.after_id_number_enc)
     }
     /// 联系电话, masked.
     async fn phone(&self, ctx: &Context<'_>) -> Option<String> {
-        ctx.state()
-            .cipher
-            .decrypt(&self.0.after_phone_enc)
-            .ok()
-            .and_then(|v| MobileNumber::parse(&v, "phone").ok())
-            .map(|v| v.masked())
+        ctx.state().cipher.masked_phone(&self.0.after_phone_enc)
     }
     /// 邮箱
     /// The new person's email (required by 附件4).

@@ -22,7 +22,7 @@ use crate::{
         },
     },
     error::{AppError, AppResult},
-    pii::{Email, MobileNumber, ResidentIdNumber, mask_name},
+    pii::{Email, MobileNumber, ResidentIdNumber},
     state::AppState,
 };
 
@@ -845,14 +845,15 @@ pub struct MaskedPersonal {
 }
 
 pub fn masked_personal(state: &AppState, staff: &staff_accounts::Model) -> MaskedPersonal {
-    let open = |v: &Option<String>| v.as_deref().and_then(|v| state.cipher.decrypt(v).ok());
     MaskedPersonal {
-        id_number: open(&staff.id_number_enc)
-            .and_then(|v| ResidentIdNumber::parse(&v, "id").ok())
-            .map(|v| v.masked()),
-        phone: open(&staff.phone_enc)
-            .and_then(|v| MobileNumber::parse(&v, "phone").ok())
-            .map(|v| v.masked()),
+        id_number: staff
+            .id_number_enc
+            .as_deref()
+            .and_then(|v| state.cipher.masked_id_number(v)),
+        phone: staff
+            .phone_enc
+            .as_deref()
+            .and_then(|v| state.cipher.masked_phone(v)),
     }
 }
 
@@ -1220,9 +1221,4 @@ pub async fn set_item_active(
     .await?;
     txn.commit().await?;
     Ok(item)
-}
-
-/// `张*` for anyone but the person; staff names on the roster are public by rule (公示).
-pub fn masked_name(name: &str) -> String {
-    mask_name(name)
 }

@@ -316,11 +316,6 @@ impl RedisBroker {
         format!("{}stream:{topic}", self.prefix)
     }
 
-    fn topic_of(&self, key: &str) -> String {
-        key.trim_start_matches(&format!("{}stream:", self.prefix))
-            .to_string()
-    }
-
     async fn blocking_connection(&self) -> Result<MultiplexedConnection, BrokerError> {
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -561,7 +556,6 @@ impl RedisBroker {
             .block(usize::try_from(block.as_millis()).unwrap_or(1000));
         let reply: Option<StreamReadReply> = conn.xread_options(&keys, &ids, &options).await?;
         for stream in reply.map(|r| r.keys).unwrap_or_default() {
-            let _topic = self.topic_of(&stream.key);
             for entry in stream.ids {
                 match envelope_of(&entry.map) {
                     Some(envelope) => out.push(Delivery {

@@ -78,6 +78,23 @@ impl FieldCipher {
         String::from_utf8(plain).context("plain text is not UTF-8")
     }
 
+    /// A stored resident ID number, decrypted and masked (`110105********002X`); None if absent
+    /// or unreadable.
+    pub fn masked_id_number(&self, stored: &str) -> Option<String> {
+        let plain = self.decrypt(stored).ok()?;
+        super::ResidentIdNumber::parse(&plain, "id")
+            .ok()
+            .map(|v| v.masked())
+    }
+
+    /// A stored mobile number, decrypted and masked (`138****5678`).
+    pub fn masked_phone(&self, stored: &str) -> Option<String> {
+        let plain = self.decrypt(stored).ok()?;
+        super::MobileNumber::parse(&plain, "phone")
+            .ok()
+            .map(|v| v.masked())
+    }
+
     /// Deterministic keyed HMAC (hex) of a normalised value: equal inputs, equal indexes.
     pub fn blind_index(&self, kind: &str, normalised: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.index_key)

@@ -60,29 +60,12 @@ impl From<WechatError> for AppError {
     }
 }
 
-/// The result of `code2Session`. The session key stays on the server.
-#[derive(Clone, Deserialize)]
+/// The result of `code2Session`. WeChat's `session_key` is not even read: nothing here needs it,
+/// so it can never leave the server.
+#[derive(Clone, Debug, Deserialize)]
 pub struct Session {
     pub openid: String,
     pub unionid: Option<String>,
-    #[serde(default)]
-    session_key: String,
-}
-
-impl std::fmt::Debug for Session {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("openid", &self.openid)
-            .field("session_key", &"[redacted]")
-            .finish()
-    }
-}
-
-impl Session {
-    /// Kept for decrypting signed user data later; never serialised to a client.
-    pub fn has_session_key(&self) -> bool {
-        !self.session_key.is_empty()
-    }
 }
 
 /// The phone number WeChat vouches for.
