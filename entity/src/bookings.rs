@@ -19,7 +19,7 @@ pub struct Model {
     /// Unified social credit code when booking for an enterprise.
     pub credit_code: Option<String>,
     pub note: Option<String>,
-    /// `booked`, `accepted`, `refused`, `cancelled`.
+    /// `booked`, `accepted`, `refused`, `cancelled`, `no_show`, `served`.
     pub status: String,
     /// 1 while open, NULL after (unique per slot and user).
     pub open_marker: Option<i32>,
@@ -30,9 +30,34 @@ pub struct Model {
     pub reviewed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When the resident checked in on site (a queue ticket exists).
+    pub checked_in_at: Option<DateTimeUtc>,
+    /// Not reviewed within the point's review hours (an assessment deduction).
+    pub review_overdue: bool,
+    pub reminded_day_before: bool,
+    pub reminded_soon: bool,
+    /// The staff member who booked on the resident's behalf.
+    pub created_by: Option<Uuid>,
+    /// How the resident's consent was obtained, for bookings made on their behalf.
+    pub consent: Option<String>,
+    /// The booking this one replaced when it was rescheduled.
+    pub rescheduled_from: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::slots::Entity",
+        from = "Column::SlotId",
+        to = "super::slots::Column::Id"
+    )]
+    Slot,
+}
+
+impl Related<super::slots::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Slot.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -19,6 +19,11 @@ pub struct Model {
     pub backfilled: bool,
     pub entered_by: Option<Uuid>,
     pub entered_at: DateTimeUtc,
+    /// For refusals: the reason code.
+    pub reason_code: Option<String>,
+    /// Encrypted applicant name for contacts without an account (walk-ins, phone calls).
+    pub applicant_name_enc: Option<String>,
+    pub note: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

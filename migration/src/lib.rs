@@ -7,6 +7,7 @@ mod m20261127_000001_identity;
 mod m20261127_000002_directory;
 mod m20261127_000003_events;
 mod m20261127_000004_booking;
+mod m20261127_000005_booking_desk;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_directory::Migration),
             Box::new(m20261127_000003_events::Migration),
             Box::new(m20261127_000004_booking::Migration),
+            Box::new(m20261127_000005_booking_desk::Migration),
         ]
     }
 }

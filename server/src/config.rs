@@ -286,6 +286,14 @@ pub struct RateLimitSettings {
     pub login_per_account_per_minute: u64,
     /// Phone bindings allowed per user per hour.
     pub bind_phone_per_user_per_hour: u64,
+    /// Booking attempts (book, reschedule, waitlist) allowed per resident per minute.
+    pub book_per_user_per_minute: u64,
+    /// Booking attempts allowed per client address per minute (a village hall's shared
+    /// connection counts once, so this is generous).
+    pub book_per_ip_per_minute: u64,
+    /// How long a full slot answers SLOT_FULL from the shared store without asking the database.
+    /// Freed seats clear the flag at once; this bounds how stale it can be otherwise.
+    pub sold_out_flag_seconds: u64,
 }
 
 impl Default for Settings {
@@ -390,6 +398,9 @@ impl Default for RateLimitSettings {
             login_per_ip_per_minute: 60,
             login_per_account_per_minute: 10,
             bind_phone_per_user_per_hour: 10,
+            book_per_user_per_minute: 30,
+            book_per_ip_per_minute: 600,
+            sold_out_flag_seconds: 5,
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum AppError {
     Conflict(String),
     /// The booking slot has no seats left.
     SlotFull,
+    /// The resident may not book for now (no-show rule); the message says until when.
+    BookingRestricted(String),
     /// Too many attempts; try again after `retry_after_seconds`.
     RateLimited { retry_after_seconds: u64 },
     /// The text was refused by the content check.
@@ -59,6 +61,7 @@ impl AppError {
             | Self::InvalidTransition(m)
             | Self::Conflict(m)
             | Self::ContentRejected(m)
+            | Self::BookingRestricted(m)
             | Self::Lagged(m) => m.clone(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::BadUserInput { message, .. } => message.clone(),
@@ -81,6 +84,7 @@ impl AppError {
             Self::InvalidTransition(_) => "INVALID_TRANSITION",
             Self::Conflict(_) => "CONFLICT",
             Self::SlotFull => "SLOT_FULL",
+            Self::BookingRestricted(_) => "BOOKING_RESTRICTED",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::ContentRejected(_) => "CONTENT_REJECTED",
             Self::Lagged(_) => "SUBSCRIPTION_LAGGED",
@@ -158,6 +162,10 @@ mod tests {
             ),
             (AppError::Conflict("x".into()), "CONFLICT"),
             (AppError::SlotFull, "SLOT_FULL"),
+            (
+                AppError::BookingRestricted("x".into()),
+                "BOOKING_RESTRICTED",
+            ),
             (
                 AppError::RateLimited {
                     retry_after_seconds: 3,

@@ -1,14 +1,26 @@
-//! Scheduled work: applying approved directory changes on their date. Every job is idempotent
-//! and claims its rows with guarded updates, so any number of instances may run it.
+//! Scheduled work: applying approved directory changes on their date, and the booking jobs
+//! (no-shows, review deadlines, reminders, waitlist offers, old idempotency keys). Every job is
+//! idempotent and claims its rows with guarded updates, so any number of instances may run it.
 use std::{sync::Arc, time::Duration};
 
-use crate::{directory::changes::apply_due_changes, state::AppState};
+use crate::{
+    booking::jobs::BookingRun, directory::changes::Applied, directory::changes::apply_due_changes,
+    state::AppState,
+};
 
-/// Runs the due jobs once; returns what was applied (for tests and the log).
-pub async fn run_due(
-    state: &AppState,
-) -> crate::error::AppResult<crate::directory::changes::Applied> {
-    apply_due_changes(state).await
+/// What one run of the jobs did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ran {
+    pub directory: Applied,
+    pub booking: BookingRun,
+}
+
+/// Runs the due jobs once; returns what they did (for tests and the log).
+pub async fn run_due(state: &AppState) -> crate::error::AppResult<Ran> {
+    Ok(Ran {
+        directory: apply_due_changes(state).await?,
+        booking: crate::booking::jobs::run_due(state).await?,
+    })
 }
 
 /// Runs the jobs every `interval` until shutdown.
@@ -19,7 +31,7 @@ pub async fn run_forever(state: Arc<AppState>, interval: Duration) {
         tokio::select! {
             _ = ticker.tick() => {
                 match run_due(&state).await {
-                    Ok(applied) if applied != Default::default() => tracing::info!(?applied, "applied due directory changes"),
+                    Ok(ran) if ran != Ran::default() => tracing::info!(?ran, "scheduled jobs did work"),
                     Ok(_) => {}
                     Err(error) => tracing::error!(error = error.message(), "scheduled job failed"),
                 }

@@ -45,6 +45,13 @@ pub trait SharedStore: Send + Sync + 'static {
     async fn compare_and_delete(&self, key: &str, expected: &str) -> StoreResult<bool>;
     /// Counts one hit in the window that `key` names, starting the window on the first hit.
     async fn hit(&self, key: &str, window: Duration) -> StoreResult<WindowCount>;
+    /// Several keys in one round trip.
+    async fn get_many(&self, keys: &[String]) -> StoreResult<Vec<Option<String>>>;
+    async fn delete(&self, key: &str) -> StoreResult<()>;
+    /// Adds one to the counter (created at 0) and returns the new value; the key lives `ttl`.
+    async fn incr(&self, key: &str, ttl: Duration) -> StoreResult<i64>;
+    /// Raises the counter to at least `value` (recovering a counter lost with the store).
+    async fn raise_to(&self, key: &str, value: i64, ttl: Duration) -> StoreResult<()>;
 }
 
 pub type Store = Arc<dyn SharedStore>;
@@ -55,6 +62,8 @@ pub struct RedisStore {
     prefix: String,
     compare_and_delete: Script,
     hit: Script,
+    incr: Script,
+    raise_to: Script,
 }
 
 impl RedisStore {
@@ -77,6 +86,14 @@ impl RedisStore {
                  local ttl = redis.call('PTTL', KEYS[1]) \
                  if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end \
                  return {n, ttl}",
+            ),
+            incr: Script::new(
+                "local n = redis.call('INCR', KEYS[1]) redis.call('PEXPIRE', KEYS[1], ARGV[1]) return n",
+            ),
+            raise_to: Script::new(
+                "local v = tonumber(redis.call('GET', KEYS[1]) or '0') \
+                 if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end \
+                 return 1",
             ),
         })
     }
@@ -157,6 +174,42 @@ impl SharedStore for RedisStore {
             count,
             resets_in: Duration::from_millis(u64::try_from(ttl.max(0)).unwrap_or(0)),
         })
+    }
+    async fn get_many(&self, keys: &[String]) -> StoreResult<Vec<Option<String>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.manager.clone();
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        Ok(redis::cmd("MGET").arg(keys).query_async(&mut conn).await?)
+    }
+
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        let mut conn = self.manager.clone();
+        let _: i64 = conn.del(self.key(key)).await?;
+        Ok(())
+    }
+
+    async fn incr(&self, key: &str, ttl: Duration) -> StoreResult<i64> {
+        let mut conn = self.manager.clone();
+        Ok(self
+            .incr
+            .key(self.key(key))
+            .arg(millis(ttl))
+            .invoke_async(&mut conn)
+            .await?)
+    }
+
+    async fn raise_to(&self, key: &str, value: i64, ttl: Duration) -> StoreResult<()> {
+        let mut conn = self.manager.clone();
+        let _: i64 = self
+            .raise_to
+            .key(self.key(key))
+            .arg(value)
+            .arg(millis(ttl))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
     }
 }
 
@@ -241,6 +294,36 @@ impl SharedStore for MemoryStore {
                 resets_in: expires.saturating_duration_since(now),
             }
         }))
+    }
+    async fn get_many(&self, keys: &[String]) -> StoreResult<Vec<Option<String>>> {
+        Ok(self.with_entries(|e| {
+            keys.iter()
+                .map(|k| live(e.get(k)).map(|(v, _)| v.clone()))
+                .collect()
+        }))
+    }
+
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        self.with_entries(|e| e.remove(key));
+        Ok(())
+    }
+
+    async fn incr(&self, key: &str, ttl: Duration) -> StoreResult<i64> {
+        Ok(self.with_entries(|e| {
+            let n = live(e.get(key)).map_or(0, |(v, _)| v.parse::<i64>().unwrap_or(0)) + 1;
+            e.insert(key.to_string(), (n.to_string(), Instant::now() + ttl));
+            n
+        }))
+    }
+
+    async fn raise_to(&self, key: &str, value: i64, ttl: Duration) -> StoreResult<()> {
+        self.with_entries(|e| {
+            let n = live(e.get(key)).map_or(0, |(v, _)| v.parse::<i64>().unwrap_or(0));
+            if n < value {
+                e.insert(key.to_string(), (value.to_string(), Instant::now() + ttl));
+            }
+        });
+        Ok(())
     }
 }
 

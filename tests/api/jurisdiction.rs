@@ -83,6 +83,8 @@ struct Fixture {
     item: String,
     staff_change: String,
     item_change: String,
+    ticket: String,
+    slot: String,
 }
 
 enum Access {
@@ -131,6 +133,22 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("cancelBooking", Access::Guarded, "mutation($id: ID!) { cancelBooking(id: $id) { id } }".into(), json!({"id": f.booking})),
         ("acceptBooking", Access::Guarded, "mutation($id: ID!) { acceptBooking(id: $id) { id } }".into(), json!({"id": f.booking})),
         ("refuseBooking", Access::Guarded, "mutation($id: ID!) { refuseBooking(id: $id, reasonCode: \"X\", explanation: \"x\") { id } }".into(), json!({"id": f.booking})),
+        ("pointSlots", Access::Guarded, "query($id: ID!) { pointSlots(servicePointId: $id, day: \"2026-12-01\") { id } }".into(), json!({"id": f.point})),
+        ("ledgerCsv", Access::Guarded, "query($id: ID!) { ledgerCsv(servicePointId: $id, from: \"2026-01-01T00:00:00Z\", to: \"2027-01-01T00:00:00Z\") }".into(), json!({"id": f.point})),
+        ("pointQueue", Access::Guarded, "query($id: ID!) { pointQueue(servicePointId: $id) { id } }".into(), json!({"id": f.point})),
+        ("queuePosition", Access::Guarded, "query($id: ID!) { queuePosition(ticketId: $id) { ahead } }".into(), json!({"id": f.ticket})),
+        ("bookOnBehalf", Access::Guarded, "mutation($id: ID!, $s: ID!, $i: ID!) { bookOnBehalf(input: {residentPhone: \"13900000011\", onBehalf: {channel: PHONE}, booking: {servicePointId: $id, slotId: $s, itemId: $i, kind: HELP, idempotencyKey: \"j2\"}}) { id } }".into(), json!({"id": f.point, "s": f.slot, "i": f.item})),
+        ("rescheduleBooking", Access::Guarded, "mutation($id: ID!, $s: ID!) { rescheduleBooking(id: $id, slotId: $s, onBehalf: {channel: PHONE}) { id } }".into(), json!({"id": f.booking, "s": f.slot})),
+        ("setStaffDutyDay", Access::Guarded, "mutation($id: ID!) { setStaffDutyDay(staffId: $id, day: \"2030-01-02\", onDuty: false) { overbookedSlots { id } } }".into(), json!({"id": f.staff})),
+        ("joinWaitlist", Access::Residents, "mutation($id: ID!, $s: ID!, $i: ID!) { joinWaitlist(input: {servicePointId: $id, slotId: $s, itemId: $i, kind: HELP}) { id } }".into(), json!({"id": f.point, "s": f.slot, "i": f.item})),
+        ("leaveWaitlist", Access::Guarded, "mutation($id: ID!) { leaveWaitlist(id: $id) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("claimWaitlistOffer", Access::Guarded, "mutation($id: ID!) { claimWaitlistOffer(id: $id) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("checkInAtDesk", Access::Guarded, "mutation($id: ID!) { checkInAtDesk(servicePointId: $id) { id } }".into(), json!({"id": f.point})),
+        ("callNext", Access::Guarded, "mutation($id: ID!) { callNext(servicePointId: $id) { id } }".into(), json!({"id": f.point})),
+        ("finishTicket", Access::Guarded, "mutation($id: ID!) { finishTicket(id: $id, served: true) { id } }".into(), json!({"id": f.ticket})),
+        ("recordContact", Access::Guarded, "mutation($id: ID!) { recordContact(input: {servicePointId: $id, channel: PHONE, outcome: CONSULTED}) { id } }".into(), json!({"id": f.point})),
+        ("appealBookingRestriction", Access::Guarded, "mutation($id: ID!) { appealBookingRestriction(id: $id, reason: \"x\") { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("decideRestrictionAppeal", Access::Guarded, "mutation($id: ID!) { decideRestrictionAppeal(id: $id, lift: true, decision: \"x\") { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
         ("decideItemChange", Access::Guarded, "mutation($id: ID!) { decideItemChange(id: $id, approve: true) { id } }".into(), json!({"id": f.item_change})),
     ]
 }
@@ -194,7 +212,23 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
         .to_string();
     let booker = app.login_resident("jurisdiction-booker").await;
     let booking = expect_data(&app.as_(&booker, "mutation($p: ID!, $s: ID!, $i: ID!) { bookAppointment(input: {servicePointId: $p, slotId: $s, itemId: $i, kind: CONSULT, idempotencyKey: \"fixture\"}) { id } }", json!({"p": centre, "s": slots["availableSlots"][0]["id"], "i": township_item})).await)["bookAppointment"]["id"].as_str().unwrap().to_string();
+    let ticket = expect_data(
+        &app.as_(
+            county,
+            "mutation($p: ID!) { checkInAtDesk(servicePointId: $p) { id } }",
+            json!({"p": centre}),
+        )
+        .await,
+    )["checkInAtDesk"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     Fixture {
+        ticket,
+        slot: slots["availableSlots"][1]["id"]
+            .as_str()
+            .unwrap()
+            .to_string(),
         point: centre,
         booking,
         longgang,

@@ -520,7 +520,7 @@ pub async fn item_changes(
 }
 
 /// What one run of the job applied.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
     pub staff_changes: usize,
     pub item_changes: usize,

@@ -721,10 +721,13 @@ pub async fn set_staff_on_duty(
     staff_id: Uuid,
     on_duty: bool,
 ) -> AppResult<staff_accounts::Model> {
-    guarded_staff_change(state, viewer, staff_id, "staff.on_duty", |s| {
+    let staff = guarded_staff_change(state, viewer, staff_id, "staff.on_duty", |s| {
         s.on_duty = Set(on_duty)
     })
-    .await
+    .await?;
+    // Capacities of the point's generated days follow (never below what is booked).
+    crate::booking::service::duty_flag_changed(state, &staff).await?;
+    Ok(staff)
 }
 
 /// Deactivates an account; its sessions end at once.

@@ -15,7 +15,7 @@ use crate::{
         Viewer,
         graphql::{AuthMutation, AuthQuery},
     },
-    booking::graphql::{BookingMutation, BookingQuery},
+    booking::graphql::{BookingMutation, BookingQuery, QueueSubscription},
     calendar::graphql::{CalendarMutation, CalendarQuery},
     config::Settings,
     directory::graphql::{DirectoryMutation, DirectoryQuery},
@@ -50,7 +50,11 @@ pub struct Mutation(
 
 /// Live updates over the WebSocket endpoint (`graphql-transport-ws`).
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(system::SystemSubscription, EventSubscription);
+pub struct Subscription(
+    system::SystemSubscription,
+    EventSubscription,
+    QueueSubscription,
+);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

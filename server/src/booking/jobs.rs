@@ -1,0 +1,289 @@
+//! Scheduled booking work, all clock-injected and idempotent (every row is claimed with a
+//! guarded update, so any number of instances may run it): no-shows and the restriction they
+//! trigger, review deadlines, reminders, waitlist offers that lapse, and old idempotency keys.
+use chrono::Duration;
+use entity::{booking_restrictions, bookings, idempotency_keys, service_points, slots};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
+    sea_query::Expr,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    booking::{
+        model::{
+            BookingStatus, Reminder, add_opening_minutes, is_no_show, reminders_due,
+            restriction_due,
+        },
+        service::{Channel, Contact, IDEMPOTENCY_HOURS, close_booking, ledger, policy},
+        waitlist,
+    },
+    calendar,
+    directory::model::OpeningHours,
+    error::AppResult,
+    events::{EventDraft, Tx, resident_key, staff_key},
+    state::AppState,
+};
+
+/// What one run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BookingRun {
+    pub no_shows: u64,
+    pub restrictions: u64,
+    pub overdue: u64,
+    pub reminders: u64,
+    pub waitlist_ended: u64,
+    pub keys_pruned: u64,
+}
+
+const BATCH: u64 = 500;
+
+pub async fn run_due(state: &AppState) -> AppResult<BookingRun> {
+    let mut run = BookingRun::default();
+    let (no_shows, restrictions) = mark_no_shows(state).await?;
+    run.no_shows = no_shows;
+    run.restrictions = restrictions;
+    run.overdue = flag_overdue_reviews(state).await?;
+    run.reminders = send_reminders(state).await?;
+    run.waitlist_ended = waitlist::expire_due(state).await?;
+    run.keys_pruned = prune_idempotency_keys(state).await?;
+    Ok(run)
+}
+
+fn open_statuses() -> [&'static str; 2] {
+    [
+        BookingStatus::Booked.as_str(),
+        BookingStatus::Accepted.as_str(),
+    ]
+}
+
+/// Open bookings not checked in by the end of their slot and the grace period become no-shows;
+/// a resident reaching the point's limit within its window is restricted from online booking.
+async fn mark_no_shows(state: &AppState) -> AppResult<(u64, u64)> {
+    let now = state.clock.now();
+    let candidates: Vec<(bookings::Model, Option<slots::Model>)> = bookings::Entity::find()
+        .filter(bookings::Column::Status.is_in(open_statuses()))
+        .filter(bookings::Column::CheckedInAt.is_null())
+        .find_also_related(slots::Entity)
+        .filter(slots::Column::EndsAt.lte(now))
+        .limit(BATCH)
+        .all(&state.db)
+        .await?;
+    let (mut marked, mut restricted) = (0, 0);
+    for (booking, slot) in candidates {
+        let Some(slot) = slot else { continue };
+        let policy = policy(&state.db, booking.service_point_id).await?;
+        if !is_no_show(slot.ends_at, policy.grace_minutes, now) {
+            continue;
+        }
+        let mut tx = Tx::begin(state).await?;
+        if close_booking(&*tx, &booking, BookingStatus::NoShow, None, None, now)
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        ledger(
+            &*tx,
+            &booking,
+            Contact {
+                outcome: "no_show",
+                channel: Channel::parse(&booking.channel).unwrap_or(Channel::Online),
+                agent: None,
+                reason_code: None,
+            },
+            now,
+        )
+        .await?;
+        tx.emit(EventDraft {
+            kind: "booking.no_show",
+            topic: "booking",
+            subject_kind: "booking",
+            subject_id: booking.id.to_string(),
+            audience: vec![resident_key(booking.user_id)],
+            payload: json!({"code": booking.code, "status": "no_show"}),
+        });
+        let since = now - Duration::days(policy.no_show_window_days);
+        let count = bookings::Entity::find()
+            .filter(bookings::Column::UserId.eq(booking.user_id))
+            .filter(bookings::Column::Status.eq(BookingStatus::NoShow.as_str()))
+            .filter(bookings::Column::UpdatedAt.gte(since))
+            .count(&*tx)
+            .await? as i64;
+        let already = booking_restrictions::Entity::find()
+            .filter(booking_restrictions::Column::UserId.eq(booking.user_id))
+            .filter(booking_restrictions::Column::Status.is_in(["active", "appealed"]))
+            .filter(booking_restrictions::Column::Until.gt(now))
+            .count(&*tx)
+            .await?;
+        if restriction_due(count, &policy) && already == 0 && policy.no_show_ban_days > 0 {
+            let until = now + Duration::days(policy.no_show_ban_days);
+            let restriction = booking_restrictions::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                user_id: Set(booking.user_id),
+                starts_at: Set(now),
+                until: Set(until),
+                reason: Set(format!(
+                    "{count} no-shows within {} days",
+                    policy.no_show_window_days
+                )),
+                status: Set("active".into()),
+                appeal: Set(None),
+                appealed_at: Set(None),
+                decided_by: Set(None),
+                decided_at: Set(None),
+                decision: Set(None),
+            }
+            .insert(&*tx)
+            .await?;
+            tx.emit(EventDraft {
+                kind: "booking.restricted",
+                topic: "booking",
+                subject_kind: "restriction",
+                subject_id: restriction.id.to_string(),
+                audience: vec![resident_key(booking.user_id)],
+                payload: json!({"until": until.to_rfc3339(), "noShows": count, "status": "active"}),
+            });
+            restricted += 1;
+        }
+        tx.commit().await?;
+        marked += 1;
+    }
+    Ok((marked, restricted))
+}
+
+/// Bookings still waiting for review past the point's review hours (counted in its opening
+/// hours on working days) are flagged overdue, once, and the point's agents are told.
+async fn flag_overdue_reviews(state: &AppState) -> AppResult<u64> {
+    let now = state.clock.now();
+    let pending = bookings::Entity::find()
+        .filter(bookings::Column::Status.eq(BookingStatus::Booked.as_str()))
+        .filter(bookings::Column::ReviewOverdue.eq(false))
+        .filter(bookings::Column::CreatedAt.gte(now - Duration::days(60)))
+        .limit(BATCH)
+        .all(&state.db)
+        .await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let calendar = calendar::service::load(&state.db).await?;
+    let mut flagged = 0;
+    for booking in pending {
+        let Some(point) = service_points::Entity::find_by_id(booking.service_point_id)
+            .one(&state.db)
+            .await?
+        else {
+            continue;
+        };
+        let policy = policy(&state.db, point.id).await?;
+        let hours = OpeningHours::from_json(&point.opening_hours);
+        let deadline = add_opening_minutes(
+            &calendar,
+            &hours,
+            booking.created_at,
+            policy.review_hours * 60,
+        );
+        if now < deadline {
+            continue;
+        }
+        let mut tx = Tx::begin(state).await?;
+        let done = bookings::Entity::update_many()
+            .col_expr(bookings::Column::ReviewOverdue, Expr::value(true))
+            .filter(bookings::Column::Id.eq(booking.id))
+            .filter(bookings::Column::ReviewOverdue.eq(false))
+            .filter(bookings::Column::Status.eq(BookingStatus::Booked.as_str()))
+            .exec(&*tx)
+            .await?;
+        if done.rows_affected == 0 {
+            continue;
+        }
+        let agents = entity::staff_accounts::Entity::find()
+            .filter(entity::staff_accounts::Column::ServicePointId.eq(point.id))
+            .filter(entity::staff_accounts::Column::Active.eq(true))
+            .all(&*tx)
+            .await?;
+        tx.emit(EventDraft {
+            kind: "booking.review_overdue",
+            topic: "booking",
+            subject_kind: "booking",
+            subject_id: booking.id.to_string(),
+            audience: agents.iter().map(|a| staff_key(a.id)).collect(),
+            payload: json!({"code": booking.code, "deadline": deadline.to_rfc3339()}),
+        });
+        tx.commit().await?;
+        flagged += 1;
+    }
+    Ok(flagged)
+}
+
+/// Reminders for active bookings: the day before at the point's hour, and shortly before the
+/// slot. Each is claimed by a guarded update, so it is sent once even with many instances.
+async fn send_reminders(state: &AppState) -> AppResult<u64> {
+    let now = state.clock.now();
+    let upcoming: Vec<(bookings::Model, Option<slots::Model>)> = bookings::Entity::find()
+        .filter(bookings::Column::Status.is_in(open_statuses()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(bookings::Column::RemindedDayBefore.eq(false))
+                .add(bookings::Column::RemindedSoon.eq(false)),
+        )
+        .find_also_related(slots::Entity)
+        .filter(slots::Column::StartsAt.gt(now))
+        .filter(slots::Column::StartsAt.lte(now + Duration::hours(48)))
+        .limit(BATCH)
+        .all(&state.db)
+        .await?;
+    let mut sent = 0;
+    for (booking, slot) in upcoming {
+        let Some(slot) = slot else { continue };
+        let policy = policy(&state.db, booking.service_point_id).await?;
+        for reminder in reminders_due(
+            &policy,
+            booking.created_at,
+            slot.starts_at,
+            now,
+            (booking.reminded_day_before, booking.reminded_soon),
+        ) {
+            let column = match reminder {
+                Reminder::DayBefore => bookings::Column::RemindedDayBefore,
+                Reminder::Soon => bookings::Column::RemindedSoon,
+            };
+            let mut tx = Tx::begin(state).await?;
+            let claimed = bookings::Entity::update_many()
+                .col_expr(column, Expr::value(true))
+                .filter(bookings::Column::Id.eq(booking.id))
+                .filter(column.eq(false))
+                .filter(bookings::Column::Status.is_in(open_statuses()))
+                .filter(bookings::Column::SlotId.eq(slot.id))
+                .exec(&*tx)
+                .await?;
+            if claimed.rows_affected == 0 {
+                continue;
+            }
+            tx.emit(EventDraft {
+                kind: "booking.reminder",
+                topic: "booking",
+                subject_kind: "booking",
+                subject_id: booking.id.to_string(),
+                audience: vec![resident_key(booking.user_id)],
+                payload: json!({"code": booking.code, "startsAt": slot.starts_at.to_rfc3339(),
+                    "reminder": match reminder { Reminder::DayBefore => "day_before", Reminder::Soon => "soon" },
+                    "status": booking.status}),
+            });
+            tx.commit().await?;
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
+/// Idempotency keys older than the promise (48 h ≥ the 24 h required) are forgotten.
+async fn prune_idempotency_keys(state: &AppState) -> AppResult<u64> {
+    let cutoff = state.clock.now() - Duration::hours(IDEMPOTENCY_HOURS as i64);
+    Ok(idempotency_keys::Entity::delete_many()
+        .filter(idempotency_keys::Column::CreatedAt.lt(cutoff))
+        .exec(&state.db)
+        .await?
+        .rows_affected)
+}

@@ -1,0 +1,386 @@
+//! The ledger (台账): every contact with a point — online bookings and what became of them,
+//! telephone calls, counter walk-ins, remote consultations — with entries back-filled from
+//! paper keeping their original time. Read by jurisdiction, paged, filtered, exported as CSV.
+use chrono::{DateTime, Duration, Utc};
+use entity::{bookings, items, ledger_entries, service_points, users};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use uuid::Uuid;
+
+use crate::{
+    auth::Viewer,
+    booking::service::{Channel, ensure_desk},
+    directory::{changes::csv_field, jurisdiction::Jurisdiction, model::text, service::region},
+    error::{AppError, AppResult},
+    pii::mask_name,
+    state::AppState,
+};
+
+/// Which entries to read.
+#[derive(Clone, Debug, Default)]
+pub struct LedgerFilter {
+    pub channel: Option<Channel>,
+    pub outcome: Option<String>,
+    pub backfilled: Option<bool>,
+}
+
+/// One page of a point's ledger, oldest first, after an opaque cursor.
+pub struct LedgerPage {
+    pub entries: Vec<ledger_entries::Model>,
+    /// Pass as `after` for the next page; None at the end.
+    pub next: Option<String>,
+}
+
+fn cursor_of(entry: &ledger_entries::Model) -> String {
+    format!("{}_{}", entry.occurred_at.timestamp_micros(), entry.id)
+}
+
+fn parse_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
+    let bad = || AppError::bad_input("after", "not a cursor from a previous page");
+    let (micros, id) = cursor.split_once('_').ok_or_else(bad)?;
+    let at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+}
+
+pub const OUTCOMES: [&str; 11] = [
+    "booked",
+    "accepted",
+    "refused",
+    "cancelled",
+    "rescheduled",
+    "no_show",
+    "served",
+    "absent",
+    "consulted",
+    "referred",
+    "checked_in",
+];
+
+/// Who reads the ledger, and whether they see applicants' names in full: the point's own desk
+/// (its agents, admins over it) does; inspectors and auditors see them masked.
+pub struct Reader {
+    pub full_names: bool,
+}
+
+async fn reader(state: &AppState, viewer: &Viewer, point_id: Uuid) -> AppResult<Reader> {
+    let who = Jurisdiction::of(&state.db, viewer).await?;
+    let point = service_points::Entity::find_by_id(point_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("service point"))?;
+    who.ensure_covers(&region(&state.db, point.region_id).await?, "service point")?;
+    Ok(Reader {
+        full_names: ensure_desk(state, viewer, point_id).await.is_ok(),
+    })
+}
+
+/// Staff: the ledger of a point inside their jurisdiction between two instants.
+#[allow(clippy::too_many_arguments)]
+pub async fn page(
+    state: &AppState,
+    viewer: &Viewer,
+    point_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    filter: &LedgerFilter,
+    first: u64,
+    after: Option<&str>,
+) -> AppResult<(LedgerPage, Reader)> {
+    if to < from {
+        return Err(AppError::bad_input("to", "must not be before `from`"));
+    }
+    if !(1..=200).contains(&first) {
+        return Err(AppError::bad_input("first", "between 1 and 200"));
+    }
+    if let Some(outcome) = &filter.outcome
+        && !OUTCOMES.contains(&outcome.as_str())
+    {
+        return Err(AppError::bad_input(
+            "filter.outcome",
+            format!("one of {}", OUTCOMES.join(", ")),
+        ));
+    }
+    let reader = reader(state, viewer, point_id).await?;
+    let mut query = ledger_entries::Entity::find()
+        .filter(ledger_entries::Column::ServicePointId.eq(point_id))
+        .filter(ledger_entries::Column::OccurredAt.gte(from))
+        .filter(ledger_entries::Column::OccurredAt.lte(to))
+        .order_by_asc(ledger_entries::Column::OccurredAt)
+        .order_by_asc(ledger_entries::Column::Id);
+    if let Some(channel) = filter.channel {
+        query = query.filter(ledger_entries::Column::Channel.eq(channel.as_str()));
+    }
+    if let Some(outcome) = &filter.outcome {
+        query = query.filter(ledger_entries::Column::Outcome.eq(outcome.as_str()));
+    }
+    if let Some(backfilled) = filter.backfilled {
+        query = query.filter(ledger_entries::Column::Backfilled.eq(backfilled));
+    }
+    if let Some(after) = after {
+        let (at, id) = parse_cursor(after)?;
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(ledger_entries::Column::OccurredAt.gt(at))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(ledger_entries::Column::OccurredAt.eq(at))
+                        .add(ledger_entries::Column::Id.gt(id)),
+                ),
+        );
+    }
+    let mut entries = sea_orm::QuerySelect::limit(query, first + 1)
+        .all(&state.db)
+        .await?;
+    let more = entries.len() as u64 > first;
+    entries.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+    let next = if more {
+        entries.last().map(cursor_of)
+    } else {
+        None
+    };
+    Ok((LedgerPage { entries, next }, reader))
+}
+
+/// The applicant as this reader may see them: an enterprise by name; a resident by their masked
+/// phone number; a walk-in by name (masked for readers outside the point's desk).
+pub async fn applicant(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    entry: &ledger_entries::Model,
+    reader: &Reader,
+) -> AppResult<Option<String>> {
+    if let Some(stored) = &entry.applicant_name_enc {
+        let name = state.cipher.decrypt(stored).map_err(AppError::internal)?;
+        return Ok(Some(if reader.full_names {
+            name
+        } else {
+            mask_name(&name)
+        }));
+    }
+    if let Some(booking_id) = entry.booking_id
+        && let Some(booking) = bookings::Entity::find_by_id(booking_id).one(conn).await?
+        && let Some(enterprise) = booking.enterprise_name
+    {
+        return Ok(Some(enterprise));
+    }
+    let Some(user_id) = entry.user_id else {
+        return Ok(None);
+    };
+    let user = users::Entity::find_by_id(user_id).one(conn).await?;
+    Ok(Some(
+        user.and_then(|u| u.phone_enc)
+            .and_then(|p| state.cipher.masked_phone(&p))
+            .unwrap_or_else(|| "居民（未绑定手机）".into()),
+    ))
+}
+
+/// At most this many rows in one CSV export; narrow the period for more.
+pub const CSV_LIMIT: u64 = 10_000;
+
+/// The filtered ledger of a point as CSV (UTF-8 with BOM, for spreadsheet programs).
+pub async fn csv(
+    state: &AppState,
+    viewer: &Viewer,
+    point_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    filter: &LedgerFilter,
+) -> AppResult<String> {
+    let mut out = String::from("\u{feff}");
+    out.push_str("时间,渠道,申请人,事项,结果,原因代码,经办人,补录,录入时间\r\n");
+    let mut after: Option<String> = None;
+    let mut rows = 0u64;
+    loop {
+        let (page, reader) = page(
+            state,
+            viewer,
+            point_id,
+            from,
+            to,
+            filter,
+            200,
+            after.as_deref(),
+        )
+        .await?;
+        for entry in &page.entries {
+            rows += 1;
+            if rows > CSV_LIMIT {
+                return Err(AppError::bad_input(
+                    "to",
+                    format!("more than {CSV_LIMIT} entries; export a shorter period"),
+                ));
+            }
+            let item = match entry.item_id {
+                Some(id) => items::Entity::find_by_id(id)
+                    .one(&state.db)
+                    .await?
+                    .map(|i| i.business_name)
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            let agent = match entry.agent_id {
+                Some(id) => entity::staff_accounts::Entity::find_by_id(id)
+                    .one(&state.db)
+                    .await?
+                    .map(|s| s.display_name)
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            let fields = [
+                entry
+                    .occurred_at
+                    .with_timezone(&crate::clock::CHINA)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string(),
+                entry.channel.clone(),
+                applicant(state, &state.db, entry, &reader)
+                    .await?
+                    .unwrap_or_default(),
+                item,
+                entry.outcome.clone(),
+                entry.reason_code.clone().unwrap_or_default(),
+                agent,
+                if entry.backfilled { "是" } else { "否" }.to_string(),
+                entry
+                    .entered_at
+                    .with_timezone(&crate::clock::CHINA)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string(),
+            ];
+            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            out.push_str(&line.join(","));
+            out.push_str("\r\n");
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// A contact to record by hand: a call, a walk-in, a remote consultation — now, or back-filled
+/// from the paper register with its original time.
+pub struct ContactInput {
+    pub service_point_id: Uuid,
+    pub channel: Channel,
+    pub item_id: Option<Uuid>,
+    pub applicant_name: Option<String>,
+    pub outcome: String,
+    pub reason_code: Option<String>,
+    pub note: Option<String>,
+    /// When it happened; None = now. More than 10 minutes ago makes the entry back-filled.
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Contacts recorded by hand may have these outcomes.
+pub const MANUAL_OUTCOMES: [&str; 4] = ["consulted", "served", "refused", "referred"];
+
+/// Staff of the point record a contact in the ledger (audited when back-filled).
+pub async fn record(
+    state: &AppState,
+    viewer: &Viewer,
+    input: ContactInput,
+) -> AppResult<ledger_entries::Model> {
+    let who = ensure_desk(state, viewer, input.service_point_id).await?;
+    let now = state.clock.now();
+    if input.channel == Channel::Online {
+        return Err(AppError::bad_input(
+            "input.channel",
+            "online contacts are recorded by the booking itself",
+        ));
+    }
+    if !MANUAL_OUTCOMES.contains(&input.outcome.as_str()) {
+        return Err(AppError::bad_input(
+            "input.outcome",
+            format!("one of {}", MANUAL_OUTCOMES.join(", ")),
+        ));
+    }
+    let reason_code = input
+        .reason_code
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| text(r, "input.reasonCode", 32))
+        .transpose()?;
+    if input.outcome == "refused" && reason_code.is_none() {
+        return Err(AppError::bad_input(
+            "input.reasonCode",
+            "a refusal needs a reason code",
+        ));
+    }
+    let note = input
+        .note
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| text(n, "input.note", 500))
+        .transpose()?;
+    let name = input
+        .applicant_name
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| text(n, "input.applicantName", 50))
+        .transpose()?;
+    if let Some(item_id) = input.item_id {
+        items::Entity::find_by_id(item_id)
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| AppError::bad_input("input.itemId", "no such item in the catalogue"))?;
+    }
+    let occurred_at = input.occurred_at.unwrap_or(now);
+    if occurred_at > now + Duration::minutes(1) {
+        return Err(AppError::bad_input(
+            "input.occurredAt",
+            "a contact cannot be recorded before it happens",
+        ));
+    }
+    if now - occurred_at > Duration::days(366) {
+        return Err(AppError::bad_input(
+            "input.occurredAt",
+            "at most a year back",
+        ));
+    }
+    let backfilled = now - occurred_at > Duration::minutes(10);
+    let micros =
+        |t: DateTime<Utc>| DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t);
+    let txn = crate::db::begin_write(&state.db).await?;
+    let entry = ledger_entries::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        service_point_id: Set(input.service_point_id),
+        booking_id: Set(None),
+        user_id: Set(None),
+        item_id: Set(input.item_id),
+        channel: Set(input.channel.as_str().into()),
+        outcome: Set(input.outcome.clone()),
+        agent_id: Set(Some(who.staff_id)),
+        occurred_at: Set(micros(occurred_at)),
+        backfilled: Set(backfilled),
+        entered_by: Set(Some(who.staff_id)),
+        entered_at: Set(micros(now)),
+        reason_code: Set(reason_code),
+        applicant_name_enc: Set(name
+            .map(|n| state.cipher.encrypt(&n))
+            .transpose()
+            .map_err(AppError::internal)?),
+        note: Set(note),
+    }
+    .insert(&txn)
+    .await?;
+    if backfilled {
+        crate::audit::record_action(
+            &txn,
+            now,
+            viewer,
+            "ledger.backfilled",
+            "ledger_entry",
+            entry.id,
+            serde_json::json!({"occurredAt": occurred_at.to_rfc3339(), "outcome": input.outcome}),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(entry)
+}

@@ -1,0 +1,491 @@
+//! On site: check-in and queue numbers (取号叫号). A resident scans the point's QR code (with
+//! their booking code, or as a walk-in) or staff check them in; the day's number comes from an
+//! atomic counter in the shared store (Redis in production) and is recorded in the database,
+//! whose unique index is the final word — a counter lost with the store is raised to the
+//! recorded maximum and the allocation retried. Appointments (`A…`) go first within their slot,
+//! walk-ins (`B…`) in order of arrival.
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{bookings, queue_tickets, service_points, slots};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    sea_query::Expr,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    auth::{Viewer, service::is_unique_violation},
+    booking::{
+        model::{BookingStatus, Waiting, call_order, is_no_show, queue_label},
+        service::{Channel, Contact, close_booking, ensure_desk, ledger, policy},
+    },
+    directory::{changes::local_date, service::service_point_by_scene},
+    error::{AppError, AppResult},
+    events::{EventDraft, Tx, resident_key},
+    state::AppState,
+};
+
+/// The subject id of a point's queue on a day (live position updates subscribe to it).
+pub fn queue_subject(point_id: Uuid, day: NaiveDate) -> String {
+    format!("queue:{point_id}:{day}")
+}
+
+fn counter_key(point_id: Uuid, day: NaiveDate, series: &str) -> String {
+    format!("queue:{point_id}:{day}:{series}")
+}
+
+const COUNTER_TTL: StdDuration = StdDuration::from_secs(2 * 24 * 3600);
+
+/// Who checks in: the resident by scanning, or staff at the desk.
+pub enum CheckIn {
+    Scan { scene: String },
+    Desk { point_id: Uuid },
+}
+
+/// Checks a booking in (or a walk-in without one) and hands out the day's queue number. Checking
+/// in twice returns the same ticket.
+pub async fn check_in(
+    state: &AppState,
+    viewer: &Viewer,
+    how: CheckIn,
+    booking_code: Option<String>,
+) -> AppResult<queue_tickets::Model> {
+    let (point, staff, user) = match (&how, viewer) {
+        (CheckIn::Scan { scene }, Viewer::Resident { user_id, .. }) => {
+            let point = service_point_by_scene(&state.db, scene)
+                .await
+                .map_err(|_| AppError::bad_input("pointScene", "not a service point's QR code"))?;
+            (point, None, Some(*user_id))
+        }
+        (CheckIn::Scan { .. }, Viewer::Anonymous) | (CheckIn::Desk { .. }, Viewer::Anonymous) => {
+            return Err(AppError::Unauthenticated("log in first".into()));
+        }
+        (CheckIn::Scan { .. }, Viewer::Staff { .. }) => {
+            return Err(AppError::Forbidden(
+                "staff check residents in with checkInAtDesk".into(),
+            ));
+        }
+        (CheckIn::Desk { point_id }, Viewer::Staff { .. }) => {
+            let who = ensure_desk(state, viewer, *point_id).await?;
+            let point = service_points::Entity::find_by_id(*point_id)
+                .one(&state.db)
+                .await?
+                .ok_or(AppError::NotFound("service point"))?;
+            (point, Some(who.staff_id), None)
+        }
+        (CheckIn::Desk { .. }, Viewer::Resident { .. }) => {
+            return Err(AppError::Forbidden("staff only".into()));
+        }
+    };
+    if !point.active {
+        return Err(AppError::bad_input(
+            "pointScene",
+            "this service point is closed",
+        ));
+    }
+    let now = state.clock.now();
+    let today = local_date(now);
+    let booking = match booking_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        None => None,
+        Some(code) => {
+            let booking = bookings::Entity::find()
+                .filter(bookings::Column::Code.eq(code.to_ascii_uppercase()))
+                .filter(bookings::Column::ServicePointId.eq(point.id))
+                .one(&state.db)
+                .await?
+                .filter(|b| user.is_none_or(|u| b.user_id == u))
+                .ok_or_else(|| {
+                    AppError::bad_input("bookingCode", "no such booking at this service point")
+                })?;
+            if let Some(ticket) = queue_tickets::Entity::find()
+                .filter(queue_tickets::Column::BookingId.eq(booking.id))
+                .one(&state.db)
+                .await?
+            {
+                return Ok(ticket);
+            }
+            if !BookingStatus::parse(&booking.status).is_open() {
+                return Err(AppError::InvalidTransition(format!(
+                    "the booking is {}",
+                    booking.status
+                )));
+            }
+            let slot = slots::Entity::find_by_id(booking.slot_id)
+                .one(&state.db)
+                .await?
+                .ok_or(AppError::NotFound("slot"))?;
+            if slot.day != today {
+                return Err(AppError::InvalidTransition(format!(
+                    "the booking is for {}; check in on that day",
+                    slot.day
+                )));
+            }
+            let grace = policy(&state.db, point.id).await?.grace_minutes;
+            if is_no_show(slot.ends_at, grace, now) {
+                return Err(AppError::InvalidTransition(
+                    "the slot and its grace period are over; please take a walk-in number".into(),
+                ));
+            }
+            Some((booking, slot))
+        }
+    };
+    let series = if booking.is_some() { "A" } else { "B" };
+    let key = counter_key(point.id, today, series);
+    for _ in 0..3 {
+        let number = state
+            .store
+            .incr(&key, COUNTER_TTL)
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+        let mut tx = Tx::begin(state).await?;
+        let inserted = queue_tickets::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            service_point_id: Set(point.id),
+            day: Set(today),
+            series: Set(series.into()),
+            number: Set(i32::try_from(number).unwrap_or(i32::MAX)),
+            label: Set(queue_label(series, number)),
+            booking_id: Set(booking.as_ref().map(|(b, _)| b.id)),
+            user_id: Set(user.or(booking.as_ref().map(|(b, _)| b.user_id))),
+            slot_starts_at: Set(booking.as_ref().map(|(_, s)| s.starts_at)),
+            status: Set("waiting".into()),
+            checked_in_by: Set(staff),
+            created_at: Set(now),
+            called_at: Set(None),
+            called_by: Set(None),
+            finished_at: Set(None),
+        }
+        .insert(&*tx)
+        .await;
+        let ticket = match inserted {
+            Ok(ticket) => ticket,
+            Err(error) if is_unique_violation(&error) => {
+                drop(tx);
+                if let Some((b, _)) = &booking
+                    && let Some(ticket) = queue_tickets::Entity::find()
+                        .filter(queue_tickets::Column::BookingId.eq(b.id))
+                        .one(&state.db)
+                        .await?
+                {
+                    return Ok(ticket);
+                }
+                // The counter was behind the database (the store lost it): catch it up.
+                let max: Option<i32> = queue_tickets::Entity::find()
+                    .select_only()
+                    .column_as(queue_tickets::Column::Number.max(), "max")
+                    .filter(queue_tickets::Column::ServicePointId.eq(point.id))
+                    .filter(queue_tickets::Column::Day.eq(today))
+                    .filter(queue_tickets::Column::Series.eq(series))
+                    .into_tuple()
+                    .one(&state.db)
+                    .await?
+                    .flatten();
+                state
+                    .store
+                    .raise_to(&key, i64::from(max.unwrap_or(0)), COUNTER_TTL)
+                    .await
+                    .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        };
+        if let Some((b, _)) = &booking {
+            bookings::Entity::update_many()
+                .col_expr(bookings::Column::CheckedInAt, Expr::value(Some(now)))
+                .filter(bookings::Column::Id.eq(b.id))
+                .exec(&*tx)
+                .await?;
+        }
+        tx.emit(queue_event("queue.checked_in", &ticket));
+        tx.commit().await?;
+        return Ok(ticket);
+    }
+    Err(AppError::Conflict(
+        "could not allocate a queue number; try again".into(),
+    ))
+}
+
+fn queue_event(kind: &'static str, ticket: &queue_tickets::Model) -> EventDraft {
+    EventDraft {
+        kind,
+        topic: "booking",
+        subject_kind: "queue",
+        subject_id: queue_subject(ticket.service_point_id, ticket.day),
+        audience: ticket.user_id.map(resident_key).into_iter().collect(),
+        payload: json!({"ticketId": ticket.id, "label": ticket.label, "status": ticket.status}),
+    }
+}
+
+async fn waiting(
+    state: &AppState,
+    point_id: Uuid,
+    day: NaiveDate,
+) -> AppResult<Vec<queue_tickets::Model>> {
+    Ok(queue_tickets::Entity::find()
+        .filter(queue_tickets::Column::ServicePointId.eq(point_id))
+        .filter(queue_tickets::Column::Day.eq(day))
+        .filter(queue_tickets::Column::Status.eq("waiting"))
+        .order_by_asc(queue_tickets::Column::CreatedAt)
+        .all(&state.db)
+        .await?)
+}
+
+fn ordered(tickets: &[queue_tickets::Model], now: DateTime<Utc>) -> Vec<Uuid> {
+    call_order(
+        tickets
+            .iter()
+            .map(|t| Waiting {
+                id: t.id,
+                series: t.series.clone(),
+                number: i64::from(t.number),
+                slot_starts_at: t.slot_starts_at,
+            })
+            .collect(),
+        now,
+    )
+    .into_iter()
+    .map(|w| w.id)
+    .collect()
+}
+
+/// Staff call the next number at their point: the first in call order is claimed with a
+/// guarded update, so two counters calling at once never call the same ticket. None when
+/// nobody waits.
+pub async fn call_next(
+    state: &AppState,
+    viewer: &Viewer,
+    point_id: Uuid,
+) -> AppResult<Option<queue_tickets::Model>> {
+    let who = ensure_desk(state, viewer, point_id).await?;
+    let now = state.clock.now();
+    let today = local_date(now);
+    for _ in 0..20 {
+        let tickets = waiting(state, point_id, today).await?;
+        let Some(next) = ordered(&tickets, now).first().copied() else {
+            return Ok(None);
+        };
+        let mut tx = Tx::begin(state).await?;
+        let called = queue_tickets::Entity::update_many()
+            .col_expr(queue_tickets::Column::Status, Expr::value("called"))
+            .col_expr(queue_tickets::Column::CalledAt, Expr::value(Some(now)))
+            .col_expr(
+                queue_tickets::Column::CalledBy,
+                Expr::value(Some(who.staff_id)),
+            )
+            .filter(queue_tickets::Column::Id.eq(next))
+            .filter(queue_tickets::Column::Status.eq("waiting"))
+            .exec(&*tx)
+            .await?;
+        if called.rows_affected == 0 {
+            continue;
+        }
+        let ticket = queue_tickets::Entity::find_by_id(next)
+            .one(&*tx)
+            .await?
+            .ok_or(AppError::NotFound("ticket"))?;
+        tx.emit(queue_event("queue.called", &ticket));
+        tx.commit().await?;
+        return Ok(Some(ticket));
+    }
+    Err(AppError::Conflict("the queue is busy; call again".into()))
+}
+
+/// Staff finish a called ticket: served, or absent when called. A served booking is recorded
+/// as served in the ledger; an absent one as a no-show.
+pub async fn finish(
+    state: &AppState,
+    viewer: &Viewer,
+    ticket_id: Uuid,
+    served: bool,
+) -> AppResult<queue_tickets::Model> {
+    let ticket = queue_tickets::Entity::find_by_id(ticket_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("ticket"))?;
+    let who = ensure_desk(state, viewer, ticket.service_point_id)
+        .await
+        .map_err(|e| match e {
+            AppError::NotFound(_) => AppError::NotFound("ticket"),
+            other => other,
+        })?;
+    let now = state.clock.now();
+    let to = if served { "served" } else { "absent" };
+    let mut tx = Tx::begin(state).await?;
+    let done = queue_tickets::Entity::update_many()
+        .col_expr(queue_tickets::Column::Status, Expr::value(to))
+        .col_expr(queue_tickets::Column::FinishedAt, Expr::value(Some(now)))
+        .filter(queue_tickets::Column::Id.eq(ticket_id))
+        .filter(queue_tickets::Column::Status.eq("called"))
+        .exec(&*tx)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(AppError::InvalidTransition(format!(
+            "only a called ticket can be finished; this one is {}",
+            ticket.status
+        )));
+    }
+    let booking = match ticket.booking_id {
+        Some(id) => bookings::Entity::find_by_id(id).one(&*tx).await?,
+        None => None,
+    };
+    match booking {
+        Some(booking) if BookingStatus::parse(&booking.status).is_open() => {
+            let status = if served {
+                BookingStatus::Served
+            } else {
+                BookingStatus::NoShow
+            };
+            close_booking(&*tx, &booking, status, None, None, now).await?;
+            ledger(
+                &*tx,
+                &booking,
+                Contact {
+                    outcome: if served { "served" } else { "no_show" },
+                    channel: Channel::Window,
+                    agent: Some(who.staff_id),
+                    reason_code: None,
+                },
+                now,
+            )
+            .await?;
+            tx.emit(EventDraft {
+                kind: if served {
+                    "booking.served"
+                } else {
+                    "booking.no_show"
+                },
+                topic: "booking",
+                subject_kind: "booking",
+                subject_id: booking.id.to_string(),
+                audience: vec![resident_key(booking.user_id)],
+                payload: json!({"code": booking.code, "status": status.as_str()}),
+            });
+        }
+        Some(_) => {}
+        None => {
+            entity::ledger_entries::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                service_point_id: Set(ticket.service_point_id),
+                booking_id: Set(None),
+                user_id: Set(ticket.user_id),
+                item_id: Set(None),
+                channel: Set(Channel::Window.as_str().into()),
+                outcome: Set(to.into()),
+                agent_id: Set(Some(who.staff_id)),
+                occurred_at: Set(
+                    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+                ),
+                backfilled: Set(false),
+                entered_by: Set(Some(who.staff_id)),
+                entered_at: Set(
+                    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+                ),
+                reason_code: Set(None),
+                applicant_name_enc: Set(None),
+                note: Set(Some(format!("取号 {}", ticket.label))),
+            }
+            .insert(&*tx)
+            .await?;
+        }
+    }
+    let ticket = queue_tickets::Entity::find_by_id(ticket_id)
+        .one(&*tx)
+        .await?
+        .ok_or(AppError::NotFound("ticket"))?;
+    tx.emit(queue_event("queue.finished", &ticket));
+    tx.commit().await?;
+    Ok(ticket)
+}
+
+/// Where a ticket stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub ticket: queue_tickets::Model,
+    /// Tickets to be called before this one (None once it has been called).
+    pub ahead: Option<u64>,
+    /// The number most recently called at the point today.
+    pub now_calling: Option<String>,
+}
+
+/// A ticket the viewer may follow: the resident's own, or one at a point whose desk they work.
+pub async fn visible_ticket(
+    state: &AppState,
+    viewer: &Viewer,
+    ticket_id: Uuid,
+) -> AppResult<queue_tickets::Model> {
+    let ticket = queue_tickets::Entity::find_by_id(ticket_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("ticket"))?;
+    match viewer {
+        Viewer::Resident { user_id, .. } if ticket.user_id == Some(*user_id) => Ok(ticket),
+        Viewer::Staff { .. } => {
+            ensure_desk(state, viewer, ticket.service_point_id)
+                .await
+                .map_err(|_| AppError::NotFound("ticket"))?;
+            Ok(ticket)
+        }
+        Viewer::Anonymous => Err(AppError::Unauthenticated("log in first".into())),
+        Viewer::Resident { .. } => Err(AppError::NotFound("ticket")),
+    }
+}
+
+pub async fn position(state: &AppState, ticket_id: Uuid) -> AppResult<Position> {
+    let ticket = queue_tickets::Entity::find_by_id(ticket_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("ticket"))?;
+    let now = state.clock.now();
+    let ahead = if ticket.status == "waiting" {
+        let tickets = waiting(state, ticket.service_point_id, ticket.day).await?;
+        ordered(&tickets, now)
+            .iter()
+            .position(|id| *id == ticket.id)
+            .map(|p| p as u64)
+    } else {
+        None
+    };
+    let now_calling = queue_tickets::Entity::find()
+        .filter(queue_tickets::Column::ServicePointId.eq(ticket.service_point_id))
+        .filter(queue_tickets::Column::Day.eq(ticket.day))
+        .filter(queue_tickets::Column::CalledAt.is_not_null())
+        .order_by_desc(queue_tickets::Column::CalledAt)
+        .one(&state.db)
+        .await?
+        .map(|t| t.label);
+    Ok(Position {
+        ticket,
+        ahead,
+        now_calling,
+    })
+}
+
+/// Staff: today's queue at a point, in call order, then the called and finished tickets.
+pub async fn today(
+    state: &AppState,
+    viewer: &Viewer,
+    point_id: Uuid,
+) -> AppResult<Vec<queue_tickets::Model>> {
+    ensure_desk(state, viewer, point_id).await?;
+    let now = state.clock.now();
+    let all = queue_tickets::Entity::find()
+        .filter(queue_tickets::Column::ServicePointId.eq(point_id))
+        .filter(queue_tickets::Column::Day.eq(local_date(now)))
+        .order_by_asc(queue_tickets::Column::CreatedAt)
+        .all(&state.db)
+        .await?;
+    let (waiting, rest): (Vec<_>, Vec<_>) = all.into_iter().partition(|t| t.status == "waiting");
+    let order = ordered(&waiting, now);
+    let mut sorted: Vec<queue_tickets::Model> = order
+        .iter()
+        .filter_map(|id| waiting.iter().find(|t| t.id == *id).cloned())
+        .collect();
+    sorted.extend(rest);
+    Ok(sorted)
+}
