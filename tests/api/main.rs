@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod booking;
+mod booking_flow;
 mod calendar;
 mod directory;
 mod events;

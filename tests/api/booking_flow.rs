@@ -1,0 +1,836 @@
+//! Booking over time: the waitlist hand-over, the no-show rule and its appeal, reminders,
+//! review deadlines, rescheduling, staff acting on a resident's behalf, per-day duty, and the
+//! sold-out flag — every scheduled step driven by moving the test clock and running the jobs.
+use bangban_server::{auth::Role, booking::model::china_instant, clock::Clock};
+use chrono::{Duration, NaiveDate, NaiveTime};
+use serde_json::{Value, json};
+
+use crate::{
+    booking::{BOOK, Desk, desk},
+    directory::LONGGANG,
+    helpers::{Session, TestApp, expect_data, expect_error},
+};
+
+const MY_WAITLIST: &str = "{ myWaitlist { id status ahead offeredUntil slot { id remaining } } }";
+const JOIN: &str =
+    "mutation($input: JoinWaitlistInput!) { joinWaitlist(input: $input) { id status ahead } }";
+
+async fn run_jobs(app: &TestApp) -> bangban_server::jobs::Ran {
+    bangban_server::jobs::run_due(&app.state)
+        .await
+        .map_err(|e| e.message())
+        .unwrap()
+}
+
+fn at(day: &str, time: &str) -> chrono::DateTime<chrono::Utc> {
+    china_instant(
+        NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap(),
+        NaiveTime::parse_from_str(time, "%H:%M").unwrap(),
+    )
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_string()
+}
+
+async fn event_count(app: &TestApp, kind: &str) -> usize {
+    app.dump_table("events")
+        .await
+        .lines()
+        .filter(|l| l.contains(kind))
+        .count()
+}
+
+fn join_input(desk: &Desk, slot: &str) -> Value {
+    json!({"input": {"servicePointId": desk.point, "slotId": slot, "itemId": desk.item, "kind": "CONSULT"}})
+}
+
+#[tokio::test]
+async fn a_freed_seat_is_held_for_the_first_in_line_and_passes_on_when_unclaimed() {
+    let desk = desk(1).await;
+    let app = &desk.app;
+    let (_, slots) = desk.next_day_slots().await;
+    let slot = id(&slots[0]);
+    let holder = app.login_resident("holder").await;
+    let first = app.login_resident("first-in-line").await;
+    let second = app.login_resident("second-in-line").await;
+    let outsider = app.login_resident("outsider").await;
+    let booking =
+        expect_data(&app.as_(&holder, BOOK, desk.input(&slot, "h")).await)["bookAppointment"]
+            .clone();
+    expect_error(
+        &app.as_(&first, BOOK, desk.input(&slot, "f")).await,
+        "SLOT_FULL",
+    );
+
+    // Joining: only full slots, once, not by the holder.
+    expect_error(
+        &app.as_(&first, JOIN, join_input(&desk, &id(&slots[1])))
+            .await,
+        "INVALID_TRANSITION",
+    );
+    expect_error(
+        &app.as_(&holder, JOIN, join_input(&desk, &slot)).await,
+        "CONFLICT",
+    );
+    let a =
+        expect_data(&app.as_(&first, JOIN, join_input(&desk, &slot)).await)["joinWaitlist"].clone();
+    assert_eq!(
+        (a["status"].as_str(), a["ahead"].as_u64()),
+        (Some("waiting"), Some(0))
+    );
+    expect_error(
+        &app.as_(&first, JOIN, join_input(&desk, &slot)).await,
+        "CONFLICT",
+    );
+    let b = expect_data(&app.as_(&second, JOIN, join_input(&desk, &slot)).await)["joinWaitlist"]
+        .clone();
+    assert_eq!(b["ahead"], 1);
+
+    // The holder cancels: the seat is held for the first in line, not put back on sale.
+    expect_data(
+        &app.as_(
+            &holder,
+            "mutation($id: ID!) { cancelBooking(id: $id) { status } }",
+            json!({"id": booking["id"]}),
+        )
+        .await,
+    );
+    let mine = expect_data(&app.as_(&first, MY_WAITLIST, json!({})).await)["myWaitlist"][0].clone();
+    assert_eq!(mine["status"], "offered");
+    assert_eq!(mine["slot"]["remaining"], 0, "the seat is held");
+    let until =
+        chrono::DateTime::parse_from_rfc3339(mine["offeredUntil"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        until.with_timezone(&chrono::Utc),
+        app.clock.now() + Duration::minutes(15)
+    );
+    expect_error(
+        &app.as_(&outsider, BOOK, desk.input(&slot, "o")).await,
+        "SLOT_FULL",
+    );
+    assert_eq!(
+        expect_data(&app.as_(&second, MY_WAITLIST, json!({})).await)["myWaitlist"][0]["ahead"],
+        0
+    );
+    assert!(
+        event_count(app, "waitlist.offered").await >= 1,
+        "the offer is an event (push + live)"
+    );
+
+    // Unclaimed for the hold time: the offer passes to the next in line.
+    app.clock.advance(Duration::minutes(16));
+    let ran = run_jobs(app).await;
+    assert_eq!(ran.booking.waitlist_ended, 1);
+    let first = app.refresh(&first).await;
+    let second = app.refresh(&second).await;
+    expect_error(
+        &app.as_(
+            &first,
+            "mutation($id: ID!) { claimWaitlistOffer(id: $id) { id } }",
+            json!({"id": a["id"]}),
+        )
+        .await,
+        "INVALID_TRANSITION",
+    );
+    let offered =
+        expect_data(&app.as_(&second, MY_WAITLIST, json!({})).await)["myWaitlist"][0].clone();
+    assert_eq!(offered["status"], "offered");
+    // Someone else's offer is not theirs to claim.
+    expect_error(
+        &app.as_(
+            &first,
+            "mutation($id: ID!) { claimWaitlistOffer(id: $id) { id } }",
+            json!({"id": b["id"]}),
+        )
+        .await,
+        "NOT_FOUND",
+    );
+    let claimed = expect_data(&app.as_(&second, "mutation($id: ID!) { claimWaitlistOffer(id: $id) { code status slot { id remaining } } }", json!({"id": b["id"]})).await)["claimWaitlistOffer"].clone();
+    assert_eq!(claimed["status"], "BOOKED");
+    assert_eq!(claimed["slot"]["id"], slot.as_str());
+    assert_eq!(claimed["slot"]["remaining"], 0);
+    expect_error(
+        &app.as_(
+            &second,
+            "mutation($id: ID!) { claimWaitlistOffer(id: $id) { id } }",
+            json!({"id": b["id"]}),
+        )
+        .await,
+        "INVALID_TRANSITION",
+    );
+    assert_eq!(app.dump_table("bookings").await.lines().count(), 2);
+    assert_eq!(
+        run_jobs(app).await.booking.waitlist_ended,
+        0,
+        "nothing left to expire"
+    );
+}
+
+#[tokio::test]
+async fn leaving_with_an_offer_passes_the_seat_on_and_an_empty_line_puts_it_back_on_sale() {
+    let desk = desk(1).await;
+    let app = &desk.app;
+    let (_, slots) = desk.next_day_slots().await;
+    let slot = id(&slots[0]);
+    let holder = app.login_resident("holder").await;
+    let waiting = app.login_resident("waiting").await;
+    let booking =
+        expect_data(&app.as_(&holder, BOOK, desk.input(&slot, "h")).await)["bookAppointment"]
+            .clone();
+    let entry =
+        expect_data(&app.as_(&waiting, JOIN, join_input(&desk, &slot)).await)["joinWaitlist"]
+            .clone();
+    expect_data(
+        &app.as_(
+            &holder,
+            "mutation($id: ID!) { cancelBooking(id: $id) { status } }",
+            json!({"id": booking["id"]}),
+        )
+        .await,
+    );
+    let left = expect_data(
+        &app.as_(
+            &waiting,
+            "mutation($id: ID!) { leaveWaitlist(id: $id) { status slot { remaining } } }",
+            json!({"id": entry["id"]}),
+        )
+        .await,
+    )["leaveWaitlist"]
+        .clone();
+    assert_eq!(left["status"], "left");
+    assert_eq!(
+        left["slot"]["remaining"], 1,
+        "nobody else waits: the seat is on sale again"
+    );
+    expect_data(&app.as_(&holder, BOOK, desk.input(&slot, "again")).await);
+}
+
+async fn admin_policy(app: &TestApp, admin: &Session, point: &str, overrides: Value) {
+    let mut input = json!({"slotMinutes": 30, "seatsPerAgent": 1, "windowDays": 14, "minNoticeMinutes": 60,
+        "cancelCutoffMinutes": 120, "maxOpenBookings": 3});
+    for (k, v) in overrides.as_object().unwrap() {
+        input[k] = v.clone();
+    }
+    expect_data(&app.as_(admin, "mutation($p: ID!, $i: BookingPolicyInput!) { setBookingPolicy(servicePointId: $p, input: $i) { noShowLimit } }", json!({"p": point, "i": input})).await);
+}
+
+#[tokio::test]
+async fn repeated_no_shows_suspend_online_booking_until_the_county_lifts_it_on_appeal() {
+    let desk = desk(2).await;
+    let app = &desk.app;
+    let county = app
+        .login_staff_session("county.admin", crate::helpers::STAFF_PASSWORD)
+        .await;
+    let town = app
+        .staff_session("lg.admin", Role::TownshipAdmin, LONGGANG)
+        .await;
+    admin_policy(
+        app,
+        &county,
+        &desk.point,
+        json!({"noShowLimit": 2, "noShowBanDays": 30, "graceMinutes": 15}),
+    )
+    .await;
+    let (day, slots) = desk.next_day_slots().await;
+    let resident = app.login_resident("absent-minded").await;
+    let other = app.login_resident("someone-else").await;
+    for (n, slot) in slots.iter().take(2).enumerate() {
+        expect_data(
+            &app.as_(
+                &resident,
+                BOOK,
+                desk.input(slot["id"].as_str().unwrap(), &format!("n{n}")),
+            )
+            .await,
+        );
+    }
+    let kept = expect_data(
+        &app.as_(
+            &other,
+            BOOK,
+            desk.input(slots[0]["id"].as_str().unwrap(), "kept"),
+        )
+        .await,
+    )["bookAppointment"]
+        .clone();
+
+    // The first slot ends at 09:30; 14 minutes later is still within the grace period.
+    app.clock.set(at(&day, "09:44"));
+    let ran = run_jobs(app).await;
+    assert_eq!(ran.booking.no_shows, 0);
+    // The other resident checks in at the desk in time and is not a no-show.
+    let county = app.refresh(&county).await;
+    let code = kept["code"].as_str().unwrap();
+    expect_data(&app.as_(&county, "mutation($p: ID!, $c: String) { checkInAtDesk(servicePointId: $p, bookingCode: $c) { label } }", json!({"p": desk.point, "c": code})).await);
+
+    app.clock.set(at(&day, "23:00"));
+    let ran = run_jobs(app).await;
+    assert_eq!((ran.booking.no_shows, ran.booking.restrictions), (2, 1));
+    assert_eq!(
+        run_jobs(app).await.booking.no_shows,
+        0,
+        "each booking becomes a no-show once"
+    );
+    let resident = app.refresh(&resident).await;
+    let other = app.refresh(&other).await;
+    let county = app.refresh(&county).await;
+    let statuses: Vec<String> = expect_data(
+        &app.as_(&resident, "{ myBookings { status } }", json!({}))
+            .await,
+    )["myBookings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(statuses, vec!["NO_SHOW", "NO_SHOW"]);
+    assert_eq!(
+        expect_data(
+            &app.as_(&other, "{ myBookings { status } }", json!({}))
+                .await
+        )["myBookings"][0]["status"],
+        "BOOKED"
+    );
+
+    let (_, later) = desk.next_day_slots().await;
+    let later_slot = later[0]["id"].as_str().unwrap().to_string();
+    expect_error(
+        &app.as_(&resident, BOOK, desk.input(&later_slot, "blocked"))
+            .await,
+        "BOOKING_RESTRICTED",
+    );
+    let restriction = expect_data(
+        &app.as_(
+            &resident,
+            "{ myBookingRestrictions { id status reason until } }",
+            json!({}),
+        )
+        .await,
+    )["myBookingRestrictions"][0]
+        .clone();
+    assert_eq!(restriction["status"], "active");
+
+    // Appeal: once, by the resident only; decided by the county only.
+    let appeal = "mutation($id: ID!, $r: String!) { appealBookingRestriction(id: $id, reason: $r) { status appeal } }";
+    expect_error(
+        &app.as_(&other, appeal, json!({"id": restriction["id"], "r": "x"}))
+            .await,
+        "NOT_FOUND",
+    );
+    expect_error(
+        &app.as_(
+            &resident,
+            appeal,
+            json!({"id": restriction["id"], "r": "  "}),
+        )
+        .await,
+        "BAD_USER_INPUT",
+    );
+    let appealed = expect_data(
+        &app.as_(
+            &resident,
+            appeal,
+            json!({"id": restriction["id"], "r": "家中有急事，已提前电话告知"}),
+        )
+        .await,
+    )["appealBookingRestriction"]
+        .clone();
+    assert_eq!(appealed["status"], "appealed");
+    expect_error(
+        &app.as_(
+            &resident,
+            appeal,
+            json!({"id": restriction["id"], "r": "again"}),
+        )
+        .await,
+        "INVALID_TRANSITION",
+    );
+    expect_error(
+        &app.as_(&resident, BOOK, desk.input(&later_slot, "still"))
+            .await,
+        "BOOKING_RESTRICTED",
+    );
+    let decide = "mutation($id: ID!, $l: Boolean!, $d: String!) { decideRestrictionAppeal(id: $id, lift: $l, decision: $d) { status decision } }";
+    let town = app.refresh(&town).await;
+    expect_error(
+        &app.as_(
+            &town,
+            decide,
+            json!({"id": restriction["id"], "l": true, "d": "x"}),
+        )
+        .await,
+        "FORBIDDEN",
+    );
+    let pending = expect_data(
+        &app.as_(&county, "{ restrictionAppeals { id } }", json!({}))
+            .await,
+    )["restrictionAppeals"]
+        .clone();
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    let lifted = expect_data(
+        &app.as_(
+            &county,
+            decide,
+            json!({"id": restriction["id"], "l": true, "d": "情况属实，予以解除"}),
+        )
+        .await,
+    )["decideRestrictionAppeal"]
+        .clone();
+    assert_eq!(lifted["status"], "lifted");
+    expect_error(
+        &app.as_(
+            &county,
+            decide,
+            json!({"id": restriction["id"], "l": false, "d": "x"}),
+        )
+        .await,
+        "INVALID_TRANSITION",
+    );
+    expect_data(
+        &app.as_(&resident, BOOK, desk.input(&later_slot, "free-again"))
+            .await,
+    );
+    let ledger = app.dump_table("ledger_entries").await;
+    assert_eq!(
+        ledger.lines().filter(|l| l.contains("no_show")).count(),
+        2,
+        "each no-show is in the ledger"
+    );
+}
+
+#[tokio::test]
+async fn reminders_go_the_day_before_and_shortly_before_only_to_active_bookings_once() {
+    let desk = desk(2).await;
+    let app = &desk.app;
+    let (day, slots) = desk.next_day_slots().await;
+    let resident = app.login_resident("reminded").await;
+    let quitter = app.login_resident("quitter").await;
+    let slot = slots[2]["id"].as_str().unwrap().to_string(); // 10:00
+    let starts = chrono::DateTime::parse_from_rfc3339(slots[2]["startsAt"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    expect_data(&app.as_(&resident, BOOK, desk.input(&slot, "r")).await);
+    let cancelled =
+        expect_data(&app.as_(&quitter, BOOK, desk.input(&slot, "q")).await)["bookAppointment"]
+            .clone();
+    expect_data(
+        &app.as_(
+            &quitter,
+            "mutation($id: ID!) { cancelBooking(id: $id) { status } }",
+            json!({"id": cancelled["id"]}),
+        )
+        .await,
+    );
+
+    let day_before = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+        .unwrap()
+        .pred_opt()
+        .unwrap()
+        .to_string();
+    let table = [
+        (at(&day_before, "17:59"), 0),
+        (at(&day_before, "18:00"), 1),
+        (at(&day_before, "18:05"), 0),
+        (starts - Duration::minutes(61), 0),
+        (starts - Duration::minutes(60), 1),
+        (starts - Duration::minutes(30), 0),
+    ];
+    for (now, expected) in table {
+        app.clock.set(now);
+        assert_eq!(run_jobs(app).await.booking.reminders, expected, "at {now}");
+    }
+    let reminders = app.dump_table("event_audience").await;
+    let events = app.dump_table("events").await;
+    assert_eq!(
+        events
+            .lines()
+            .filter(|l| l.contains("booking.reminder"))
+            .count(),
+        2
+    );
+    assert!(events.contains("day_before") && events.contains("soon"));
+    assert!(!reminders.is_empty());
+}
+
+#[tokio::test]
+async fn unreviewed_bookings_are_flagged_overdue_after_the_review_hours() {
+    let desk = desk(1).await;
+    let app = &desk.app;
+    let (_, slots) = desk.next_day_slots().await;
+    let resident = app.login_resident("waiting-for-review").await;
+    let later = slots.last().unwrap()["id"].as_str().unwrap().to_string();
+    let booking =
+        expect_data(&app.as_(&resident, BOOK, desk.input(&later, "k")).await)["bookAppointment"]
+            .clone();
+    app.clock.advance(Duration::minutes(30));
+    assert_eq!(run_jobs(app).await.booking.overdue, 0);
+    // Well past eight opening hours of working days.
+    app.clock.advance(Duration::days(4));
+    let ran = run_jobs(app).await;
+    assert_eq!(ran.booking.overdue, 1);
+    assert_eq!(run_jobs(app).await.booking.overdue, 0, "flagged once");
+    assert!(
+        ran.booking.keys_pruned >= 1,
+        "idempotency keys older than 48 h are pruned"
+    );
+    let resident = app.refresh(&resident).await;
+    let mine = expect_data(
+        &app.as_(&resident, "{ myBookings { id reviewOverdue } }", json!({}))
+            .await,
+    )["myBookings"][0]
+        .clone();
+    assert_eq!(mine["id"], booking["id"]);
+    assert_eq!(mine["reviewOverdue"], true);
+    assert!(event_count(app, "booking.review_overdue").await >= 1);
+}
+
+async fn bind_phone(app: &TestApp, session: &Session, phone: &str) {
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    let me = expect_data(&app.as_(session, "{ me { id } }", json!({})).await)["me"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let user = entity::users::Entity::find_by_id(uuid::Uuid::parse_str(&me).unwrap())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut active: entity::users::ActiveModel = user.into();
+    active.phone_enc = Set(Some(app.state.cipher.encrypt(phone).unwrap()));
+    active.phone_bidx = Set(Some(app.state.cipher.blind_index("phone", phone)));
+    active.update(&app.state.db).await.unwrap();
+}
+
+const ON_BEHALF: &str = "mutation($input: BookOnBehalfInput!) { bookOnBehalf(input: $input) { id code status channel slot { id remaining } } }";
+
+#[tokio::test]
+async fn residents_reschedule_and_staff_act_on_their_behalf_with_the_channel_recorded() {
+    let desk = desk(2).await;
+    let app = &desk.app;
+    let (day, slots) = desk.next_day_slots().await;
+    let resident = app.login_resident("mover").await;
+    bind_phone(app, &resident, "13800138011").await;
+    let agent = app
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    let booked = expect_data(
+        &app.as_(&resident, BOOK, desk.input(&id(&slots[0]), "m"))
+            .await,
+    )["bookAppointment"]
+        .clone();
+
+    // The resident moves it: same booking and code, seats follow.
+    let reschedule = "mutation($id: ID!, $s: ID!, $o: OnBehalfInput) { rescheduleBooking(id: $id, slotId: $s, onBehalf: $o) { id code status channel slot { id remaining } } }";
+    let moved = expect_data(
+        &app.as_(
+            &resident,
+            reschedule,
+            json!({"id": booked["id"], "s": slots[1]["id"]}),
+        )
+        .await,
+    )["rescheduleBooking"]
+        .clone();
+    assert_eq!(
+        (moved["id"].clone(), moved["code"].clone()),
+        (booked["id"].clone(), booked["code"].clone())
+    );
+    assert_eq!(moved["slot"]["id"], slots[1]["id"]);
+    assert_eq!(moved["slot"]["remaining"], 1);
+    let (_, now_slots) = desk.next_day_slots().await;
+    assert_eq!(now_slots[0]["remaining"], 2, "the old seat is back");
+    expect_error(
+        &app.as_(
+            &resident,
+            reschedule,
+            json!({"id": booked["id"], "s": slots[1]["id"]}),
+        )
+        .await,
+        "BAD_USER_INPUT",
+    );
+    expect_error(
+        &app.as_(
+            &resident,
+            reschedule,
+            json!({"id": booked["id"], "s": uuid::Uuid::now_v7().to_string()}),
+        )
+        .await,
+        "BAD_USER_INPUT",
+    );
+    expect_error(
+        &app.as_(
+            &resident,
+            reschedule,
+            json!({"id": booked["id"], "s": slots[2]["id"], "o": {"channel": "PHONE"}}),
+        )
+        .await,
+        "BAD_USER_INPUT",
+    );
+
+    // Staff book for the resident by their bound phone number.
+    let input = |channel: &str, consent: Value, phone: &str, key: &str| {
+        json!({"input": {"residentPhone": phone,
+        "onBehalf": {"channel": channel, "consent": consent},
+        "booking": {"servicePointId": desk.point, "slotId": slots[3]["id"], "itemId": desk.item, "kind": "PROXY", "idempotencyKey": key}}})
+    };
+    let consent = expect_error(
+        &app.as_(
+            &agent,
+            ON_BEHALF,
+            input("AGENT_ON_BEHALF", Value::Null, "13800138011", "a"),
+        )
+        .await,
+        "BAD_USER_INPUT",
+    );
+    assert_eq!(consent["extensions"]["field"], "onBehalf.consent");
+    let unknown = expect_error(
+        &app.as_(
+            &agent,
+            ON_BEHALF,
+            input("PHONE", Value::Null, "13900139099", "b"),
+        )
+        .await,
+        "BAD_USER_INPUT",
+    );
+    assert_eq!(unknown["extensions"]["field"], "input.residentPhone");
+    expect_error(
+        &app.as_(
+            &agent,
+            ON_BEHALF,
+            input("ONLINE", Value::Null, "13800138011", "c"),
+        )
+        .await,
+        "BAD_USER_INPUT",
+    );
+    expect_error(
+        &app.as_(
+            &resident,
+            ON_BEHALF,
+            input("PHONE", Value::Null, "13800138011", "d"),
+        )
+        .await,
+        "FORBIDDEN",
+    );
+    let on_behalf = expect_data(
+        &app.as_(
+            &agent,
+            ON_BEHALF,
+            input(
+                "AGENT_ON_BEHALF",
+                json!("2026-11-27 电话录音 #1024"),
+                "13800138011",
+                "e",
+            ),
+        )
+        .await,
+    )["bookOnBehalf"]
+        .clone();
+    assert_eq!(on_behalf["channel"], "AGENT_ON_BEHALF");
+    let again = expect_data(
+        &app.as_(
+            &agent,
+            ON_BEHALF,
+            input(
+                "AGENT_ON_BEHALF",
+                json!("2026-11-27 电话录音 #1024"),
+                "13800138011",
+                "e",
+            ),
+        )
+        .await,
+    )["bookOnBehalf"]
+        .clone();
+    assert_eq!(again["id"], on_behalf["id"], "idempotent for staff too");
+    let mine = expect_data(
+        &app.as_(&resident, "{ myBookings { id channel } }", json!({}))
+            .await,
+    )["myBookings"]
+        .clone();
+    assert!(
+        mine.as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["id"] == on_behalf["id"])
+    );
+
+    // The agent moves the other booking to a later slot the same day.
+    let moved_by_staff = expect_data(
+        &app.as_(
+            &agent,
+            reschedule,
+            json!({"id": booked["id"], "s": slots[5]["id"], "o": {"channel": "WINDOW"}}),
+        )
+        .await,
+    )["rescheduleBooking"]
+        .clone();
+    assert_eq!(moved_by_staff["slot"]["id"], slots[5]["id"]);
+
+    // Inside the cancel cutoff the resident must call; the agent cancels for them.
+    let starts = chrono::DateTime::parse_from_rfc3339(slots[3]["startsAt"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    app.clock.set(starts - Duration::minutes(30));
+    let resident = app.refresh(&resident).await;
+    let agent = app.refresh(&agent).await;
+    let cancel =
+        "mutation($id: ID!, $o: OnBehalfInput) { cancelBooking(id: $id, onBehalf: $o) { status } }";
+    expect_error(
+        &app.as_(&resident, cancel, json!({"id": on_behalf["id"]}))
+            .await,
+        "INVALID_TRANSITION",
+    );
+    let field = expect_error(
+        &app.as_(&agent, cancel, json!({"id": on_behalf["id"]}))
+            .await,
+        "BAD_USER_INPUT",
+    );
+    assert_eq!(field["extensions"]["field"], "onBehalf");
+    let done = expect_data(
+        &app.as_(
+            &agent,
+            cancel,
+            json!({"id": on_behalf["id"], "o": {"channel": "PHONE"}}),
+        )
+        .await,
+    );
+    assert_eq!(done["cancelBooking"]["status"], "CANCELLED");
+    let ledger = app.dump_table("ledger_entries").await;
+    for needle in [
+        "agent_on_behalf",
+        "phone",
+        "window",
+        "rescheduled",
+        "cancelled",
+    ] {
+        assert!(ledger.contains(needle), "ledger records {needle}: {ledger}");
+    }
+    let _ = day;
+}
+
+#[tokio::test]
+async fn an_agent_off_duty_for_a_day_lowers_capacity_but_never_below_what_is_booked() {
+    let desk = desk(2).await;
+    let app = &desk.app;
+    let county = app
+        .login_staff_session("county.admin", crate::helpers::STAFF_PASSWORD)
+        .await;
+    let (day, slots) = desk.next_day_slots().await;
+    assert_eq!(slots[0]["remaining"], 2);
+    let a = app.login_resident("a").await;
+    let b = app.login_resident("b").await;
+    expect_data(&app.as_(&a, BOOK, desk.input(&id(&slots[0]), "a")).await);
+    expect_data(&app.as_(&b, BOOK, desk.input(&id(&slots[0]), "b")).await);
+    expect_data(&app.as_(&a, BOOK, desk.input(&id(&slots[1]), "a1")).await);
+    let agents = expect_data(
+        &app.as_(
+            &county,
+            "query($r: ID) { staffMembers(regionId: $r) { id username } }",
+            json!({"r": app.region_id(LONGGANG).await}),
+        )
+        .await,
+    )["staffMembers"]
+        .clone();
+    let agent = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["username"] == "lg.agent1")
+        .unwrap()["id"]
+        .clone();
+    let duty = "mutation($s: ID!, $d: NaiveDate!, $on: Boolean!) { setStaffDutyDay(staffId: $s, day: $d, onDuty: $on) { overbookedSlots { id booked capacity } } }";
+    let change = expect_data(
+        &app.as_(&county, duty, json!({"s": agent, "d": day, "on": false}))
+            .await,
+    )["setStaffDutyDay"]
+        .clone();
+    let overbooked = change["overbookedSlots"].as_array().unwrap();
+    assert_eq!(overbooked.len(), 1, "{change}");
+    assert_eq!(overbooked[0]["id"], slots[0]["id"]);
+    assert_eq!(
+        (
+            overbooked[0]["booked"].as_i64(),
+            overbooked[0]["capacity"].as_i64()
+        ),
+        (Some(2), Some(2))
+    );
+    let all = expect_data(&app.as_(&county, "query($p: ID!, $d: NaiveDate!) { pointSlots(servicePointId: $p, day: $d) { id capacity booked } }", json!({"p": desk.point, "d": day})).await)["pointSlots"].clone();
+    assert_eq!(all[1]["capacity"], 1);
+    assert_eq!(all[2]["capacity"], 1, "one agent left: one seat");
+    // Back on duty: capacity returns.
+    expect_data(
+        &app.as_(&county, duty, json!({"s": agent, "d": day, "on": true}))
+            .await,
+    );
+    let all = expect_data(&app.as_(&county, "query($p: ID!, $d: NaiveDate!) { pointSlots(servicePointId: $p, day: $d) { capacity } }", json!({"p": desk.point, "d": day})).await)["pointSlots"].clone();
+    assert_eq!(all[2]["capacity"], 2);
+    expect_error(
+        &app.as_(
+            &county,
+            duty,
+            json!({"s": agent, "d": "2020-01-06", "on": false}),
+        )
+        .await,
+        "BAD_USER_INPUT",
+    );
+    let town_agent = app
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    let refused = app
+        .as_(
+            &town_agent,
+            duty,
+            json!({"s": agent, "d": day, "on": false}),
+        )
+        .await;
+    let code = refused["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        code == "FORBIDDEN" || code == "NOT_FOUND",
+        "agents do not set duty: {refused}"
+    );
+}
+
+#[tokio::test]
+async fn a_full_slot_answers_from_the_sold_out_flag_until_a_seat_comes_free() {
+    let desk = desk(1).await;
+    let app = &desk.app;
+    let (_, slots) = desk.next_day_slots().await;
+    let slot = id(&slots[0]);
+    let a = app.login_resident("a").await;
+    let b = app.login_resident("b").await;
+    let booking =
+        expect_data(&app.as_(&a, BOOK, desk.input(&slot, "a")).await)["bookAppointment"].clone();
+    let flag = bangban_server::booking::service::full_key(uuid::Uuid::parse_str(&slot).unwrap());
+    assert_eq!(
+        app.state.store.get(&flag).await.unwrap(),
+        None,
+        "not full until someone is turned away"
+    );
+    expect_error(
+        &app.as_(&b, BOOK, desk.input(&slot, "b")).await,
+        "SLOT_FULL",
+    );
+    assert!(
+        app.state.store.get(&flag).await.unwrap().is_some(),
+        "the flag is set"
+    );
+    // A retry of the winning request still gets its booking, not SLOT_FULL.
+    let retry =
+        expect_data(&app.as_(&a, BOOK, desk.input(&slot, "a")).await)["bookAppointment"].clone();
+    assert_eq!(retry["id"], booking["id"]);
+    expect_data(
+        &app.as_(
+            &a,
+            "mutation($id: ID!) { cancelBooking(id: $id) { status } }",
+            json!({"id": booking["id"]}),
+        )
+        .await,
+    );
+    assert_eq!(
+        app.state.store.get(&flag).await.unwrap(),
+        None,
+        "a freed seat clears the flag"
+    );
+    expect_data(&app.as_(&b, BOOK, desk.input(&slot, "b2")).await);
+}
