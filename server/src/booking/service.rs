@@ -13,7 +13,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde_json::json;
@@ -426,10 +426,12 @@ pub(crate) async fn recompute_capacity(
         slots::Entity::update_many()
             .col_expr(
                 slots::Column::Capacity,
-                Expr::cust_with_values(
-                    "CASE WHEN booked > ? THEN booked ELSE ? END",
-                    [target, target],
-                ),
+                Expr::case(
+                    Expr::col(slots::Column::Booked).gt(target),
+                    Expr::col(slots::Column::Booked),
+                )
+                .finally(target)
+                .into(),
             )
             .filter(slots::Column::Id.eq(slot.id))
             .exec(&**tx)
@@ -631,92 +633,86 @@ pub(crate) async fn insert_booking(
     tx: &mut Tx<'_>,
     target: &Target,
     new: NewBooking,
+    id: Uuid,
     now: DateTime<Utc>,
 ) -> AppResult<bookings::Model> {
-    let open = bookings::Entity::find()
+    // One read for both rules: the cap on open bookings, and one open booking per slot.
+    let open: Vec<Uuid> = bookings::Entity::find()
+        .select_only()
+        .column(bookings::Column::SlotId)
         .filter(bookings::Column::UserId.eq(new.user_id))
         .filter(bookings::Column::OpenMarker.eq(1))
-        .count(&**tx)
-        .await? as i64;
-    if open >= target.policy.max_open_bookings {
+        .into_tuple()
+        .all(&**tx)
+        .await?;
+    if open.contains(&target.slot.id) {
+        return Err(AppError::Conflict(
+            "there is already a booking for this resident in this slot".into(),
+        ));
+    }
+    if open.len() as i64 >= target.policy.max_open_bookings {
         return Err(AppError::bad_input(
             "input",
             format!(
-                "{open} open bookings already; at most {} at a time",
+                "{} open bookings already; at most {} at a time",
+                open.len(),
                 target.policy.max_open_bookings
             ),
-        ));
-    }
-    let duplicate = bookings::Entity::find()
-        .filter(bookings::Column::SlotId.eq(target.slot.id))
-        .filter(bookings::Column::UserId.eq(new.user_id))
-        .filter(bookings::Column::OpenMarker.eq(1))
-        .count(&**tx)
-        .await?;
-    if duplicate > 0 {
-        return Err(AppError::Conflict(
-            "there is already a booking for this resident in this slot".into(),
         ));
     }
     if !new.seat_held && !take_seat(&**tx, target.slot.id).await? {
         return Err(AppError::SlotFull);
     }
-    let id = Uuid::now_v7();
     let mut inserted = None;
     for _ in 0..5 {
-        // A savepoint, so a colliding code (or a concurrent duplicate) leaves the transaction usable.
-        let savepoint = (**tx).begin().await?;
-        let attempt = bookings::ActiveModel {
-            id: Set(id),
-            code: Set(new_code()),
-            slot_id: Set(target.slot.id),
-            service_point_id: Set(target.point.id),
-            item_id: Set(target.item.id),
-            user_id: Set(new.user_id),
-            kind: Set(new.kind.as_str().into()),
-            enterprise_name: Set(new.enterprise.as_ref().map(|(n, _)| n.clone())),
-            credit_code: Set(new.enterprise.as_ref().map(|(_, c)| c.as_str().to_string())),
-            note: Set(new.note.clone()),
-            status: Set(BookingStatus::Booked.as_str().into()),
-            open_marker: Set(Some(1)),
-            channel: Set(new.channel.as_str().into()),
-            reason_code: Set(None),
-            explanation: Set(None),
-            reviewed_by: Set(None),
-            reviewed_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            checked_in_at: Set(None),
-            review_overdue: Set(false),
-            reminded_day_before: Set(false),
-            reminded_soon: Set(false),
-            created_by: Set(new.created_by),
-            consent: Set(new.consent.clone()),
-            rescheduled_from: Set(None),
+        let row = bookings::Model {
+            id,
+            code: new_code(),
+            slot_id: target.slot.id,
+            service_point_id: target.point.id,
+            item_id: target.item.id,
+            user_id: new.user_id,
+            kind: new.kind.as_str().into(),
+            enterprise_name: new.enterprise.as_ref().map(|(n, _)| n.clone()),
+            credit_code: new.enterprise.as_ref().map(|(_, c)| c.as_str().to_string()),
+            note: new.note.clone(),
+            status: BookingStatus::Booked.as_str().into(),
+            open_marker: Some(1),
+            channel: new.channel.as_str().into(),
+            reason_code: None,
+            explanation: None,
+            reviewed_by: None,
+            reviewed_at: None,
+            created_at: now,
+            updated_at: now,
+            checked_in_at: None,
+            review_overdue: false,
+            reminded_day_before: false,
+            reminded_soon: false,
+            created_by: new.created_by,
+            consent: new.consent.clone(),
+            rescheduled_from: None,
+        };
+        // ON CONFLICT DO NOTHING keeps the transaction usable when the code collides (or a
+        // concurrent duplicate slipped in), without a savepoint round trip.
+        let written = bookings::Entity::insert(bookings::ActiveModel::from(row.clone()))
+            .on_conflict(OnConflict::new().do_nothing().to_owned())
+            .exec_without_returning(&**tx)
+            .await?;
+        if written == 1 {
+            inserted = Some(row);
+            break;
         }
-        .insert(&savepoint)
-        .await;
-        match attempt {
-            Ok(booking) => {
-                savepoint.commit().await?;
-                inserted = Some(booking);
-                break;
-            }
-            Err(error) if is_unique_violation(&error) => {
-                savepoint.rollback().await?;
-                let open_here = bookings::Entity::find()
-                    .filter(bookings::Column::SlotId.eq(target.slot.id))
-                    .filter(bookings::Column::UserId.eq(new.user_id))
-                    .filter(bookings::Column::OpenMarker.eq(1))
-                    .count(&**tx)
-                    .await?;
-                if open_here > 0 {
-                    return Err(AppError::Conflict(
-                        "there is already a booking for this resident in this slot".into(),
-                    ));
-                }
-            }
-            Err(error) => return Err(error.into()),
+        let open_here = bookings::Entity::find()
+            .filter(bookings::Column::SlotId.eq(target.slot.id))
+            .filter(bookings::Column::UserId.eq(new.user_id))
+            .filter(bookings::Column::OpenMarker.eq(1))
+            .count(&**tx)
+            .await?;
+        if open_here > 0 {
+            return Err(AppError::Conflict(
+                "there is already a booking for this resident in this slot".into(),
+            ));
         }
     }
     let booking = inserted
@@ -856,10 +852,32 @@ pub async fn book(
         }
     };
 
+    let booking_id = Uuid::now_v7();
     let mut tx = Tx::begin(state).await?;
-    // Under the write lock (SQLite) a request with the same key may have committed meanwhile.
-    if let Some(existing) = replay(&*tx, actor, &key, &hash).await? {
-        return Ok(existing);
+    // The key is claimed first: a concurrent request with the same key waits on it (PostgreSQL)
+    // or runs after this one (SQLite), fails to insert it, and answers as this one did.
+    let claimed = idempotency_keys::Entity::insert(idempotency_keys::ActiveModel {
+        user_id: Set(actor),
+        key: Set(key.clone()),
+        request_hash: Set(hash.clone()),
+        booking_id: Set(booking_id),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            idempotency_keys::Column::UserId,
+            idempotency_keys::Column::Key,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(&*tx)
+    .await?;
+    if claimed == 0 {
+        drop(tx);
+        return replay(&state.db, actor, &key, &hash).await?.ok_or_else(|| {
+            AppError::Conflict("a concurrent request with this key is in progress".into())
+        });
     }
     if channel == Channel::Online
         && let Some(restriction) = active_restriction(&*tx, user_id, now).await?
@@ -879,7 +897,7 @@ pub async fn book(
         consent,
         seat_held: false,
     };
-    let booking = match insert_booking(&mut tx, &target, new, now).await {
+    let booking = match insert_booking(&mut tx, &target, new, booking_id, now).await {
         Err(AppError::SlotFull) => {
             drop(tx);
             let ttl = StdDuration::from_secs(state.settings.limits.sold_out_flag_seconds);
@@ -890,25 +908,6 @@ pub async fn book(
         }
         other => other?,
     };
-    let recorded = idempotency_keys::ActiveModel {
-        user_id: Set(actor),
-        key: Set(key.clone()),
-        request_hash: Set(hash.clone()),
-        booking_id: Set(booking.id),
-        created_at: Set(now),
-    }
-    .insert(&*tx)
-    .await;
-    if let Err(error) = recorded {
-        if is_unique_violation(&error) {
-            // The same key raced in another request, which won: answer as it did.
-            drop(tx);
-            return replay(&state.db, actor, &key, &hash).await?.ok_or_else(|| {
-                AppError::Conflict("a concurrent request with this key is in progress".into())
-            });
-        }
-        return Err(error.into());
-    }
     if let Some(staff_id) = created_by {
         crate::audit::record_action(
             &*tx,

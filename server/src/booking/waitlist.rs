@@ -230,7 +230,7 @@ pub async fn claim(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<boo
         consent: None,
         seat_held: true,
     };
-    let booking = insert_booking(&mut tx, &target, new, now).await?;
+    let booking = insert_booking(&mut tx, &target, new, Uuid::now_v7(), now).await?;
     waitlist_entries::Entity::update_many()
         .col_expr(
             waitlist_entries::Column::BookingId,

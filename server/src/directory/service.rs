@@ -621,6 +621,8 @@ pub async fn create_staff(
     )
     .await?;
     txn.commit().await?;
+    // A new agent at a point adds seats to its days already generated.
+    crate::booking::service::duty_flag_changed(state, &staff).await?;
     Ok(staff)
 }
 
@@ -742,11 +744,13 @@ pub async fn deactivate_staff(
             "you cannot deactivate yourself",
         ));
     }
-    guarded_staff_change(state, viewer, staff_id, "staff.deactivate", |s| {
+    let staff = guarded_staff_change(state, viewer, staff_id, "staff.deactivate", |s| {
         s.active = Set(false);
         s.on_duty = Set(false);
     })
-    .await
+    .await?;
+    crate::booking::service::duty_flag_changed(state, &staff).await?;
+    Ok(staff)
 }
 
 fn viewer_staff_id(viewer: &Viewer) -> Option<Uuid> {

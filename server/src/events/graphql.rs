@@ -249,6 +249,49 @@ pub async fn ensure_can_view_subject(
     let id = Uuid::parse_str(subject_id).map_err(|_| not_found())?;
     match (kind.as_str(), viewer) {
         ("account", Viewer::Resident { user_id, .. }) if *user_id == id => Ok(()),
+        ("booking", Viewer::Resident { user_id, .. }) => {
+            let booking = entity::bookings::Entity::find_by_id(id)
+                .one(&state.db)
+                .await?
+                .ok_or_else(not_found)?;
+            if booking.user_id == *user_id {
+                Ok(())
+            } else {
+                Err(not_found())
+            }
+        }
+        ("booking", Viewer::Staff { .. }) => {
+            let booking = entity::bookings::Entity::find_by_id(id)
+                .one(&state.db)
+                .await?
+                .ok_or_else(not_found)?;
+            crate::booking::service::ensure_desk(state, viewer, booking.service_point_id)
+                .await
+                .map(|_| ())
+                .map_err(|_| not_found())
+        }
+        ("waitlist", Viewer::Resident { user_id, .. }) => {
+            let entry = entity::waitlist_entries::Entity::find_by_id(id)
+                .one(&state.db)
+                .await?
+                .ok_or_else(not_found)?;
+            if entry.user_id == *user_id {
+                Ok(())
+            } else {
+                Err(not_found())
+            }
+        }
+        ("restriction", Viewer::Resident { user_id, .. }) => {
+            let restriction = entity::booking_restrictions::Entity::find_by_id(id)
+                .one(&state.db)
+                .await?
+                .ok_or_else(not_found)?;
+            if restriction.user_id == *user_id {
+                Ok(())
+            } else {
+                Err(not_found())
+            }
+        }
         ("staff_change" | "item_change", Viewer::Staff { .. }) => {
             let who = Jurisdiction::of(&state.db, viewer).await?;
             let region_id = if kind == "staff_change" {
@@ -298,7 +341,8 @@ impl EventSubscription {
     }
 
     /// The events of one subject (a staff or item change for the staff who may see it; your own
-    /// account), with the same replay-then-live rule as `myEvents`.
+    /// account, booking, waitlist entry or restriction; a booking for the point's desk), with the
+    /// same replay-then-live rule as `myEvents`.
     async fn subject_events(
         &self,
         ctx: &Context<'_>,
