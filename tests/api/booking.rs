@@ -20,7 +20,11 @@ pub struct Desk {
 
 /// The demo county with `agents` on duty at 龙港镇's centre.
 pub async fn desk(agents: usize) -> Desk {
-    let app = TestApp::with_demo().await;
+    desk_on(TestApp::with_demo().await, agents).await
+}
+
+/// The same desk on an app spawned with other options (it must load the demo).
+pub async fn desk_on(app: TestApp, agents: usize) -> Desk {
     let county = app
         .staff_session("county.admin", Role::CountyAdmin, COUNTY)
         .await;

@@ -6,9 +6,9 @@ use chrono::{Duration, NaiveDate, NaiveTime};
 use serde_json::{Value, json};
 
 use crate::{
-    booking::{BOOK, Desk, desk},
+    booking::{BOOK, Desk, desk, desk_on},
     directory::LONGGANG,
-    helpers::{Session, TestApp, expect_data, expect_error},
+    helpers::{Options, Session, TestApp, expect_data, expect_error},
 };
 
 const MY_WAITLIST: &str = "{ myWaitlist { id status ahead offeredUntil slot { id remaining } } }";
@@ -837,4 +837,106 @@ async fn a_full_slot_answers_from_the_sold_out_flag_until_a_seat_comes_free() {
         "a freed seat clears the flag"
     );
     expect_data(&app.as_(&b, BOOK, desk.input(&slot, "b2")).await);
+}
+
+#[tokio::test]
+async fn booking_attempts_are_limited_per_address_and_per_resident_with_a_retry_after() {
+    let app = TestApp::spawn_with(Options {
+        demo: true,
+        tweak: Some(Box::new(|s| {
+            s.limits.book_per_ip_per_minute = 4;
+            s.limits.book_per_user_per_minute = 3;
+        })),
+        ..Options::default()
+    })
+    .await;
+    let desk = desk_on(app, 3).await;
+    let app = &desk.app;
+    let (_, slots) = desk.next_day_slots().await;
+    let a = app.login_resident("eager").await;
+    let b = app.login_resident("also-eager").await;
+    for n in 0..3 {
+        expect_data(
+            &app.as_(&a, BOOK, desk.input(&id(&slots[n]), &format!("a{n}")))
+                .await,
+        );
+    }
+    // The resident's fourth attempt in a minute is refused (and does not count for the address).
+    let limited = expect_error(
+        &app.as_(&a, BOOK, desk.input(&id(&slots[3]), "a3")).await,
+        "RATE_LIMITED",
+    );
+    assert!(
+        limited["extensions"]["retryAfter"]
+            .as_u64()
+            .is_some_and(|s| (1..=60).contains(&s)),
+        "{limited}"
+    );
+    // Same address, another resident well within their own limit: the address allows four.
+    expect_data(&app.as_(&b, BOOK, desk.input(&id(&slots[4]), "b0")).await);
+    expect_error(
+        &app.as_(&b, BOOK, desk.input(&id(&slots[5]), "b1")).await,
+        "RATE_LIMITED",
+    );
+    assert_eq!(
+        app.dump_table("bookings").await.lines().count(),
+        4,
+        "refused attempts wrote nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_booking_window_and_the_minimum_notice_are_enforced_with_the_field_named() {
+    let desk = desk(1).await;
+    let app = &desk.app;
+    let county = app
+        .login_staff_session("county.admin", crate::helpers::STAFF_PASSWORD)
+        .await;
+    let resident = app.login_resident("planner").await;
+    // Slots a week ahead exist; then the window shrinks to two days.
+    let today = bangban_server::directory::changes::local_date(app.clock.now());
+    let week = expect_data(
+        &app.graphql(
+            None,
+            "query($d: NaiveDate!) { addWorkingDays(date: $d, days: 5) { date } }",
+            json!({"d": today.to_string()}),
+        )
+        .await,
+    )["addWorkingDays"]["date"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let far = expect_data(&app.graphql(None, "query($p: ID!, $d: NaiveDate!) { availableSlots(servicePointId: $p, from: $d, to: $d) { id } }", json!({"p": desk.point, "d": week})).await)["availableSlots"][0]["id"].as_str().unwrap().to_string();
+    admin_policy(app, &county, &desk.point, json!({"windowDays": 2})).await;
+    let refused = expect_error(
+        &app.as_(&resident, BOOK, desk.input(&far, "far")).await,
+        "BAD_USER_INPUT",
+    );
+    assert_eq!(refused["extensions"]["field"], "input.slotId");
+    assert!(
+        refused["message"].as_str().unwrap().contains("2 days"),
+        "{refused}"
+    );
+    // Minimum notice: 60 minutes before the first slot of the next working day.
+    admin_policy(app, &county, &desk.point, json!({})).await;
+    let (_, slots) = desk.next_day_slots().await;
+    let starts = chrono::DateTime::parse_from_rfc3339(slots[0]["startsAt"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    app.clock.set(starts - Duration::minutes(59));
+    let resident = app.refresh(&resident).await;
+    let near = expect_error(
+        &app.as_(&resident, BOOK, desk.input(&id(&slots[0]), "near"))
+            .await,
+        "BAD_USER_INPUT",
+    );
+    assert_eq!(near["extensions"]["field"], "input.slotId");
+    app.clock.set(starts + Duration::minutes(1));
+    let resident = app.refresh(&resident).await;
+    expect_error(
+        &app.as_(&resident, BOOK, desk.input(&id(&slots[0]), "past"))
+            .await,
+        "BAD_USER_INPUT",
+    );
+    assert_eq!(app.dump_table("bookings").await.lines().count(), 0);
 }
