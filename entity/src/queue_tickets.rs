@@ -16,7 +16,7 @@ pub struct Model {
     pub booking_id: Option<Uuid>,
     pub user_id: Option<Uuid>,
     pub slot_starts_at: Option<DateTimeUtc>,
-    /// `waiting`, `called`, `served` or `absent`.
+    /// `waiting`, `called`, `served`, `absent` or `withdrawn` (refused after check-in).
     pub status: String,
     pub checked_in_by: Option<Uuid>,
     pub created_at: DateTimeUtc,

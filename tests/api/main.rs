@@ -12,6 +12,7 @@ mod fake_wechat;
 mod helpers;
 mod jurisdiction;
 mod ops;
+mod queue_ledger;
 mod schema;
 mod transport;
 mod websocket;

@@ -497,7 +497,7 @@ impl QueueTicket {
     async fn label(&self) -> &str {
         &self.0.label
     }
-    /// `waiting`, `called`, `served` or `absent`.
+    /// `waiting`, `called`, `served`, `absent` or `withdrawn` (refused after check-in).
     async fn status(&self) -> &str {
         &self.0.status
     }
@@ -1094,44 +1094,65 @@ impl QueueSubscription {
             }
         };
         // Subscribe before reading, so no change falls in between.
-        let live = state.hub.subscribe(subject_route(&queue::queue_subject(
-            ticket.service_point_id,
-            ticket.day,
-        )));
+        let route = subject_route(&queue::queue_subject(ticket.service_point_id, ticket.day));
+        let live = state.hub.subscribe(route.clone());
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let start = (state, live, tick, ticket.id, None::<queue::Position>, false);
-        futures_util::stream::unfold(
-            start,
-            |(state, mut live, mut tick, id, last, done)| async move {
-                if done {
-                    return None;
-                }
-                loop {
-                    if last.is_some() {
-                        tokio::select! {
-                            got = live.receiver.recv() => { got.as_ref()?; }
-                            _ = tick.tick() => {}
+        let start = Follow {
+            state,
+            route,
+            live,
+            tick,
+            id: ticket.id,
+            last: None,
+            done: false,
+        };
+        futures_util::stream::unfold(start, |mut follow| async move {
+            if follow.done {
+                return None;
+            }
+            loop {
+                if follow.last.is_some() {
+                    tokio::select! {
+                        got = follow.live.receiver.recv() => {
+                            if got.is_none() {
+                                // Dropped for falling behind: the position is state, not a log,
+                                // so subscribe again and read it afresh — nothing is lost.
+                                follow.live = follow.state.hub.subscribe(follow.route.clone());
+                            }
                         }
-                    }
-                    match queue::position(&state, id).await {
-                        Ok(position) if Some(&position) == last.as_ref() => continue,
-                        Ok(position) => {
-                            let finished =
-                                matches!(position.ticket.status.as_str(), "served" | "absent");
-                            let out = QueuePosition(position.clone());
-                            return Some((
-                                Ok(out),
-                                (state, live, tick, id, Some(position), finished),
-                            ));
-                        }
-                        Err(error) => {
-                            return Some((Err(error.into()), (state, live, tick, id, last, true)));
-                        }
+                        _ = follow.tick.tick() => {}
                     }
                 }
-            },
-        )
+                match queue::position(&follow.state, follow.id).await {
+                    Ok(position) if Some(&position) == follow.last.as_ref() => continue,
+                    Ok(position) => {
+                        follow.done = matches!(
+                            position.ticket.status.as_str(),
+                            "served" | "absent" | "withdrawn"
+                        );
+                        let out = QueuePosition(position.clone());
+                        follow.last = Some(position);
+                        return Some((Ok(out), follow));
+                    }
+                    Err(error) => {
+                        follow.done = true;
+                        return Some((Err(error.into()), follow));
+                    }
+                }
+            }
+        })
         .boxed()
     }
+}
+
+/// The state of one `queuePosition` subscription.
+struct Follow {
+    state: Arc<AppState>,
+    route: String,
+    live: crate::events::hub::HubSubscription,
+    tick: tokio::time::Interval,
+    id: uuid::Uuid,
+    last: Option<queue::Position>,
+    done: bool,
 }

@@ -40,17 +40,18 @@ pub struct BookingRun {
 const BATCH: u64 = 500;
 
 pub async fn run_due(state: &AppState) -> AppResult<BookingRun> {
-    let mut run = BookingRun::default();
     // Overdue first: a booking left unreviewed past its deadline stays flagged even when it
     // becomes a no-show in the same run.
-    run.overdue = flag_overdue_reviews(state).await?;
+    let overdue = flag_overdue_reviews(state).await?;
     let (no_shows, restrictions) = mark_no_shows(state).await?;
-    run.no_shows = no_shows;
-    run.restrictions = restrictions;
-    run.reminders = send_reminders(state).await?;
-    run.waitlist_ended = waitlist::expire_due(state).await?;
-    run.keys_pruned = prune_idempotency_keys(state).await?;
-    Ok(run)
+    Ok(BookingRun {
+        no_shows,
+        restrictions,
+        overdue,
+        reminders: send_reminders(state).await?,
+        waitlist_ended: waitlist::expire_due(state).await?,
+        keys_pruned: prune_idempotency_keys(state).await?,
+    })
 }
 
 fn open_statuses() -> [&'static str; 2] {

@@ -135,6 +135,20 @@ pub async fn check_in(
             Some((booking, slot))
         }
     };
+    if booking.is_none()
+        && let Some(user_id) = user
+        && let Some(ticket) = queue_tickets::Entity::find()
+            .filter(queue_tickets::Column::ServicePointId.eq(point.id))
+            .filter(queue_tickets::Column::Day.eq(today))
+            .filter(queue_tickets::Column::UserId.eq(user_id))
+            .filter(queue_tickets::Column::BookingId.is_null())
+            .filter(queue_tickets::Column::Status.is_in(["waiting", "called"]))
+            .one(&state.db)
+            .await?
+    {
+        // A second scan without a code: the same walk-in number while it is still open.
+        return Ok(ticket);
+    }
     let series = if booking.is_some() { "A" } else { "B" };
     let key = counter_key(point.id, today, series);
     for _ in 0..3 {

@@ -1086,6 +1086,11 @@ pub async fn cancel(
             booking.status
         )));
     }
+    if booking.checked_in_at.is_some() {
+        return Err(AppError::InvalidTransition(
+            "the resident has checked in and holds a queue number; finish it at the counter".into(),
+        ));
+    }
     if staff.is_none() && slot.starts_at - now < Duration::minutes(policy.cancel_cutoff_minutes) {
         return Err(AppError::InvalidTransition(format!(
             "online cancellation closes {} minutes before the slot; please call the service point",
@@ -1361,6 +1366,20 @@ pub async fn review(
         )
         .await?;
         release_seat(&mut tx, booking.slot_id, now).await?;
+        // Refused at the counter after checking in: the number leaves the queue.
+        entity::queue_tickets::Entity::update_many()
+            .col_expr(
+                entity::queue_tickets::Column::Status,
+                Expr::value("withdrawn"),
+            )
+            .col_expr(
+                entity::queue_tickets::Column::FinishedAt,
+                Expr::value(Some(now)),
+            )
+            .filter(entity::queue_tickets::Column::BookingId.eq(booking.id))
+            .filter(entity::queue_tickets::Column::Status.is_in(["waiting", "called"]))
+            .exec(&*tx)
+            .await?;
     }
     let outcome = if accept { "accepted" } else { "refused" };
     ledger(
