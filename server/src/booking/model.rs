@@ -408,8 +408,8 @@ mod tests {
             (("2026-11-26", "09:30"), 60, ("2026-11-26", "10:30")),
             // across the lunch break
             (("2026-11-26", "11:30"), 60, ("2026-11-26", "14:30")),
-            // booked at night: counting starts next morning
-            (("2026-11-26", "22:00"), 8 * 60, ("2026-11-27", "17:00")),
+            // booked at night: counting starts next morning; six opening hours a day
+            (("2026-11-26", "22:00"), 8 * 60, ("2026-11-30", "11:00")),
             // Friday afternoon → Monday
             (("2026-11-27", "16:00"), 120, ("2026-11-30", "10:00")),
             // 国庆节 2026: Oct 1–7 off; Sat Oct 10 is a 调休 working day (Monday's hours)
