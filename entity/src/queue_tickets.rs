@@ -16,7 +16,8 @@ pub struct Model {
     pub booking_id: Option<Uuid>,
     pub user_id: Option<Uuid>,
     pub slot_starts_at: Option<DateTimeUtc>,
-    /// `waiting`, `called`, `served`, `absent` or `withdrawn` (refused after check-in).
+    /// `waiting`, `called`, `served`, `absent`, `withdrawn` (refused after check-in) or
+    /// `unfinished` (never finished by the desk that day).
     pub status: String,
     pub checked_in_by: Option<Uuid>,
     pub created_at: DateTimeUtc,

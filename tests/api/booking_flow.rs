@@ -940,3 +940,57 @@ async fn the_booking_window_and_the_minimum_notice_are_enforced_with_the_field_n
     );
     assert_eq!(app.dump_table("bookings").await.lines().count(), 0);
 }
+
+#[tokio::test]
+async fn numbers_the_desk_never_finished_are_closed_after_the_day_so_bookings_stop_counting() {
+    let desk = desk(1).await;
+    let app = &desk.app;
+    let (day, slots) = desk.next_day_slots().await;
+    let resident = app.login_resident("forgotten").await;
+    let booking = expect_data(
+        &app.as_(&resident, BOOK, desk.input(&id(&slots[0]), "f"))
+            .await,
+    )["bookAppointment"]
+        .clone();
+    app.clock.set(at(&day, "08:50"));
+    let county = app
+        .login_staff_session("county.admin", crate::helpers::STAFF_PASSWORD)
+        .await;
+    let check_in = "mutation($p: ID!, $c: String) { checkInAtDesk(servicePointId: $p, bookingCode: $c) { id label status } }";
+    expect_data(
+        &app.as_(
+            &county,
+            check_in,
+            json!({"p": desk.point, "c": booking["code"]}),
+        )
+        .await,
+    );
+    expect_data(&app.as_(&county, check_in, json!({"p": desk.point})).await);
+    app.clock.set(at(&day, "23:30"));
+    assert_eq!(
+        run_jobs(app).await.booking.unfinished,
+        0,
+        "not before the day is over"
+    );
+    let next = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+        .unwrap()
+        .succ_opt()
+        .unwrap()
+        .to_string();
+    app.clock.set(at(&next, "00:05"));
+    let ran = run_jobs(app).await;
+    assert_eq!((ran.booking.unfinished, ran.booking.no_shows), (2, 0));
+    assert_eq!(run_jobs(app).await.booking.unfinished, 0, "closed once");
+    let resident = app.refresh(&resident).await;
+    let mine = expect_data(
+        &app.as_(&resident, "{ myBookings { status } }", json!({}))
+            .await,
+    );
+    assert_eq!(mine["myBookings"][0]["status"], "UNFINISHED");
+    let ledger = app.dump_table("ledger_entries").await;
+    assert_eq!(
+        ledger.lines().filter(|l| l.contains("unfinished")).count(),
+        2,
+        "{ledger}"
+    );
+}

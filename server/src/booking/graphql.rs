@@ -225,6 +225,7 @@ pub enum LedgerOutcome {
     Absent,
     Consulted,
     Referred,
+    Unfinished,
 }
 
 impl LedgerOutcome {
@@ -240,6 +241,7 @@ impl LedgerOutcome {
             Self::Absent => "absent",
             Self::Consulted => "consulted",
             Self::Referred => "referred",
+            Self::Unfinished => "unfinished",
         }
     }
 }
@@ -497,7 +499,8 @@ impl QueueTicket {
     async fn label(&self) -> &str {
         &self.0.label
     }
-    /// `waiting`, `called`, `served`, `absent` or `withdrawn` (refused after check-in).
+    /// `waiting`, `called`, `served`, `absent`, `withdrawn` (refused after check-in) or
+    /// `unfinished` (never finished by the desk that day).
     async fn status(&self) -> &str {
         &self.0.status
     }
@@ -1129,7 +1132,7 @@ impl QueueSubscription {
                     Ok(position) => {
                         follow.done = matches!(
                             position.ticket.status.as_str(),
-                            "served" | "absent" | "withdrawn"
+                            "served" | "absent" | "withdrawn" | "unfinished"
                         );
                         let out = QueuePosition(position.clone());
                         follow.last = Some(position);

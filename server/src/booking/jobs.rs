@@ -2,7 +2,9 @@
 //! guarded update, so any number of instances may run it): no-shows and the restriction they
 //! trigger, review deadlines, reminders, waitlist offers that lapse, and old idempotency keys.
 use chrono::Duration;
-use entity::{booking_restrictions, bookings, idempotency_keys, service_points, slots};
+use entity::{
+    booking_restrictions, bookings, idempotency_keys, queue_tickets, service_points, slots,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
     sea_query::Expr,
@@ -30,6 +32,8 @@ use crate::{
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BookingRun {
     pub no_shows: u64,
+    /// Numbers (and their bookings) left open by the desk on days that have ended.
+    pub unfinished: u64,
     pub restrictions: u64,
     pub overdue: u64,
     pub reminders: u64,
@@ -44,8 +48,10 @@ pub async fn run_due(state: &AppState) -> AppResult<BookingRun> {
     // becomes a no-show in the same run.
     let overdue = flag_overdue_reviews(state).await?;
     let (no_shows, restrictions) = mark_no_shows(state).await?;
+    let unfinished = close_unfinished_days(state).await?;
     Ok(BookingRun {
         no_shows,
+        unfinished,
         restrictions,
         overdue,
         reminders: send_reminders(state).await?,
@@ -154,6 +160,84 @@ async fn mark_no_shows(state: &AppState) -> AppResult<(u64, u64)> {
         marked += 1;
     }
     Ok((marked, restricted))
+}
+
+/// Numbers the desk never finished on a day that has ended: the ticket and its booking are
+/// closed as `unfinished` (so the booking stops counting as open), with a ledger entry.
+async fn close_unfinished_days(state: &AppState) -> AppResult<u64> {
+    let now = state.clock.now();
+    let today = crate::directory::changes::local_date(now);
+    let stale = queue_tickets::Entity::find()
+        .filter(queue_tickets::Column::Day.lt(today))
+        .filter(queue_tickets::Column::Status.is_in(["waiting", "called"]))
+        .limit(BATCH)
+        .all(&state.db)
+        .await?;
+    let mut closed = 0;
+    for ticket in stale {
+        let tx = Tx::begin(state).await?;
+        let done = queue_tickets::Entity::update_many()
+            .col_expr(queue_tickets::Column::Status, Expr::value("unfinished"))
+            .col_expr(queue_tickets::Column::FinishedAt, Expr::value(Some(now)))
+            .filter(queue_tickets::Column::Id.eq(ticket.id))
+            .filter(queue_tickets::Column::Status.is_in(["waiting", "called"]))
+            .exec(&*tx)
+            .await?;
+        if done.rows_affected == 0 {
+            continue;
+        }
+        let booking = match ticket.booking_id {
+            Some(id) => bookings::Entity::find_by_id(id).one(&*tx).await?,
+            None => None,
+        };
+        match booking {
+            Some(booking) => {
+                if close_booking(&*tx, &booking, BookingStatus::Unfinished, None, None, now)
+                    .await
+                    .is_ok()
+                {
+                    ledger(
+                        &*tx,
+                        &booking,
+                        Contact {
+                            outcome: "unfinished",
+                            channel: Channel::Window,
+                            agent: None,
+                            reason_code: None,
+                        },
+                        now,
+                    )
+                    .await?;
+                }
+            }
+            None => {
+                let at =
+                    chrono::DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+                entity::ledger_entries::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    service_point_id: Set(ticket.service_point_id),
+                    booking_id: Set(None),
+                    user_id: Set(ticket.user_id),
+                    item_id: Set(None),
+                    channel: Set(Channel::Window.as_str().into()),
+                    outcome: Set("unfinished".into()),
+                    agent_id: Set(None),
+                    occurred_at: Set(at),
+                    backfilled: Set(false),
+                    entered_by: Set(None),
+                    entered_at: Set(at),
+                    reason_code: Set(None),
+                    applicant_name_enc: Set(None),
+                    note: Set(Some(format!("取号 {} {}", ticket.label, ticket.day))),
+                }
+                .insert(&*tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        closed += 1;
+    }
+    Ok(closed)
 }
 
 /// Bookings still waiting for review past the point's review hours (counted in its opening

@@ -47,7 +47,7 @@ fn parse_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
     Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
 }
 
-pub const OUTCOMES: [&str; 11] = [
+pub const OUTCOMES: [&str; 12] = [
     "booked",
     "accepted",
     "refused",
@@ -59,6 +59,7 @@ pub const OUTCOMES: [&str; 11] = [
     "consulted",
     "referred",
     "checked_in",
+    "unfinished",
 ];
 
 /// Who reads the ledger, and whether they see applicants' names in full: the point's own desk

@@ -50,6 +50,9 @@ pub enum BookingStatus {
     NoShow,
     /// Served at the counter.
     Served,
+    /// Checked in, but the desk never finished the number that day (closed after the day ended,
+    /// counted neither as served nor as a no-show).
+    Unfinished,
 }
 
 impl BookingStatus {
@@ -61,6 +64,7 @@ impl BookingStatus {
             Self::Cancelled => "cancelled",
             Self::NoShow => "no_show",
             Self::Served => "served",
+            Self::Unfinished => "unfinished",
         }
     }
     pub fn parse(s: &str) -> Self {
@@ -70,6 +74,7 @@ impl BookingStatus {
             "cancelled" => Self::Cancelled,
             "no_show" => Self::NoShow,
             "served" => Self::Served,
+            "unfinished" => Self::Unfinished,
             _ => Self::Booked,
         }
     }

@@ -470,6 +470,7 @@ pub async fn position(state: &AppState, ticket_id: Uuid) -> AppResult<Position> 
         .filter(queue_tickets::Column::Day.eq(ticket.day))
         .filter(queue_tickets::Column::CalledAt.is_not_null())
         .order_by_desc(queue_tickets::Column::CalledAt)
+        .order_by_desc(queue_tickets::Column::Id)
         .one(&state.db)
         .await?
         .map(|t| t.label);
