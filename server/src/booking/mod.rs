@@ -2,11 +2,14 @@
 //! overbook, idempotency, cancellation and rescheduling (also by staff on a resident's behalf),
 //! review (受理/不予受理), the waitlist, on-site check-in and queue numbers, reminders, the
 //! no-show rule, and the ledger (台账).
+pub mod changes;
 pub mod graphql;
 pub mod jobs;
 pub mod ledger;
 pub mod model;
 pub mod queue;
 pub mod restrictions;
+pub mod schedule;
+pub mod seats;
 pub mod service;
 pub mod waitlist;

@@ -1,0 +1,287 @@
+//! Seats: the guarded count on each slot, the waitlist offer a freed seat goes to, the sold-out
+//! flag in the shared store, and capacity that follows the agents on duty.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use entity::{slots, staff_accounts, staff_duty_days, waitlist_entries};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
+use serde_json::json;
+use uuid::Uuid;
+
+#[allow(clippy::wildcard_imports)]
+use super::service::*;
+use crate::{
+    auth::Viewer,
+    directory::{changes::local_date, jurisdiction::Jurisdiction},
+    error::{AppError, AppResult},
+    events::{EventDraft, Tx, resident_key},
+    state::AppState,
+};
+
+/// The shared-store key that says a slot is full.
+pub fn full_key(slot_id: Uuid) -> String {
+    format!("booking:full:{slot_id}")
+}
+
+/// Takes a seat (guarded); false when the slot is full.
+pub(crate) async fn take_seat(conn: &impl ConnectionTrait, slot_id: Uuid) -> AppResult<bool> {
+    let taken = slots::Entity::update_many()
+        .col_expr(
+            slots::Column::Booked,
+            Expr::col(slots::Column::Booked).add(1),
+        )
+        .filter(slots::Column::Id.eq(slot_id))
+        .filter(Expr::col(slots::Column::Booked).lt(Expr::col(slots::Column::Capacity)))
+        .exec(conn)
+        .await?;
+    Ok(taken.rows_affected == 1)
+}
+
+/// Gives a seat back and offers free seats to the waitlist, in the caller's transaction. The
+/// caller clears the sold-out flag after committing ([`seats_freed`]).
+pub(crate) async fn release_seat(
+    tx: &mut Tx<'_>,
+    slot_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    slots::Entity::update_many()
+        .col_expr(
+            slots::Column::Booked,
+            Expr::col(slots::Column::Booked).sub(1),
+        )
+        .filter(slots::Column::Id.eq(slot_id))
+        .filter(slots::Column::Booked.gt(0))
+        .exec(&**tx)
+        .await?;
+    offer_seats(tx, slot_id, now).await
+}
+
+/// While the slot has free seats and residents wait for it, holds a seat for the first in line
+/// and tells them. Nothing is offered for a slot that can no longer be booked.
+pub(crate) async fn offer_seats(
+    tx: &mut Tx<'_>,
+    slot_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let Some(slot) = slots::Entity::find_by_id(slot_id).one(&**tx).await? else {
+        return Ok(());
+    };
+    let policy = policy(&**tx, slot.service_point_id).await?;
+    if slot.starts_at - now < Duration::minutes(policy.min_notice_minutes) {
+        return Ok(());
+    }
+    for _ in 0..1000 {
+        let Some(entry) = waitlist_entries::Entity::find()
+            .filter(waitlist_entries::Column::SlotId.eq(slot_id))
+            .filter(waitlist_entries::Column::Status.eq("waiting"))
+            .order_by_asc(waitlist_entries::Column::CreatedAt)
+            .order_by_asc(waitlist_entries::Column::Id)
+            .one(&**tx)
+            .await?
+        else {
+            return Ok(());
+        };
+        if !take_seat(&**tx, slot_id).await? {
+            return Ok(());
+        }
+        let until = now + Duration::minutes(policy.hold_minutes);
+        let offered = waitlist_entries::Entity::update_many()
+            .col_expr(waitlist_entries::Column::Status, Expr::value("offered"))
+            .col_expr(
+                waitlist_entries::Column::OfferedUntil,
+                Expr::value(Some(until)),
+            )
+            .col_expr(waitlist_entries::Column::UpdatedAt, Expr::value(now))
+            .filter(waitlist_entries::Column::Id.eq(entry.id))
+            .filter(waitlist_entries::Column::Status.eq("waiting"))
+            .exec(&**tx)
+            .await?;
+        if offered.rows_affected == 0 {
+            // The resident left meanwhile: give the seat back and look at the next.
+            slots::Entity::update_many()
+                .col_expr(
+                    slots::Column::Booked,
+                    Expr::col(slots::Column::Booked).sub(1),
+                )
+                .filter(slots::Column::Id.eq(slot_id))
+                .exec(&**tx)
+                .await?;
+            continue;
+        }
+        tx.emit(EventDraft {
+            kind: "waitlist.offered",
+            topic: "booking",
+            subject_kind: "waitlist",
+            subject_id: entry.id.to_string(),
+            audience: vec![resident_key(entry.user_id)],
+            payload: json!({"slotId": slot_id, "startsAt": slot.starts_at.to_rfc3339(), "offeredUntil": until.to_rfc3339(), "status": "offered"}),
+        });
+    }
+    Ok(())
+}
+
+/// After a commit that freed seats: the slot is no longer sold out.
+pub(crate) async fn seats_freed(state: &AppState, slot_id: Uuid) {
+    if let Err(error) = state.store.delete(&full_key(slot_id)).await {
+        tracing::warn!(error = %error, "could not clear a sold-out flag; it expires by itself");
+    }
+}
+
+/// Raises or lowers the capacity of a point's slots on `day` to match the agents on duty, never
+/// below what is booked; freed seats go to the waitlist. Returns the slots that hold more
+/// bookings than the new duty can serve (their bookings must be moved by staff).
+pub(crate) async fn recompute_capacity(
+    tx: &mut Tx<'_>,
+    point_id: Uuid,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<slots::Model>> {
+    let policy = policy(&**tx, point_id).await?;
+    let target = agents_on_duty(&**tx, point_id, day).await? * policy.seats_per_agent;
+    let target = i32::try_from(target).unwrap_or(i32::MAX);
+    let day_slots = slots::Entity::find()
+        .filter(slots::Column::ServicePointId.eq(point_id))
+        .filter(slots::Column::Day.eq(day))
+        .order_by_asc(slots::Column::StartsAt)
+        .all(&**tx)
+        .await?;
+    let mut overbooked = Vec::new();
+    for slot in day_slots {
+        // In SQL, so a concurrent booking is never undercut: capacity = max(target, booked).
+        slots::Entity::update_many()
+            .col_expr(
+                slots::Column::Capacity,
+                Expr::case(
+                    Expr::col(slots::Column::Booked).gt(target),
+                    Expr::col(slots::Column::Booked),
+                )
+                .finally(target)
+                .into(),
+            )
+            .filter(slots::Column::Id.eq(slot.id))
+            .exec(&**tx)
+            .await?;
+        offer_seats(tx, slot.id, now).await?;
+        let after = slots::Entity::find_by_id(slot.id)
+            .one(&**tx)
+            .await?
+            .ok_or(AppError::NotFound("slot"))?;
+        if after.booked > target {
+            overbooked.push(after);
+        }
+    }
+    Ok(overbooked)
+}
+
+/// The duty of an agent on one day changed (or their standing flag): capacities follow.
+pub struct DutyChange {
+    pub overbooked: Vec<slots::Model>,
+}
+
+/// Admins over an agent's point mark them on or off duty for one day (audited). That day's
+/// slots change capacity at once — never below what is booked; slots left holding more
+/// bookings than the remaining agents can serve are returned so staff move those bookings.
+pub async fn set_duty_day(
+    state: &AppState,
+    viewer: &Viewer,
+    staff_id: Uuid,
+    day: NaiveDate,
+    on_duty: bool,
+) -> AppResult<DutyChange> {
+    let now = state.clock.now();
+    if day < local_date(now) {
+        return Err(AppError::bad_input("day", "a past day cannot change"));
+    }
+    let agent = crate::directory::service::staff_member(state, viewer, staff_id).await?;
+    let who = Jurisdiction::of(&state.db, viewer).await?;
+    who.ensure_admin()?;
+    let Some(point_id) = agent
+        .service_point_id
+        .filter(|_| AGENT_ROLES.contains(&agent.role.as_str()))
+    else {
+        return Err(AppError::bad_input(
+            "staffId",
+            "only agents assigned to a service point have duty days",
+        ));
+    };
+    let mut tx = Tx::begin(state).await?;
+    staff_duty_days::Entity::insert(staff_duty_days::ActiveModel {
+        staff_id: Set(staff_id),
+        day: Set(day),
+        on_duty: Set(on_duty),
+        set_by: Set(who.staff_id),
+        set_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            staff_duty_days::Column::StaffId,
+            staff_duty_days::Column::Day,
+        ])
+        .update_columns([
+            staff_duty_days::Column::OnDuty,
+            staff_duty_days::Column::SetBy,
+            staff_duty_days::Column::SetAt,
+        ])
+        .to_owned(),
+    )
+    .exec_without_returning(&*tx)
+    .await?;
+    let overbooked = recompute_capacity(&mut tx, point_id, day, now).await?;
+    crate::audit::record_action(
+        &*tx,
+        now,
+        viewer,
+        "staff.duty_day",
+        "staff",
+        staff_id,
+        json!({"day": day.to_string(), "onDuty": on_duty}),
+    )
+    .await?;
+    tx.commit().await?;
+    let freed = slots::Entity::find()
+        .filter(slots::Column::ServicePointId.eq(point_id))
+        .filter(slots::Column::Day.eq(day))
+        .all(&state.db)
+        .await?;
+    for slot in freed {
+        seats_freed(state, slot.id).await;
+    }
+    Ok(DutyChange { overbooked })
+}
+
+/// After an agent's standing on-duty flag changed: every generated future day of their point.
+pub async fn duty_flag_changed(state: &AppState, staff: &staff_accounts::Model) -> AppResult<()> {
+    let Some(point_id) = staff.service_point_id else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    let days: Vec<NaiveDate> = slots::Entity::find()
+        .filter(slots::Column::ServicePointId.eq(point_id))
+        .filter(slots::Column::Day.gte(local_date(now)))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|s| s.day)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for day in days {
+        let mut tx = Tx::begin(state).await?;
+        recompute_capacity(&mut tx, point_id, day, now).await?;
+        tx.commit().await?;
+    }
+    let ids: Vec<Uuid> = slots::Entity::find()
+        .filter(slots::Column::ServicePointId.eq(point_id))
+        .filter(slots::Column::Day.gte(local_date(now)))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    for id in ids {
+        seats_freed(state, id).await;
+    }
+    Ok(())
+}
