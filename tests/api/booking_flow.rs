@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::{
     booking::{BOOK, Desk, desk, desk_on},
     directory::LONGGANG,
+    fake_wechat::FakeWechat,
     helpers::{Options, Session, TestApp, expect_data, expect_error},
 };
 
@@ -489,32 +490,42 @@ async fn unreviewed_bookings_are_flagged_overdue_after_the_review_hours() {
     assert!(event_count(app, "booking.review_overdue").await >= 1);
 }
 
-async fn bind_phone(app: &TestApp, session: &Session, phone: &str) {
-    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
-    let me = expect_data(&app.as_(session, "{ me { id } }", json!({})).await)["me"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let user = entity::users::Entity::find_by_id(uuid::Uuid::parse_str(&me).unwrap())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut active: entity::users::ActiveModel = user.into();
-    active.phone_enc = Set(Some(app.state.cipher.encrypt(phone).unwrap()));
-    active.phone_bidx = Set(Some(app.state.cipher.blind_index("phone", phone)));
-    active.update(&app.state.db).await.unwrap();
+/// A resident signed in through (fake) WeChat who has bound their phone number.
+async fn resident_with_phone(
+    app: &TestApp,
+    fake: &FakeWechat,
+    openid: &str,
+    phone: &str,
+) -> Session {
+    let session = Session::from_payload(
+        &app.login_with_code(&fake.login_code(openid)).await["data"]["loginWithWechat"],
+    );
+    let bound = app
+        .as_(
+            &session,
+            "mutation($c: String!) { bindPhone(code: $c) { phone } }",
+            json!({"c": fake.phone_code(phone)}),
+        )
+        .await;
+    expect_data(&bound);
+    session
 }
 
 const ON_BEHALF: &str = "mutation($input: BookOnBehalfInput!) { bookOnBehalf(input: $input) { id code status channel slot { id remaining } } }";
 
 #[tokio::test]
 async fn residents_reschedule_and_staff_act_on_their_behalf_with_the_channel_recorded() {
-    let desk = desk(2).await;
+    let fake = FakeWechat::start().await;
+    let app = TestApp::spawn_with(Options {
+        demo: true,
+        wechat: Some(fake.clone()),
+        ..Options::default()
+    })
+    .await;
+    let desk = desk_on(app, 2).await;
     let app = &desk.app;
     let (day, slots) = desk.next_day_slots().await;
-    let resident = app.login_resident("mover").await;
-    bind_phone(app, &resident, "13800138011").await;
+    let resident = resident_with_phone(app, &fake, "mover", "13800138011").await;
     let agent = app
         .login_staff_session("lg.agent0", "initial-password-1")
         .await;
