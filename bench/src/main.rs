@@ -1045,6 +1045,8 @@ struct Flash {
     slot_capacity: i64,
     /// Bookings answered to a resident but not in the database.
     lost: usize,
+    /// Authenticated no-op requests per second from the same crowd (the server's ceiling here).
+    ceiling_per_second: f64,
     baseline: Baseline,
 }
 
@@ -1120,6 +1122,36 @@ async fn flash_crowd(args: &Args, desk: &Desk, point: &Point) -> anyhow::Result<
         .filter(|id| !stored.contains(*id))
         .count();
 
+    // The ceiling: the same crowd sending the cheapest authenticated request (token check,
+    // session lookup, GraphQL) — what any answer costs before booking logic starts.
+    eprintln!("flash crowd: ceiling, an authenticated no-op per attempt");
+    let next = AtomicUsize::new(0);
+    let next = &next;
+    let started = Instant::now();
+    let noops: Vec<usize> = stream::iter(desk.residents.iter())
+        .map(|token| async move {
+            let mut ok = 0;
+            while next.fetch_add(1, Ordering::Relaxed) < args.flash_attempts {
+                if graphql(
+                    &desk.client,
+                    &desk.url,
+                    Some(token),
+                    "{ __typename }",
+                    json!({}),
+                )
+                .await
+                .is_ok()
+                {
+                    ok += 1;
+                }
+            }
+            ok
+        })
+        .buffer_unordered(desk.residents.len())
+        .collect()
+        .await;
+    let ceiling_per_second = noops.iter().sum::<usize>() as f64 / started.elapsed().as_secs_f64();
+
     eprintln!("flash crowd: baseline, the hot row directly");
     let baseline = seat_sql_baseline(
         &desk.database,
@@ -1139,6 +1171,7 @@ async fn flash_crowd(args: &Args, desk: &Desk, point: &Point) -> anyhow::Result<
         slot_booked: seats.try_get_by_index(0)?,
         slot_capacity: seats.try_get_by_index(1)?,
         lost,
+        ceiling_per_second,
         baseline,
     })
 }
@@ -1498,6 +1531,12 @@ async fn main() -> anyhow::Result<()> {
                 "| flash crowd: answers | {} booked, {} SLOT_FULL, {failed} other: {failures} | — | — | no other |",
                 f.tally.booked.len(),
                 f.tally.refused("SLOT_FULL")
+            ));
+            rows.push(format!(
+                "| flash crowd: the server's ceiling here (authenticated `{{ __typename }}`, same crowd) | {:.0}/s | hot row {:.0} tx/s | {:.2} | — |",
+                f.ceiling_per_second,
+                f.baseline.per_second,
+                f.ceiling_per_second / f.baseline.per_second
             ));
         }
         if let Some(s) = spread {

@@ -1005,3 +1005,104 @@ async fn numbers_the_desk_never_finished_are_closed_after_the_day_so_bookings_st
         "{ledger}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_reach_wechat_as_subscribe_messages_within_the_residents_consent() {
+    const TEMPLATE: &str = "TPL-BOOKING-REMINDER";
+    let fake = FakeWechat::start().await;
+    let app = TestApp::spawn_with(Options {
+        demo: true,
+        wechat: Some(fake.clone()),
+        tweak: Some(Box::new(|s| {
+            s.push.templates = vec![bangban_server::config::TemplateSettings {
+                event_kind: "booking.reminder".into(),
+                template_id: TEMPLATE.into(),
+                page: Some("pages/bookings/index".into()),
+                long_term: false,
+                data: [
+                    ("thing1", "point"),
+                    ("time2", "startsAt"),
+                    ("character_string3", "code"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            }];
+        })),
+        ..Options::default()
+    })
+    .await;
+    let desk = desk_on(app, 2).await;
+    let app = &desk.app;
+    let (day, slots) = desk.next_day_slots().await;
+    let login = |openid: &'static str| {
+        let fake = fake.clone();
+        async move {
+            Session::from_payload(
+                &app.login_with_code(&fake.login_code(openid)).await["data"]["loginWithWechat"],
+            )
+        }
+    };
+    let resident = login("openid-reminded").await;
+    let quitter = login("openid-quitter").await;
+    for (openid, session) in [("openid-reminded", &resident), ("openid-quitter", &quitter)] {
+        fake.grant(openid, TEMPLATE, 2);
+        expect_data(&app.as_(session, "mutation { recordSubscribeConsent(results: [{templateId: \"TPL-BOOKING-REMINDER\", status: ACCEPT}, {templateId: \"TPL-BOOKING-REMINDER\", status: ACCEPT}]) { credits } }", json!({})).await);
+    }
+    let booking = expect_data(
+        &app.as_(&resident, BOOK, desk.input(&id(&slots[2]), "r"))
+            .await,
+    )["bookAppointment"]
+        .clone();
+    let dropped = expect_data(
+        &app.as_(&quitter, BOOK, desk.input(&id(&slots[2]), "q"))
+            .await,
+    )["bookAppointment"]
+        .clone();
+    expect_data(
+        &app.as_(
+            &quitter,
+            "mutation($id: ID!) { cancelBooking(id: $id) { status } }",
+            json!({"id": dropped["id"]}),
+        )
+        .await,
+    );
+
+    let day_before = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+        .unwrap()
+        .pred_opt()
+        .unwrap()
+        .to_string();
+    app.clock.set(at(&day_before, "18:00"));
+    assert_eq!(run_jobs(app).await.booking.reminders, 1);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    while fake.sent().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let sent = fake.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["touser"], "openid-reminded");
+    assert_eq!(sent[0]["template_id"], TEMPLATE);
+    assert_eq!(
+        sent[0]["data"]["character_string3"]["value"],
+        booking["code"]
+    );
+    assert!(
+        sent[0]["data"]["time2"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("10:00"),
+        "{sent:?}"
+    );
+    assert!(
+        !sent[0]["data"]["thing1"]["value"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    // Running the jobs again sends nothing more; the cancelled booking never gets a message.
+    assert_eq!(run_jobs(app).await.booking.reminders, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(fake.sent().len(), 1);
+    assert!(fake.sent().iter().all(|m| m["touser"] != "openid-quitter"));
+}

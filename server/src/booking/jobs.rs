@@ -348,13 +348,23 @@ async fn send_reminders(state: &AppState) -> AppResult<u64> {
             if claimed.rows_affected == 0 {
                 continue;
             }
+            let point = service_points::Entity::find_by_id(booking.service_point_id)
+                .one(&*tx)
+                .await?
+                .map(|p| p.name)
+                .unwrap_or_default();
+            let item = entity::items::Entity::find_by_id(booking.item_id)
+                .one(&*tx)
+                .await?
+                .map(|i| i.business_name)
+                .unwrap_or_default();
             tx.emit(EventDraft {
                 kind: "booking.reminder",
                 topic: "booking",
                 subject_kind: "booking",
                 subject_id: booking.id.to_string(),
                 audience: vec![resident_key(booking.user_id)],
-                payload: json!({"code": booking.code, "startsAt": slot.starts_at.to_rfc3339(),
+                payload: json!({"code": booking.code, "startsAt": slot.starts_at.to_rfc3339(), "point": point, "item": item,
                     "reminder": match reminder { Reminder::DayBefore => "day_before", Reminder::Soon => "soon" },
                     "status": booking.status}),
             });
