@@ -193,26 +193,26 @@ fn valid_key(key: &str) -> AppResult<String> {
     Ok(key.to_string())
 }
 
-/// The booking attempt rate limits: per resident (or staff member) and per client address.
-async fn limit_attempts(state: &AppState, actor: Uuid, client_ip: &str) -> AppResult<()> {
+/// The booking attempt rate limits: per resident (or staff member) and per client address,
+/// counted together (one round trip to the shared store); every attempt counts for both.
+pub(crate) async fn limit_attempts(
+    state: &AppState,
+    actor: Uuid,
+    client_ip: &str,
+) -> AppResult<()> {
     let limits = &state.settings.limits;
     let minute = StdDuration::from_secs(60);
-    state
-        .limiter
-        .check(
-            &format!("book:user:{actor}"),
-            limits.book_per_user_per_minute,
-            minute,
-        )
-        .await?;
-    state
-        .limiter
-        .check(
-            &format!("book:ip:{client_ip}"),
-            limits.book_per_ip_per_minute,
-            minute,
-        )
-        .await
+    let (user_bucket, address_bucket) =
+        (format!("book:user:{actor}"), format!("book:ip:{client_ip}"));
+    let (user, address) = tokio::join!(
+        state
+            .limiter
+            .check(&user_bucket, limits.book_per_user_per_minute, minute),
+        state
+            .limiter
+            .check(&address_bucket, limits.book_per_ip_per_minute, minute)
+    );
+    user.and(address)
 }
 
 /// An active restriction of online booking (the no-show rule), if any.
@@ -469,14 +469,15 @@ pub async fn book(
         .map(|(p, o)| format!("{}|{}|{:?}", p.as_str(), o.channel.as_str(), o.consent))
         .unwrap_or_default();
     let hash = request_hash(&input, &extra);
-    limit_attempts(state, actor, client_ip).await?;
-
-    // The hot path: a cached answer for a retried key, or a sold-out flag, costs no query.
-    let cached = state
-        .store
-        .get_many(&[idempotency_cache_key(actor, &key), full_key(input.slot_id)])
-        .await
-        .unwrap_or_default();
+    // The hot path, in one round trip to the shared store: the rate limits, and a cached answer
+    // for a retried key or a sold-out flag, so a flash crowd costs no query.
+    let peek = [idempotency_cache_key(actor, &key), full_key(input.slot_id)];
+    let (limited, cached) = tokio::join!(
+        limit_attempts(state, actor, client_ip),
+        state.store.get_many(&peek)
+    );
+    limited?;
+    let cached = cached.unwrap_or_default();
     let retry = cached.first().is_some_and(Option::is_some);
     if !retry && cached.get(1).is_some_and(Option::is_some) {
         return Err(AppError::SlotFull);
@@ -522,6 +523,12 @@ pub async fn book(
         }
     };
 
+    // Read without a lock: a slot already full at this instant is answered without a write
+    // transaction (the crowd behind the first refusals never queues on the slot's row).
+    if target.slot.booked >= target.slot.capacity {
+        mark_sold_out(state, target.slot.id).await;
+        return Err(AppError::SlotFull);
+    }
     let booking_id = Uuid::now_v7();
     let mut tx = Tx::begin(state).await?;
     // The key is claimed first: a concurrent request with the same key waits on it (PostgreSQL)
@@ -570,10 +577,7 @@ pub async fn book(
     let booking = match insert_booking(&mut tx, &target, new, booking_id, now).await {
         Err(AppError::SlotFull) => {
             drop(tx);
-            let ttl = StdDuration::from_secs(state.settings.limits.sold_out_flag_seconds);
-            if !ttl.is_zero() {
-                let _ = state.store.set(&full_key(target.slot.id), "1", ttl).await;
-            }
+            mark_sold_out(state, target.slot.id).await;
             return Err(AppError::SlotFull);
         }
         other => other?,
@@ -600,6 +604,17 @@ pub async fn book(
         )
         .await;
     Ok(booking)
+}
+
+/// Sets the slot's sold-out flag for `limits.sold_out_flag_seconds` (a failure only costs the
+/// next attempts a database read).
+async fn mark_sold_out(state: &AppState, slot_id: Uuid) {
+    let ttl = StdDuration::from_secs(state.settings.limits.sold_out_flag_seconds);
+    if !ttl.is_zero()
+        && let Err(error) = state.store.set(&full_key(slot_id), "1", ttl).await
+    {
+        tracing::warn!(%error, "could not set a sold-out flag");
+    }
 }
 
 /// How long idempotency keys are kept (at least the 24 h promised).
