@@ -1106,3 +1106,56 @@ async fn reminders_reach_wechat_as_subscribe_messages_within_the_residents_conse
     assert_eq!(fake.sent().len(), 1);
     assert!(fake.sent().iter().all(|m| m["touser"] != "openid-quitter"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_in_opposite_directions_at_once_never_deadlock_or_overbook() {
+    let desk = desk(2).await;
+    let app = &desk.app;
+    let (_, slots) = desk.next_day_slots().await;
+    let (s0, s1) = (id(&slots[0]), id(&slots[1]));
+    let a = app.login_resident("east").await;
+    let b = app.login_resident("west").await;
+    let ba = expect_data(&app.as_(&a, BOOK, desk.input(&s0, "a")).await)["bookAppointment"]["id"]
+        .clone();
+    let bb = expect_data(&app.as_(&b, BOOK, desk.input(&s1, "b")).await)["bookAppointment"]["id"]
+        .clone();
+    let reschedule =
+        "mutation($id: ID!, $s: ID!) { rescheduleBooking(id: $id, slotId: $s) { slot { id } } }";
+    for round in 0..6 {
+        let (to_a, to_b) = if round % 2 == 0 {
+            (&s1, &s0)
+        } else {
+            (&s0, &s1)
+        };
+        let (ra, rb) = tokio::join!(
+            app.as_(&a, reschedule, json!({"id": ba, "s": to_a})),
+            app.as_(&b, reschedule, json!({"id": bb, "s": to_b}))
+        );
+        assert_eq!(
+            expect_data(&ra)["rescheduleBooking"]["slot"]["id"],
+            to_a.as_str()
+        );
+        assert_eq!(
+            expect_data(&rb)["rescheduleBooking"]["slot"]["id"],
+            to_b.as_str()
+        );
+    }
+    let county = app
+        .login_staff_session("county.admin", crate::helpers::STAFF_PASSWORD)
+        .await;
+    let day = expect_data(
+        &app.as_(
+            &county,
+            "query($p: ID!, $d: NaiveDate!) { pointSlots(servicePointId: $p, day: $d) { booked } }",
+            json!({"p": desk.point, "d": slots[0]["startsAt"].as_str().unwrap()[..10].to_string()}),
+        )
+        .await,
+    );
+    let booked: i64 = day["pointSlots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["booked"].as_i64().unwrap())
+        .sum();
+    assert_eq!(booked, 2, "two bookings, two seats: {day}");
+}

@@ -196,6 +196,15 @@ pub async fn reschedule(
         ));
     }
     let mut tx = Tx::begin(state).await?;
+    // Both slot rows are locked in id order first, so two moves in opposite directions wait for
+    // each other instead of deadlocking.
+    let (first, second) = if old.id < slot_id {
+        (old.id, slot_id)
+    } else {
+        (slot_id, old.id)
+    };
+    lock_slot(&*tx, first).await?;
+    lock_slot(&*tx, second).await?;
     if !take_seat(&*tx, slot_id).await? {
         drop(tx);
         return Err(AppError::SlotFull);

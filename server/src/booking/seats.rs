@@ -39,6 +39,16 @@ pub(crate) async fn take_seat(conn: &impl ConnectionTrait, slot_id: Uuid) -> App
     Ok(taken.rows_affected == 1)
 }
 
+/// Takes the slot row's write lock for the rest of the transaction (a no-op update).
+pub(crate) async fn lock_slot(conn: &impl ConnectionTrait, slot_id: Uuid) -> AppResult<()> {
+    slots::Entity::update_many()
+        .col_expr(slots::Column::Booked, Expr::col(slots::Column::Booked))
+        .filter(slots::Column::Id.eq(slot_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Gives a seat back and offers free seats to the waitlist, in the caller's transaction. The
 /// caller clears the sold-out flag after committing ([`seats_freed`]).
 pub(crate) async fn release_seat(

@@ -45,7 +45,7 @@ pub use super::{
 };
 pub(crate) use super::{
     schedule::active_point,
-    seats::{offer_seats, release_seat, seats_freed, take_seat},
+    seats::{lock_slot, offer_seats, release_seat, seats_freed, take_seat},
 };
 
 /// How a contact reached the point.
