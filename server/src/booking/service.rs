@@ -482,8 +482,21 @@ pub async fn book(
     if !retry && cached.get(1).is_some_and(Option::is_some) {
         return Err(AppError::SlotFull);
     }
-    if let Some(existing) = replay(&state.db, actor, &key, &hash).await? {
+    // One round trip for both: an earlier answer for this key, and the slot's seats — a slot
+    // of this point that is already full is answered before anything else is read.
+    let (earlier, slot) = tokio::join!(
+        replay(&state.db, actor, &key, &hash),
+        slots::Entity::find_by_id(input.slot_id).one(&state.db)
+    );
+    if let Some(existing) = earlier? {
         return Ok(existing);
+    }
+    if let Some(slot) = slot?
+        && slot.service_point_id == input.service_point_id
+        && slot.booked >= slot.capacity
+    {
+        mark_sold_out(state, slot.id).await;
+        return Err(AppError::SlotFull);
     }
 
     let target = target(
@@ -523,12 +536,6 @@ pub async fn book(
         }
     };
 
-    // Read without a lock: a slot already full at this instant is answered without a write
-    // transaction (the crowd behind the first refusals never queues on the slot's row).
-    if target.slot.booked >= target.slot.capacity {
-        mark_sold_out(state, target.slot.id).await;
-        return Err(AppError::SlotFull);
-    }
     let booking_id = Uuid::now_v7();
     let mut tx = Tx::begin(state).await?;
     // The key is claimed first: a concurrent request with the same key waits on it (PostgreSQL)
