@@ -52,6 +52,29 @@ pub trait SharedStore: Send + Sync + 'static {
     async fn incr(&self, key: &str, ttl: Duration) -> StoreResult<i64>;
     /// Raises the counter to at least `value` (recovering a counter lost with the store).
     async fn raise_to(&self, key: &str, value: i64, ttl: Duration) -> StoreResult<()>;
+    /// Adds `delta` to an existing counter and returns the new value; `None` (and nothing
+    /// created) when the key is absent or expired.
+    async fn adjust(&self, key: &str, delta: i64) -> StoreResult<Option<i64>>;
+    /// Takes one unit from an existing counter for `token`, atomically: `Repeat` when `marker`
+    /// already holds `token` (the same attempt again: nothing taken), otherwise the marker is set
+    /// to `token` for `ttl` and the counter's new value returned. `Missing` when the counter
+    /// does not exist.
+    async fn take_unit(
+        &self,
+        counter: &str,
+        marker: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> StoreResult<Unit>;
+}
+
+/// What [`SharedStore::take_unit`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Missing,
+    Repeat,
+    /// The counter after taking one (negative: there was none left).
+    Left(i64),
 }
 
 pub type Store = Arc<dyn SharedStore>;
@@ -64,6 +87,8 @@ pub struct RedisStore {
     hit: Script,
     incr: Script,
     raise_to: Script,
+    adjust: Script,
+    take_unit: Script,
 }
 
 impl RedisStore {
@@ -89,6 +114,15 @@ impl RedisStore {
             ),
             incr: Script::new(
                 "local n = redis.call('INCR', KEYS[1]) redis.call('PEXPIRE', KEYS[1], ARGV[1]) return n",
+            ),
+            take_unit: Script::new(
+                "if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end \
+                 if redis.call('GET', KEYS[2]) == ARGV[1] then return 'repeat' end \
+                 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) \
+                 return redis.call('DECR', KEYS[1])",
+            ),
+            adjust: Script::new(
+                "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) else return false end",
             ),
             raise_to: Script::new(
                 "local v = tonumber(redis.call('GET', KEYS[1]) or '0') \
@@ -211,6 +245,39 @@ impl SharedStore for RedisStore {
             .await?;
         Ok(())
     }
+
+    async fn adjust(&self, key: &str, delta: i64) -> StoreResult<Option<i64>> {
+        let mut conn = self.manager.clone();
+        Ok(self
+            .adjust
+            .key(self.key(key))
+            .arg(delta)
+            .invoke_async(&mut conn)
+            .await?)
+    }
+    async fn take_unit(
+        &self,
+        counter: &str,
+        marker: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> StoreResult<Unit> {
+        let mut conn = self.manager.clone();
+        let reply: redis::Value = self
+            .take_unit
+            .key(self.key(counter))
+            .key(self.key(marker))
+            .arg(token)
+            .arg(millis(ttl))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(match reply {
+            redis::Value::Int(left) => Unit::Left(left),
+            redis::Value::SimpleString(s) if s == "repeat" => Unit::Repeat,
+            redis::Value::BulkString(b) if b == b"repeat" => Unit::Repeat,
+            _ => Unit::Missing,
+        })
+    }
 }
 
 /// The embedded default: a map guarded by a mutex, expiring lazily.
@@ -325,6 +392,37 @@ impl SharedStore for MemoryStore {
         });
         Ok(())
     }
+    async fn adjust(&self, key: &str, delta: i64) -> StoreResult<Option<i64>> {
+        Ok(self.with_entries(|e| {
+            let (value, expires) = live(e.get(key)).cloned()?;
+            let n = value.parse::<i64>().unwrap_or(0) + delta;
+            e.insert(key.to_string(), (n.to_string(), expires));
+            Some(n)
+        }))
+    }
+    async fn take_unit(
+        &self,
+        counter: &str,
+        marker: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> StoreResult<Unit> {
+        Ok(self.with_entries(|e| {
+            let Some((value, expires)) = live(e.get(counter)).cloned() else {
+                return Unit::Missing;
+            };
+            if live(e.get(marker)).is_some_and(|(held, _)| held == token) {
+                return Unit::Repeat;
+            }
+            e.insert(
+                marker.to_string(),
+                (token.to_string(), Instant::now() + ttl),
+            );
+            let left = value.parse::<i64>().unwrap_or(0) - 1;
+            e.insert(counter.to_string(), (left.to_string(), expires));
+            Unit::Left(left)
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -361,5 +459,30 @@ mod tests {
             assert_eq!(count.count, expected);
             assert!(count.resets_in <= Duration::from_secs(60));
         }
+    }
+
+    #[tokio::test]
+    async fn units_are_taken_once_per_token_and_only_from_an_existing_counter() {
+        let store = MemoryStore::new();
+        let ttl = Duration::from_secs(60);
+        assert_eq!(
+            store.take_unit("c", "m:a", "t1", ttl).await.unwrap(),
+            Unit::Missing
+        );
+        assert_eq!(store.adjust("c", 1).await.unwrap(), None, "nothing created");
+        store.set("c", "1", ttl).await.unwrap();
+        let table = [
+            ("m:a", "t1", Unit::Left(0)),
+            ("m:a", "t1", Unit::Repeat),
+            ("m:a", "t2", Unit::Left(-1)),
+            ("m:b", "t1", Unit::Left(-2)),
+        ];
+        for (marker, token, expected) in table {
+            assert_eq!(
+                store.take_unit("c", marker, token, ttl).await.unwrap(),
+                expected
+            );
+        }
+        assert_eq!(store.adjust("c", 3).await.unwrap(), Some(1));
     }
 }

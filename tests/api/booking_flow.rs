@@ -807,33 +807,41 @@ async fn an_agent_off_duty_for_a_day_lowers_capacity_but_never_below_what_is_boo
 }
 
 #[tokio::test]
-async fn a_full_slot_answers_from_the_sold_out_flag_until_a_seat_comes_free() {
-    let desk = desk(1).await;
+async fn a_full_slot_is_answered_from_the_admission_counter_until_a_seat_comes_free() {
+    let desk = desk(2).await;
     let app = &desk.app;
     let (_, slots) = desk.next_day_slots().await;
     let slot = id(&slots[0]);
+    let counter =
+        bangban_server::booking::service::seats_key(uuid::Uuid::parse_str(&slot).unwrap());
+    let seats = || async { app.state.store.get(&counter).await.unwrap() };
     let a = app.login_resident("a").await;
     let b = app.login_resident("b").await;
+    let c = app.login_resident("c").await;
+    assert_eq!(seats().await, None, "created by the first attempt");
     let booking =
         expect_data(&app.as_(&a, BOOK, desk.input(&slot, "a")).await)["bookAppointment"].clone();
-    let flag = bangban_server::booking::service::full_key(uuid::Uuid::parse_str(&slot).unwrap());
     assert_eq!(
-        app.state.store.get(&flag).await.unwrap(),
-        None,
-        "not full until someone is turned away"
+        seats().await.as_deref(),
+        Some("1"),
+        "two seats, one admitted"
     );
+    // A refused attempt (a bad note) gives its admission back.
+    let mut bad = desk.input(&slot, "bad");
+    bad["input"]["note"] = json!("x".repeat(201));
+    expect_error(&app.as_(&b, BOOK, bad).await, "BAD_USER_INPUT");
+    assert_eq!(seats().await.as_deref(), Some("1"));
+    expect_data(&app.as_(&b, BOOK, desk.input(&slot, "b")).await);
+    assert_eq!(seats().await.as_deref(), Some("0"));
+    // Sold out: answered from the counter; a retry of a winning request still gets its booking.
     expect_error(
-        &app.as_(&b, BOOK, desk.input(&slot, "b")).await,
+        &app.as_(&c, BOOK, desk.input(&slot, "c")).await,
         "SLOT_FULL",
     );
-    assert!(
-        app.state.store.get(&flag).await.unwrap().is_some(),
-        "the flag is set"
-    );
-    // A retry of the winning request still gets its booking, not SLOT_FULL.
     let retry =
         expect_data(&app.as_(&a, BOOK, desk.input(&slot, "a")).await)["bookAppointment"].clone();
     assert_eq!(retry["id"], booking["id"]);
+    // A freed seat resets the counter; the next attempt reads the seats left again.
     expect_data(
         &app.as_(
             &a,
@@ -842,12 +850,10 @@ async fn a_full_slot_answers_from_the_sold_out_flag_until_a_seat_comes_free() {
         )
         .await,
     );
-    assert_eq!(
-        app.state.store.get(&flag).await.unwrap(),
-        None,
-        "a freed seat clears the flag"
-    );
-    expect_data(&app.as_(&b, BOOK, desk.input(&slot, "b2")).await);
+    assert_eq!(seats().await, None, "reset when a seat frees");
+    expect_data(&app.as_(&c, BOOK, desk.input(&slot, "c2")).await);
+    assert_eq!(seats().await.as_deref(), Some("0"));
+    assert_eq!(app.dump_table("bookings").await.lines().count(), 3);
 }
 
 #[tokio::test]

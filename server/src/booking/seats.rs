@@ -1,5 +1,5 @@
-//! Seats: the guarded count on each slot, the waitlist offer a freed seat goes to, the sold-out
-//! flag in the shared store, and capacity that follows the agents on duty.
+//! Seats: the guarded count on each slot, the waitlist offer a freed seat goes to, the admission
+//! counter in the shared store, and capacity that follows the agents on duty.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{slots, staff_accounts, staff_duty_days, waitlist_entries};
@@ -20,9 +20,10 @@ use crate::{
     state::AppState,
 };
 
-/// The shared-store key that says a slot is full.
-pub fn full_key(slot_id: Uuid) -> String {
-    format!("booking:full:{slot_id}")
+/// The shared-store key of a slot's admission counter (seats left as the crowd sees them; 0 or
+/// less: sold out).
+pub fn seats_key(slot_id: Uuid) -> String {
+    format!("booking:seats:{slot_id}")
 }
 
 /// Takes a seat (guarded); false when the slot is full.
@@ -50,7 +51,7 @@ pub(crate) async fn lock_slot(conn: &impl ConnectionTrait, slot_id: Uuid) -> App
 }
 
 /// Gives a seat back and offers free seats to the waitlist, in the caller's transaction. The
-/// caller clears the sold-out flag after committing ([`seats_freed`]).
+/// caller resets the admission counter after committing ([`seats_freed`]).
 pub(crate) async fn release_seat(
     tx: &mut Tx<'_>,
     slot_id: Uuid,
@@ -134,8 +135,8 @@ pub(crate) async fn offer_seats(
 
 /// After a commit that freed seats: the slot is no longer sold out.
 pub(crate) async fn seats_freed(state: &AppState, slot_id: Uuid) {
-    if let Err(error) = state.store.delete(&full_key(slot_id)).await {
-        tracing::warn!(error = %error, "could not clear a sold-out flag; it expires by itself");
+    if let Err(error) = state.store.delete(&seats_key(slot_id)).await {
+        tracing::warn!(error = %error, "could not reset an admission counter; it expires by itself");
     }
 }
 

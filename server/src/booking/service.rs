@@ -22,6 +22,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::store::Unit;
 use crate::{
     auth::{Role, Viewer},
     booking::model::{BookingKind, BookingStatus, Policy, check_bookable, new_code},
@@ -41,7 +42,7 @@ pub use super::{
     schedule::{
         AGENT_ROLES, agents_on_duty, available_slots, ensure_slots, point_slots, policy, set_policy,
     },
-    seats::{DutyChange, duty_flag_changed, full_key, set_duty_day},
+    seats::{DutyChange, duty_flag_changed, seats_key, set_duty_day},
 };
 pub(crate) use super::{
     schedule::active_point,
@@ -469,9 +470,14 @@ pub async fn book(
         .map(|(p, o)| format!("{}|{}|{:?}", p.as_str(), o.channel.as_str(), o.consent))
         .unwrap_or_default();
     let hash = request_hash(&input, &extra);
-    // The hot path, in one round trip to the shared store: the rate limits, and a cached answer
-    // for a retried key or a sold-out flag, so a flash crowd costs no query.
-    let peek = [idempotency_cache_key(actor, &key), full_key(input.slot_id)];
+    // The hot path, in one round trip to the shared store: the rate limits, a cached answer for
+    // a retried key, and the slot's admission counter.
+    let marker = admitted_marker(input.slot_id, actor);
+    let peek = [
+        idempotency_cache_key(actor, &key),
+        seats_key(input.slot_id),
+        marker.clone(),
+    ];
     let (limited, cached) = tokio::join!(
         limit_attempts(state, actor, client_ip),
         state.store.get_many(&peek)
@@ -479,26 +485,134 @@ pub async fn book(
     limited?;
     let cached = cached.unwrap_or_default();
     let retry = cached.first().is_some_and(Option::is_some);
-    if !retry && cached.get(1).is_some_and(Option::is_some) {
-        return Err(AppError::SlotFull);
-    }
-    // One round trip for both: an earlier answer for this key, and the slot's seats — a slot
-    // of this point that is already full is answered before anything else is read.
-    let (earlier, slot) = tokio::join!(
-        replay(&state.db, actor, &key, &hash),
-        slots::Entity::find_by_id(input.slot_id).one(&state.db)
-    );
-    if let Some(existing) = earlier? {
+    if retry && let Some(existing) = replay(&state.db, actor, &key, &hash).await? {
         return Ok(existing);
     }
-    if let Some(slot) = slot?
-        && slot.service_point_id == input.service_point_id
-        && slot.booked >= slot.capacity
-    {
-        mark_sold_out(state, slot.id).await;
-        return Err(AppError::SlotFull);
+    let admitted = if retry {
+        false
+    } else {
+        // The attempt's token: its key and its request (the same resident trying again with a
+        // new key is a new attempt; the same key and request is the same one).
+        let token = format!("{key}|{hash}");
+        let counter = cached.get(1).cloned().flatten();
+        let repeat = cached
+            .get(2)
+            .cloned()
+            .flatten()
+            .is_some_and(|held| held == token);
+        admit(state, &input, &marker, &token, counter, repeat).await?
+    };
+    let attempt = Attempt {
+        actor,
+        key,
+        hash,
+        staff,
+        enterprise,
+        note,
+    };
+    let result = book_admitted(state, viewer, &input, attempt).await;
+    if admitted {
+        match &result {
+            Ok((_, true)) => {}
+            Err(AppError::SlotFull) => mark_sold_out(state, input.slot_id).await,
+            // Refused for another reason, or answered from an earlier booking: the admission
+            // goes back to the crowd.
+            Ok((_, false)) | Err(_) => {
+                let _ = state.store.adjust(&seats_key(input.slot_id), 1).await;
+            }
+        }
     }
+    result.map(|(booking, _)| booking)
+}
 
+/// A validated booking attempt.
+struct Attempt {
+    actor: Uuid,
+    key: String,
+    hash: String,
+    staff: Option<(MobileNumber, OnBehalf)>,
+    enterprise: Option<(String, CreditCode)>,
+    note: Option<String>,
+}
+
+/// Admission to the database for an attempt on a slot. Every instance shares one counter per
+/// slot in the store, initialised from the database with the seats left and living
+/// `limits.sold_out_flag_seconds`; each attempt takes one, and once they are gone the crowd is
+/// answered SLOT_FULL without a query. The database stays the judge: an admitted attempt may
+/// still find the slot full, and a freed seat deletes the counter. True when a unit was taken
+/// (to give back if the attempt fails for another reason); false when the gate is off or the
+/// store is unavailable (the attempt goes on to the database).
+async fn admit(
+    state: &AppState,
+    input: &BookInput,
+    marker: &str,
+    token: &str,
+    peeked: Option<String>,
+    repeat: bool,
+) -> AppResult<bool> {
+    let ttl = StdDuration::from_secs(state.settings.limits.sold_out_flag_seconds);
+    if ttl.is_zero() {
+        return Ok(false);
+    }
+    let key = seats_key(input.slot_id);
+    match peeked.map(|v| v.parse::<i64>().unwrap_or(0)) {
+        // This very attempt was let through before (a retry racing it): the database answers.
+        _ if repeat => return Ok(false),
+        Some(left) if left <= 0 => return Err(AppError::SlotFull),
+        Some(_) => {}
+        None => {
+            let Some(slot) = slots::Entity::find_by_id(input.slot_id)
+                .one(&state.db)
+                .await?
+                .filter(|s| s.service_point_id == input.service_point_id)
+            else {
+                // Not a slot of this point: validation answers.
+                return Ok(false);
+            };
+            let left = i64::from(slot.capacity - slot.booked);
+            if left <= 0 {
+                mark_sold_out(state, slot.id).await;
+                return Err(AppError::SlotFull);
+            }
+            if state
+                .store
+                .set_if_absent(&key, &left.to_string(), ttl)
+                .await
+                .is_err()
+            {
+                return Ok(false);
+            }
+        }
+    }
+    match state.store.take_unit(&key, marker, token, ttl).await {
+        Ok(Unit::Left(left)) if left < 0 => Err(AppError::SlotFull),
+        Ok(Unit::Left(_)) => Ok(true),
+        // The same attempt again (a retry racing its original): the database answers it.
+        Ok(Unit::Repeat) | Ok(Unit::Missing) | Err(_) => Ok(false),
+    }
+}
+
+/// Which attempt of this resident on this slot the counter last let through (by request hash).
+fn admitted_marker(slot_id: Uuid, actor: Uuid) -> String {
+    format!("booking:admitted:{slot_id}:{actor}")
+}
+
+/// The database part of a booking, once admitted: the booking, and whether this call made it
+/// (false when an earlier request with the same key had).
+async fn book_admitted(
+    state: &AppState,
+    viewer: &Viewer,
+    input: &BookInput,
+    attempt: Attempt,
+) -> AppResult<(bookings::Model, bool)> {
+    let Attempt {
+        actor,
+        key,
+        hash,
+        staff,
+        enterprise,
+        note,
+    } = attempt;
     let target = target(
         &state.db,
         input.service_point_id,
@@ -559,9 +673,12 @@ pub async fn book(
     .await?;
     if claimed == 0 {
         drop(tx);
-        return replay(&state.db, actor, &key, &hash).await?.ok_or_else(|| {
-            AppError::Conflict("a concurrent request with this key is in progress".into())
-        });
+        let earlier = replay(&state.db, actor, &key, &hash)
+            .await?
+            .ok_or_else(|| {
+                AppError::Conflict("a concurrent request with this key is in progress".into())
+            })?;
+        return Ok((earlier, false));
     }
     if channel == Channel::Online
         && let Some(restriction) = active_restriction(&*tx, user_id, now).await?
@@ -584,7 +701,6 @@ pub async fn book(
     let booking = match insert_booking(&mut tx, &target, new, booking_id, now).await {
         Err(AppError::SlotFull) => {
             drop(tx);
-            mark_sold_out(state, target.slot.id).await;
             return Err(AppError::SlotFull);
         }
         other => other?,
@@ -610,17 +726,17 @@ pub async fn book(
             StdDuration::from_secs(IDEMPOTENCY_HOURS * 3600),
         )
         .await;
-    Ok(booking)
+    Ok((booking, true))
 }
 
-/// Sets the slot's sold-out flag for `limits.sold_out_flag_seconds` (a failure only costs the
-/// next attempts a database read).
+/// Closes the slot's admission counter for `limits.sold_out_flag_seconds` (a failure only costs
+/// the next attempts a database read).
 async fn mark_sold_out(state: &AppState, slot_id: Uuid) {
     let ttl = StdDuration::from_secs(state.settings.limits.sold_out_flag_seconds);
     if !ttl.is_zero()
-        && let Err(error) = state.store.set(&full_key(slot_id), "1", ttl).await
+        && let Err(error) = state.store.set(&seats_key(slot_id), "0", ttl).await
     {
-        tracing::warn!(%error, "could not set a sold-out flag");
+        tracing::warn!(%error, "could not close an admission counter");
     }
 }
 
