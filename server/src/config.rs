@@ -291,8 +291,9 @@ pub struct RateLimitSettings {
     /// Booking attempts allowed per client address per minute (a village hall's shared
     /// connection counts once, so this is generous).
     pub book_per_ip_per_minute: u64,
-    /// How long a full slot answers SLOT_FULL from the shared store without asking the database.
-    /// Freed seats clear the flag at once; this bounds how stale it can be otherwise.
+    /// Lifetime of a slot's admission counter in the shared store (the seats left as the crowd
+    /// sees them; none left answers SLOT_FULL without the database). Freed seats reset it at
+    /// once; this bounds how stale it can be otherwise. 0 turns it off.
     pub sold_out_flag_seconds: u64,
 }
 

@@ -1165,3 +1165,29 @@ async fn moves_in_opposite_directions_at_once_never_deadlock_or_overbook() {
         .sum();
     assert_eq!(booked, 2, "two bookings, two seats: {day}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_requests_of_one_resident_never_pass_the_open_booking_cap() {
+    let desk = desk(2).await;
+    let app = &desk.app;
+    let (_, slots) = desk.next_day_slots().await;
+    let resident = app.login_resident("racer").await;
+    let attempts = slots
+        .iter()
+        .take(6)
+        .enumerate()
+        .map(|(n, slot)| app.as_(&resident, BOOK, desk.input(&id(slot), &format!("race-{n}"))));
+    let results = futures_util::future::join_all(attempts).await;
+    let made = results.iter().filter(|r| r.get("errors").is_none()).count();
+    assert_eq!(
+        made, 3,
+        "the default cap is three open bookings: {results:?}"
+    );
+    for refused in results.iter().filter(|r| r.get("errors").is_some()) {
+        assert_eq!(
+            expect_error(refused, "BAD_USER_INPUT")["extensions"]["field"],
+            "input"
+        );
+    }
+    assert_eq!(app.dump_table("bookings").await.lines().count(), 3);
+}

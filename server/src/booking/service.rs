@@ -294,12 +294,11 @@ pub(crate) struct NewBooking {
     pub channel: Channel,
     pub created_by: Option<Uuid>,
     pub consent: Option<String>,
-    /// The seat is already held (a waitlist offer being claimed).
-    pub seat_held: bool,
 }
 
-/// Inside the caller's transaction: the open-bookings cap, the seat, the booking row (with a
-/// fresh code), its ledger entry and its event.
+/// Inside the caller's transaction: the open-bookings cap, the booking row (with a fresh code),
+/// its ledger entry and its event. The caller takes the seat (last, so the slot's row lock is
+/// held only until the commit) or already holds it (a waitlist offer).
 pub(crate) async fn insert_booking(
     tx: &mut Tx<'_>,
     target: &Target,
@@ -307,6 +306,13 @@ pub(crate) async fn insert_booking(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> AppResult<bookings::Model> {
+    // The resident's row is locked first: their concurrent bookings run one after the other, so
+    // the cap below cannot be passed by racing requests.
+    users::Entity::update_many()
+        .col_expr(users::Column::Id, Expr::col(users::Column::Id))
+        .filter(users::Column::Id.eq(new.user_id))
+        .exec(&**tx)
+        .await?;
     // One read for both rules: the cap on open bookings, and one open booking per slot.
     let open: Vec<Uuid> = bookings::Entity::find()
         .select_only()
@@ -330,9 +336,6 @@ pub(crate) async fn insert_booking(
                 target.policy.max_open_bookings
             ),
         ));
-    }
-    if !new.seat_held && !take_seat(&**tx, target.slot.id).await? {
-        return Err(AppError::SlotFull);
     }
     let mut inserted = None;
     for _ in 0..5 {
@@ -696,15 +699,8 @@ async fn book_admitted(
         channel,
         created_by,
         consent,
-        seat_held: false,
     };
-    let booking = match insert_booking(&mut tx, &target, new, booking_id, now).await {
-        Err(AppError::SlotFull) => {
-            drop(tx);
-            return Err(AppError::SlotFull);
-        }
-        other => other?,
-    };
+    let booking = insert_booking(&mut tx, &target, new, booking_id, now).await?;
     if let Some(staff_id) = created_by {
         crate::audit::record_action(
             &*tx,
@@ -716,6 +712,13 @@ async fn book_admitted(
             json!({"channel": channel.as_str(), "staff": staff_id}),
         )
         .await?;
+    }
+    // The seat last: the slot's row — the hot one in a flash crowd — is locked only from here to
+    // the commit.
+    tx.write_events().await?;
+    if !take_seat(&*tx, target.slot.id).await? {
+        drop(tx);
+        return Err(AppError::SlotFull);
     }
     tx.commit().await?;
     let _ = state

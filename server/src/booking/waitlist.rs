@@ -228,7 +228,6 @@ pub async fn claim(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<boo
         channel: Channel::Online,
         created_by: None,
         consent: None,
-        seat_held: true,
     };
     let booking = insert_booking(&mut tx, &target, new, Uuid::now_v7(), now).await?;
     waitlist_entries::Entity::update_many()

@@ -93,6 +93,7 @@ pub struct Tx<'a> {
     txn: DatabaseTransaction,
     state: &'a AppState,
     drafts: Vec<EventDraft>,
+    written: Vec<Envelope>,
 }
 
 impl<'a> Tx<'a> {
@@ -101,6 +102,7 @@ impl<'a> Tx<'a> {
             txn: crate::db::begin_write(&state.db).await?,
             state,
             drafts: Vec::new(),
+            written: Vec::new(),
         })
     }
 
@@ -109,10 +111,12 @@ impl<'a> Tx<'a> {
         self.drafts.push(draft);
     }
 
-    pub async fn commit(self) -> AppResult<Vec<Envelope>> {
+    /// Writes the events queued so far (with their audiences and outbox rows) now, inside the
+    /// transaction, so the statements that follow — and the row locks they take — are the last
+    /// before the commit.
+    pub async fn write_events(&mut self) -> AppResult<()> {
         let now = self.state.clock.now();
-        let mut written = Vec::with_capacity(self.drafts.len());
-        for draft in self.drafts {
+        for draft in std::mem::take(&mut self.drafts) {
             let row = events::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 kind: Set(draft.kind.into()),
@@ -146,13 +150,18 @@ impl<'a> Tx<'a> {
             }
             .insert(&self.txn)
             .await?;
-            written.push(Envelope::from_row(row, audience));
+            self.written.push(Envelope::from_row(row, audience));
         }
+        Ok(())
+    }
+
+    pub async fn commit(mut self) -> AppResult<Vec<Envelope>> {
+        self.write_events().await?;
         self.txn.commit().await?;
-        if !written.is_empty() {
+        if !self.written.is_empty() {
             self.state.relay_wake.notify_one();
         }
-        Ok(written)
+        Ok(self.written)
     }
 }
 
