@@ -1191,3 +1191,82 @@ async fn racing_requests_of_one_resident_never_pass_the_open_booking_cap() {
     }
     assert_eq!(app.dump_table("bookings").await.lines().count(), 3);
 }
+
+#[tokio::test]
+async fn the_ledger_of_a_whole_jurisdiction_names_applicants_in_full_only_at_the_readers_desk() {
+    let desk = desk(1).await;
+    let app = &desk.app;
+    let county = app
+        .login_staff_session("county.admin", crate::helpers::STAFF_PASSWORD)
+        .await;
+    let town = app
+        .staff_session("lg.admin", Role::TownshipAdmin, LONGGANG)
+        .await;
+    let other_town = app
+        .staff_session("zc.admin", Role::TownshipAdmin, "140521101")
+        .await;
+    let agent = app
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    let village_point = |code: &'static str| async move {
+        let region = app.region_id(code).await;
+        expect_data(
+            &app.graphql(
+                None,
+                "query($r: ID) { servicePoints(regionId: $r, kind: VILLAGE_POINT) { id } }",
+                json!({"r": region}),
+            )
+            .await,
+        )["servicePoints"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let chengnei = village_point(crate::directory::CHENGNEI).await;
+    let zhongcun = village_point(crate::directory::ZHONGCUN_VILLAGE).await;
+    let record = "mutation($p: ID!, $n: String) { recordContact(input: {servicePointId: $p, channel: WINDOW, outcome: CONSULTED, applicantName: $n}) { id } }";
+    expect_data(
+        &app.as_(&agent, record, json!({"p": desk.point, "n": "张三丰"}))
+            .await,
+    );
+    expect_data(
+        &app.as_(&town, record, json!({"p": chengnei, "n": "李四光"}))
+            .await,
+    );
+    expect_data(
+        &app.as_(&other_town, record, json!({"p": zhongcun, "n": "王五"}))
+            .await,
+    );
+
+    let now = app.clock.now();
+    let window = json!({"f": (now - Duration::hours(1)).to_rfc3339(), "t": (now + Duration::hours(1)).to_rfc3339()});
+    let read = |who: Session| {
+        let window = window.clone();
+        async move {
+            let page = expect_data(&app.as_(&who, "query($f: DateTime!, $t: DateTime!) { ledger(from: $f, to: $t) { entries { applicant } } }", window).await);
+            let mut names: Vec<String> = page["ledger"]["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["applicant"].as_str().unwrap().to_string())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(read(county.clone()).await, vec!["张三丰", "李四光", "王五"]);
+    assert_eq!(read(town).await, vec!["张三丰", "李四光"]);
+    assert_eq!(read(other_town).await, vec!["王五"]);
+    let agents_view = read(agent).await;
+    assert_eq!(agents_view.len(), 2);
+    assert!(
+        agents_view.contains(&"张三丰".to_string()),
+        "their own desk: in full"
+    );
+    assert!(
+        agents_view
+            .iter()
+            .any(|n| n.starts_with('李') && n != "李四光"),
+        "another point's walk-in: masked: {agents_view:?}"
+    );
+}

@@ -1320,14 +1320,14 @@ async fn the_ledger_exports_as_csv_with_bom_chinese_header_and_defused_formulas(
         .collect();
     assert_eq!(
         lines[0],
-        "时间,渠道,申请人,事项,结果,原因代码,经办人,补录,录入时间"
+        "时间,服务点,渠道,申请人,事项,结果,原因代码,经办人,补录,录入时间"
     );
     let entries = ledger_entries(&desk, &agent, Value::Null).await;
     assert_eq!(lines.len(), entries.len() + 1, "{csv}");
     assert_eq!(entries.len(), 5);
     for (line, entry) in lines[1..].iter().zip(&entries) {
         let fields = csv_fields(line);
-        assert_eq!(fields.len(), 9, "{line}");
+        assert_eq!(fields.len(), 10, "{line}");
         for field in &fields {
             assert!(
                 !field.starts_with(['=', '+', '-', '@']),
@@ -1336,19 +1336,20 @@ async fn the_ledger_exports_as_csv_with_bom_chinese_header_and_defused_formulas(
         }
         let occurred = instant(&entry["occurredAt"]).with_timezone(&CHINA);
         assert_eq!(fields[0], occurred.format("%Y-%m-%d %H:%M").to_string());
-        assert_eq!(fields[1], text(&entry["channel"]));
+        assert!(!fields[1].is_empty(), "the point's name: {line}");
+        assert_eq!(fields[2], text(&entry["channel"]));
         assert_eq!(
-            fields[2].trim_start_matches('\''),
+            fields[3].trim_start_matches('\''),
             text(&entry["applicant"]),
             "the applicant, defused"
         );
-        assert_eq!(fields[4], text(&entry["outcome"]));
+        assert_eq!(fields[5], text(&entry["outcome"]));
         assert_eq!(
-            fields[5].trim_start_matches('\''),
+            fields[6].trim_start_matches('\''),
             entry["reasonCode"].as_str().unwrap_or("")
         );
         assert_eq!(
-            fields[7],
+            fields[8],
             if entry["backfilled"] == true {
                 "是"
             } else {
@@ -1356,11 +1357,11 @@ async fn the_ledger_exports_as_csv_with_bom_chinese_header_and_defused_formulas(
             }
         );
         let entered = instant(&entry["enteredAt"]).with_timezone(&CHINA);
-        assert_eq!(fields[8], entered.format("%Y-%m-%d %H:%M").to_string());
+        assert_eq!(fields[9], entered.format("%Y-%m-%d %H:%M").to_string());
     }
     let applicants: Vec<String> = lines[1..]
         .iter()
-        .map(|l| csv_fields(l)[2].clone())
+        .map(|l| csv_fields(l)[3].clone())
         .collect();
     assert_eq!(
         applicants,
@@ -1372,7 +1373,7 @@ async fn the_ledger_exports_as_csv_with_bom_chinese_header_and_defused_formulas(
             "'+8613800138000",
         ]
     );
-    assert_eq!(csv_fields(lines[3])[5], "'=1+1");
+    assert_eq!(csv_fields(lines[3])[6], "'=1+1");
     assert!(
         csv.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"点我\"\")\""),
         "quoted as RFC 4180: {csv}"
@@ -1390,13 +1391,13 @@ async fn the_ledger_exports_as_csv_with_bom_chinese_header_and_defused_formulas(
     );
     let phone_lines: Vec<&str> = phone_only.split_terminator("\r\n").collect();
     assert_eq!(phone_lines.len(), 3, "{phone_only}");
-    assert!(phone_lines[1..].iter().all(|l| csv_fields(l)[1] == "phone"));
+    assert!(phone_lines[1..].iter().all(|l| csv_fields(l)[2] == "phone"));
     let backfilled_only =
         text(&expect_data(&export(agent.clone(), json!({"backfilled": true})).await)["ledgerCsv"]);
     let rows: Vec<&str> = backfilled_only.split_terminator("\r\n").skip(1).collect();
     assert_eq!(rows.len(), 1, "{backfilled_only}");
-    assert_eq!(csv_fields(rows[0])[2], "赵六");
-    assert_eq!(csv_fields(rows[0])[7], "是");
+    assert_eq!(csv_fields(rows[0])[3], "赵六");
+    assert_eq!(csv_fields(rows[0])[8], "是");
 
     let resident = desk.app.login_resident("curious").await;
     let other_town = desk

@@ -631,20 +631,24 @@ impl BookingQuery {
         Ok(service::policy(&ctx.state().db, point).await?.into())
     }
 
-    /// Staff: a service point's ledger (台账) between two instants, oldest first, `first` (1–200)
-    /// at a time after the `after` cursor.
+    /// Staff: the ledger (台账) of a service point in their jurisdiction — or, without
+    /// `servicePointId`, of every point in it — between two instants, oldest first, `first`
+    /// (1–200) at a time after the `after` cursor.
     #[allow(clippy::too_many_arguments)]
     async fn ledger(
         &self,
         ctx: &Context<'_>,
-        service_point_id: ID,
+        service_point_id: Option<ID>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         filter: Option<LedgerFilterInput>,
         #[graphql(default = 50)] first: i32,
         after: Option<String>,
     ) -> GqlResult<LedgerPageType> {
-        let point = parse_id(&service_point_id, "servicePointId")?;
+        let point = service_point_id
+            .as_ref()
+            .map(|id| parse_id(id, "servicePointId"))
+            .transpose()?;
         let first = u64::try_from(first).unwrap_or(0);
         let (page, reader) = ledger::page(
             ctx.state(),
@@ -676,12 +680,15 @@ impl BookingQuery {
     async fn ledger_csv(
         &self,
         ctx: &Context<'_>,
-        service_point_id: ID,
+        service_point_id: Option<ID>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         filter: Option<LedgerFilterInput>,
     ) -> GqlResult<String> {
-        let point = parse_id(&service_point_id, "servicePointId")?;
+        let point = service_point_id
+            .as_ref()
+            .map(|id| parse_id(id, "servicePointId"))
+            .transpose()?;
         Ok(ledger::csv(ctx.state(), ctx.viewer(), point, from, to, &filter.into()).await?)
     }
 
@@ -1036,7 +1043,9 @@ impl BookingMutation {
         let model = ledger::record(state, ctx.viewer(), data).await?;
         Ok(LedgerEntry {
             model,
-            reader: Arc::new(Reader { full_names: true }),
+            reader: Arc::new(Reader {
+                full_names: ledger::FullNames::All,
+            }),
         })
     }
 

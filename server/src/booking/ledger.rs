@@ -11,7 +11,12 @@ use uuid::Uuid;
 use crate::{
     auth::Viewer,
     booking::service::{Channel, ensure_desk},
-    directory::{changes::csv_field, jurisdiction::Jurisdiction, model::text, service::region},
+    directory::{
+        changes::csv_field,
+        jurisdiction::Jurisdiction,
+        model::text,
+        service::{region, subtree},
+    },
     error::{AppError, AppResult},
     pii::mask_name,
     state::AppState,
@@ -62,30 +67,88 @@ pub const OUTCOMES: [&str; 12] = [
     "unfinished",
 ];
 
-/// Who reads the ledger, and whether they see applicants' names in full: the point's own desk
-/// (its agents, admins over it) does; inspectors and auditors see them masked.
+/// Who reads the ledger, and where they see applicants' names in full: admins everywhere in
+/// their jurisdiction, an agent at their own point; inspectors and auditors nowhere (masked).
 pub struct Reader {
-    pub full_names: bool,
+    pub full_names: FullNames,
 }
 
-async fn reader(state: &AppState, viewer: &Viewer, point_id: Uuid) -> AppResult<Reader> {
+pub enum FullNames {
+    All,
+    AtPoint(Uuid),
+    Nowhere,
+}
+
+impl Reader {
+    /// Whether names of contacts at this point are shown in full.
+    pub fn full_at(&self, point_id: Uuid) -> bool {
+        match self.full_names {
+            FullNames::All => true,
+            FullNames::AtPoint(own) => own == point_id,
+            FullNames::Nowhere => false,
+        }
+    }
+}
+
+/// The reader, and the points whose ledger they asked for: one point inside their jurisdiction,
+/// or every point of it.
+async fn reader(
+    state: &AppState,
+    viewer: &Viewer,
+    point_id: Option<Uuid>,
+) -> AppResult<(Reader, Vec<Uuid>)> {
     let who = Jurisdiction::of(&state.db, viewer).await?;
-    let point = service_points::Entity::find_by_id(point_id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound("service point"))?;
-    who.ensure_covers(&region(&state.db, point.region_id).await?, "service point")?;
-    Ok(Reader {
-        full_names: ensure_desk(state, viewer, point_id).await.is_ok(),
-    })
+    let points = match point_id {
+        Some(point_id) => {
+            let point = service_points::Entity::find_by_id(point_id)
+                .one(&state.db)
+                .await?
+                .ok_or(AppError::NotFound("service point"))?;
+            who.ensure_covers(&region(&state.db, point.region_id).await?, "service point")?;
+            vec![point_id]
+        }
+        None => {
+            let regions: Vec<Uuid> = subtree(&state.db, &who.region)
+                .await?
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            service_points::Entity::find()
+                .filter(service_points::Column::RegionId.is_in(regions))
+                .all(&state.db)
+                .await?
+                .into_iter()
+                .map(|p| p.id)
+                .collect()
+        }
+    };
+    let full_names = if who.is_admin() {
+        FullNames::All
+    } else if matches!(
+        who.role,
+        crate::auth::Role::Inspector | crate::auth::Role::Auditor
+    ) {
+        FullNames::Nowhere
+    } else {
+        match entity::staff_accounts::Entity::find_by_id(who.staff_id)
+            .one(&state.db)
+            .await?
+            .and_then(|s| s.service_point_id)
+        {
+            Some(own) => FullNames::AtPoint(own),
+            None => FullNames::Nowhere,
+        }
+    };
+    Ok((Reader { full_names }, points))
 }
 
-/// Staff: the ledger of a point inside their jurisdiction between two instants.
+/// Staff: the ledger of a point inside their jurisdiction — or, without a point, of every point
+/// in it — between two instants.
 #[allow(clippy::too_many_arguments)]
 pub async fn page(
     state: &AppState,
     viewer: &Viewer,
-    point_id: Uuid,
+    point_id: Option<Uuid>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     filter: &LedgerFilter,
@@ -106,9 +169,9 @@ pub async fn page(
             format!("one of {}", OUTCOMES.join(", ")),
         ));
     }
-    let reader = reader(state, viewer, point_id).await?;
+    let (reader, points) = reader(state, viewer, point_id).await?;
     let mut query = ledger_entries::Entity::find()
-        .filter(ledger_entries::Column::ServicePointId.eq(point_id))
+        .filter(ledger_entries::Column::ServicePointId.is_in(points))
         .filter(ledger_entries::Column::OccurredAt.gte(from))
         .filter(ledger_entries::Column::OccurredAt.lte(to))
         .order_by_asc(ledger_entries::Column::OccurredAt)
@@ -157,7 +220,7 @@ pub async fn applicant(
 ) -> AppResult<Option<String>> {
     if let Some(stored) = &entry.applicant_name_enc {
         let name = state.cipher.decrypt(stored).map_err(AppError::internal)?;
-        return Ok(Some(if reader.full_names {
+        return Ok(Some(if reader.full_at(entry.service_point_id) {
             name
         } else {
             mask_name(&name)
@@ -187,13 +250,14 @@ pub const CSV_LIMIT: u64 = 10_000;
 pub async fn csv(
     state: &AppState,
     viewer: &Viewer,
-    point_id: Uuid,
+    point_id: Option<Uuid>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     filter: &LedgerFilter,
 ) -> AppResult<String> {
     let mut out = String::from("\u{feff}");
-    out.push_str("时间,渠道,申请人,事项,结果,原因代码,经办人,补录,录入时间\r\n");
+    out.push_str("时间,服务点,渠道,申请人,事项,结果,原因代码,经办人,补录,录入时间\r\n");
+    let mut point_names = std::collections::HashMap::new();
     let mut after: Option<String> = None;
     let mut rows = 0u64;
     loop {
@@ -232,12 +296,25 @@ pub async fn csv(
                     .unwrap_or_default(),
                 None => String::new(),
             };
+            let point_name = match point_names.get(&entry.service_point_id) {
+                Some(name) => String::clone(name),
+                None => {
+                    let name = service_points::Entity::find_by_id(entry.service_point_id)
+                        .one(&state.db)
+                        .await?
+                        .map(|p| p.name)
+                        .unwrap_or_default();
+                    point_names.insert(entry.service_point_id, name.clone());
+                    name
+                }
+            };
             let fields = [
                 entry
                     .occurred_at
                     .with_timezone(&crate::clock::CHINA)
                     .format("%Y-%m-%d %H:%M")
                     .to_string(),
+                point_name,
                 entry.channel.clone(),
                 applicant(state, &state.db, entry, &reader)
                     .await?
