@@ -8,7 +8,7 @@ use futures_util::{StreamExt, stream::BoxStream};
 
 use crate::{
     booking::{
-        ledger::{self, ContactInput, LedgerFilter, Reader},
+        ledger::{self, ContactInput, LedgerFilter},
         model::{BookingKind, BookingStatus},
         queue::{self, CheckIn},
         restrictions,
@@ -129,78 +129,69 @@ impl Booking {
 }
 
 /// One ledger (台账) entry: a contact and its outcome.
-pub struct LedgerEntry {
-    pub model: entity::ledger_entries::Model,
-    pub reader: Arc<Reader>,
-}
+pub struct LedgerEntry(pub ledger::LedgerView);
 
 /// One ledger (台账) entry: a contact and its outcome.
 #[Object]
 impl LedgerEntry {
     async fn id(&self) -> ID {
-        ID(self.model.id.to_string())
+        ID(self.0.entry.id.to_string())
     }
     /// `online`, `phone`, `window`, `agent_on_behalf` or `remote`.
     async fn channel(&self) -> &str {
-        &self.model.channel
+        &self.0.entry.channel
     }
     /// `booked`, `accepted`, `refused`, `cancelled`, `rescheduled`, `no_show`, `served`,
-    /// `absent`, `consulted` or `referred`.
+    /// `absent`, `unfinished`, `consulted` or `referred`.
     async fn outcome(&self) -> &str {
-        &self.model.outcome
+        &self.0.entry.outcome
     }
     /// For refusals: the reason code.
     async fn reason_code(&self) -> Option<&str> {
-        self.model.reason_code.as_deref()
+        self.0.entry.reason_code.as_deref()
     }
     async fn note(&self) -> Option<&str> {
-        self.model.note.as_deref()
+        self.0.entry.note.as_deref()
     }
     /// The applicant: an enterprise by name, a resident by masked phone number, a walk-in by
-    /// name (masked for inspectors and auditors).
-    async fn applicant(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
-        let state = ctx.state();
-        Ok(ledger::applicant(state, &state.db, &self.model, &self.reader).await?)
+    /// name (in full for admins and the point's own agents, masked for everyone else).
+    async fn applicant(&self) -> Option<&str> {
+        self.0.applicant.as_deref()
+    }
+    /// The service point.
+    async fn service_point_id(&self) -> ID {
+        ID(self.0.entry.service_point_id.to_string())
     }
     /// When it happened (UTC, ISO 8601); for back-filled entries, the original time.
     async fn occurred_at(&self) -> DateTime<Utc> {
-        self.model.occurred_at
+        self.0.entry.occurred_at
     }
     /// Entered later from paper (补录).
     async fn backfilled(&self) -> bool {
-        self.model.backfilled
+        self.0.entry.backfilled
     }
     /// Who entered it, and when (UTC, ISO 8601).
     async fn entered_by(&self) -> Option<ID> {
-        self.model.entered_by.map(|id| ID(id.to_string()))
+        self.0.entry.entered_by.map(|id| ID(id.to_string()))
     }
     async fn entered_at(&self) -> DateTime<Utc> {
-        self.model.entered_at
+        self.0.entry.entered_at
     }
     /// The booking's code, when the contact was a booking.
-    async fn booking_code(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
-        use sea_orm::EntityTrait;
-        let Some(id) = self.model.booking_id else {
-            return Ok(None);
-        };
-        let booking = bookings::Entity::find_by_id(id)
-            .one(&ctx.state().db)
-            .await
-            .map_err(AppError::from)?;
-        Ok(booking.map(|b| b.code))
+    async fn booking_code(&self) -> Option<&str> {
+        self.0.booking_code.as_deref()
     }
     /// The catalogue item, when known.
-    async fn item(&self, ctx: &Context<'_>) -> GqlResult<Option<Item>> {
-        match self.model.item_id {
-            Some(id) => Ok(Some(Item(
-                crate::directory::service::item(&ctx.state().db, id).await?,
-            ))),
-            None => Ok(None),
-        }
+    async fn item(&self) -> Option<Item> {
+        self.0.item.clone().map(Item)
     }
     /// The staff member who handled it.
     async fn agent_id(&self) -> Option<ID> {
-        self.model.agent_id.map(|id| ID(id.to_string()))
+        self.0.entry.agent_id.map(|id| ID(id.to_string()))
+    }
+    /// Their display name.
+    async fn agent_name(&self) -> Option<&str> {
+        self.0.agent_name.as_deref()
     }
 }
 
@@ -650,7 +641,7 @@ impl BookingQuery {
             .map(|id| parse_id(id, "servicePointId"))
             .transpose()?;
         let first = u64::try_from(first).unwrap_or(0);
-        let (page, reader) = ledger::page(
+        let page = ledger::page(
             ctx.state(),
             ctx.viewer(),
             point,
@@ -661,16 +652,8 @@ impl BookingQuery {
             after.as_deref(),
         )
         .await?;
-        let reader = Arc::new(reader);
         Ok(LedgerPageType {
-            entries: page
-                .entries
-                .into_iter()
-                .map(|model| LedgerEntry {
-                    model,
-                    reader: reader.clone(),
-                })
-                .collect(),
+            entries: page.entries.into_iter().map(LedgerEntry).collect(),
             next_cursor: page.next,
         })
     }
@@ -1040,13 +1023,9 @@ impl BookingMutation {
             note: input.note,
             occurred_at: input.occurred_at,
         };
-        let model = ledger::record(state, ctx.viewer(), data).await?;
-        Ok(LedgerEntry {
-            model,
-            reader: Arc::new(Reader {
-                full_names: ledger::FullNames::All,
-            }),
-        })
+        Ok(LedgerEntry(
+            ledger::record(state, ctx.viewer(), data).await?,
+        ))
     }
 
     /// Residents: appeal a booking restriction (once, while it is active).

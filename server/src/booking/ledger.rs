@@ -3,9 +3,7 @@
 //! paper keeping their original time. Read by jurisdiction, paged, filtered, exported as CSV.
 use chrono::{DateTime, Duration, Utc};
 use entity::{bookings, items, ledger_entries, service_points, users};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
 use crate::{
@@ -32,7 +30,7 @@ pub struct LedgerFilter {
 
 /// One page of a point's ledger, oldest first, after an opaque cursor.
 pub struct LedgerPage {
-    pub entries: Vec<ledger_entries::Model>,
+    pub entries: Vec<LedgerView>,
     /// Pass as `after` for the next page; None at the end.
     pub next: Option<String>,
 }
@@ -154,7 +152,7 @@ pub async fn page(
     filter: &LedgerFilter,
     first: u64,
     after: Option<&str>,
-) -> AppResult<(LedgerPage, Reader)> {
+) -> AppResult<LedgerPage> {
     if to < from {
         return Err(AppError::bad_input("to", "must not be before `from`"));
     }
@@ -207,40 +205,94 @@ pub async fn page(
     } else {
         None
     };
-    Ok((LedgerPage { entries, next }, reader))
+    let entries = views(state, entries, &reader).await?;
+    Ok(LedgerPage { entries, next })
 }
 
-/// The applicant as this reader may see them: an enterprise by name; a resident by their masked
-/// phone number; a walk-in by name (masked for readers outside the point's desk).
-pub async fn applicant(
+/// A ledger entry as its reader sees it, with what it refers to read in batches (no query per
+/// entry).
+#[derive(Clone, Debug)]
+pub struct LedgerView {
+    pub entry: ledger_entries::Model,
+    /// An enterprise by name; a resident by their masked phone number; a walk-in by name
+    /// (masked for readers outside the point's desk).
+    pub applicant: Option<String>,
+    pub item: Option<items::Model>,
+    pub booking_code: Option<String>,
+    pub agent_name: Option<String>,
+}
+
+/// The views of a batch of entries: four queries whatever the batch size.
+pub async fn views(
     state: &AppState,
-    conn: &impl ConnectionTrait,
-    entry: &ledger_entries::Model,
+    entries: Vec<ledger_entries::Model>,
     reader: &Reader,
-) -> AppResult<Option<String>> {
-    if let Some(stored) = &entry.applicant_name_enc {
-        let name = state.cipher.decrypt(stored).map_err(AppError::internal)?;
-        return Ok(Some(if reader.full_at(entry.service_point_id) {
-            name
-        } else {
-            mask_name(&name)
-        }));
-    }
-    if let Some(booking_id) = entry.booking_id
-        && let Some(booking) = bookings::Entity::find_by_id(booking_id).one(conn).await?
-        && let Some(enterprise) = booking.enterprise_name
-    {
-        return Ok(Some(enterprise));
-    }
-    let Some(user_id) = entry.user_id else {
-        return Ok(None);
+) -> AppResult<Vec<LedgerView>> {
+    use std::collections::HashMap;
+    let ids = |f: fn(&ledger_entries::Model) -> Option<Uuid>| -> Vec<Uuid> {
+        let mut v: Vec<Uuid> = entries.iter().filter_map(f).collect();
+        v.sort();
+        v.dedup();
+        v
     };
-    let user = users::Entity::find_by_id(user_id).one(conn).await?;
-    Ok(Some(
-        user.and_then(|u| u.phone_enc)
-            .and_then(|p| state.cipher.masked_phone(&p))
-            .unwrap_or_else(|| "居民（未绑定手机）".into()),
-    ))
+    let items: HashMap<Uuid, items::Model> = items::Entity::find()
+        .filter(items::Column::Id.is_in(ids(|e| e.item_id)))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect();
+    let bookings: HashMap<Uuid, bookings::Model> = bookings::Entity::find()
+        .filter(bookings::Column::Id.is_in(ids(|e| e.booking_id)))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|b| (b.id, b))
+        .collect();
+    let users: HashMap<Uuid, users::Model> = users::Entity::find()
+        .filter(users::Column::Id.is_in(ids(|e| e.user_id)))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let agents: HashMap<Uuid, String> = entity::staff_accounts::Entity::find()
+        .filter(entity::staff_accounts::Column::Id.is_in(ids(|e| e.agent_id)))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.display_name))
+        .collect();
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let booking = entry.booking_id.and_then(|id| bookings.get(&id));
+        let applicant = if let Some(stored) = &entry.applicant_name_enc {
+            let name = state.cipher.decrypt(stored).map_err(AppError::internal)?;
+            Some(if reader.full_at(entry.service_point_id) {
+                name
+            } else {
+                mask_name(&name)
+            })
+        } else if let Some(enterprise) = booking.and_then(|b| b.enterprise_name.clone()) {
+            Some(enterprise)
+        } else {
+            entry.user_id.map(|id| {
+                users
+                    .get(&id)
+                    .and_then(|u| u.phone_enc.as_deref())
+                    .and_then(|p| state.cipher.masked_phone(p))
+                    .unwrap_or_else(|| "居民（未绑定手机）".into())
+            })
+        };
+        out.push(LedgerView {
+            applicant,
+            item: entry.item_id.and_then(|id| items.get(&id).cloned()),
+            booking_code: booking.map(|b| b.code.clone()),
+            agent_name: entry.agent_id.and_then(|id| agents.get(&id).cloned()),
+            entry,
+        });
+    }
+    Ok(out)
 }
 
 /// At most this many rows in one CSV export; narrow the period for more.
@@ -261,7 +313,7 @@ pub async fn csv(
     let mut after: Option<String> = None;
     let mut rows = 0u64;
     loop {
-        let (page, reader) = page(
+        let page = page(
             state,
             viewer,
             point_id,
@@ -272,7 +324,7 @@ pub async fn csv(
             after.as_deref(),
         )
         .await?;
-        for entry in &page.entries {
+        for view in &page.entries {
             rows += 1;
             if rows > CSV_LIMIT {
                 return Err(AppError::bad_input(
@@ -280,22 +332,7 @@ pub async fn csv(
                     format!("more than {CSV_LIMIT} entries; export a shorter period"),
                 ));
             }
-            let item = match entry.item_id {
-                Some(id) => items::Entity::find_by_id(id)
-                    .one(&state.db)
-                    .await?
-                    .map(|i| i.business_name)
-                    .unwrap_or_default(),
-                None => String::new(),
-            };
-            let agent = match entry.agent_id {
-                Some(id) => entity::staff_accounts::Entity::find_by_id(id)
-                    .one(&state.db)
-                    .await?
-                    .map(|s| s.display_name)
-                    .unwrap_or_default(),
-                None => String::new(),
-            };
+            let entry = &view.entry;
             let point_name = match point_names.get(&entry.service_point_id) {
                 Some(name) => String::clone(name),
                 None => {
@@ -316,13 +353,14 @@ pub async fn csv(
                     .to_string(),
                 point_name,
                 entry.channel.clone(),
-                applicant(state, &state.db, entry, &reader)
-                    .await?
+                view.applicant.clone().unwrap_or_default(),
+                view.item
+                    .as_ref()
+                    .map(|i| i.business_name.clone())
                     .unwrap_or_default(),
-                item,
                 entry.outcome.clone(),
                 entry.reason_code.clone().unwrap_or_default(),
-                agent,
+                view.agent_name.clone().unwrap_or_default(),
                 if entry.backfilled { "是" } else { "否" }.to_string(),
                 entry
                     .entered_at
@@ -363,7 +401,7 @@ pub async fn record(
     state: &AppState,
     viewer: &Viewer,
     input: ContactInput,
-) -> AppResult<ledger_entries::Model> {
+) -> AppResult<LedgerView> {
     let who = ensure_desk(state, viewer, input.service_point_id).await?;
     let now = state.clock.now();
     if input.channel == Channel::Online {
@@ -460,5 +498,9 @@ pub async fn record(
         .await?;
     }
     txn.commit().await?;
-    Ok(entry)
+    let reader = Reader {
+        full_names: FullNames::AtPoint(input.service_point_id),
+    };
+    let mut view = views(state, vec![entry], &reader).await?;
+    view.pop().ok_or(AppError::NotFound("ledger entry"))
 }

@@ -14,6 +14,7 @@ use crate::{
     auth::Viewer,
     booking::model::{Policy, capacity, check_bookable, china_instant, slot_times},
     calendar,
+    calendar::model::WorkingCalendar,
     directory::{
         changes::local_date, jurisdiction::Jurisdiction, model::OpeningHours, service::region,
     },
@@ -96,14 +97,14 @@ pub(crate) async fn active_point(
 /// working weekends not), capacity from the agents on duty that day.
 pub async fn ensure_slots(
     state: &AppState,
+    calendar: &WorkingCalendar,
     point: &service_points::Model,
+    policy: &Policy,
     day: NaiveDate,
 ) -> AppResult<Vec<slots::Model>> {
-    let calendar = calendar::service::load(&state.db).await?;
     if !calendar.is_workday(day).value {
         return Ok(Vec::new());
     }
-    let policy = policy(&state.db, point.id).await?;
     let hours = OpeningHours::from_json(&point.opening_hours);
     let weekday = chrono::Datelike::weekday(&day).num_days_from_monday() as usize;
     // A 调休 working weekend uses the hours of a weekday (Monday's).
@@ -171,12 +172,13 @@ pub async fn available_slots(
         ));
     }
     let now = state.clock.now();
+    let calendar = calendar::service::load(&state.db).await?;
     let mut out = Vec::new();
     for day in from.iter_days().take_while(|d| *d <= to) {
         if day < local_date(now) || (day - local_date(now)).num_days() > policy.window_days {
             continue;
         }
-        for slot in ensure_slots(state, &point, day).await? {
+        for slot in ensure_slots(state, &calendar, &point, &policy, day).await? {
             if slot.booked < slot.capacity && check_bookable(now, slot.starts_at, &policy).is_ok() {
                 out.push(slot);
             }
@@ -198,7 +200,9 @@ pub async fn point_slots(
         .ok_or(AppError::NotFound("service point"))?;
     let who = Jurisdiction::of(&state.db, viewer).await?;
     who.ensure_covers(&region(&state.db, point.region_id).await?, "service point")?;
-    ensure_slots(state, &point, day).await
+    let calendar = calendar::service::load(&state.db).await?;
+    let policy = policy(&state.db, point.id).await?;
+    ensure_slots(state, &calendar, &point, &policy, day).await
 }
 
 /// An admin over the point changes its booking policy (audited). Existing slots keep their
