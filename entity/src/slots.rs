@@ -12,8 +12,11 @@ pub struct Model {
     pub day: Date,
     pub starts_at: DateTimeUtc,
     pub ends_at: DateTimeUtc,
+    /// Seats, never below `booked`.
     pub capacity: i32,
     pub booked: i32,
+    /// Seats the agents on duty can serve (capacity falls back to it as bookings leave).
+    pub duty_capacity: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

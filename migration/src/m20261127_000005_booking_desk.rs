@@ -31,6 +31,13 @@ enum Bookings {
 }
 
 #[derive(DeriveIden)]
+enum Slots {
+    Table,
+    DutyCapacity,
+    Capacity,
+}
+
+#[derive(DeriveIden)]
 enum LedgerEntries {
     Table,
     ReasonCode,
@@ -138,6 +145,22 @@ impl MigrationTrait for Migration {
             )
             .await?;
         }
+        // The seats the agents on duty can serve; `capacity` is never below `booked`, so it stays
+        // above this after agents go off duty until bookings leave the slot.
+        add(
+            manager,
+            Slots::Table,
+            integer(Slots::DutyCapacity).default(0).to_owned(),
+        )
+        .await?;
+        manager
+            .exec_stmt(
+                Query::update()
+                    .table(Slots::Table)
+                    .value(Slots::DutyCapacity, Expr::col(Slots::Capacity))
+                    .to_owned(),
+            )
+            .await?;
         add(
             manager,
             Bookings::Table,

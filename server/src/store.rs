@@ -57,8 +57,8 @@ pub trait SharedStore: Send + Sync + 'static {
     async fn adjust(&self, key: &str, delta: i64) -> StoreResult<Option<i64>>;
     /// Takes one unit from an existing counter for `token`, atomically: `Repeat` when `marker`
     /// already holds `token` (the same attempt again: nothing taken), otherwise the marker is set
-    /// to `token` for `ttl` and the counter's new value returned. `Missing` when the counter
-    /// does not exist.
+    /// to `token` for `ttl` and the counter's new value returned — `-1`, with nothing taken
+    /// (the counter never goes below 0), when none is left. `Missing` when it does not exist.
     async fn take_unit(
         &self,
         counter: &str,
@@ -73,7 +73,7 @@ pub trait SharedStore: Send + Sync + 'static {
 pub enum Unit {
     Missing,
     Repeat,
-    /// The counter after taking one (negative: there was none left).
+    /// The counter after taking one (`-1`: there was none left, nothing taken).
     Left(i64),
 }
 
@@ -119,6 +119,7 @@ impl RedisStore {
                 "if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end \
                  if redis.call('GET', KEYS[2]) == ARGV[1] then return 'repeat' end \
                  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) \
+                 if tonumber(redis.call('GET', KEYS[1])) <= 0 then return -1 end \
                  return redis.call('DECR', KEYS[1])",
             ),
             adjust: Script::new(
@@ -418,9 +419,12 @@ impl SharedStore for MemoryStore {
                 marker.to_string(),
                 (token.to_string(), Instant::now() + ttl),
             );
-            let left = value.parse::<i64>().unwrap_or(0) - 1;
-            e.insert(counter.to_string(), (left.to_string(), expires));
-            Unit::Left(left)
+            let left = value.parse::<i64>().unwrap_or(0);
+            if left <= 0 {
+                return Unit::Left(-1);
+            }
+            e.insert(counter.to_string(), ((left - 1).to_string(), expires));
+            Unit::Left(left - 1)
         }))
     }
 }
@@ -475,7 +479,7 @@ mod tests {
             ("m:a", "t1", Unit::Left(0)),
             ("m:a", "t1", Unit::Repeat),
             ("m:a", "t2", Unit::Left(-1)),
-            ("m:b", "t1", Unit::Left(-2)),
+            ("m:b", "t1", Unit::Left(-1)),
         ];
         for (marker, token, expected) in table {
             assert_eq!(
@@ -483,6 +487,7 @@ mod tests {
                 expected
             );
         }
-        assert_eq!(store.adjust("c", 3).await.unwrap(), Some(1));
+        // Refusals took nothing: a unit given back is one seat again.
+        assert_eq!(store.adjust("c", 1).await.unwrap(), Some(1));
     }
 }

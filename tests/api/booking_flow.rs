@@ -233,6 +233,12 @@ async fn repeated_no_shows_suspend_online_booking_until_the_county_lifts_it_on_a
         json!({"noShowLimit": 2, "noShowBanDays": 30, "graceMinutes": 15}),
     )
     .await;
+    // A later change names only what it changes; the rest stays.
+    let kept = expect_data(&app.as_(&county, "mutation($p: ID!) { setBookingPolicy(servicePointId: $p, input: {holdMinutes: 20}) { noShowLimit holdMinutes windowDays } }", json!({"p": desk.point})).await);
+    assert_eq!(
+        kept["setBookingPolicy"],
+        json!({"noShowLimit": 2, "holdMinutes": 20, "windowDays": 14})
+    );
     let (day, slots) = desk.next_day_slots().await;
     let resident = app.login_resident("absent-minded").await;
     let other = app.login_resident("someone-else").await;
@@ -586,7 +592,7 @@ async fn residents_reschedule_and_staff_act_on_their_behalf_with_the_channel_rec
         .await,
         "BAD_USER_INPUT",
     );
-    assert_eq!(consent["extensions"]["field"], "onBehalf.consent");
+    assert_eq!(consent["extensions"]["field"], "input.onBehalf.consent");
     let unknown = expect_error(
         &app.as_(
             &agent,
@@ -597,6 +603,13 @@ async fn residents_reschedule_and_staff_act_on_their_behalf_with_the_channel_rec
         "BAD_USER_INPUT",
     );
     assert_eq!(unknown["extensions"]["field"], "input.residentPhone");
+    let mut other_slot = input("PHONE", Value::Null, "13800138011", "s");
+    other_slot["input"]["booking"]["slotId"] = json!(uuid::Uuid::now_v7().to_string());
+    let refused = expect_error(
+        &app.as_(&agent, ON_BEHALF, other_slot).await,
+        "BAD_USER_INPUT",
+    );
+    assert_eq!(refused["extensions"]["field"], "input.booking.slotId");
     expect_error(
         &app.as_(
             &agent,
@@ -723,7 +736,10 @@ async fn an_agent_off_duty_for_a_day_lowers_capacity_but_never_below_what_is_boo
     let a = app.login_resident("a").await;
     let b = app.login_resident("b").await;
     expect_data(&app.as_(&a, BOOK, desk.input(&id(&slots[0]), "a")).await);
-    expect_data(&app.as_(&b, BOOK, desk.input(&id(&slots[0]), "b")).await);
+    let b_booking =
+        expect_data(&app.as_(&b, BOOK, desk.input(&id(&slots[0]), "b")).await)["bookAppointment"]
+            ["id"]
+            .clone();
     expect_data(&app.as_(&a, BOOK, desk.input(&id(&slots[1]), "a1")).await);
     let agents = expect_data(
         &app.as_(
@@ -760,6 +776,15 @@ async fn an_agent_off_duty_for_a_day_lowers_capacity_but_never_below_what_is_boo
     let all = expect_data(&app.as_(&county, "query($p: ID!, $d: NaiveDate!) { pointSlots(servicePointId: $p, day: $d) { id capacity booked } }", json!({"p": desk.point, "d": day})).await)["pointSlots"].clone();
     assert_eq!(all[1]["capacity"], 1);
     assert_eq!(all[2]["capacity"], 1, "one agent left: one seat");
+    // A booking leaves the overbooked slot: it shrinks back to one seat, not back on sale.
+    expect_data(&app.as_(&b, CANCEL, json!({"id": b_booking})).await);
+    let c = app.login_resident("c").await;
+    expect_error(
+        &app.as_(&c, BOOK, desk.input(&id(&slots[0]), "c")).await,
+        "SLOT_FULL",
+    );
+    let all = expect_data(&app.as_(&county, "query($p: ID!, $d: NaiveDate!) { pointSlots(servicePointId: $p, day: $d) { capacity booked } }", json!({"p": desk.point, "d": day})).await)["pointSlots"].clone();
+    assert_eq!(all[0], json!({"capacity": 1, "booked": 1}));
     // Back on duty: capacity returns.
     expect_data(
         &app.as_(&county, duty, json!({"s": agent, "d": day, "on": true}))
@@ -1324,4 +1349,93 @@ async fn every_step_of_a_booking_reaches_the_resident_live_and_on_replay() {
         (Some("booking.no_show"), &a)
     );
     assert_eq!(event["payload"]["status"], "no_show");
+}
+
+#[tokio::test]
+async fn absent_when_called_counts_as_a_no_show_and_an_upheld_appeal_keeps_the_suspension() {
+    let desk = desk(1).await;
+    let app = &desk.app;
+    let county = app
+        .login_staff_session("county.admin", crate::helpers::STAFF_PASSWORD)
+        .await;
+    admin_policy(app, &county, &desk.point, json!({"noShowLimit": 1})).await;
+    let (day, slots) = desk.next_day_slots().await;
+    let resident = app.login_resident("wandered-off").await;
+    let booking = expect_data(
+        &app.as_(&resident, BOOK, desk.input(&id(&slots[0]), "w"))
+            .await,
+    )["bookAppointment"]
+        .clone();
+    app.clock.set(at(&day, "08:50"));
+    let county = app.refresh(&county).await;
+    let resident = app.refresh(&resident).await;
+    expect_data(&app.as_(&county, "mutation($p: ID!, $c: String) { checkInAtDesk(servicePointId: $p, bookingCode: $c) { id } }", json!({"p": desk.point, "c": booking["code"]})).await);
+    app.clock.set(at(&day, "09:05"));
+    let county = app.refresh(&county).await;
+    let resident = app.refresh(&resident).await;
+    let called = expect_data(
+        &app.as_(
+            &county,
+            "mutation($p: ID!) { callNext(servicePointId: $p) { id } }",
+            json!({"p": desk.point}),
+        )
+        .await,
+    )["callNext"]["id"]
+        .clone();
+    expect_data(
+        &app.as_(
+            &county,
+            "mutation($id: ID!) { finishTicket(id: $id, served: false) { status } }",
+            json!({"id": called}),
+        )
+        .await,
+    );
+    let restriction = expect_data(
+        &app.as_(
+            &resident,
+            "{ myBookings { status } myBookingRestrictions { id status } }",
+            json!({}),
+        )
+        .await,
+    );
+    assert_eq!(restriction["myBookings"][0]["status"], "NO_SHOW");
+    assert_eq!(
+        restriction["myBookingRestrictions"][0]["status"], "active",
+        "{restriction}"
+    );
+    let restriction_id = restriction["myBookingRestrictions"][0]["id"].clone();
+    expect_data(&app.as_(&resident, "mutation($id: ID!) { appealBookingRestriction(id: $id, reason: \"我当时在场\") { status } }", json!({"id": restriction_id})).await);
+    let upheld = expect_data(&app.as_(&county, "mutation($id: ID!) { decideRestrictionAppeal(id: $id, lift: false, decision: \"叫号三次未到\") { status } }", json!({"id": restriction_id})).await);
+    assert_eq!(upheld["decideRestrictionAppeal"]["status"], "upheld");
+    let (_, later) = desk.next_day_slots().await;
+    expect_error(
+        &app.as_(&resident, BOOK, desk.input(&id(&later[0]), "after"))
+            .await,
+        "BOOKING_RESTRICTED",
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_a_restart_gets_its_booking_not_slot_full() {
+    let desk = desk(1).await;
+    let (_, slots) = desk.next_day_slots().await;
+    let resident = desk.app.login_resident("patient").await;
+    let input = desk.input(&id(&slots[0]), "once");
+    let made = expect_data(&desk.app.as_(&resident, BOOK, input.clone()).await)["bookAppointment"]
+        ["id"]
+        .clone();
+    // The same deployment restarted: a new instance (the in-process store starts empty).
+    let restarted = TestApp::spawn_with(Options {
+        sibling_of: Some(desk.app.backend.clone()),
+        demo: true,
+        ..Options::default()
+    })
+    .await;
+    let resident = restarted.refresh(&resident).await;
+    let again =
+        expect_data(&restarted.as_(&resident, BOOK, input).await)["bookAppointment"]["id"].clone();
+    assert_eq!(
+        again, made,
+        "the slot is full now, but this request already has its seat"
+    );
 }

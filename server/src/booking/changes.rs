@@ -66,7 +66,7 @@ pub async fn cancel(
 ) -> AppResult<bookings::Model> {
     let booking = load_booking(state, id).await?;
     let (channel, staff, consent) = actor_for(state, viewer, &booking, on_behalf).await?;
-    let slot = load_slot(&state.db, booking.slot_id).await?;
+    let slot = slot(&state.db, booking.slot_id).await?;
     let policy = policy(&state.db, booking.service_point_id).await?;
     let now = state.clock.now();
     if !BookingStatus::parse(&booking.status).is_open() {
@@ -92,7 +92,13 @@ pub async fn cancel(
         ));
     }
     let mut tx = Tx::begin(state).await?;
-    close_booking(&*tx, &booking, BookingStatus::Cancelled, None, None, now).await?;
+    // The slot's row before the booking's, as a move takes them.
+    lock_slot(&*tx, booking.slot_id).await?;
+    let closing = Closing {
+        before_check_in: true,
+        ..Closing::to(BookingStatus::Cancelled)
+    };
+    close_booking(&*tx, &booking, closing, now).await?;
     release_seat(&mut tx, booking.slot_id, now).await?;
     ledger(
         &*tx,
@@ -102,6 +108,7 @@ pub async fn cancel(
             channel,
             agent: staff,
             reason_code: None,
+            note: consent.clone(),
         },
         now,
     )
@@ -166,7 +173,7 @@ pub async fn reschedule(
     if slot_id == booking.slot_id {
         return Err(AppError::bad_input("slotId", "that is the booking's slot"));
     }
-    let old = load_slot(&state.db, booking.slot_id).await?;
+    let old = slot(&state.db, booking.slot_id).await?;
     let target = target(
         &state.db,
         booking.service_point_id,
@@ -196,8 +203,9 @@ pub async fn reschedule(
         ));
     }
     let mut tx = Tx::begin(state).await?;
-    // Both slot rows are locked in id order first, so two moves in opposite directions wait for
-    // each other instead of deadlocking.
+    // Locks in one order everywhere: the resident's row (as a new booking takes it), then both
+    // slot rows in id order, so no two changes can deadlock.
+    lock_user(&*tx, booking.user_id).await?;
     let (first, second) = if old.id < slot_id {
         (old.id, slot_id)
     } else {
@@ -218,6 +226,7 @@ pub async fn reschedule(
         .filter(bookings::Column::Id.eq(id))
         .filter(bookings::Column::SlotId.eq(old.id))
         .filter(bookings::Column::OpenMarker.eq(1))
+        .filter(bookings::Column::CheckedInAt.is_null())
         .exec(&*tx)
         .await;
     match moved {
@@ -243,6 +252,7 @@ pub async fn reschedule(
             channel,
             agent: staff,
             reason_code: None,
+            note: consent.clone(),
         },
         now,
     )
@@ -325,15 +335,13 @@ pub async fn review(
             )));
         }
     } else {
-        close_booking(
-            &*tx,
-            &booking,
-            BookingStatus::Refused,
-            Some(who.staff_id),
-            reason.clone(),
-            now,
-        )
-        .await?;
+        lock_slot(&*tx, booking.slot_id).await?;
+        let closing = Closing {
+            reviewed_by: Some(who.staff_id),
+            reason: reason.clone(),
+            ..Closing::to(BookingStatus::Refused)
+        };
+        close_booking(&*tx, &booking, closing, now).await?;
         release_seat(&mut tx, booking.slot_id, now).await?;
         // Refused at the counter after checking in: the number leaves the queue.
         entity::queue_tickets::Entity::update_many()
@@ -359,6 +367,7 @@ pub async fn review(
             channel: Channel::parse(&booking.channel).unwrap_or(Channel::Online),
             agent: Some(who.staff_id),
             reason_code: reason.as_ref().map(|r| r.0.clone()),
+            note: None,
         },
         now,
     )

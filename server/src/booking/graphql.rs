@@ -17,7 +17,6 @@ use crate::{
     },
     directory::graphql::{Item, ServicePoint, parse_id},
     error::AppError,
-    events::hub::subject_route,
     graphql::{ContextExt, GqlResult},
     state::AppState,
 };
@@ -73,13 +72,8 @@ impl Booking {
     async fn kind(&self) -> Option<BookingKind> {
         BookingKind::parse(&self.0.kind)
     }
-    async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Option<Slot>> {
-        use sea_orm::EntityTrait;
-        let slot = slots::Entity::find_by_id(self.0.slot_id)
-            .one(&ctx.state().db)
-            .await
-            .map_err(crate::error::AppError::from)?;
-        Ok(slot.map(Slot))
+    async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Slot> {
+        Ok(Slot(service::slot(&ctx.state().db, self.0.slot_id).await?))
     }
     async fn service_point(&self, ctx: &Context<'_>) -> GqlResult<ServicePoint> {
         let point =
@@ -125,6 +119,20 @@ impl Booking {
     /// Not reviewed within the point's review hours.
     async fn review_overdue(&self) -> bool {
         self.0.review_overdue
+    }
+    /// When it was accepted or refused (UTC, ISO 8601), and by whom.
+    async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.reviewed_at
+    }
+    async fn reviewed_by(&self) -> Option<ID> {
+        self.0.reviewed_by.map(|id| ID(id.to_string()))
+    }
+    /// The staff member who booked it on the resident's behalf, and the consent they recorded.
+    async fn created_by(&self) -> Option<ID> {
+        self.0.created_by.map(|id| ID(id.to_string()))
+    }
+    async fn consent(&self) -> Option<&str> {
+        self.0.consent.as_deref()
     }
 }
 
@@ -289,8 +297,7 @@ pub struct RecordContactInput {
 }
 
 /// A service point's booking rules (预约规则).
-#[derive(SimpleObject, InputObject, Clone, Copy)]
-#[graphql(input_name = "BookingPolicyInput")]
+#[derive(SimpleObject, Clone, Copy)]
 pub struct BookingPolicy {
     /// Length of a slot in minutes (5–240).
     pub slot_minutes: i32,
@@ -305,27 +312,19 @@ pub struct BookingPolicy {
     /// Open bookings a resident may hold at once (1–20).
     pub max_open_bookings: i32,
     /// No-shows within `noShowWindowDays` that suspend online booking (0 = never).
-    #[graphql(default = 3)]
     pub no_show_limit: i32,
-    #[graphql(default = 90)]
     pub no_show_window_days: i32,
     /// Days online booking stays suspended (appealable to the county administration).
-    #[graphql(default = 30)]
     pub no_show_ban_days: i32,
     /// Working hours (of the point's opening hours) to review a booking before it is overdue.
-    #[graphql(default = 8)]
     pub review_hours: i32,
     /// Minutes after a slot ends before an absent booking becomes a no-show.
-    #[graphql(default = 15)]
     pub grace_minutes: i32,
     /// Minutes a freed seat is held for the first resident on the waitlist.
-    #[graphql(default = 15)]
     pub hold_minutes: i32,
     /// Hour (China time) of the reminder on the day before.
-    #[graphql(default = 18)]
     pub remind_day_before_hour: i32,
     /// Minutes before the slot of the second reminder.
-    #[graphql(default = 60)]
     pub remind_before_minutes: i32,
 }
 
@@ -351,23 +350,57 @@ impl From<crate::booking::model::Policy> for BookingPolicy {
     }
 }
 
-impl From<BookingPolicy> for crate::booking::model::Policy {
-    fn from(p: BookingPolicy) -> Self {
+/// Changes to a point's booking rules: the fields given replace the current values, the
+/// others stay as they are.
+#[derive(InputObject, Clone, Copy, Default)]
+pub struct BookingPolicyInput {
+    /// Length of a slot in minutes (5–240).
+    pub slot_minutes: Option<i32>,
+    /// Seats per on-duty agent in each slot (1–20).
+    pub seats_per_agent: Option<i32>,
+    /// How many days ahead residents may book (1–60).
+    pub window_days: Option<i32>,
+    /// How many minutes before a slot a booking must be made (0–10080).
+    pub min_notice_minutes: Option<i32>,
+    /// Until how many minutes before a slot residents may cancel or move online (0–10080).
+    pub cancel_cutoff_minutes: Option<i32>,
+    /// Open bookings a resident may hold at once (1–20).
+    pub max_open_bookings: Option<i32>,
+    /// No-shows within `noShowWindowDays` that suspend online booking (0–20; 0 = never).
+    pub no_show_limit: Option<i32>,
+    /// 1–365.
+    pub no_show_window_days: Option<i32>,
+    /// Days online booking stays suspended (0–365).
+    pub no_show_ban_days: Option<i32>,
+    /// Working hours (of the point's opening hours) to review a booking (1–80).
+    pub review_hours: Option<i32>,
+    /// Minutes after a slot ends before an absent booking becomes a no-show (0–240).
+    pub grace_minutes: Option<i32>,
+    /// Minutes a freed seat is held for the first on the waitlist (1–1440).
+    pub hold_minutes: Option<i32>,
+    /// Hour (China time) of the reminder on the day before (0–23).
+    pub remind_day_before_hour: Option<i32>,
+    /// Minutes before the slot of the second reminder (5–1440).
+    pub remind_before_minutes: Option<i32>,
+}
+
+impl From<BookingPolicyInput> for crate::booking::model::PolicyPatch {
+    fn from(p: BookingPolicyInput) -> Self {
         Self {
-            slot_minutes: i64::from(p.slot_minutes),
-            seats_per_agent: i64::from(p.seats_per_agent),
-            window_days: i64::from(p.window_days),
-            min_notice_minutes: i64::from(p.min_notice_minutes),
-            cancel_cutoff_minutes: i64::from(p.cancel_cutoff_minutes),
-            max_open_bookings: i64::from(p.max_open_bookings),
-            no_show_limit: i64::from(p.no_show_limit),
-            no_show_window_days: i64::from(p.no_show_window_days),
-            no_show_ban_days: i64::from(p.no_show_ban_days),
-            review_hours: i64::from(p.review_hours),
-            grace_minutes: i64::from(p.grace_minutes),
-            hold_minutes: i64::from(p.hold_minutes),
-            remind_day_before_hour: i64::from(p.remind_day_before_hour),
-            remind_before_minutes: i64::from(p.remind_before_minutes),
+            slot_minutes: p.slot_minutes.map(i64::from),
+            seats_per_agent: p.seats_per_agent.map(i64::from),
+            window_days: p.window_days.map(i64::from),
+            min_notice_minutes: p.min_notice_minutes.map(i64::from),
+            cancel_cutoff_minutes: p.cancel_cutoff_minutes.map(i64::from),
+            max_open_bookings: p.max_open_bookings.map(i64::from),
+            no_show_limit: p.no_show_limit.map(i64::from),
+            no_show_window_days: p.no_show_window_days.map(i64::from),
+            no_show_ban_days: p.no_show_ban_days.map(i64::from),
+            review_hours: p.review_hours.map(i64::from),
+            grace_minutes: p.grace_minutes.map(i64::from),
+            hold_minutes: p.hold_minutes.map(i64::from),
+            remind_day_before_hour: p.remind_day_before_hour.map(i64::from),
+            remind_before_minutes: p.remind_before_minutes.map(i64::from),
         }
     }
 }
@@ -455,13 +488,8 @@ impl WaitlistEntry {
     async fn ahead(&self, ctx: &Context<'_>) -> GqlResult<Option<u64>> {
         Ok(waitlist::ahead(ctx.state(), &self.0).await?)
     }
-    async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Option<Slot>> {
-        use sea_orm::EntityTrait;
-        Ok(slots::Entity::find_by_id(self.0.slot_id)
-            .one(&ctx.state().db)
-            .await
-            .map_err(AppError::from)?
-            .map(Slot))
+    async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Slot> {
+        Ok(Slot(service::slot(&ctx.state().db, self.0.slot_id).await?))
     }
     /// The booking made when the offer was claimed.
     async fn booking_id(&self) -> Option<ID> {
@@ -618,8 +646,7 @@ impl BookingQuery {
         service_point_id: ID,
     ) -> GqlResult<BookingPolicy> {
         let point = parse_id(&service_point_id, "servicePointId")?;
-        crate::directory::service::service_point(&ctx.state().db, point).await?;
-        Ok(service::policy(&ctx.state().db, point).await?.into())
+        Ok(service::point_policy(&ctx.state().db, point).await?.into())
     }
 
     /// Staff: the ledger (台账) of a service point in their jurisdiction — or, without
@@ -837,13 +864,13 @@ impl BookingMutation {
         ))
     }
 
-    /// Admins over the point: set its booking rules (audited). Days already generated keep their
-    /// slots; later days follow the new rules.
+    /// Admins over the point: change its booking rules (audited); fields left out keep their
+    /// current value. Days already generated keep their slots; later days follow the new rules.
     async fn set_booking_policy(
         &self,
         ctx: &Context<'_>,
         service_point_id: ID,
-        input: BookingPolicy,
+        input: BookingPolicyInput,
     ) -> GqlResult<BookingPolicy> {
         let point = parse_id(&service_point_id, "servicePointId")?;
         Ok(
@@ -1084,66 +1111,12 @@ impl QueueSubscription {
                 return futures_util::stream::once(async move { Err(error.into()) }).boxed();
             }
         };
-        // Subscribe before reading, so no change falls in between.
-        let route = subject_route(&queue::queue_subject(ticket.service_point_id, ticket.day));
-        let live = state.hub.subscribe(route.clone());
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let start = Follow {
-            state,
-            route,
-            live,
-            tick,
-            id: ticket.id,
-            last: None,
-            done: false,
-        };
-        futures_util::stream::unfold(start, |mut follow| async move {
-            if follow.done {
-                return None;
-            }
-            loop {
-                if follow.last.is_some() {
-                    tokio::select! {
-                        got = follow.live.receiver.recv() => {
-                            if got.is_none() {
-                                // Dropped for falling behind: the position is state, not a log,
-                                // so subscribe again and read it afresh — nothing is lost.
-                                follow.live = follow.state.hub.subscribe(follow.route.clone());
-                            }
-                        }
-                        _ = follow.tick.tick() => {}
-                    }
-                }
-                match queue::position(&follow.state, follow.id).await {
-                    Ok(position) if Some(&position) == follow.last.as_ref() => continue,
-                    Ok(position) => {
-                        follow.done = matches!(
-                            position.ticket.status.as_str(),
-                            "served" | "absent" | "withdrawn" | "unfinished"
-                        );
-                        let out = QueuePosition(position.clone());
-                        follow.last = Some(position);
-                        return Some((Ok(out), follow));
-                    }
-                    Err(error) => {
-                        follow.done = true;
-                        return Some((Err(error.into()), follow));
-                    }
-                }
-            }
-        })
-        .boxed()
+        queue::follow(state, ticket)
+            .map(|position| {
+                position
+                    .map(QueuePosition)
+                    .map_err(async_graphql::Error::from)
+            })
+            .boxed()
     }
-}
-
-/// The state of one `queuePosition` subscription.
-struct Follow {
-    state: Arc<AppState>,
-    route: String,
-    live: crate::events::hub::HubSubscription,
-    tick: tokio::time::Interval,
-    id: uuid::Uuid,
-    last: Option<queue::Position>,
-    done: bool,
 }

@@ -6,8 +6,8 @@ use entity::{
     booking_restrictions, bookings, idempotency_keys, queue_tickets, service_points, slots,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, sea_query::Expr,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -18,12 +18,15 @@ use crate::{
             BookingStatus, Reminder, add_opening_minutes, is_no_show, reminders_due,
             restriction_due,
         },
-        service::{Channel, Contact, IDEMPOTENCY_HOURS, close_booking, ledger, policy},
+        service::{
+            Channel, Closing, Contact, IDEMPOTENCY_HOURS, RESTRICTING, close_booking, ledger,
+            policy,
+        },
         waitlist,
     },
     calendar,
     directory::model::OpeningHours,
-    error::AppResult,
+    error::{AppError, AppResult},
     events::{EventDraft, Tx, resident_key, staff_key},
     state::AppState,
 };
@@ -44,19 +47,25 @@ pub struct BookingRun {
 const BATCH: u64 = 500;
 
 pub async fn run_due(state: &AppState) -> AppResult<BookingRun> {
+    // Each job runs whatever the others did: one failing is logged and retried next run.
+    fn logged<T: Default>(job: &str, done: AppResult<T>) -> T {
+        done.unwrap_or_else(|error| {
+            tracing::error!(job, error = error.message(), "booking job failed");
+            T::default()
+        })
+    }
     // Overdue first: a booking left unreviewed past its deadline stays flagged even when it
     // becomes a no-show in the same run.
-    let overdue = flag_overdue_reviews(state).await?;
-    let (no_shows, restrictions) = mark_no_shows(state).await?;
-    let unfinished = close_unfinished_days(state).await?;
+    let overdue = logged("review deadlines", flag_overdue_reviews(state).await);
+    let (no_shows, restrictions) = logged("no-shows", mark_no_shows(state).await);
     Ok(BookingRun {
         no_shows,
-        unfinished,
+        unfinished: logged("unfinished days", close_unfinished_days(state).await),
         restrictions,
         overdue,
-        reminders: send_reminders(state).await?,
-        waitlist_ended: waitlist::expire_due(state).await?,
-        keys_pruned: prune_idempotency_keys(state).await?,
+        reminders: logged("reminders", send_reminders(state).await),
+        waitlist_ended: logged("waitlist", waitlist::expire_due(state).await),
+        keys_pruned: logged("idempotency keys", prune_idempotency_keys(state).await),
     })
 }
 
@@ -76,6 +85,7 @@ async fn mark_no_shows(state: &AppState) -> AppResult<(u64, u64)> {
         .filter(bookings::Column::CheckedInAt.is_null())
         .find_also_related(slots::Entity)
         .filter(slots::Column::EndsAt.lte(now))
+        .order_by_asc(slots::Column::EndsAt)
         .limit(BATCH)
         .all(&state.db)
         .await?;
@@ -87,10 +97,11 @@ async fn mark_no_shows(state: &AppState) -> AppResult<(u64, u64)> {
             continue;
         }
         let mut tx = Tx::begin(state).await?;
-        if close_booking(&*tx, &booking, BookingStatus::NoShow, None, None, now)
-            .await
-            .is_err()
-        {
+        let closing = Closing {
+            before_check_in: true,
+            ..Closing::to(BookingStatus::NoShow)
+        };
+        if close_booking(&*tx, &booking, closing, now).await.is_err() {
             continue;
         }
         ledger(
@@ -101,6 +112,7 @@ async fn mark_no_shows(state: &AppState) -> AppResult<(u64, u64)> {
                 channel: Channel::parse(&booking.channel).unwrap_or(Channel::Online),
                 agent: None,
                 reason_code: None,
+                note: None,
             },
             now,
         )
@@ -113,53 +125,75 @@ async fn mark_no_shows(state: &AppState) -> AppResult<(u64, u64)> {
             audience: vec![resident_key(booking.user_id)],
             payload: json!({"code": booking.code, "status": "no_show"}),
         });
-        let since = now - Duration::days(policy.no_show_window_days);
-        let count = bookings::Entity::find()
-            .filter(bookings::Column::UserId.eq(booking.user_id))
-            .filter(bookings::Column::Status.eq(BookingStatus::NoShow.as_str()))
-            .filter(bookings::Column::UpdatedAt.gte(since))
-            .count(&*tx)
-            .await? as i64;
-        let already = booking_restrictions::Entity::find()
-            .filter(booking_restrictions::Column::UserId.eq(booking.user_id))
-            .filter(booking_restrictions::Column::Status.is_in(["active", "appealed"]))
-            .filter(booking_restrictions::Column::Until.gt(now))
-            .count(&*tx)
-            .await?;
-        if restriction_due(count, &policy) && already == 0 && policy.no_show_ban_days > 0 {
-            let until = now + Duration::days(policy.no_show_ban_days);
-            let restriction = booking_restrictions::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                user_id: Set(booking.user_id),
-                starts_at: Set(now),
-                until: Set(until),
-                reason: Set(format!(
-                    "{count} no-shows within {} days",
-                    policy.no_show_window_days
-                )),
-                status: Set("active".into()),
-                appeal: Set(None),
-                appealed_at: Set(None),
-                decided_by: Set(None),
-                decided_at: Set(None),
-                decision: Set(None),
-            }
-            .insert(&*tx)
-            .await?;
-            tx.emit(EventDraft {
-                kind: "booking.restricted",
-                topic: "booking",
-                subject_kind: "restriction",
-                subject_id: restriction.id.to_string(),
-                audience: vec![resident_key(booking.user_id)],
-                payload: json!({"until": until.to_rfc3339(), "noShows": count, "status": "active"}),
-            });
+        if apply_no_show_rule(&mut tx, booking.user_id, &policy, now).await? {
             restricted += 1;
         }
         tx.commit().await?;
         marked += 1;
     }
     Ok((marked, restricted))
+}
+
+/// The no-show rule, after a no-show was recorded in `tx`: when the resident's no-shows (by
+/// the end of their slots) within the point's window reach its limit, and no restriction is in
+/// force, online booking is suspended for the ban days. True when a restriction was made.
+pub(crate) async fn apply_no_show_rule(
+    tx: &mut Tx<'_>,
+    user_id: Uuid,
+    policy: &crate::booking::model::Policy,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<bool> {
+    if policy.no_show_ban_days <= 0 {
+        return Ok(false);
+    }
+    let since = now - Duration::days(policy.no_show_window_days);
+    let count = bookings::Entity::find()
+        .inner_join(slots::Entity)
+        .filter(bookings::Column::UserId.eq(user_id))
+        .filter(bookings::Column::Status.eq(BookingStatus::NoShow.as_str()))
+        .filter(slots::Column::EndsAt.gte(since))
+        .count(&**tx)
+        .await? as i64;
+    if !restriction_due(count, policy) {
+        return Ok(false);
+    }
+    let already = booking_restrictions::Entity::find()
+        .filter(booking_restrictions::Column::UserId.eq(user_id))
+        .filter(booking_restrictions::Column::Status.is_in(RESTRICTING))
+        .filter(booking_restrictions::Column::Until.gt(now))
+        .count(&**tx)
+        .await?;
+    if already > 0 {
+        return Ok(false);
+    }
+    let until = now + Duration::days(policy.no_show_ban_days);
+    let restriction = booking_restrictions::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        starts_at: Set(now),
+        until: Set(until),
+        reason: Set(format!(
+            "{count} no-shows within {} days",
+            policy.no_show_window_days
+        )),
+        status: Set("active".into()),
+        appeal: Set(None),
+        appealed_at: Set(None),
+        decided_by: Set(None),
+        decided_at: Set(None),
+        decision: Set(None),
+    }
+    .insert(&**tx)
+    .await?;
+    tx.emit(EventDraft {
+        kind: "booking.restricted",
+        topic: "booking",
+        subject_kind: "restriction",
+        subject_id: restriction.id.to_string(),
+        audience: vec![resident_key(user_id)],
+        payload: json!({"until": until.to_rfc3339(), "noShows": count, "status": "active"}),
+    });
+    Ok(true)
 }
 
 /// Numbers the desk never finished on a day that has ended: the ticket and its booking are
@@ -170,6 +204,7 @@ async fn close_unfinished_days(state: &AppState) -> AppResult<u64> {
     let stale = queue_tickets::Entity::find()
         .filter(queue_tickets::Column::Day.lt(today))
         .filter(queue_tickets::Column::Status.is_in(["waiting", "called"]))
+        .order_by_asc(queue_tickets::Column::Day)
         .limit(BATCH)
         .all(&state.db)
         .await?;
@@ -192,10 +227,12 @@ async fn close_unfinished_days(state: &AppState) -> AppResult<u64> {
         };
         match booking {
             Some(booking) => {
-                if close_booking(&*tx, &booking, BookingStatus::Unfinished, None, None, now)
-                    .await
-                    .is_ok()
-                {
+                let closed =
+                    close_booking(&*tx, &booking, Closing::to(BookingStatus::Unfinished), now)
+                        .await;
+                // Closed meanwhile (refused, served): nothing to record. Any other error aborts.
+                if !matches!(closed, Err(AppError::InvalidTransition(_))) {
+                    closed?;
                     ledger(
                         &*tx,
                         &booking,
@@ -204,6 +241,7 @@ async fn close_unfinished_days(state: &AppState) -> AppResult<u64> {
                             channel: Channel::Window,
                             agent: None,
                             reason_code: None,
+                            note: None,
                         },
                         now,
                     )
@@ -248,6 +286,7 @@ async fn flag_overdue_reviews(state: &AppState) -> AppResult<u64> {
         .filter(bookings::Column::Status.eq(BookingStatus::Booked.as_str()))
         .filter(bookings::Column::ReviewOverdue.eq(false))
         .filter(bookings::Column::CreatedAt.gte(now - Duration::days(60)))
+        .order_by_asc(bookings::Column::CreatedAt)
         .limit(BATCH)
         .all(&state.db)
         .await?;
@@ -318,6 +357,7 @@ async fn send_reminders(state: &AppState) -> AppResult<u64> {
         .find_also_related(slots::Entity)
         .filter(slots::Column::StartsAt.gt(now))
         .filter(slots::Column::StartsAt.lte(now + Duration::hours(48)))
+        .order_by_asc(slots::Column::StartsAt)
         .limit(BATCH)
         .all(&state.db)
         .await?;

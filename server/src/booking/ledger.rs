@@ -50,7 +50,7 @@ fn parse_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
     Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
 }
 
-pub const OUTCOMES: [&str; 12] = [
+pub const OUTCOMES: [&str; 11] = [
     "booked",
     "accepted",
     "refused",
@@ -61,7 +61,6 @@ pub const OUTCOMES: [&str; 12] = [
     "absent",
     "consulted",
     "referred",
-    "checked_in",
     "unfinished",
 ];
 

@@ -133,6 +133,55 @@ impl Default for Policy {
     }
 }
 
+/// A change to a point's policy: the values given replace the current ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PolicyPatch {
+    pub slot_minutes: Option<i64>,
+    pub seats_per_agent: Option<i64>,
+    pub window_days: Option<i64>,
+    pub min_notice_minutes: Option<i64>,
+    pub cancel_cutoff_minutes: Option<i64>,
+    pub max_open_bookings: Option<i64>,
+    pub no_show_limit: Option<i64>,
+    pub no_show_window_days: Option<i64>,
+    pub no_show_ban_days: Option<i64>,
+    pub review_hours: Option<i64>,
+    pub grace_minutes: Option<i64>,
+    pub hold_minutes: Option<i64>,
+    pub remind_day_before_hour: Option<i64>,
+    pub remind_before_minutes: Option<i64>,
+}
+
+impl Policy {
+    /// This policy with the patch's values applied.
+    pub fn patched(self, patch: PolicyPatch) -> Self {
+        Self {
+            slot_minutes: patch.slot_minutes.unwrap_or(self.slot_minutes),
+            seats_per_agent: patch.seats_per_agent.unwrap_or(self.seats_per_agent),
+            window_days: patch.window_days.unwrap_or(self.window_days),
+            min_notice_minutes: patch.min_notice_minutes.unwrap_or(self.min_notice_minutes),
+            cancel_cutoff_minutes: patch
+                .cancel_cutoff_minutes
+                .unwrap_or(self.cancel_cutoff_minutes),
+            max_open_bookings: patch.max_open_bookings.unwrap_or(self.max_open_bookings),
+            no_show_limit: patch.no_show_limit.unwrap_or(self.no_show_limit),
+            no_show_window_days: patch
+                .no_show_window_days
+                .unwrap_or(self.no_show_window_days),
+            no_show_ban_days: patch.no_show_ban_days.unwrap_or(self.no_show_ban_days),
+            review_hours: patch.review_hours.unwrap_or(self.review_hours),
+            grace_minutes: patch.grace_minutes.unwrap_or(self.grace_minutes),
+            hold_minutes: patch.hold_minutes.unwrap_or(self.hold_minutes),
+            remind_day_before_hour: patch
+                .remind_day_before_hour
+                .unwrap_or(self.remind_day_before_hour),
+            remind_before_minutes: patch
+                .remind_before_minutes
+                .unwrap_or(self.remind_before_minutes),
+        }
+    }
+}
+
 /// The slots of one day: each opening interval cut into whole slots of `minutes`.
 pub fn slot_times(intervals: &[(String, String)], minutes: i64) -> Vec<(NaiveTime, NaiveTime)> {
     let mut out = Vec::new();
@@ -146,8 +195,12 @@ pub fn slot_times(intervals: &[(String, String)], minutes: i64) -> Vec<(NaiveTim
         ) else {
             continue;
         };
-        while start + Duration::minutes(minutes) <= end {
-            let slot_end = start + Duration::minutes(minutes);
+        // `NaiveTime` arithmetic wraps at midnight: a slot that would end past it ends the day.
+        loop {
+            let (slot_end, wrapped) = start.overflowing_add_signed(Duration::minutes(minutes));
+            if wrapped != 0 || slot_end > end {
+                break;
+            }
             out.push((start, slot_end));
             start = slot_end;
         }
@@ -355,6 +408,12 @@ mod tests {
             "09:00–11:15 and 14:30–16:45"
         );
         assert!(slot_times(&hours, 0).is_empty());
+        // Late intervals end at the last whole slot before midnight, never wrapping round.
+        let late = vec![("08:00".to_string(), "23:30".to_string())];
+        assert_eq!(slot_times(&late, 30).len(), 31);
+        let evening = vec![("20:00".to_string(), "23:59".to_string())];
+        assert_eq!(slot_times(&evening, 240).len(), 0);
+        assert_eq!(slot_times(&evening, 230).len(), 1);
     }
 
     #[test]
@@ -375,6 +434,25 @@ mod tests {
                 "{offset}"
             );
         }
+    }
+
+    #[test]
+    fn a_patch_changes_only_what_it_names() {
+        let base = Policy::default();
+        assert_eq!(base.patched(PolicyPatch::default()), base);
+        let patched = base.patched(PolicyPatch {
+            window_days: Some(7),
+            no_show_limit: Some(0),
+            ..PolicyPatch::default()
+        });
+        assert_eq!(
+            patched,
+            Policy {
+                window_days: 7,
+                no_show_limit: 0,
+                ..base
+            }
+        );
     }
 
     #[test]

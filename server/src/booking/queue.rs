@@ -4,10 +4,11 @@
 //! whose unique index is the final word — a counter lost with the store is raised to the
 //! recorded maximum and the allocation retried. Appointments (`A…`) go first within their slot,
 //! walk-ins (`B…`) in order of arrival.
-use std::time::Duration as StdDuration;
+use std::{sync::Arc, time::Duration as StdDuration};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{bookings, queue_tickets, service_points, slots};
+use futures_util::{StreamExt, stream::BoxStream};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::Expr,
@@ -19,11 +20,15 @@ use crate::{
     auth::{Viewer, service::is_unique_violation},
     booking::{
         model::{BookingStatus, Waiting, call_order, is_no_show, queue_label},
-        service::{Channel, Contact, close_booking, ensure_desk, ledger, policy},
+        service::{Channel, Closing, Contact, close_booking, ensure_desk, ledger, policy},
     },
     directory::{changes::local_date, service::service_point_by_scene},
     error::{AppError, AppResult},
-    events::{EventDraft, Tx, resident_key},
+    events::{
+        EventDraft, Tx,
+        hub::{HubSubscription, subject_route},
+        resident_key,
+    },
     state::AppState,
 };
 
@@ -56,7 +61,12 @@ pub async fn check_in(
         (CheckIn::Scan { scene }, Viewer::Resident { user_id, .. }) => {
             let point = service_point_by_scene(&state.db, scene)
                 .await
-                .map_err(|_| AppError::bad_input("pointScene", "not a service point's QR code"))?;
+                .map_err(|e| match e {
+                    AppError::NotFound(_) => {
+                        AppError::bad_input("pointScene", "not a service point's QR code")
+                    }
+                    other => other,
+                })?;
             (point, None, Some(*user_id))
         }
         (CheckIn::Scan { .. }, Viewer::Anonymous) | (CheckIn::Desk { .. }, Viewer::Anonymous) => {
@@ -80,10 +90,11 @@ pub async fn check_in(
         }
     };
     if !point.active {
-        return Err(AppError::bad_input(
-            "pointScene",
-            "this service point is closed",
-        ));
+        let field = match how {
+            CheckIn::Scan { .. } => "pointScene",
+            CheckIn::Desk { .. } => "servicePointId",
+        };
+        return Err(AppError::bad_input(field, "this service point is closed"));
     }
     let now = state.clock.now();
     let today = local_date(now);
@@ -210,11 +221,24 @@ pub async fn check_in(
             Err(error) => return Err(error.into()),
         };
         if let Some((b, _)) = &booking {
-            bookings::Entity::update_many()
+            // Guarded: a cancellation or the no-show job committed meanwhile wins, and the ticket
+            // is not issued (the transaction rolls back).
+            let checked_in = bookings::Entity::update_many()
                 .col_expr(bookings::Column::CheckedInAt, Expr::value(Some(now)))
                 .filter(bookings::Column::Id.eq(b.id))
+                .filter(bookings::Column::CheckedInAt.is_null())
+                .filter(bookings::Column::Status.is_in([
+                    BookingStatus::Booked.as_str(),
+                    BookingStatus::Accepted.as_str(),
+                ]))
                 .exec(&*tx)
                 .await?;
+            if checked_in.rows_affected == 0 {
+                return Err(AppError::InvalidTransition(
+                    "the booking changed meanwhile (cancelled, or checked in already); reload it"
+                        .into(),
+                ));
+            }
         }
         tx.emit(queue_event("queue.checked_in", &ticket));
         tx.commit().await?;
@@ -355,7 +379,7 @@ pub async fn finish(
             } else {
                 BookingStatus::NoShow
             };
-            close_booking(&*tx, &booking, status, None, None, now).await?;
+            close_booking(&*tx, &booking, Closing::to(status), now).await?;
             ledger(
                 &*tx,
                 &booking,
@@ -364,10 +388,17 @@ pub async fn finish(
                     channel: Channel::Window,
                     agent: Some(who.staff_id),
                     reason_code: None,
+                    note: None,
                 },
                 now,
             )
             .await?;
+            if !served {
+                // Absent when called counts like any no-show.
+                let policy = policy(&*tx, booking.service_point_id).await?;
+                crate::booking::jobs::apply_no_show_rule(&mut tx, booking.user_id, &policy, now)
+                    .await?;
+            }
             tx.emit(EventDraft {
                 kind: if served {
                     "booking.served"
@@ -503,4 +534,73 @@ pub async fn today(
         .collect();
     sorted.extend(rest);
     Ok(sorted)
+}
+
+/// A ticket's position, now and after every change at its point (and at least every 30 s, as
+/// slots begin), until it is finished. A follower that falls behind the hub subscribes again:
+/// the position is state, not a log, so nothing is lost.
+pub fn follow(
+    state: Arc<AppState>,
+    ticket: queue_tickets::Model,
+) -> BoxStream<'static, AppResult<Position>> {
+    // Subscribe before reading, so no change falls in between.
+    let route = subject_route(&queue_subject(ticket.service_point_id, ticket.day));
+    let live = state.hub.subscribe(route.clone());
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let start = Follow {
+        state,
+        route,
+        live,
+        tick,
+        id: ticket.id,
+        last: None,
+        done: false,
+    };
+    futures_util::stream::unfold(start, |mut follow| async move {
+        if follow.done {
+            return None;
+        }
+        loop {
+            if follow.last.is_some() {
+                tokio::select! {
+                    got = follow.live.receiver.recv() => {
+                        if got.is_none() {
+                            // Dropped for falling behind: the position is state, not a log,
+                            // so subscribe again and read it afresh — nothing is lost.
+                            follow.live = follow.state.hub.subscribe(follow.route.clone());
+                        }
+                    }
+                    _ = follow.tick.tick() => {}
+                }
+            }
+            match position(&follow.state, follow.id).await {
+                Ok(position) if Some(&position) == follow.last.as_ref() => continue,
+                Ok(position) => {
+                    follow.done = matches!(
+                        position.ticket.status.as_str(),
+                        "served" | "absent" | "withdrawn" | "unfinished"
+                    );
+                    follow.last = Some(position.clone());
+                    return Some((Ok(position), follow));
+                }
+                Err(error) => {
+                    follow.done = true;
+                    return Some((Err(error), follow));
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+/// The state of one follower.
+struct Follow {
+    state: Arc<AppState>,
+    route: String,
+    live: HubSubscription,
+    tick: tokio::time::Interval,
+    id: Uuid,
+    last: Option<Position>,
+    done: bool,
 }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
+    booking::model::PolicyPatch,
     booking::model::{Policy, capacity, check_bookable, china_instant, slot_times},
     calendar,
     calendar::model::WorkingCalendar,
@@ -134,6 +135,7 @@ pub async fn ensure_slots(
                 ends_at: Set(china_instant(day, end)),
                 capacity: Set(capacity),
                 booked: Set(0),
+                duty_capacity: Set(capacity),
             })
             .on_conflict(
                 OnConflict::columns([slots::Column::ServicePointId, slots::Column::StartsAt])
@@ -150,6 +152,20 @@ pub async fn ensure_slots(
         .order_by_asc(slots::Column::StartsAt)
         .all(&state.db)
         .await?)
+}
+
+/// A slot by id.
+pub async fn slot(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<slots::Model> {
+    slots::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("slot"))
+}
+
+/// Public: a service point's booking rules (the defaults until an admin sets them).
+pub async fn point_policy(conn: &impl ConnectionTrait, point_id: Uuid) -> AppResult<Policy> {
+    crate::directory::service::service_point(conn, point_id).await?;
+    policy(conn, point_id).await
 }
 
 /// Public: the slots of a point from `from` to `to` (at most the booking window) that can still
@@ -187,7 +203,8 @@ pub async fn available_slots(
     Ok(out)
 }
 
-/// Staff: every slot of a point on a day, full ones included (for moving bookings).
+/// Staff: every slot of a point on a day, full and past ones included (for moving bookings);
+/// days inside the booking window are generated on first use.
 pub async fn point_slots(
     state: &AppState,
     viewer: &Viewer,
@@ -200,8 +217,18 @@ pub async fn point_slots(
         .ok_or(AppError::NotFound("service point"))?;
     let who = Jurisdiction::of(&state.db, viewer).await?;
     who.ensure_covers(&region(&state.db, point.region_id).await?, "service point")?;
-    let calendar = calendar::service::load(&state.db).await?;
     let policy = policy(&state.db, point.id).await?;
+    let today = local_date(state.clock.now());
+    if day < today || (day - today).num_days() > policy.window_days {
+        // Outside the booking window nothing is generated: the day shows what exists.
+        return Ok(slots::Entity::find()
+            .filter(slots::Column::ServicePointId.eq(point.id))
+            .filter(slots::Column::Day.eq(day))
+            .order_by_asc(slots::Column::StartsAt)
+            .all(&state.db)
+            .await?);
+    }
+    let calendar = calendar::service::load(&state.db).await?;
     ensure_slots(state, &calendar, &point, &policy, day).await
 }
 
@@ -211,8 +238,18 @@ pub async fn set_policy(
     state: &AppState,
     viewer: &Viewer,
     point_id: Uuid,
-    policy: Policy,
+    patch: PolicyPatch,
 ) -> AppResult<Policy> {
+    let txn = crate::db::begin_write(&state.db).await?;
+    let who = Jurisdiction::of(&txn, viewer).await?;
+    let point = service_points::Entity::find_by_id(point_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("service point"))?;
+    who.ensure_covers(&region(&txn, point.region_id).await?, "service point")?;
+    who.ensure_admin()?;
+    // Values left out keep what the point has now.
+    let policy = policy(&txn, point_id).await?.patched(patch);
     let ranges: [(&str, i64, i64, i64); 14] = [
         ("input.slotMinutes", policy.slot_minutes, 5, 240),
         ("input.seatsPerAgent", policy.seats_per_agent, 1, 20),
@@ -257,14 +294,6 @@ pub async fn set_policy(
             ));
         }
     }
-    let txn = crate::db::begin_write(&state.db).await?;
-    let who = Jurisdiction::of(&txn, viewer).await?;
-    let point = service_points::Entity::find_by_id(point_id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound("service point"))?;
-    who.ensure_covers(&region(&txn, point.region_id).await?, "service point")?;
-    who.ensure_admin()?;
     let now = state.clock.now();
     let int = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
     booking_policies::Entity::insert(booking_policies::ActiveModel {

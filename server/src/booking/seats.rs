@@ -57,10 +57,24 @@ pub(crate) async fn release_seat(
     slot_id: Uuid,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
+    // An overbooked slot (agents went off duty) shrinks back towards its duty capacity as
+    // bookings leave, instead of putting the seat back on sale. Both right-hand sides read the
+    // row as it was.
     slots::Entity::update_many()
         .col_expr(
             slots::Column::Booked,
             Expr::col(slots::Column::Booked).sub(1),
+        )
+        .col_expr(
+            slots::Column::Capacity,
+            Expr::case(
+                Expr::col(slots::Column::Booked)
+                    .sub(1)
+                    .gt(Expr::col(slots::Column::DutyCapacity)),
+                Expr::col(slots::Column::Booked).sub(1),
+            )
+            .finally(Expr::col(slots::Column::DutyCapacity))
+            .into(),
         )
         .filter(slots::Column::Id.eq(slot_id))
         .filter(slots::Column::Booked.gt(0))
@@ -162,6 +176,7 @@ pub(crate) async fn recompute_capacity(
     for slot in day_slots {
         // In SQL, so a concurrent booking is never undercut: capacity = max(target, booked).
         slots::Entity::update_many()
+            .col_expr(slots::Column::DutyCapacity, Expr::value(target))
             .col_expr(
                 slots::Column::Capacity,
                 Expr::case(

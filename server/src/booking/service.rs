@@ -40,7 +40,8 @@ use crate::{
 pub use super::{
     changes::{cancel, reschedule, review},
     schedule::{
-        AGENT_ROLES, agents_on_duty, available_slots, ensure_slots, point_slots, policy, set_policy,
+        AGENT_ROLES, agents_on_duty, available_slots, ensure_slots, point_policy, point_slots,
+        policy, set_policy, slot,
     },
     seats::{DutyChange, duty_flag_changed, seats_key, set_duty_day},
 };
@@ -216,6 +217,9 @@ pub(crate) async fn limit_attempts(
     user.and(address)
 }
 
+/// Restrictions in these states still suspend online booking (an upheld appeal changes nothing).
+pub const RESTRICTING: [&str; 3] = ["active", "appealed", "upheld"];
+
 /// An active restriction of online booking (the no-show rule), if any.
 pub async fn active_restriction(
     conn: &impl ConnectionTrait,
@@ -224,7 +228,7 @@ pub async fn active_restriction(
 ) -> AppResult<Option<booking_restrictions::Model>> {
     Ok(booking_restrictions::Entity::find()
         .filter(booking_restrictions::Column::UserId.eq(user_id))
-        .filter(booking_restrictions::Column::Status.is_in(["active", "appealed"]))
+        .filter(booking_restrictions::Column::Status.is_in(RESTRICTING))
         .filter(booking_restrictions::Column::Until.gt(now))
         .one(conn)
         .await?)
@@ -285,6 +289,16 @@ pub(crate) async fn target(
     })
 }
 
+/// Takes the resident's row lock for the rest of the transaction (a no-op update).
+pub(crate) async fn lock_user(conn: &impl ConnectionTrait, user_id: Uuid) -> AppResult<()> {
+    users::Entity::update_many()
+        .col_expr(users::Column::Id, Expr::col(users::Column::Id))
+        .filter(users::Column::Id.eq(user_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Everything a new booking row needs besides its target.
 pub(crate) struct NewBooking {
     pub user_id: Uuid,
@@ -308,11 +322,7 @@ pub(crate) async fn insert_booking(
 ) -> AppResult<bookings::Model> {
     // The resident's row is locked first: their concurrent bookings run one after the other, so
     // the cap below cannot be passed by racing requests.
-    users::Entity::update_many()
-        .col_expr(users::Column::Id, Expr::col(users::Column::Id))
-        .filter(users::Column::Id.eq(new.user_id))
-        .exec(&**tx)
-        .await?;
+    lock_user(&**tx, new.user_id).await?;
     // One read for both rules: the cap on open bookings, and one open booking per slot.
     let open: Vec<Uuid> = bookings::Entity::find()
         .select_only()
@@ -391,6 +401,25 @@ pub(crate) async fn insert_booking(
     }
     let booking = inserted
         .ok_or_else(|| AppError::Conflict("could not allocate a booking code; try again".into()))?;
+    // Booked: the resident no longer waits for this slot.
+    entity::waitlist_entries::Entity::update_many()
+        .col_expr(
+            entity::waitlist_entries::Column::Status,
+            Expr::value("left"),
+        )
+        .col_expr(
+            entity::waitlist_entries::Column::OpenMarker,
+            Expr::value(Option::<i32>::None),
+        )
+        .col_expr(
+            entity::waitlist_entries::Column::UpdatedAt,
+            Expr::value(now),
+        )
+        .filter(entity::waitlist_entries::Column::SlotId.eq(target.slot.id))
+        .filter(entity::waitlist_entries::Column::UserId.eq(new.user_id))
+        .filter(entity::waitlist_entries::Column::Status.eq("waiting"))
+        .exec(&**tx)
+        .await?;
     ledger(
         &**tx,
         &booking,
@@ -399,6 +428,7 @@ pub(crate) async fn insert_booking(
             channel: new.channel,
             agent: new.created_by,
             reason_code: None,
+            note: new.consent.clone(),
         },
         now,
     )
@@ -431,6 +461,41 @@ pub enum Booker {
 /// the point book for a resident identified by the phone number bound to their account, with
 /// the channel and consent recorded. Idempotent by key per actor (kept 48 h).
 pub async fn book(
+    state: &AppState,
+    viewer: &Viewer,
+    booker: Booker,
+    input: BookInput,
+) -> AppResult<bookings::Model> {
+    let on_behalf = matches!(booker, Booker::Staff { .. });
+    let result = book_as(state, viewer, booker, input).await;
+    if on_behalf {
+        result.map_err(on_behalf_field)
+    } else {
+        result
+    }
+}
+
+/// `bookOnBehalf` nests the booking under `input.booking` and the channel under
+/// `input.onBehalf`: its errors name those paths.
+fn on_behalf_field(error: AppError) -> AppError {
+    match error {
+        AppError::BadUserInput { field, message } => {
+            let field = if field == "input.residentPhone" {
+                field
+            } else if field.starts_with("onBehalf") {
+                format!("input.{field}")
+            } else if let Some(rest) = field.strip_prefix("input") {
+                format!("input.booking{rest}")
+            } else {
+                field
+            };
+            AppError::BadUserInput { field, message }
+        }
+        other => other,
+    }
+}
+
+async fn book_as(
     state: &AppState,
     viewer: &Viewer,
     booker: Booker,
@@ -470,7 +535,11 @@ pub async fn book(
     };
     let extra = staff
         .as_ref()
-        .map(|(p, o)| format!("{}|{}|{:?}", p.as_str(), o.channel.as_str(), o.consent))
+        .map(|(p, o)| {
+            // The phone by its keyed blind index: the stored hash must not reveal the number.
+            let phone = state.cipher.blind_index("phone", p.as_str());
+            format!("{phone}|{}|{:?}", o.channel.as_str(), o.consent)
+        })
         .unwrap_or_default();
     let hash = request_hash(&input, &extra);
     // The hot path, in one round trip to the shared store: the rate limits, a cached answer for
@@ -491,20 +560,9 @@ pub async fn book(
     if retry && let Some(existing) = replay(&state.db, actor, &key, &hash).await? {
         return Ok(existing);
     }
-    let admitted = if retry {
-        false
-    } else {
-        // The attempt's token: its key and its request (the same resident trying again with a
-        // new key is a new attempt; the same key and request is the same one).
-        let token = format!("{key}|{hash}");
-        let counter = cached.get(1).cloned().flatten();
-        let repeat = cached
-            .get(2)
-            .cloned()
-            .flatten()
-            .is_some_and(|held| held == token);
-        admit(state, &input, &marker, &token, counter, repeat).await?
-    };
+    // The attempt's token: its key and its request (the same resident trying again with a new
+    // key is a new attempt; the same key and request is the same one).
+    let token = format!("{key}|{hash}");
     let attempt = Attempt {
         actor,
         key,
@@ -512,6 +570,22 @@ pub async fn book(
         staff,
         enterprise,
         note,
+    };
+    let gate = if retry {
+        Gate::Open
+    } else {
+        let counter = cached.get(1).cloned().flatten();
+        let repeat = cached
+            .get(2)
+            .cloned()
+            .flatten()
+            .is_some_and(|held| held == token);
+        admit(state, &input, &attempt, &marker, &token, counter, repeat).await?
+    };
+    let admitted = match gate {
+        Gate::Answered(booking) => return Ok(*booking),
+        Gate::Taken => true,
+        Gate::Open => false,
     };
     let result = book_admitted(state, viewer, &input, attempt).await;
     if admitted {
@@ -548,29 +622,36 @@ struct Attempt {
 async fn admit(
     state: &AppState,
     input: &BookInput,
+    attempt: &Attempt,
     marker: &str,
     token: &str,
     peeked: Option<String>,
     repeat: bool,
-) -> AppResult<bool> {
+) -> AppResult<Gate> {
     let ttl = StdDuration::from_secs(state.settings.limits.sold_out_flag_seconds);
     if ttl.is_zero() {
-        return Ok(false);
+        return Ok(Gate::Open);
     }
     let key = seats_key(input.slot_id);
     match peeked.map(|v| v.parse::<i64>().unwrap_or(0)) {
         // This very attempt was let through before (a retry racing it): the database answers.
-        _ if repeat => return Ok(false),
+        _ if repeat => return Ok(Gate::Open),
         Some(left) if left <= 0 => return Err(AppError::SlotFull),
         Some(_) => {}
         None => {
-            let Some(slot) = slots::Entity::find_by_id(input.slot_id)
-                .one(&state.db)
-                .await?
-                .filter(|s| s.service_point_id == input.service_point_id)
-            else {
+            // No counter (first attempt, or the store lost it): one database round trip reads
+            // an earlier answer for this key — a retry after a restart gets its booking — and
+            // the seats left.
+            let (earlier, slot) = tokio::join!(
+                replay(&state.db, attempt.actor, &attempt.key, &attempt.hash),
+                slots::Entity::find_by_id(input.slot_id).one(&state.db)
+            );
+            if let Some(booking) = earlier? {
+                return Ok(Gate::Answered(Box::new(booking)));
+            }
+            let Some(slot) = slot?.filter(|s| s.service_point_id == input.service_point_id) else {
                 // Not a slot of this point: validation answers.
-                return Ok(false);
+                return Ok(Gate::Open);
             };
             let left = i64::from(slot.capacity - slot.booked);
             if left <= 0 {
@@ -583,16 +664,26 @@ async fn admit(
                 .await
                 .is_err()
             {
-                return Ok(false);
+                return Ok(Gate::Open);
             }
         }
     }
     match state.store.take_unit(&key, marker, token, ttl).await {
         Ok(Unit::Left(left)) if left < 0 => Err(AppError::SlotFull),
-        Ok(Unit::Left(_)) => Ok(true),
+        Ok(Unit::Left(_)) => Ok(Gate::Taken),
         // The same attempt again (a retry racing its original): the database answers it.
-        Ok(Unit::Repeat) | Ok(Unit::Missing) | Err(_) => Ok(false),
+        Ok(Unit::Repeat) | Ok(Unit::Missing) | Err(_) => Ok(Gate::Open),
     }
+}
+
+/// What the admission counter decided.
+enum Gate {
+    /// A unit was taken: give it back if the attempt fails for another reason.
+    Taken,
+    /// Let through without a unit (gate off, store unavailable, a repeat, not this point's slot).
+    Open,
+    /// An earlier request with this key already made the booking.
+    Answered(Box<bookings::Model>),
 }
 
 /// Which attempt of this resident on this slot the counter last let through (by request hash).
@@ -714,8 +805,8 @@ async fn book_admitted(
         .await?;
     }
     // The seat last: the slot's row — the hot one in a flash crowd — is locked only from here to
-    // the commit.
-    tx.write_events().await?;
+    // the commit. The events are written after it, so their sequence numbers are taken in the
+    // order the transactions commit (a replay by sequence never skips one that committed late).
     if !take_seat(&*tx, target.slot.id).await? {
         drop(tx);
         return Err(AppError::SlotFull);
@@ -752,6 +843,8 @@ pub(crate) struct Contact<'a> {
     pub channel: Channel,
     pub agent: Option<Uuid>,
     pub reason_code: Option<String>,
+    /// For staff acting on a resident's behalf: the consent they recorded.
+    pub note: Option<String>,
 }
 
 pub(crate) async fn ledger(
@@ -777,22 +870,47 @@ pub(crate) async fn ledger(
         entered_at: Set(now),
         reason_code: Set(contact.reason_code),
         applicant_name_enc: Set(None),
-        note: Set(None),
+        note: Set(contact.note),
     }
     .insert(conn)
     .await?;
     Ok(())
 }
 
+/// How a booking is closed.
+pub(crate) struct Closing {
+    pub to: BookingStatus,
+    pub reviewed_by: Option<Uuid>,
+    pub reason: Option<(String, String)>,
+    /// Only while the resident has not checked in (cancellation, the no-show job): a check-in
+    /// committed meanwhile wins.
+    pub before_check_in: bool,
+}
+
+impl Closing {
+    pub fn to(to: BookingStatus) -> Self {
+        Self {
+            to,
+            reviewed_by: None,
+            reason: None,
+            before_check_in: false,
+        }
+    }
+}
+
 /// Closes an open booking (guarded on its status). The caller decides about the seat.
 pub(crate) async fn close_booking(
     conn: &impl ConnectionTrait,
     booking: &bookings::Model,
-    to: BookingStatus,
-    reviewed_by: Option<Uuid>,
-    reason: Option<(String, String)>,
+    closing: Closing,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
+    let Closing {
+        to,
+        reviewed_by,
+        reason,
+        before_check_in,
+    } = closing;
     let mut update = bookings::Entity::update_many()
         .col_expr(bookings::Column::Status, Expr::value(to.as_str()))
         .col_expr(
@@ -805,6 +923,9 @@ pub(crate) async fn close_booking(
             BookingStatus::Booked.as_str(),
             BookingStatus::Accepted.as_str(),
         ]));
+    if before_check_in {
+        update = update.filter(bookings::Column::CheckedInAt.is_null());
+    }
     if let Some(by) = reviewed_by {
         update = update
             .col_expr(bookings::Column::ReviewedBy, Expr::value(Some(by)))
@@ -820,7 +941,7 @@ pub(crate) async fn close_booking(
     }
     if update.exec(conn).await?.rows_affected == 0 {
         return Err(AppError::InvalidTransition(format!(
-            "the booking is {} already",
+            "the booking is {} already, or the resident has checked in",
             booking.status
         )));
     }
@@ -832,13 +953,6 @@ pub(crate) async fn load_booking(state: &AppState, id: Uuid) -> AppResult<bookin
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound("booking"))
-}
-
-pub(crate) async fn load_slot(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<slots::Model> {
-    slots::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("slot"))
 }
 
 /// Staff who work a point's desk: its own agents, and admins covering its region.

@@ -154,24 +154,33 @@ pub async fn leave(
     let entry = own(state, viewer, id).await?;
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
-    let left = waitlist_entries::Entity::update_many()
-        .col_expr(waitlist_entries::Column::Status, Expr::value("left"))
-        .col_expr(
-            waitlist_entries::Column::OpenMarker,
-            Expr::value(Option::<i32>::None),
-        )
-        .col_expr(waitlist_entries::Column::UpdatedAt, Expr::value(now))
-        .filter(waitlist_entries::Column::Id.eq(id))
-        .filter(waitlist_entries::Column::Status.is_in(["waiting", "offered"]))
-        .exec(&*tx)
-        .await?;
-    if left.rows_affected == 0 {
-        return Err(AppError::InvalidTransition(format!(
-            "the entry is {} already",
-            entry.status
-        )));
+    // Decided inside the transaction, by which guarded update matches: an offer made since the
+    // entry was read holds a seat that must go back.
+    let mut held_a_seat = false;
+    for (from, holds) in [("offered", true), ("waiting", false)] {
+        let left = waitlist_entries::Entity::update_many()
+            .col_expr(waitlist_entries::Column::Status, Expr::value("left"))
+            .col_expr(
+                waitlist_entries::Column::OpenMarker,
+                Expr::value(Option::<i32>::None),
+            )
+            .col_expr(waitlist_entries::Column::UpdatedAt, Expr::value(now))
+            .filter(waitlist_entries::Column::Id.eq(id))
+            .filter(waitlist_entries::Column::Status.eq(from))
+            .exec(&*tx)
+            .await?;
+        if left.rows_affected == 1 {
+            held_a_seat = holds;
+            break;
+        }
+        if !holds {
+            return Err(AppError::InvalidTransition(format!(
+                "the entry is {} already",
+                entry.status
+            )));
+        }
     }
-    if entry.status == "offered" {
+    if held_a_seat {
         release_seat(&mut tx, entry.slot_id, now).await?;
     }
     tx.commit().await?;
@@ -193,6 +202,12 @@ pub async fn claim(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<boo
         return Err(AppError::InvalidTransition(
             "the offer has expired and passed to the next in line".into(),
         ));
+    }
+    if let Some(restriction) = active_restriction(&state.db, entry.user_id, now).await? {
+        return Err(AppError::BookingRestricted(format!(
+            "online booking is suspended until {}",
+            restriction.until.to_rfc3339()
+        )));
     }
     let target = target(
         &state.db,

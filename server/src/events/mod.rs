@@ -111,10 +111,9 @@ impl<'a> Tx<'a> {
         self.drafts.push(draft);
     }
 
-    /// Writes the events queued so far (with their audiences and outbox rows) now, inside the
-    /// transaction, so the statements that follow — and the row locks they take — are the last
-    /// before the commit.
-    pub async fn write_events(&mut self) -> AppResult<()> {
+    /// Writes the queued events with their audiences and outbox rows, just before the commit:
+    /// sequence numbers are taken as late as possible, so they follow the commit order closely.
+    async fn write_events(&mut self) -> AppResult<()> {
         let now = self.state.clock.now();
         for draft in std::mem::take(&mut self.drafts) {
             let row = events::ActiveModel {
