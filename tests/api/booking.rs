@@ -282,6 +282,17 @@ async fn bad_booking_input_is_refused_by_field_and_writes_nothing() {
     assert_eq!(late["extensions"]["field"], "input.slotId");
     assert_eq!(desk.app.dump_table("bookings").await, "", "nothing written");
     assert_eq!(desk.app.dump_table("ledger_entries").await, "");
+    assert_eq!(desk.app.dump_table("idempotency_keys").await, "");
+    assert!(
+        !desk.app.dump_table("events").await.contains("booking."),
+        "no event for a refusal"
+    );
+    let slots = desk.app.dump_table("slots").await;
+    assert_eq!(
+        slots.matches("booked=Some(0)").count(),
+        slots.lines().count(),
+        "no seat taken: {slots}"
+    );
     let anonymous = desk.app.graphql(None, BOOK, desk.input(&slot, "k8")).await;
     expect_error(&anonymous, "UNAUTHENTICATED");
     expect_error(
