@@ -388,6 +388,18 @@ async fn residents_cancel_agents_review_and_limits_hold() {
             .await,
         "FORBIDDEN",
     );
+    // An agent of the same township who is not at this point's desk may see it, not review it.
+    let roaming = desk
+        .app
+        .staff_session("lg.roaming", Role::TownshipAgent, LONGGANG)
+        .await;
+    expect_error(
+        &desk
+            .app
+            .as_(&roaming, accept, json!({"id": made[1]["id"]}))
+            .await,
+        "FORBIDDEN",
+    );
     assert_eq!(
         expect_data(
             &desk
