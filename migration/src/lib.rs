@@ -8,6 +8,7 @@ mod m20261127_000002_directory;
 mod m20261127_000003_events;
 mod m20261127_000004_booking;
 mod m20261127_000005_booking_desk;
+mod m20261201_000006_phone_owner;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_events::Migration),
             Box::new(m20261127_000004_booking::Migration),
             Box::new(m20261127_000005_booking_desk::Migration),
+            Box::new(m20261201_000006_phone_owner::Migration),
         ]
     }
 }

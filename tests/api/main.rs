@@ -6,6 +6,7 @@ mod auth;
 mod booking;
 mod booking_flow;
 mod calendar;
+mod desk_races;
 mod directory;
 mod events;
 mod fake_wechat;

@@ -105,7 +105,76 @@ fn row_hash(row: &audit_log::Model) -> String {
     )
 }
 
-/// Records what a viewer did to one target: the common case of [`record`].
+/// An entry waiting for its transaction's commit: [`crate::events::Tx::audit`] queues it and the
+/// commit appends it last, after every other write of the transaction.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<String>,
+    pub details: Value,
+}
+
+impl Pending {
+    /// What `viewer` did to one target at `at`.
+    pub fn action(
+        at: DateTime<Utc>,
+        viewer: &Viewer,
+        action: impl Into<String>,
+        target_kind: &str,
+        target_id: impl ToString,
+        details: Value,
+    ) -> Self {
+        Self {
+            at,
+            actor: Actor::of(viewer),
+            action: action.into(),
+            target_kind: target_kind.into(),
+            target_id: Some(target_id.to_string()),
+            details,
+        }
+    }
+
+    /// What the system (a job, an applied change) did.
+    pub fn system(
+        at: DateTime<Utc>,
+        action: impl Into<String>,
+        target_kind: &str,
+        target_id: impl ToString,
+        details: Value,
+    ) -> Self {
+        Self {
+            actor: Actor::System,
+            ..Self::action(
+                at,
+                &Viewer::Anonymous,
+                action,
+                target_kind,
+                target_id,
+                details,
+            )
+        }
+    }
+
+    /// Appends it (the caller's transaction takes the audit head's lock here).
+    pub async fn append(&self, conn: &impl ConnectionTrait) -> AppResult<i64> {
+        let entry = Entry {
+            actor: self.actor,
+            action: &self.action,
+            target_kind: &self.target_kind,
+            target_id: self.target_id.clone(),
+            details: self.details.clone(),
+        };
+        record(conn, self.at, entry).await
+    }
+}
+
+/// Records what a viewer did to one target: the common case of [`record`]. In a transaction
+/// that takes other locks, call it last, just before the commit (or queue it with
+/// [`crate::events::Tx::audit`], which does so): the audit head is the last lock of every
+/// transaction, so appends never deadlock with the rows a change locks.
 pub async fn record_action(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -125,7 +194,8 @@ pub async fn record_action(
     record(conn, now, entry).await
 }
 
-/// Appends one entry. Call inside the transaction that makes the change.
+/// Appends one entry. Call inside the transaction that makes the change, as its last write:
+/// the head row's lock is held from here to the commit, and every transaction takes it last.
 pub async fn record(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use entity::{auth_sessions, refresh_tokens, staff_accounts, users};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -194,12 +195,7 @@ async fn upsert_user(
     ))
 }
 
-pub fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
-    matches!(
-        error.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
-}
+use crate::error::is_unique_violation;
 
 /// Staff login with lockout: after `staff_max_failed_logins` consecutive failures the account
 /// is locked for `staff_lockout_minutes` (answered as RATE_LIMITED with the time left).
@@ -529,6 +525,11 @@ pub async fn bind_phone(state: &AppState, viewer: &Viewer, code: &str) -> AppRes
         }
         None => MobileNumber::parse(code, "code")?,
     };
+    let bidx = state.cipher.blind_index("phone", phone.as_str());
+    if user.phone_bidx.as_deref() == Some(bidx.as_str()) {
+        // Already this account's number: nothing changes, nobody is told again.
+        return resident_profile(state, &user);
+    }
     let mut active: users::ActiveModel = user.into();
     active.phone_enc = Set(Some(
         state
@@ -536,9 +537,52 @@ pub async fn bind_phone(state: &AppState, viewer: &Viewer, code: &str) -> AppRes
             .encrypt(phone.as_str())
             .map_err(AppError::internal)?,
     ));
-    active.phone_bidx = Set(Some(state.cipher.blind_index("phone", phone.as_str())));
+    active.phone_bidx = Set(Some(bidx.clone()));
+    let now = state.clock.now();
     let mut txn = crate::events::Tx::begin(state).await?;
-    let user = active.update(&*txn).await?;
+    // A number belongs to one account (a unique index says so): binding it here moves it away
+    // from any account that held it, and that account gets a security notice. A concurrent
+    // bind of the same number elsewhere fails on the index and is answered CONFLICT.
+    let previous: Vec<Uuid> = users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .filter(users::Column::PhoneBidx.eq(bidx.as_str()))
+        .filter(users::Column::Id.ne(*user_id))
+        .into_tuple()
+        .all(&*txn)
+        .await?;
+    if !previous.is_empty() {
+        users::Entity::update_many()
+            .col_expr(users::Column::PhoneEnc, Expr::value(Option::<String>::None))
+            .col_expr(
+                users::Column::PhoneBidx,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(users::Column::Id.is_in(previous.clone()))
+            .exec(&*txn)
+            .await?;
+    }
+    for holder in previous {
+        txn.emit(crate::events::EventDraft {
+            kind: "account.phone_moved",
+            topic: "account",
+            subject_kind: "account",
+            subject_id: holder.to_string(),
+            audience: vec![crate::events::resident_key(holder)],
+            payload: serde_json::json!({
+                "phone": phone.masked(),
+                "title": "手机号已绑定到其他账号",
+                "at": now.to_rfc3339(),
+            }),
+        });
+    }
+    let user = active.update(&*txn).await.map_err(|error| {
+        if crate::error::is_unique_violation(&error) {
+            AppError::Conflict("this number is being bound to another account; try again".into())
+        } else {
+            error.into()
+        }
+    })?;
     // A security notice to the person: their account now answers to this number.
     txn.emit(crate::events::EventDraft {
         kind: "account.phone_bound",

@@ -11,9 +11,10 @@ use uuid::Uuid;
 #[allow(clippy::wildcard_imports)]
 use super::service::*;
 use crate::{
-    auth::{Viewer, service::is_unique_violation},
+    auth::Viewer,
     booking::model::{BookingStatus, check_bookable},
     directory::model::text,
+    error::is_unique_violation,
     error::{AppError, AppResult},
     events::{EventDraft, Tx, resident_key, staff_key},
     state::AppState,
@@ -114,16 +115,14 @@ pub async fn cancel(
     )
     .await?;
     if staff.is_some() {
-        crate::audit::record_action(
-            &*tx,
+        tx.audit(crate::audit::Pending::action(
             now,
             viewer,
             "booking.cancelled_on_behalf",
             "booking",
             booking.id,
             json!({"channel": channel.as_str(), "consent": consent.is_some()}),
-        )
-        .await?;
+        ));
     }
     tx.emit(EventDraft {
         kind: "booking.cancelled",
@@ -258,16 +257,14 @@ pub async fn reschedule(
     )
     .await?;
     if staff.is_some() {
-        crate::audit::record_action(
-            &*tx,
+        tx.audit(crate::audit::Pending::action(
             now,
             viewer,
             "booking.moved_on_behalf",
             "booking",
             booking.id,
             json!({"channel": channel.as_str(), "consent": consent.is_some(), "from": old.id, "to": slot_id}),
-        )
-        .await?;
+        ));
     }
     tx.emit(EventDraft {
         kind: "booking.rescheduled",
@@ -372,16 +369,14 @@ pub async fn review(
         now,
     )
     .await?;
-    crate::audit::record_action(
-        &*tx,
+    tx.audit(crate::audit::Pending::action(
         now,
         viewer,
         &format!("booking.{outcome}"),
         "booking",
         booking.id,
         json!({"reasonCode": reason.as_ref().map(|r| r.0.clone())}),
-    )
-    .await?;
+    ));
     tx.emit(EventDraft {
         kind: if accept { "booking.accepted" } else { "booking.refused" },
         topic: "booking",

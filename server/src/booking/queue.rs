@@ -17,12 +17,13 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    auth::{Viewer, service::is_unique_violation},
+    auth::Viewer,
     booking::{
         model::{BookingStatus, Waiting, call_order, is_no_show, queue_label},
         service::{Channel, Closing, Contact, close_booking, ensure_desk, ledger, policy},
     },
     directory::{changes::local_date, service::service_point_by_scene},
+    error::is_unique_violation,
     error::{AppError, AppResult},
     events::{
         EventDraft, Tx,

@@ -151,16 +151,14 @@ pub async fn decide(
             restriction.status
         )));
     }
-    crate::audit::record_action(
-        &*tx,
+    tx.audit(crate::audit::Pending::action(
         now,
         viewer,
         &format!("restriction.{status}"),
         "restriction",
         id,
         json!({"decision": decision}),
-    )
-    .await?;
+    ));
     tx.emit(EventDraft {
         kind: "restriction.decided",
         topic: "booking",

@@ -255,16 +255,14 @@ pub async fn set_duty_day(
     .exec_without_returning(&*tx)
     .await?;
     let overbooked = recompute_capacity(&mut tx, point_id, day, now).await?;
-    crate::audit::record_action(
-        &*tx,
+    tx.audit(crate::audit::Pending::action(
         now,
         viewer,
         "staff.duty_day",
         "staff",
         staff_id,
         json!({"day": day.to_string(), "onDuty": on_duty}),
-    )
-    .await?;
+    ));
     tx.commit().await?;
     let freed = slots::Entity::find()
         .filter(slots::Column::ServicePointId.eq(point_id))

@@ -793,16 +793,14 @@ async fn book_admitted(
     };
     let booking = insert_booking(&mut tx, &target, new, booking_id, now).await?;
     if let Some(staff_id) = created_by {
-        crate::audit::record_action(
-            &*tx,
+        tx.audit(crate::audit::Pending::action(
             now,
             viewer,
             "booking.on_behalf",
             "booking",
             booking.id,
             json!({"channel": channel.as_str(), "staff": staff_id}),
-        )
-        .await?;
+        ));
     }
     // The seat last: the slot's row — the hot one in a flash crowd — is locked only from here to
     // the commit. The events are written after it, so their sequence numbers are taken in the

@@ -13,7 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    auth::{Viewer, service::is_unique_violation},
+    auth::Viewer,
     booking::{
         model::{BookingKind, check_bookable},
         service::{
@@ -21,6 +21,7 @@ use crate::{
             seats_freed, target,
         },
     },
+    error::is_unique_violation,
     error::{AppError, AppResult},
     events::{EventDraft, Tx, resident_key},
     state::AppState,

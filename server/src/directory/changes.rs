@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    audit::{self, Actor, Entry},
+    audit,
     auth::{Role, Viewer, service::revoke_all_sessions},
     clock::CHINA,
     directory::{
@@ -361,16 +361,14 @@ where
         )));
     }
     let action = format!("{}.{}", R::NAME, if approve { "approve" } else { "reject" });
-    audit::record_action(
-        &*txn,
+    txn.audit(crate::audit::Pending::action(
         now,
         viewer,
         &action,
         R::NAME,
         id,
         json!({"reason": reason}),
-    )
-    .await?;
+    ));
     // The decision goes to the admin who submitted the change.
     txn.emit(EventDraft {
         kind: R::DECIDED,
@@ -615,7 +613,7 @@ async fn apply_staff_change(
     .insert(&*txn)
     .await
     .map_err(|e| {
-        if crate::auth::service::is_unique_violation(&e) {
+        if crate::error::is_unique_violation(&e) {
             AppError::Conflict(format!(
                 "username {} was taken before the change took effect",
                 change.after_username
@@ -632,18 +630,13 @@ async fn apply_staff_change(
         .filter(staff_change_requests::Column::Id.eq(change.id))
         .exec(&*txn)
         .await?;
-    audit::record(
-        &*txn,
+    txn.audit(crate::audit::Pending::system(
         now,
-        Entry {
-            actor: Actor::System,
-            action: "staff_change.apply",
-            target_kind: "staff_change",
-            target_id: Some(change.id.to_string()),
-            details: json!({"newStaffId": new_id, "departingStaffId": change.before_staff_id}),
-        },
-    )
-    .await?;
+        "staff_change.apply",
+        "staff_change",
+        change.id,
+        json!({"newStaffId": new_id, "departingStaffId": change.before_staff_id}),
+    ));
     let mut audience = vec![staff_key(change.submitted_by), staff_key(new_id)];
     audience.extend(change.before_staff_id.map(staff_key));
     txn.emit(EventDraft {
@@ -683,18 +676,13 @@ async fn apply_item_change(
         .filter(item_change_requests::Column::Id.eq(change.id))
         .exec(&*txn)
         .await?;
-    audit::record(
-        &*txn,
+    txn.audit(crate::audit::Pending::system(
         now,
-        Entry {
-            actor: Actor::System,
-            action: "item_change.apply",
-            target_kind: "item_change",
-            target_id: Some(change.id.to_string()),
-            details: json!({"itemId": item.id}),
-        },
-    )
-    .await?;
+        "item_change.apply",
+        "item_change",
+        change.id,
+        json!({"itemId": item.id}),
+    ));
     txn.emit(EventDraft {
         kind: "item_change.applied",
         topic: "directory",

@@ -131,9 +131,10 @@ pub async fn insert_region(
     .await;
     match inserted {
         Ok(region) => Ok(region),
-        Err(error) if crate::auth::service::is_unique_violation(&error) => Err(
-            AppError::bad_input("input.code", "a region with this code exists"),
-        ),
+        Err(error) if crate::error::is_unique_violation(&error) => Err(AppError::bad_input(
+            "input.code",
+            "a region with this code exists",
+        )),
         Err(error) => Err(error.into()),
     }
 }

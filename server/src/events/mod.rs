@@ -93,6 +93,7 @@ pub struct Tx<'a> {
     txn: DatabaseTransaction,
     state: &'a AppState,
     drafts: Vec<EventDraft>,
+    audits: Vec<crate::audit::Pending>,
     written: Vec<Envelope>,
 }
 
@@ -102,6 +103,7 @@ impl<'a> Tx<'a> {
             txn: crate::db::begin_write(&state.db).await?,
             state,
             drafts: Vec::new(),
+            audits: Vec::new(),
             written: Vec::new(),
         })
     }
@@ -109,6 +111,14 @@ impl<'a> Tx<'a> {
     /// Queues an event; it is written only if the transaction commits.
     pub fn emit(&mut self, draft: EventDraft) {
         self.drafts.push(draft);
+    }
+
+    /// Queues an audit entry; it is appended at the commit, after the events. Lock order: the
+    /// audit head is the last lock a transaction takes (acting person → domain rows in id order
+    /// → audit), so audited actions never deadlock with the rows they change and never hold the
+    /// county-wide audit lock while they wait for a busy row.
+    pub fn audit(&mut self, entry: crate::audit::Pending) {
+        self.audits.push(entry);
     }
 
     /// Writes the queued events with their audiences and outbox rows, just before the commit:
@@ -156,6 +166,9 @@ impl<'a> Tx<'a> {
 
     pub async fn commit(mut self) -> AppResult<Vec<Envelope>> {
         self.write_events().await?;
+        for entry in std::mem::take(&mut self.audits) {
+            entry.append(&self.txn).await?;
+        }
         self.txn.commit().await?;
         if !self.written.is_empty() {
             self.state.relay_wake.notify_one();

