@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "events")]
 pub struct Model {
-    /// Commit-ordered position (per subject, events serialise with their subject's changes).
+    /// Insert order (the row's key). Not commit order: never replay by it.
     #[sea_orm(primary_key)]
     pub seq: i64,
     /// Public id (UUIDv7), the `after` cursor clients pass when they reconnect.
@@ -17,6 +17,9 @@ pub struct Model {
     /// JSON, public to the audience (no plain personal data).
     pub payload: String,
     pub created_at: DateTimeUtc,
+    /// Publish order, given by the relay under the `event_head` lock once the event has
+    /// committed; none until then. Replay and the live stream follow it.
+    pub position: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

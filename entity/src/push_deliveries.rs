@@ -1,4 +1,5 @@
-//! One WeChat subscribe message per (event, user): written before sending, so it is sent at most once.
+//! One WeChat subscribe message per (event, user): written in the event's own transaction and
+//! claimed by a push worker, so it is sent at most once and never lost.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,7 +11,7 @@ pub struct Model {
     pub user_id: Uuid,
     pub template_id: String,
     pub subject_id: String,
-    /// `queued`, `sending`, `sent`, `no_consent`, `failed_temporary`, `failed_permanent`.
+    /// `queued`, `sending`, `sent`, `no_consent`, `failed_temporary`, `failed_permanent`, `unknown`.
     pub status: String,
     pub attempts: i32,
     pub last_error: Option<String>,
@@ -18,6 +19,12 @@ pub struct Model {
     pub msgid: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The template's `data` object, fitted when the event was written (JSON).
+    pub data: Option<String>,
+    /// A queued row is not claimed before this instant (retry backoff); none means now.
+    pub next_attempt_at: Option<DateTimeUtc>,
+    /// When a worker claimed it for the current send.
+    pub claimed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

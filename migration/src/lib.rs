@@ -9,6 +9,8 @@ mod m20261127_000003_events;
 mod m20261127_000004_booking;
 mod m20261127_000005_booking_desk;
 mod m20261201_000006_phone_owner;
+mod m20261201_000007_push_work;
+mod m20261201_000008_event_position;
 
 pub struct Migrator;
 
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_booking::Migration),
             Box::new(m20261127_000005_booking_desk::Migration),
             Box::new(m20261201_000006_phone_owner::Migration),
+            Box::new(m20261201_000007_push_work::Migration),
+            Box::new(m20261201_000008_event_position::Migration),
         ]
     }
 }

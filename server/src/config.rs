@@ -121,13 +121,13 @@ pub struct PushSettings {
     /// Run the push worker in this instance (several instances may).
     pub worker_enabled: bool,
     pub templates: Vec<TemplateSettings>,
-    /// Send attempts for busy (-1), throttled (45011) and timed-out sends, with exponential backoff.
+    /// Sends of one message while WeChat provably did not take it (no connection, -1, 45011),
+    /// with exponential backoff from `retry_base_ms`. A timeout is never retried (UNKNOWN).
     pub max_attempts: u32,
     pub retry_base_ms: u64,
-    /// A delivery left unacknowledged this long by a stopped worker is taken over by another.
+    /// A delivery left `sending` this long (at least the WeChat timeout + 1 s) by a stopped
+    /// worker becomes UNKNOWN; it is never resent.
     pub reclaim_after_ms: u64,
-    /// After this many deliveries of one event the group gives up on it (dead letter).
-    pub max_deliveries: u64,
     /// `formal`, `trial` or `developer` (miniprogram_state).
     pub miniprogram_state: String,
     /// Messages a worker sends at once.
@@ -142,7 +142,6 @@ impl Default for PushSettings {
             max_attempts: 4,
             retry_base_ms: 500,
             reclaim_after_ms: 60_000,
-            max_deliveries: 5,
             miniprogram_state: "formal".into(),
             concurrency: 16,
         }

@@ -116,10 +116,7 @@ impl Application {
                     .await
                     .context("connecting the event broker to Redis")?,
             ),
-            None => Arc::new(events::broker::InProcessBroker::new(
-                db.clone(),
-                hub.clone(),
-            )),
+            None => Arc::new(events::broker::InProcessBroker::new(hub.clone())),
         };
 
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -136,6 +133,7 @@ impl Application {
             hub,
             broker,
             relay_wake: Arc::new(tokio::sync::Notify::new()),
+            push_wake: Arc::new(tokio::sync::Notify::new()),
             shutdown: shutdown_rx,
         });
         let schema = graphql::build_schema(&settings, Some(state.clone()));

@@ -33,6 +33,8 @@ pub struct AppState {
     pub broker: SharedBroker,
     /// Woken after every commit that wrote events, so the relay publishes at once.
     pub relay_wake: Arc<Notify>,
+    /// Wakes this instance's push worker when a commit queued deliveries.
+    pub push_wake: Arc<Notify>,
     /// Flips to `true` when the server starts shutting down (sockets close with 1001).
     pub shutdown: watch::Receiver<bool>,
 }

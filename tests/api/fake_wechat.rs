@@ -54,6 +54,8 @@ struct Inner {
     sent: Vec<Value>,
     /// Calls of an API that hang this long and then fail without doing anything.
     stalls: HashMap<Api, VecDeque<u64>>,
+    /// Calls of an API that do their work at once and answer only after this long.
+    slow_answers: HashMap<Api, VecDeque<u64>>,
     calls: HashMap<Api, usize>,
     issued: u64,
 }
@@ -314,6 +316,22 @@ async fn subscribe_send(
             .content_type("application/json")
             .body(error(-1, "system error").0.to_string());
     }
+    let late = lock(inner)
+        .slow_answers
+        .get_mut(&Api::SubscribeSend)
+        .and_then(VecDeque::pop_front);
+    let response = deliver_subscribe(params, body, inner);
+    if let Some(millis) = late {
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+    }
+    response
+}
+
+fn deliver_subscribe(
+    params: TokenParam,
+    body: Json<Value>,
+    inner: &Arc<Mutex<Inner>>,
+) -> poem::Response {
     let mut inner = lock(inner);
     let reply = |v: Json<Value>| {
         poem::Response::builder()
@@ -446,6 +464,16 @@ impl FakeWechat {
     pub fn stall_next(&self, api: Api, times: usize, millis: u64) {
         lock(&self.inner)
             .stalls
+            .entry(api)
+            .or_default()
+            .extend(std::iter::repeat_n(millis, times));
+    }
+
+    /// The next `times` calls of `api` take effect at once (a subscribe message is delivered)
+    /// but answer only after `millis`: past the caller's timeout, the answer is lost.
+    pub fn answer_late_next(&self, api: Api, times: usize, millis: u64) {
+        lock(&self.inner)
+            .slow_answers
             .entry(api)
             .or_default()
             .extend(std::iter::repeat_n(millis, times));

@@ -1452,6 +1452,7 @@ async fn a_follower_that_falls_behind_is_not_told_its_number_is_done() {
             .publish(std::sync::Arc::new(bangban_server::events::Envelope {
                 id: uuid::Uuid::now_v7(),
                 seq: n as i64 + 1,
+                position: Some(n as i64 + 1),
                 kind: "queue.checked_in".into(),
                 topic: "booking".into(),
                 subject_kind: "queue".into(),

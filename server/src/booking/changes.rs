@@ -372,7 +372,7 @@ pub async fn review(
     tx.audit(crate::audit::Pending::action(
         now,
         viewer,
-        &format!("booking.{outcome}"),
+        format!("booking.{outcome}"),
         "booking",
         booking.id,
         json!({"reasonCode": reason.as_ref().map(|r| r.0.clone())}),

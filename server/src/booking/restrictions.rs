@@ -154,7 +154,7 @@ pub async fn decide(
     tx.audit(crate::audit::Pending::action(
         now,
         viewer,
-        &format!("restriction.{status}"),
+        format!("restriction.{status}"),
         "restriction",
         id,
         json!({"decision": decision}),

@@ -82,40 +82,41 @@ impl Filter {
 const PAGE: u64 = 500;
 const REMEMBERED_IDS: usize = 4096;
 
+/// The next page of what the filter sees after `after`, by position (publish order).
 async fn replay_page(state: &AppState, filter: &Filter, after: i64) -> AppResult<Vec<Envelope>> {
-    let seqs: Vec<i64> = match filter {
-        Filter::Audience(key) => {
-            event_audience::Entity::find()
-                .select_only()
-                .column(event_audience::Column::EventSeq)
-                .filter(event_audience::Column::AudienceKey.eq(key.as_str()))
-                .filter(event_audience::Column::EventSeq.gt(after))
-                .order_by_asc(event_audience::Column::EventSeq)
-                .limit(PAGE)
-                .into_tuple()
-                .all(&state.db)
-                .await?
-        }
-        Filter::Subject(subject) => {
-            events::Entity::find()
-                .select_only()
-                .column(events::Column::Seq)
-                .filter(events::Column::SubjectId.eq(subject.as_str()))
-                .filter(events::Column::Seq.gt(after))
-                .order_by_asc(events::Column::Seq)
-                .limit(PAGE)
-                .into_tuple()
-                .all(&state.db)
-                .await?
-        }
+    let mut query = events::Entity::find()
+        .select_only()
+        .column(events::Column::Seq)
+        .filter(events::Column::Position.gt(after));
+    query = match filter {
+        Filter::Audience(key) => query.filter(
+            events::Column::Seq.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(event_audience::Column::EventSeq)
+                    .from(event_audience::Entity)
+                    .and_where(event_audience::Column::AudienceKey.eq(key.as_str()))
+                    .to_owned(),
+            ),
+        ),
+        Filter::Subject(subject) => query.filter(events::Column::SubjectId.eq(subject.as_str())),
     };
-    load_envelopes(&state.db, &seqs)
+    let seqs: Vec<i64> = query
+        .order_by_asc(events::Column::Position)
+        .limit(PAGE)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let mut page = load_envelopes(&state.db, &seqs)
         .await
-        .map_err(|e| AppError::internal(anyhow::anyhow!(e)))
+        .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+    page.sort_by_key(|e| e.position);
+    Ok(page)
 }
 
-/// The seq of the `after` event; BAD_USER_INPUT when it is unknown.
-async fn after_seq(state: &AppState, after: Option<ID>) -> AppResult<i64> {
+/// The position to replay after for the `after` event; BAD_USER_INPUT when it is unknown. An
+/// event not positioned yet (its relay step was rolled back after a client saw it) is
+/// published again later with a new position, so the replay starts at the current head.
+async fn after_position(state: &AppState, after: Option<ID>) -> AppResult<i64> {
     let Some(after) = after else {
         return Ok(i64::MAX);
     };
@@ -126,7 +127,14 @@ async fn after_seq(state: &AppState, after: Option<ID>) -> AppResult<i64> {
         .one(&state.db)
         .await?
         .ok_or_else(|| AppError::bad_input("after", "no such event"))?;
-    Ok(row.seq)
+    match row.position {
+        Some(position) => Ok(position),
+        None => Ok(entity::event_head::Entity::find_by_id(1)
+            .one(&state.db)
+            .await?
+            .map(|head| head.position)
+            .unwrap_or(0)),
+    }
 }
 
 /// Where a subscription stands: replaying pages from the database, then live from the hub.
@@ -171,7 +179,7 @@ impl Cursor {
                     Ok(page) => {
                         let full = page.len() as u64 == PAGE;
                         self.replay_from = match page.last() {
-                            Some(last) if full => Some(last.seq),
+                            Some(last) if full => last.position,
                             _ => None,
                         };
                         self.page.extend(page);
@@ -334,7 +342,7 @@ impl EventSubscription {
         let Some(key) = viewer_key(ctx.viewer()) else {
             return failed(AppError::Unauthenticated("log in first".into()));
         };
-        match after_seq(&state, after).await {
+        match after_position(&state, after).await {
             Ok(after) => event_stream(state, Filter::Audience(key), after),
             Err(error) => failed(error),
         }
@@ -354,7 +362,7 @@ impl EventSubscription {
         {
             return failed(error);
         }
-        match after_seq(&state, after).await {
+        match after_position(&state, after).await {
             Ok(after) => event_stream(state, Filter::Subject(subject_id.to_string()), after),
             Err(error) => failed(error),
         }

@@ -138,6 +138,7 @@ mod tests {
         Arc::new(Envelope {
             id: uuid::Uuid::now_v7(),
             seq: 1,
+            position: Some(1),
             kind: "k".into(),
             topic: "account".into(),
             subject_kind: "account".into(),

@@ -20,9 +20,6 @@ use uuid::Uuid;
 
 use crate::{auth::Viewer, error::AppResult, state::AppState};
 
-/// Topics (one Redis stream each).
-pub const TOPICS: [&str; 3] = ["directory", "account", "booking"];
-
 /// Who may see an event: `resident:<uuid>` or `staff:<uuid>`.
 pub fn resident_key(id: Uuid) -> String {
     format!("resident:{id}")
@@ -57,7 +54,11 @@ pub struct EventDraft {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     pub id: Uuid,
+    /// Insert order: the row's key, not an order to follow.
     pub seq: i64,
+    /// Publish order, once the relay has positioned it (replay and live follow it).
+    #[serde(default)]
+    pub position: Option<i64>,
     pub kind: String,
     pub topic: String,
     pub subject_kind: String,
@@ -72,6 +73,7 @@ impl Envelope {
         Self {
             id: row.id,
             seq: row.seq,
+            position: row.position,
             kind: row.kind,
             topic: row.topic,
             subject_kind: row.subject_kind,
@@ -95,6 +97,7 @@ pub struct Tx<'a> {
     drafts: Vec<EventDraft>,
     audits: Vec<crate::audit::Pending>,
     written: Vec<Envelope>,
+    queued_pushes: usize,
 }
 
 impl<'a> Tx<'a> {
@@ -105,6 +108,7 @@ impl<'a> Tx<'a> {
             drafts: Vec::new(),
             audits: Vec::new(),
             written: Vec::new(),
+            queued_pushes: 0,
         })
     }
 
@@ -121,8 +125,9 @@ impl<'a> Tx<'a> {
         self.audits.push(entry);
     }
 
-    /// Writes the queued events with their audiences and outbox rows, just before the commit:
-    /// sequence numbers are taken as late as possible, so they follow the commit order closely.
+    /// Writes the queued events with their audiences, outbox rows and push deliveries (the
+    /// record of every message to send), just before the commit. Their order for readers is
+    /// given later, by the relay (see `relay`): the sequence taken here is insert order only.
     async fn write_events(&mut self) -> AppResult<()> {
         let now = self.state.clock.now();
         for draft in std::mem::take(&mut self.drafts) {
@@ -161,6 +166,8 @@ impl<'a> Tx<'a> {
             .await?;
             self.written.push(Envelope::from_row(row, audience));
         }
+        self.queued_pushes =
+            crate::push::service::queue_deliveries(&self.txn, self.state, &self.written).await?;
         Ok(())
     }
 
@@ -172,6 +179,9 @@ impl<'a> Tx<'a> {
         self.txn.commit().await?;
         if !self.written.is_empty() {
             self.state.relay_wake.notify_one();
+        }
+        if self.queued_pushes > 0 {
+            self.state.push_wake.notify_one();
         }
         Ok(self.written)
     }

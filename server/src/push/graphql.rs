@@ -44,8 +44,8 @@ impl PushDelivery {
     async fn template_id(&self) -> &str {
         &self.0.template_id
     }
-    async fn status(&self) -> DeliveryStatus {
-        DeliveryStatus::parse(&self.0.status)
+    async fn status(&self) -> GqlResult<DeliveryStatus> {
+        Ok(DeliveryStatus::parse(&self.0.status)?)
     }
     /// Send attempts made.
     async fn attempts(&self) -> i32 {

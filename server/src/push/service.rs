@@ -1,8 +1,10 @@
-//! Consent credits and deliveries. A delivery row is written before a message is sent and moves
-//! `queued → sending → sent | no_consent | failed_*` with guarded updates, so each (event, user)
-//! is sent at most once whatever the worker's fate.
+//! Consent credits and deliveries. A delivery row is written in the same transaction as its
+//! event (`queue_deliveries`, called by `events::Tx`), so PostgreSQL holds the record of every
+//! message to send whatever Redis keeps; the sender (`push::sender`) claims rows and moves them
+//! `queued → sending → sent | no_consent | failed_* | unknown`, so each (event, user) is sent at
+//! most once.
 use chrono::Utc;
-use entity::{push_consents, push_deliveries, users};
+use entity::{push_consents, push_deliveries};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, OnConflict},
@@ -17,7 +19,6 @@ use crate::{
     events::Envelope,
     push::fit::fit_value,
     state::AppState,
-    wechat::WechatError,
 };
 
 /// What `wx.requestSubscribeMessage` answered for one template.
@@ -34,7 +35,7 @@ pub enum ConsentAnswer {
 }
 
 /// The delivery status of one message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
 pub enum DeliveryStatus {
     /// Waiting for the push worker.
     Queued,
@@ -44,10 +45,15 @@ pub enum DeliveryStatus {
     Sent,
     /// No consent credit for the template (or WeChat answered 43101): not sent.
     NoConsent,
-    /// WeChat stayed busy or unreachable after the retries, or the send was interrupted; not resent.
+    /// WeChat stayed busy or unreachable after the retries (it provably never took the
+    /// message); the consent credit was given back.
     FailedTemporary,
     /// WeChat refused it (e.g. 47003 invalid data, the field named in `lastError`).
     FailedPermanent,
+    /// The request may have reached WeChat but no answer came back (a timeout, a broken
+    /// connection, a 5xx), or the worker stopped while sending. WeChat may have shown it;
+    /// it is never resent, so the resident never gets it twice.
+    Unknown,
 }
 
 impl DeliveryStatus {
@@ -59,17 +65,27 @@ impl DeliveryStatus {
             Self::NoConsent => "no_consent",
             Self::FailedTemporary => "failed_temporary",
             Self::FailedPermanent => "failed_permanent",
+            Self::Unknown => "unknown",
         }
     }
-    pub fn parse(s: &str) -> Self {
-        match s {
+
+    /// The stored form back; an unknown value is an error (the row was written by something
+    /// newer or is damaged), never a silent default.
+    pub fn parse(s: &str) -> AppResult<Self> {
+        Ok(match s {
+            "queued" => Self::Queued,
             "sending" => Self::Sending,
             "sent" => Self::Sent,
             "no_consent" => Self::NoConsent,
             "failed_temporary" => Self::FailedTemporary,
             "failed_permanent" => Self::FailedPermanent,
-            _ => Self::Queued,
-        }
+            "unknown" => Self::Unknown,
+            other => {
+                return Err(AppError::internal(anyhow::anyhow!(
+                    "unknown delivery status {other:?}"
+                )));
+            }
+        })
     }
 }
 
@@ -166,141 +182,66 @@ pub fn template_data(
     Ok(data)
 }
 
-/// The outcome of handling one event for the push group.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Handled {
-    /// Every recipient reached a final state (or there was nothing to send).
-    Done,
-    /// WeChat stayed unavailable for at least one recipient: dead-letter the event.
-    Temporary,
-}
-
-/// What a status change records besides the status.
-#[derive(Default)]
-struct Note {
-    error: Option<String>,
-    msgid: Option<String>,
-    /// Sends made (set once the sending is over).
-    attempts: Option<u32>,
-}
-
-impl Note {
-    fn error(error: impl Into<String>) -> Self {
-        Self {
-            error: Some(error.into()),
-            ..Self::default()
+/// Inside the event's transaction: one delivery row per resident in the audience of each
+/// event that has a template, with the template data fitted now (a value that cannot be fitted
+/// makes the row FAILED_PERMANENT at once, naming the keyword). One INSERT for all of them.
+/// Returns how many rows were queued to send.
+pub async fn queue_deliveries(
+    conn: &impl ConnectionTrait,
+    state: &AppState,
+    envelopes: &[Envelope],
+) -> AppResult<usize> {
+    if state.wechat.is_none() {
+        return Ok(0);
+    }
+    // Wall time: retries and claims are scheduled on it, whatever the domain clock says.
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    let mut queued = 0;
+    for envelope in envelopes {
+        let Some(template) = state.settings.push.template_for(&envelope.kind) else {
+            continue;
+        };
+        let data = template_data(template, &envelope.payload);
+        for key in &envelope.audience {
+            let Some(user_id) = key
+                .strip_prefix("resident:")
+                .and_then(|id| Uuid::parse_str(id).ok())
+            else {
+                continue;
+            };
+            let (status, data, error) = match &data {
+                Ok(data) => {
+                    queued += 1;
+                    (
+                        DeliveryStatus::Queued,
+                        Some(Value::Object(data.clone()).to_string()),
+                        None,
+                    )
+                }
+                Err(field) => (DeliveryStatus::FailedPermanent, None, Some(field.clone())),
+            };
+            rows.push(push_deliveries::ActiveModel {
+                event_id: Set(envelope.id),
+                user_id: Set(user_id),
+                template_id: Set(template.template_id.clone()),
+                subject_id: Set(envelope.subject_id.clone()),
+                status: Set(status.as_str().into()),
+                attempts: Set(0),
+                last_error: Set(error),
+                msgid: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                data: Set(data),
+                next_attempt_at: Set(Some(now)),
+                claimed_at: Set(None),
+            });
         }
     }
-}
-
-async fn set_status(
-    conn: &impl ConnectionTrait,
-    event_id: Uuid,
-    user_id: Uuid,
-    from: DeliveryStatus,
-    to: DeliveryStatus,
-    note: Note,
-) -> AppResult<bool> {
-    let Note {
-        error,
-        msgid,
-        attempts,
-    } = note;
-    let mut update = push_deliveries::Entity::update_many()
-        .col_expr(push_deliveries::Column::Status, Expr::value(to.as_str()))
-        .col_expr(push_deliveries::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(push_deliveries::Column::EventId.eq(event_id))
-        .filter(push_deliveries::Column::UserId.eq(user_id))
-        .filter(push_deliveries::Column::Status.eq(from.as_str()));
-    if let Some(attempts) = attempts {
-        update = update.col_expr(
-            push_deliveries::Column::Attempts,
-            Expr::value(i32::try_from(attempts).unwrap_or(i32::MAX)),
-        );
+    if rows.is_empty() {
+        return Ok(0);
     }
-    if let Some(error) = error {
-        update = update.col_expr(
-            push_deliveries::Column::LastError,
-            Expr::value(error.chars().take(300).collect::<String>()),
-        );
-    }
-    if let Some(msgid) = msgid {
-        update = update.col_expr(push_deliveries::Column::Msgid, Expr::value(msgid));
-    }
-    Ok(update.exec(conn).await?.rows_affected == 1)
-}
-
-async fn refund(conn: &impl ConnectionTrait, user_id: Uuid, template_id: &str) -> AppResult<()> {
-    push_consents::Entity::update_many()
-        .col_expr(
-            push_consents::Column::Credits,
-            Expr::col(push_consents::Column::Credits).add(1),
-        )
-        .filter(push_consents::Column::UserId.eq(user_id))
-        .filter(push_consents::Column::TemplateId.eq(template_id))
-        .filter(push_consents::Column::LongTerm.eq(false))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Uses one consent credit (long-term templates need none); false when there is none. One
-/// guarded statement, so concurrent sends never use the same credit twice.
-async fn take_credit(
-    conn: &impl ConnectionTrait,
-    user_id: Uuid,
-    template_id: &str,
-) -> AppResult<bool> {
-    let taken = push_consents::Entity::update_many()
-        .col_expr(
-            push_consents::Column::Credits,
-            Expr::cust("credits - CASE WHEN long_term THEN 0 ELSE 1 END"),
-        )
-        .filter(push_consents::Column::UserId.eq(user_id))
-        .filter(push_consents::Column::TemplateId.eq(template_id))
-        .filter(
-            sea_orm::Condition::any()
-                .add(push_consents::Column::LongTerm.eq(true))
-                .add(push_consents::Column::Credits.gt(0)),
-        )
-        .exec(conn)
-        .await?;
-    Ok(taken.rows_affected == 1)
-}
-
-/// Sends the event's subscribe message to each resident in its audience who has an openid,
-/// once. Idempotent: a redelivered event finds its delivery rows and sends nothing again.
-pub async fn deliver(state: &AppState, envelope: &Envelope) -> AppResult<Handled> {
-    let Some(template) = state.settings.push.template_for(&envelope.kind).cloned() else {
-        return Ok(Handled::Done);
-    };
-    let Some(wechat) = state.wechat.clone() else {
-        return Ok(Handled::Done);
-    };
-    let mut outcome = Handled::Done;
-    for key in &envelope.audience {
-        let Some(user_id) = key
-            .strip_prefix("resident:")
-            .and_then(|id| Uuid::parse_str(id).ok())
-        else {
-            continue;
-        };
-        let Some(user) = users::Entity::find_by_id(user_id).one(&state.db).await? else {
-            continue;
-        };
-        let now = state.clock.now();
-        push_deliveries::Entity::insert(push_deliveries::ActiveModel {
-            event_id: Set(envelope.id),
-            user_id: Set(user_id),
-            template_id: Set(template.template_id.clone()),
-            subject_id: Set(envelope.subject_id.clone()),
-            status: Set(DeliveryStatus::Queued.as_str().into()),
-            attempts: Set(0),
-            last_error: Set(None),
-            msgid: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
+    push_deliveries::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([
                 push_deliveries::Column::EventId,
@@ -309,149 +250,9 @@ pub async fn deliver(state: &AppState, envelope: &Envelope) -> AppResult<Handled
             .do_nothing()
             .to_owned(),
         )
-        .exec_without_returning(&state.db)
+        .exec_without_returning(conn)
         .await?;
-        let data = match template_data(&template, &envelope.payload) {
-            Ok(data) => data,
-            Err(field_error) => {
-                set_status(
-                    &state.db,
-                    envelope.id,
-                    user_id,
-                    DeliveryStatus::Queued,
-                    DeliveryStatus::FailedPermanent,
-                    Note::error(field_error),
-                )
-                .await?;
-                continue;
-            }
-        };
-        // Claimed (`sending`) before anything leaves, then a credit is used: a stop in between
-        // leaves a `sending` row, which is never resent.
-        let claimed = set_status(
-            &state.db,
-            envelope.id,
-            user_id,
-            DeliveryStatus::Queued,
-            DeliveryStatus::Sending,
-            Note::default(),
-        )
-        .await?;
-        if !claimed {
-            // Handled before — unless a worker stopped between sending and recording, in which
-            // case the message may have gone out: never send twice; record what is known.
-            set_status(
-                &state.db,
-                envelope.id,
-                user_id,
-                DeliveryStatus::Sending,
-                DeliveryStatus::FailedTemporary,
-                Note::error("interrupted while sending; not resent to avoid a duplicate"),
-            )
-            .await?;
-            continue;
-        }
-        if !take_credit(&state.db, user_id, &template.template_id).await? {
-            set_status(
-                &state.db,
-                envelope.id,
-                user_id,
-                DeliveryStatus::Sending,
-                DeliveryStatus::NoConsent,
-                Note::error("no consent credit for the template"),
-            )
-            .await?;
-            continue;
-        }
-
-        let settings = &state.settings.push;
-        let mut attempt = 0;
-        let result = loop {
-            attempt += 1;
-            let sent = wechat
-                .send_subscribe_message(
-                    &user.openid,
-                    &template.template_id,
-                    template.page.as_deref(),
-                    &data,
-                    &settings.miniprogram_state,
-                )
-                .await;
-            match sent {
-                Err(WechatError::Busy(_) | WechatError::Transport(_))
-                    if attempt < std::cmp::max(settings.max_attempts, 1) =>
-                {
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        settings.retry_base_ms * 2u64.pow(attempt - 1),
-                    ))
-                    .await;
-                }
-                other => break other,
-            }
-        };
-        let (to, error, msgid) = match result {
-            Ok(msgid) => (DeliveryStatus::Sent, None, Some(msgid.to_string())),
-            Err(WechatError::Api {
-                errcode: 43101,
-                errmsg,
-            }) => {
-                // WeChat's word is final: the user has no credit left.
-                push_consents::Entity::update_many()
-                    .col_expr(push_consents::Column::Credits, Expr::value(0))
-                    .filter(push_consents::Column::UserId.eq(user_id))
-                    .filter(push_consents::Column::TemplateId.eq(template.template_id.as_str()))
-                    .exec(&state.db)
-                    .await?;
-                (
-                    DeliveryStatus::NoConsent,
-                    Some(format!("43101 {errmsg}")),
-                    None,
-                )
-            }
-            Err(WechatError::Api {
-                errcode: 47003,
-                errmsg,
-            }) => {
-                refund(&state.db, user_id, &template.template_id).await?;
-                (
-                    DeliveryStatus::FailedPermanent,
-                    Some(format!("47003 {errmsg}")),
-                    None,
-                )
-            }
-            Err(error @ (WechatError::Busy(_) | WechatError::Transport(_))) => {
-                refund(&state.db, user_id, &template.template_id).await?;
-                outcome = Handled::Temporary;
-                (
-                    DeliveryStatus::FailedTemporary,
-                    Some(error.to_string()),
-                    None,
-                )
-            }
-            Err(error) => {
-                refund(&state.db, user_id, &template.template_id).await?;
-                (
-                    DeliveryStatus::FailedPermanent,
-                    Some(error.to_string()),
-                    None,
-                )
-            }
-        };
-        set_status(
-            &state.db,
-            envelope.id,
-            user_id,
-            DeliveryStatus::Sending,
-            to,
-            Note {
-                error,
-                msgid,
-                attempts: Some(attempt),
-            },
-        )
-        .await?;
-    }
-    Ok(outcome)
+    Ok(queued)
 }
 
 /// The viewer's own deliveries, newest first.

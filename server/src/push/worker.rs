@@ -1,68 +1,34 @@
-//! The push worker: a member of the `push` consumer group. It acknowledges an event once every
-//! recipient's delivery is final, dead-letters it when WeChat stays unavailable or the event keeps
-//! coming back, and takes over events a stopped worker left unacknowledged.
+//! The push worker: claims queued deliveries from the database and sends them (see
+//! `push::sender`). Any number of workers, on any number of instances, share the queue. It is
+//! woken by this instance's commits that queued deliveries and otherwise polls; Redis plays no
+//! part in what must be sent, so losing Redis loses no push.
 use std::{sync::Arc, time::Duration};
 
-use futures_util::StreamExt;
+use crate::{push::sender, state::AppState};
 
-use crate::{
-    events::broker::Delivery,
-    push::service::{Handled, deliver},
-    state::AppState,
-};
+/// Deliveries claimed per round.
+const BATCH: u64 = 64;
 
-pub const GROUP: &str = "push";
-
-/// Handles what one read of the group returns; returns how many events were handled.
+/// One round: sends a batch, or — with nothing due — closes deliveries left `sending` by a
+/// stopped worker and waits up to `block` for new ones. Returns how many were handled.
 pub async fn run_once(state: &AppState, consumer: &str, block: Duration) -> anyhow::Result<usize> {
-    let settings = &state.settings.push;
-    let deliveries: Vec<Delivery> = state
-        .broker
-        .read_group(
-            GROUP,
-            consumer,
-            32,
-            block,
-            Duration::from_millis(settings.reclaim_after_ms),
-        )
-        .await?;
-    let count = deliveries.len();
-    // Deliveries are independent (one event each; a message is claimed before it is sent), so
-    // several go out at once.
-    let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(deliveries)
-        .map(|delivery| handle(state, delivery))
-        .buffer_unordered(settings.concurrency.max(1))
-        .collect()
-        .await;
-    for result in results {
-        result?;
-    }
-    Ok(count)
-}
-
-async fn handle(state: &AppState, delivery: Delivery) -> anyhow::Result<()> {
-    let settings = &state.settings.push;
-    if delivery.times_delivered > settings.max_deliveries {
-        state
-            .broker
-            .dead_letter(GROUP, &delivery, "delivered too many times")
-            .await?;
-        return Ok(());
-    }
-    match deliver(state, &delivery.envelope).await {
-        Ok(Handled::Done) => state.broker.ack(GROUP, &delivery).await?,
-        Ok(Handled::Temporary) => {
-            state
-                .broker
-                .dead_letter(GROUP, &delivery, "WeChat unavailable after retries")
-                .await?
+    let handled = sender::send_batch(state, BATCH)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message()))?;
+    if handled == 0 {
+        let closed = sender::close_interrupted(state)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message()))?;
+        if closed > 0 {
+            tracing::warn!(
+                consumer,
+                closed,
+                "deliveries interrupted mid-send marked UNKNOWN"
+            );
         }
-        Err(error) => {
-            // Left unacknowledged: redelivered after `reclaim_after_ms`.
-            tracing::warn!(error = error.message(), event_id = %delivery.envelope.id, "push delivery failed; will retry");
-        }
+        let _ = tokio::time::timeout(block, state.push_wake.notified()).await;
     }
-    Ok(())
+    Ok(handled)
 }
 
 /// Runs until shutdown.
@@ -74,7 +40,7 @@ pub async fn run_forever(state: Arc<AppState>, consumer: String) {
             return;
         }
         let round = tokio::select! {
-            round = run_once(&state, &consumer, Duration::from_secs(2)) => round,
+            round = run_once(&state, &consumer, Duration::from_millis(500)) => round,
             _ = shutdown.changed() => return,
         };
         match round {
@@ -82,7 +48,7 @@ pub async fn run_forever(state: Arc<AppState>, consumer: String) {
             Err(error) => {
                 failures += 1;
                 if failures == 1 || failures.is_multiple_of(20) {
-                    tracing::warn!(%error, "push worker waiting for the broker");
+                    tracing::warn!(%error, "push worker cannot reach the database; will retry");
                 }
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(failures.min(10)))).await;
             }

@@ -23,8 +23,13 @@ pub enum WechatError {
     /// Any other errcode.
     #[error("WeChat answered errcode {errcode}: {errmsg}")]
     Api { errcode: i64, errmsg: String },
-    /// Timeout, connection failure, or HTTP status outside 2xx without an errcode body.
+    /// The connection could not be made: the request provably never reached WeChat.
     #[error("WeChat unreachable: {0}")]
+    Unreachable(String),
+    /// The request may have reached WeChat but no answer came back: a timeout, a connection
+    /// broken after sending, or an HTTP status outside 2xx without an errcode body. Whether
+    /// WeChat acted on it is unknown.
+    #[error("no answer from WeChat: {0}")]
     Transport(String),
     /// A body we could not understand.
     #[error("unexpected WeChat answer: {0}")]
@@ -33,7 +38,10 @@ pub enum WechatError {
 
 impl WechatError {
     fn retryable(&self) -> bool {
-        matches!(self, Self::Busy(_) | Self::Transport(_))
+        matches!(
+            self,
+            Self::Busy(_) | Self::Unreachable(_) | Self::Transport(_)
+        )
     }
 }
 
@@ -50,9 +58,9 @@ impl From<WechatError> for AppError {
             other => {
                 tracing::warn!(error = %other, "WeChat call failed");
                 AppError::UpstreamWechat(match other {
-                    WechatError::Busy(_) | WechatError::Transport(_) => {
-                        "WeChat is busy; try again shortly".to_string()
-                    }
+                    WechatError::Busy(_)
+                    | WechatError::Unreachable(_)
+                    | WechatError::Transport(_) => "WeChat is busy; try again shortly".to_string(),
                     _ => "WeChat refused the request".to_string(),
                 })
             }
@@ -165,10 +173,7 @@ impl WechatClient {
 
     /// Sends one request and reads the body as JSON whatever the HTTP status.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, WechatError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| WechatError::Transport(without_url(&e)))?;
+        let response = request.send().await.map_err(|e| transport_error(&e))?;
         let status = response.status();
         let bytes = response
             .bytes()
@@ -409,7 +414,7 @@ impl WechatClient {
                     .json(&json!({"scene": scene, "page": page, "check_path": false, "env_version": "release"}))
                     .send()
                     .await
-                    .map_err(|e| WechatError::Transport(without_url(&e)))?;
+                    .map_err(|e| transport_error(&e))?;
                 let is_json = response
                     .headers()
                     .get(reqwest::header::CONTENT_TYPE)
@@ -478,6 +483,16 @@ impl WechatClient {
             }
         })
         .await
+    }
+}
+
+/// A failed request: `Unreachable` when the connection was never made (nothing reached
+/// WeChat), `Transport` otherwise (the request may have been acted on).
+fn transport_error(error: &reqwest::Error) -> WechatError {
+    if error.is_connect() {
+        WechatError::Unreachable(without_url(error))
+    } else {
+        WechatError::Transport(without_url(error))
     }
 }
 

@@ -1,13 +1,12 @@
-//! The embedded default's durable queue position per consumer group (Redis keeps its own).
+//! The last event position the relay gave out (one row, id 1): its lock orders the relays.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "consumer_cursors")]
+#[sea_orm(table_name = "event_head")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub consumer_group: String,
-    /// Every event up to this seq has been handled by the group.
-    pub last_seq: i64,
+    pub id: i32,
+    pub position: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
