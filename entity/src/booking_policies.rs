@@ -27,6 +27,8 @@ pub struct Model {
     pub remind_day_before_hour: i32,
     /// Minutes before the slot of the second reminder.
     pub remind_before_minutes: i32,
+    /// Minutes before its slot a booking may be checked in on site.
+    pub check_in_opens_minutes: i32,
     pub updated_at: DateTimeUtc,
 }
 

@@ -11,6 +11,7 @@ mod m20261127_000005_booking_desk;
 mod m20261201_000006_phone_owner;
 mod m20261201_000007_push_work;
 mod m20261201_000008_event_position;
+mod m20261201_000009_check_in_window;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_phone_owner::Migration),
             Box::new(m20261201_000007_push_work::Migration),
             Box::new(m20261201_000008_event_position::Migration),
+            Box::new(m20261201_000009_check_in_window::Migration),
         ]
     }
 }

@@ -290,6 +290,9 @@ pub struct RateLimitSettings {
     /// Booking attempts allowed per client address per minute (a village hall's shared
     /// connection counts once, so this is generous).
     pub book_per_ip_per_minute: u64,
+    /// Check-in scans allowed per resident per minute (the rotating check-in code has a
+    /// million values; this keeps guessing it hopeless).
+    pub check_in_per_user_per_minute: u64,
     /// Lifetime of a slot's admission counter in the shared store (the seats left as the crowd
     /// sees them; none left answers SLOT_FULL without the database). Freed seats reset it at
     /// once; this bounds how stale it can be otherwise. 0 turns it off.
@@ -400,6 +403,7 @@ impl Default for RateLimitSettings {
             bind_phone_per_user_per_hour: 10,
             book_per_user_per_minute: 30,
             book_per_ip_per_minute: 600,
+            check_in_per_user_per_minute: 20,
             sold_out_flag_seconds: 5,
         }
     }

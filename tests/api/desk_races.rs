@@ -212,3 +212,85 @@ async fn a_phone_number_belongs_to_one_account_and_binding_it_elsewhere_moves_it
     );
     let _ = Role::CountyAdmin;
 }
+
+#[tokio::test]
+async fn check_in_needs_the_code_shown_at_the_desk_and_opens_only_shortly_before_the_slot() {
+    use crate::queue_ledger::{agent, book, move_to, scan, scene_of, slots_after, text};
+    let desk = crate::booking::desk(1).await;
+    let app = &desk.app;
+    let scene = scene_of(app, &desk.point).await;
+    let (_, slots) = slots_after(&desk, 1).await;
+    let booking = book(&desk, "at-home", &slots[2]).await;
+    let code = text(&booking["code"]);
+
+    // Four hours before the slot, with only what the public directory shows: refused.
+    move_to(app, &slots[2], -240);
+    let resident = app.login_resident("at-home").await;
+    let check_in = "mutation($s: String!, $k: String!, $c: String) { checkIn(pointScene: $s, checkInCode: $k, bookingCode: $c) { label } }";
+    let without = app
+        .as_(&resident, check_in, json!({"s": scene, "k": "", "c": code}))
+        .await;
+    assert_eq!(
+        crate::helpers::expect_error(&without, "BAD_USER_INPUT")["extensions"]["field"],
+        "checkInCode"
+    );
+    // The desk's screen shows the code; residents may not read it from home.
+    let desk_agent = agent(&desk, 0).await;
+    let shown = "query($p: ID!) { pointCheckInCode(servicePointId: $p) { code validUntil } }";
+    crate::helpers::expect_error(
+        &app.as_(&resident, shown, json!({"p": desk.point})).await,
+        "FORBIDDEN",
+    );
+    let on_screen =
+        expect_data(&app.as_(&desk_agent, shown, json!({"p": desk.point})).await)["pointCheckInCode"]
+            .clone();
+    let site = text(&on_screen["code"]);
+    assert_eq!(site.len(), 6, "{on_screen}");
+    // Even on site, four hours early is too early.
+    let early = app
+        .as_(
+            &resident,
+            check_in,
+            json!({"s": scene, "k": site, "c": code}),
+        )
+        .await;
+    crate::helpers::expect_error(&early, "INVALID_TRANSITION");
+    assert_eq!(app.dump_table("queue_tickets").await, "", "no number yet");
+
+    // Within the point's three hours before the slot, on site: a number.
+    move_to(app, &slots[2], -100);
+    let resident = app.refresh(&resident).await;
+    let ticket = expect_data(&scan(app, &resident, &scene, Some(&code)).await)["checkIn"].clone();
+    assert_eq!(ticket["label"], "A001");
+}
+
+#[tokio::test]
+async fn a_checked_in_booking_the_desk_never_finished_counts_for_the_no_show_rule() {
+    use crate::queue_ledger::{book, move_to, scan, scene_of, slots_after, text};
+    let desk = crate::booking::desk(1).await;
+    let app = &desk.app;
+    let county = app
+        .login_staff_session("county.admin", crate::helpers::STAFF_PASSWORD)
+        .await;
+    expect_data(&app.as_(&county, "mutation($p: ID!, $i: BookingPolicyInput!) { setBookingPolicy(servicePointId: $p, input: $i) { noShowLimit } }",
+        json!({"p": desk.point, "i": {"noShowLimit": 1}})).await);
+    let scene = scene_of(app, &desk.point).await;
+    let (_, slots) = slots_after(&desk, 1).await;
+    let booking = book(&desk, "checks-in-and-leaves", &slots[1]).await;
+    move_to(app, &slots[1], -10);
+    let resident = app.login_resident("checks-in-and-leaves").await;
+    expect_data(&scan(app, &resident, &scene, Some(&text(&booking["code"]))).await);
+
+    // The day ends with the number never called or finished.
+    move_to(app, &slots[1], 24 * 60);
+    let ran = bangban_server::jobs::run_due(&app.state)
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    assert_eq!(ran.booking.unfinished, 1);
+    let restrictions = app.dump_table("booking_restrictions").await;
+    assert!(
+        restrictions.contains(&resident.user_id),
+        "restricted after one unfinished booking with a limit of one: {restrictions}"
+    );
+}

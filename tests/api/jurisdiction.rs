@@ -135,6 +135,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("refuseBooking", Access::Guarded, "mutation($id: ID!) { refuseBooking(id: $id, reasonCode: \"X\", explanation: \"x\") { id } }".into(), json!({"id": f.booking})),
         ("pointSlots", Access::Guarded, "query($id: ID!) { pointSlots(servicePointId: $id, day: \"2026-12-01\") { id } }".into(), json!({"id": f.point})),
         ("ledgerCsv", Access::Guarded, "query($id: ID!) { ledgerCsv(servicePointId: $id, from: \"2026-01-01T00:00:00Z\", to: \"2027-01-01T00:00:00Z\") }".into(), json!({"id": f.point})),
+        ("pointCheckInCode", Access::Guarded, "query($id: ID!) { pointCheckInCode(servicePointId: $id) { code } }".into(), json!({"id": f.point})),
         ("pointQueue", Access::Guarded, "query($id: ID!) { pointQueue(servicePointId: $id) { id } }".into(), json!({"id": f.point})),
         ("queuePosition", Access::Guarded, "query($id: ID!) { queuePosition(ticketId: $id) { ahead } }".into(), json!({"id": f.ticket})),
         ("bookOnBehalf", Access::Guarded, "mutation($id: ID!, $s: ID!, $i: ID!) { bookOnBehalf(input: {residentPhone: \"13900000011\", onBehalf: {channel: PHONE}, booking: {servicePointId: $id, slotId: $s, itemId: $i, kind: HELP, idempotencyKey: \"j2\"}}) { id } }".into(), json!({"id": f.point, "s": f.slot, "i": f.item})),

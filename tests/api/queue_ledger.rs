@@ -17,7 +17,7 @@ use crate::{
     helpers::{Options, Session, TestApp, WsClient, expect_data, expect_error},
 };
 
-const CHECK_IN: &str = "mutation($s: String!, $c: String) { checkIn(pointScene: $s, bookingCode: $c) { id label status day bookingId } }";
+const CHECK_IN: &str = "mutation($s: String!, $k: String!, $c: String) { checkIn(pointScene: $s, checkInCode: $k, bookingCode: $c) { id label status day bookingId } }";
 const AT_DESK: &str = "mutation($p: ID!, $c: String) { checkInAtDesk(servicePointId: $p, bookingCode: $c) { id label status day bookingId } }";
 const CALL_NEXT: &str =
     "mutation($p: ID!) { callNext(servicePointId: $p) { id label status calledAt } }";
@@ -43,7 +43,7 @@ type ScanCase<'a> = (
     Option<&'a str>,
 );
 
-fn now(app: &TestApp) -> DateTime<Utc> {
+pub(crate) fn now(app: &TestApp) -> DateTime<Utc> {
     Clock::now(app.clock.as_ref())
 }
 
@@ -58,21 +58,21 @@ fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap()
 }
 
-fn text(value: &Value) -> String {
+pub(crate) fn text(value: &Value) -> String {
     value
         .as_str()
         .unwrap_or_else(|| panic!("not a string: {value}"))
         .to_string()
 }
 
-async fn agent(desk: &Desk, n: usize) -> Session {
+pub(crate) async fn agent(desk: &Desk, n: usize) -> Session {
     desk.app
         .login_staff_session(&format!("lg.agent{n}"), AGENT_PASSWORD)
         .await
 }
 
 /// The slots of the `n`th working day after the test clock's date.
-async fn slots_after(desk: &Desk, n: i64) -> (String, Vec<Value>) {
+pub(crate) async fn slots_after(desk: &Desk, n: i64) -> (String, Vec<Value>) {
     let today = bangban_server::directory::changes::local_date(now(&desk.app));
     let next = expect_data(
         &desk
@@ -92,7 +92,7 @@ async fn slots_after(desk: &Desk, n: i64) -> (String, Vec<Value>) {
 }
 
 /// A resident books a slot online; returns the booking (`id`, `code`).
-async fn book(desk: &Desk, openid: &str, slot: &Value) -> Value {
+pub(crate) async fn book(desk: &Desk, openid: &str, slot: &Value) -> Value {
     let resident = desk.app.login_resident(openid).await;
     let booked = expect_data(
         &desk
@@ -107,7 +107,7 @@ async fn book(desk: &Desk, openid: &str, slot: &Value) -> Value {
     booked["bookAppointment"].clone()
 }
 
-async fn scene_of(app: &TestApp, point: &str) -> String {
+pub(crate) async fn scene_of(app: &TestApp, point: &str) -> String {
     let found = expect_data(
         &app.graphql(
             None,
@@ -121,13 +121,25 @@ async fn scene_of(app: &TestApp, point: &str) -> String {
 
 /// Moves the clock to `minutes` after (negative: before) a slot's start; sessions must be
 /// renewed afterwards (access tokens do not survive days).
-fn move_to(app: &TestApp, slot: &Value, minutes: i64) {
+pub(crate) fn move_to(app: &TestApp, slot: &Value, minutes: i64) {
     app.clock
         .set(instant(&slot["startsAt"]) + Duration::minutes(minutes));
 }
 
-async fn scan(app: &TestApp, who: &Session, scene: &str, code: Option<&str>) -> Value {
-    app.as_(who, CHECK_IN, json!({"s": scene, "c": code})).await
+/// The check-in code the point's desk shows now (what a resident on site reads off it).
+pub async fn site_code(app: &TestApp, scene: &str) -> String {
+    match bangban_server::directory::service::service_point_by_scene(&app.state.db, scene).await {
+        Ok(point) => {
+            bangban_server::booking::queue::check_in_code(&app.state.cipher, point.id, now(app)).0
+        }
+        Err(_) => "000000".into(),
+    }
+}
+
+pub(crate) async fn scan(app: &TestApp, who: &Session, scene: &str, code: Option<&str>) -> Value {
+    let site = site_code(app, scene).await;
+    app.as_(who, CHECK_IN, json!({"s": scene, "k": site, "c": code}))
+        .await
 }
 
 async fn queue_labels(desk: &Desk, who: &Session) -> Vec<(String, String)> {
@@ -222,8 +234,54 @@ async fn check_in_hands_out_one_number_per_booking_and_refuses_every_bad_scan_wr
     let other_code = text(&theirs["code"]);
     let tomorrow_code = text(&tomorrow["code"]);
     let cancelled_code = text(&cancelled["code"]);
-    let at = |scene: &str, code: Option<&str>| json!({"s": scene, "c": code});
+    let site = site_code(&desk.app, &scene).await;
+    let zone_site = site_code(&desk.app, &zone_scene).await;
+    let at = |scene: &str, code: Option<&str>| {
+        let k = if scene == zone_scene {
+            &zone_site
+        } else {
+            &site
+        };
+        json!({"s": scene, "k": k, "c": code})
+    };
+    let old_site = {
+        let point = uuid::Uuid::parse_str(&desk.point).unwrap();
+        bangban_server::booking::queue::check_in_code(
+            &desk.app.state.cipher,
+            point,
+            now(&desk.app) - Duration::minutes(3),
+        )
+        .0
+    };
     let cases: Vec<ScanCase> = vec![
+        (
+            "only the printed QR code, no check-in code",
+            Some(&resident),
+            json!({"s": scene, "k": "", "c": code}),
+            "BAD_USER_INPUT",
+            Some("checkInCode"),
+        ),
+        (
+            "a check-in code three minutes old",
+            Some(&resident),
+            json!({"s": scene, "k": old_site, "c": code}),
+            "BAD_USER_INPUT",
+            Some("checkInCode"),
+        ),
+        (
+            "the check-in code of another point",
+            Some(&resident),
+            json!({"s": scene, "k": zone_site, "c": code}),
+            "BAD_USER_INPUT",
+            Some("checkInCode"),
+        ),
+        (
+            "an oversized booking code",
+            Some(&resident),
+            at(&scene, Some(&"A".repeat(200))),
+            "BAD_USER_INPUT",
+            Some("bookingCode"),
+        ),
         (
             "unknown scene",
             Some(&resident),

@@ -326,6 +326,8 @@ pub struct BookingPolicy {
     pub remind_day_before_hour: i32,
     /// Minutes before the slot of the second reminder.
     pub remind_before_minutes: i32,
+    /// Minutes before its slot a booking may be checked in on site (签到).
+    pub check_in_opens_minutes: i32,
 }
 
 impl From<crate::booking::model::Policy> for BookingPolicy {
@@ -346,6 +348,7 @@ impl From<crate::booking::model::Policy> for BookingPolicy {
             hold_minutes: int(p.hold_minutes),
             remind_day_before_hour: int(p.remind_day_before_hour),
             remind_before_minutes: int(p.remind_before_minutes),
+            check_in_opens_minutes: int(p.check_in_opens_minutes),
         }
     }
 }
@@ -382,6 +385,8 @@ pub struct BookingPolicyInput {
     pub remind_day_before_hour: Option<i32>,
     /// Minutes before the slot of the second reminder (5–1440).
     pub remind_before_minutes: Option<i32>,
+    /// Minutes before its slot a booking may be checked in on site (0–480).
+    pub check_in_opens_minutes: Option<i32>,
 }
 
 impl From<BookingPolicyInput> for crate::booking::model::PolicyPatch {
@@ -401,6 +406,7 @@ impl From<BookingPolicyInput> for crate::booking::model::PolicyPatch {
             hold_minutes: p.hold_minutes.map(i64::from),
             remind_day_before_hour: p.remind_day_before_hour.map(i64::from),
             remind_before_minutes: p.remind_before_minutes.map(i64::from),
+            check_in_opens_minutes: p.check_in_opens_minutes.map(i64::from),
         }
     }
 }
@@ -605,8 +611,30 @@ pub struct BookOnBehalfInput {
 #[derive(Default)]
 pub struct BookingQuery;
 
+/// The check-in code the desk shows (on its screen, or as a dynamic QR code beside the printed
+/// one); residents enter it with `checkIn`.
+#[derive(SimpleObject)]
+pub struct CheckInCode {
+    /// Six digits, changing every minute; the previous one is accepted for another minute.
+    pub code: String,
+    /// When this code stops being shown: fetch the next one then.
+    pub valid_until: DateTime<Utc>,
+}
+
 #[Object]
 impl BookingQuery {
+    /// The point's desk (its agents and admins over it): the current check-in code to show.
+    async fn point_check_in_code(
+        &self,
+        ctx: &Context<'_>,
+        service_point_id: ID,
+    ) -> GqlResult<CheckInCode> {
+        let point = parse_id(&service_point_id, "servicePointId")?;
+        let (code, valid_until) =
+            queue::point_check_in_code(ctx.state(), ctx.viewer(), point).await?;
+        Ok(CheckInCode { code, valid_until })
+    }
+
     /// Public: the slots of a service point from `from` to `to` (China dates) that can still be
     /// booked. Rest days (holidays) have none; 调休 working weekends have slots.
     async fn available_slots(
@@ -958,19 +986,26 @@ impl BookingMutation {
         ))
     }
 
-    /// Residents: check in by scanning the point's QR code (its scene), with the booking code
-    /// for an appointment or without one for a walk-in number. Twice returns the same number.
+    /// Residents, on site: check in by scanning the point's printed QR code (its scene) and
+    /// entering the check-in code shown at the desk (it changes every minute; the printed code
+    /// alone only opens the point's page), with the booking code for an appointment — from the
+    /// point's `checkInOpensMinutes` before its slot — or without one for a walk-in number.
+    /// Twice returns the same number. BAD_USER_INPUT `checkInCode` for a wrong or old code.
     async fn check_in(
         &self,
         ctx: &Context<'_>,
         point_scene: String,
+        check_in_code: String,
         booking_code: Option<String>,
     ) -> GqlResult<QueueTicket> {
         Ok(QueueTicket(
             queue::check_in(
                 ctx.state(),
                 ctx.viewer(),
-                CheckIn::Scan { scene: point_scene },
+                CheckIn::Scan {
+                    scene: point_scene,
+                    code: check_in_code,
+                },
                 booking_code,
             )
             .await?,

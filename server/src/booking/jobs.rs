@@ -150,7 +150,12 @@ pub(crate) async fn apply_no_show_rule(
     let count = bookings::Entity::find()
         .inner_join(slots::Entity)
         .filter(bookings::Column::UserId.eq(user_id))
-        .filter(bookings::Column::Status.eq(BookingStatus::NoShow.as_str()))
+        // A booking checked in but never finished by the desk counts too: a check-in proves
+        // presence only at that moment, and someone who left before being served was absent.
+        .filter(bookings::Column::Status.is_in([
+            BookingStatus::NoShow.as_str(),
+            BookingStatus::Unfinished.as_str(),
+        ]))
         .filter(slots::Column::EndsAt.gte(since))
         .count(&**tx)
         .await? as i64;
@@ -197,7 +202,8 @@ pub(crate) async fn apply_no_show_rule(
 }
 
 /// Numbers the desk never finished on a day that has ended: the ticket and its booking are
-/// closed as `unfinished` (so the booking stops counting as open), with a ledger entry.
+/// closed as `unfinished` (so the booking stops counting as open), with a ledger entry; such a
+/// booking counts for the no-show rule.
 async fn close_unfinished_days(state: &AppState) -> AppResult<u64> {
     let now = state.clock.now();
     let today = crate::directory::changes::local_date(now);
@@ -210,7 +216,7 @@ async fn close_unfinished_days(state: &AppState) -> AppResult<u64> {
         .await?;
     let mut closed = 0;
     for ticket in stale {
-        let tx = Tx::begin(state).await?;
+        let mut tx = Tx::begin(state).await?;
         let done = queue_tickets::Entity::update_many()
             .col_expr(queue_tickets::Column::Status, Expr::value("unfinished"))
             .col_expr(queue_tickets::Column::FinishedAt, Expr::value(Some(now)))
@@ -246,6 +252,8 @@ async fn close_unfinished_days(state: &AppState) -> AppResult<u64> {
                         now,
                     )
                     .await?;
+                    let policy = policy(&*tx, booking.service_point_id).await?;
+                    apply_no_show_rule(&mut tx, booking.user_id, &policy, now).await?;
                 }
             }
             None => {

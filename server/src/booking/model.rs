@@ -110,6 +110,8 @@ pub struct Policy {
     pub remind_day_before_hour: i64,
     /// Minutes before the slot of the second reminder.
     pub remind_before_minutes: i64,
+    /// Minutes before its slot a booking may be checked in on site.
+    pub check_in_opens_minutes: i64,
 }
 
 impl Default for Policy {
@@ -129,6 +131,7 @@ impl Default for Policy {
             hold_minutes: 15,
             remind_day_before_hour: 18,
             remind_before_minutes: 60,
+            check_in_opens_minutes: 180,
         }
     }
 }
@@ -150,6 +153,7 @@ pub struct PolicyPatch {
     pub hold_minutes: Option<i64>,
     pub remind_day_before_hour: Option<i64>,
     pub remind_before_minutes: Option<i64>,
+    pub check_in_opens_minutes: Option<i64>,
 }
 
 impl Policy {
@@ -178,6 +182,9 @@ impl Policy {
             remind_before_minutes: patch
                 .remind_before_minutes
                 .unwrap_or(self.remind_before_minutes),
+            check_in_opens_minutes: patch
+                .check_in_opens_minutes
+                .unwrap_or(self.check_in_opens_minutes),
         }
     }
 }

@@ -46,8 +46,60 @@ const COUNTER_TTL: StdDuration = StdDuration::from_secs(2 * 24 * 3600);
 
 /// Who checks in: the resident by scanning, or staff at the desk.
 pub enum CheckIn {
-    Scan { scene: String },
-    Desk { point_id: Uuid },
+    /// The resident scanned the point's printed QR code (its public `scene`) and entered the
+    /// rotating code shown at the desk: only someone on site has both.
+    Scan {
+        scene: String,
+        code: String,
+    },
+    Desk {
+        point_id: Uuid,
+    },
+}
+
+/// How long one check-in code is shown; the previous one is still accepted, so a code read at
+/// the end of its minute works.
+const CODE_SECONDS: i64 = 60;
+
+fn code_for_window(cipher: &crate::pii::FieldCipher, point_id: Uuid, window: i64) -> String {
+    let mac = cipher.blind_index("check-in", &format!("{point_id}:{window}"));
+    let number = u32::from_str_radix(&mac[..8], 16).unwrap_or(0) % 1_000_000;
+    format!("{number:06}")
+}
+
+/// The point's check-in code now (6 digits, a keyed HMAC of the point and the minute) and when
+/// it stops being shown.
+pub fn check_in_code(
+    cipher: &crate::pii::FieldCipher,
+    point_id: Uuid,
+    now: DateTime<Utc>,
+) -> (String, DateTime<Utc>) {
+    let window = now.timestamp().div_euclid(CODE_SECONDS);
+    let until = DateTime::from_timestamp((window + 1) * CODE_SECONDS, 0).unwrap_or(now);
+    (code_for_window(cipher, point_id, window), until)
+}
+
+/// Whether `code` is the point's code of this minute or the one before.
+fn check_in_code_matches(
+    cipher: &crate::pii::FieldCipher,
+    point_id: Uuid,
+    code: &str,
+    now: DateTime<Utc>,
+) -> bool {
+    let window = now.timestamp().div_euclid(CODE_SECONDS);
+    [window, window - 1]
+        .iter()
+        .any(|w| code_for_window(cipher, point_id, *w) == code)
+}
+
+/// The desk's screen: the current check-in code of its point (staff who work the desk).
+pub async fn point_check_in_code(
+    state: &AppState,
+    viewer: &Viewer,
+    point_id: Uuid,
+) -> AppResult<(String, DateTime<Utc>)> {
+    ensure_desk(state, viewer, point_id).await?;
+    Ok(check_in_code(&state.cipher, point_id, state.clock.now()))
 }
 
 /// Checks a booking in (or a walk-in without one) and hands out the day's queue number. Checking
@@ -59,7 +111,18 @@ pub async fn check_in(
     booking_code: Option<String>,
 ) -> AppResult<queue_tickets::Model> {
     let (point, staff, user) = match (&how, viewer) {
-        (CheckIn::Scan { scene }, Viewer::Resident { user_id, .. }) => {
+        (CheckIn::Scan { scene, code }, Viewer::Resident { user_id, .. }) => {
+            if scene.chars().count() > 32 {
+                return Err(AppError::bad_input("pointScene", "at most 32 characters"));
+            }
+            state
+                .limiter
+                .check(
+                    &format!("check-in:{user_id}"),
+                    state.settings.limits.check_in_per_user_per_minute,
+                    std::time::Duration::from_secs(60),
+                )
+                .await?;
             let point = service_point_by_scene(&state.db, scene)
                 .await
                 .map_err(|e| match e {
@@ -68,6 +131,19 @@ pub async fn check_in(
                     }
                     other => other,
                 })?;
+            let code = code.trim();
+            if code.is_empty() || code.len() > 16 {
+                return Err(AppError::bad_input(
+                    "checkInCode",
+                    "enter the check-in code shown at the desk",
+                ));
+            }
+            if !check_in_code_matches(&state.cipher, point.id, code, state.clock.now()) {
+                return Err(AppError::bad_input(
+                    "checkInCode",
+                    "not this point's current check-in code; check in at the service point",
+                ));
+            }
             (point, None, Some(*user_id))
         }
         (CheckIn::Scan { .. }, Viewer::Anonymous) | (CheckIn::Desk { .. }, Viewer::Anonymous) => {
@@ -96,6 +172,12 @@ pub async fn check_in(
             CheckIn::Desk { .. } => "servicePointId",
         };
         return Err(AppError::bad_input(field, "this service point is closed"));
+    }
+    if booking_code
+        .as_deref()
+        .is_some_and(|c| c.chars().count() > 16)
+    {
+        return Err(AppError::bad_input("bookingCode", "at most 16 characters"));
     }
     let now = state.clock.now();
     let today = local_date(now);
@@ -138,8 +220,16 @@ pub async fn check_in(
                     slot.day
                 )));
             }
-            let grace = policy(&state.db, point.id).await?.grace_minutes;
-            if is_no_show(slot.ends_at, grace, now) {
+            let policy = policy(&state.db, point.id).await?;
+            let opens = slot.starts_at - chrono::Duration::minutes(policy.check_in_opens_minutes);
+            if now < opens {
+                return Err(AppError::InvalidTransition(format!(
+                    "check-in opens {} minutes before the slot, at {}",
+                    policy.check_in_opens_minutes,
+                    opens.with_timezone(&crate::clock::CHINA).format("%H:%M")
+                )));
+            }
+            if is_no_show(slot.ends_at, policy.grace_minutes, now) {
                 return Err(AppError::InvalidTransition(
                     "the slot and its grace period are over; please take a walk-in number".into(),
                 ));

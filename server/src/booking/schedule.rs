@@ -45,6 +45,7 @@ pub async fn policy(conn: &impl ConnectionTrait, point_id: Uuid) -> AppResult<Po
                 hold_minutes: i64::from(p.hold_minutes),
                 remind_day_before_hour: i64::from(p.remind_day_before_hour),
                 remind_before_minutes: i64::from(p.remind_before_minutes),
+                check_in_opens_minutes: i64::from(p.check_in_opens_minutes),
             },
             None => Policy::default(),
         },
@@ -250,7 +251,7 @@ pub async fn set_policy(
     who.ensure_admin()?;
     // Values left out keep what the point has now.
     let policy = policy(&txn, point_id).await?.patched(patch);
-    let ranges: [(&str, i64, i64, i64); 14] = [
+    let ranges: [(&str, i64, i64, i64); 15] = [
         ("input.slotMinutes", policy.slot_minutes, 5, 240),
         ("input.seatsPerAgent", policy.seats_per_agent, 1, 20),
         ("input.windowDays", policy.window_days, 1, 60),
@@ -285,6 +286,12 @@ pub async fn set_policy(
             5,
             24 * 60,
         ),
+        (
+            "input.checkInOpensMinutes",
+            policy.check_in_opens_minutes,
+            0,
+            8 * 60,
+        ),
     ];
     for (field, value, min, max) in ranges {
         if !(min..=max).contains(&value) {
@@ -312,6 +319,7 @@ pub async fn set_policy(
         hold_minutes: Set(int(policy.hold_minutes)),
         remind_day_before_hour: Set(int(policy.remind_day_before_hour)),
         remind_before_minutes: Set(int(policy.remind_before_minutes)),
+        check_in_opens_minutes: Set(int(policy.check_in_opens_minutes)),
         updated_at: Set(now),
     })
     .on_conflict(
@@ -331,6 +339,7 @@ pub async fn set_policy(
                 booking_policies::Column::HoldMinutes,
                 booking_policies::Column::RemindDayBeforeHour,
                 booking_policies::Column::RemindBeforeMinutes,
+                booking_policies::Column::CheckInOpensMinutes,
                 booking_policies::Column::UpdatedAt,
             ])
             .to_owned(),
@@ -360,5 +369,6 @@ fn policy_json(p: &Policy) -> serde_json::Value {
         "noShowWindowDays": p.no_show_window_days, "noShowBanDays": p.no_show_ban_days,
         "reviewHours": p.review_hours, "graceMinutes": p.grace_minutes, "holdMinutes": p.hold_minutes,
         "remindDayBeforeHour": p.remind_day_before_hour, "remindBeforeMinutes": p.remind_before_minutes,
+        "checkInOpensMinutes": p.check_in_opens_minutes,
     })
 }
