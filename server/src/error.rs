@@ -26,12 +26,13 @@ pub enum AppError {
     BookingRestricted(String),
     /// Too many attempts; try again after `retry_after_seconds`.
     RateLimited { retry_after_seconds: u64 },
-    /// The text was refused by the content check.
-    ContentRejected(String),
     /// A live subscription fell too far behind and was ended; subscribe again with `after`.
     Lagged(String),
     /// The WeChat server API failed or is unavailable.
     UpstreamWechat(String),
+    /// The database cannot be reached right now (restarting, failing over, pool exhausted):
+    /// nothing was changed; retry shortly. The cause goes to the log only.
+    Unavailable(anyhow::Error),
     /// Anything else: logged in full, shown to the client only as an opaque message.
     Internal(anyhow::Error),
 }
@@ -40,6 +41,29 @@ pub type AppResult<T> = Result<T, AppError>;
 
 /// The code of an internal error, matched when responses are finished (request id added).
 pub const INTERNAL_CODE: &str = "INTERNAL_SERVER_ERROR";
+/// The code of [`AppError::Unavailable`]: retry shortly (request id added).
+pub const UNAVAILABLE_CODE: &str = "SERVICE_UNAVAILABLE";
+
+/// Codes answered by the transport (HTTP, WebSocket) or by GraphQL itself before any use case
+/// runs. With [`AppError::code`] these are every `extensions.code` the server sends.
+pub mod transport {
+    /// A malformed GraphQL-over-HTTP request (parameters, JSON, GET with a mutation…).
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    /// The document does not parse or does not validate against the schema.
+    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    pub const ALL: [&str; 6] = [
+        BAD_REQUEST,
+        GRAPHQL_VALIDATION_FAILED,
+        NOT_ACCEPTABLE,
+        METHOD_NOT_ALLOWED,
+        UNSUPPORTED_MEDIA_TYPE,
+        PAYLOAD_TOO_LARGE,
+    ];
+}
 
 impl AppError {
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -60,7 +84,6 @@ impl AppError {
             | Self::Forbidden(m)
             | Self::InvalidTransition(m)
             | Self::Conflict(m)
-            | Self::ContentRejected(m)
             | Self::BookingRestricted(m)
             | Self::Lagged(m) => m.clone(),
             Self::NotFound(what) => format!("{what} not found"),
@@ -70,6 +93,7 @@ impl AppError {
                 retry_after_seconds,
             } => format!("too many requests; retry after {retry_after_seconds} s"),
             Self::UpstreamWechat(m) => format!("WeChat is unavailable: {m}"),
+            Self::Unavailable(cause) => format!("service unavailable: {cause:#}"),
             Self::Internal(cause) => format!("{cause:#}"),
         }
     }
@@ -86,9 +110,9 @@ impl AppError {
             Self::SlotFull => "SLOT_FULL",
             Self::BookingRestricted(_) => "BOOKING_RESTRICTED",
             Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::ContentRejected(_) => "CONTENT_REJECTED",
             Self::Lagged(_) => "SUBSCRIPTION_LAGGED",
             Self::UpstreamWechat(_) => "UPSTREAM_WECHAT",
+            Self::Unavailable(_) => UNAVAILABLE_CODE,
             Self::Internal(_) => INTERNAL_CODE,
         }
     }
@@ -110,7 +134,37 @@ impl From<anyhow::Error> for AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(error: sea_orm::DbErr) -> Self {
+        if is_connection_error(&error) {
+            return Self::Unavailable(anyhow::Error::new(error).context("database unreachable"));
+        }
         Self::Internal(anyhow::Error::new(error).context("database"))
+    }
+}
+
+/// True when the database could not be reached (as opposed to a statement that failed).
+fn is_connection_error(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let runtime = match error {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    match runtime {
+        RuntimeErr::SqlxError(sqlx) => {
+            matches!(
+                sqlx.as_ref(),
+                sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::WorkerCrashed
+                    | sea_orm::sqlx::Error::Tls(_)
+            ) || sqlx
+                .as_database_error()
+                .and_then(|e| e.code())
+                // Class 57P (operator intervention: shutdown, restart) and 08 (connection).
+                .is_some_and(|code| code.starts_with("57P") || code.starts_with("08"))
+        }
+        _ => false,
     }
 }
 
@@ -131,6 +185,10 @@ impl From<AppError> for async_graphql::Error {
                 // response finisher appends the request id.
                 tracing::error!(error = format!("{cause:#}"), "internal error");
                 "internal error".to_string()
+            }
+            AppError::Unavailable(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "database unavailable");
+                "the service is briefly unavailable; nothing was changed, please retry".to_string()
             }
             other => other.message(),
         };
@@ -180,14 +238,27 @@ mod tests {
                 },
                 "RATE_LIMITED",
             ),
-            (AppError::ContentRejected("x".into()), "CONTENT_REJECTED"),
             (AppError::UpstreamWechat("x".into()), "UPSTREAM_WECHAT"),
             (AppError::Lagged("x".into()), "SUBSCRIPTION_LAGGED"),
             (
                 AppError::internal(anyhow::anyhow!("disk on fire")),
                 "INTERNAL_SERVER_ERROR",
             ),
+            (
+                AppError::from(sea_orm::DbErr::ConnectionAcquire(
+                    sea_orm::ConnAcquireErr::Timeout,
+                )),
+                "SERVICE_UNAVAILABLE",
+            ),
         ];
+        // The README's list of codes is the mini-program developers' contract: it names each.
+        let readme = include_str!("../../README.md");
+        for code in table.iter().map(|(_, code)| *code).chain(transport::ALL) {
+            assert!(
+                readme.contains(&format!("`{code}`")),
+                "README.md does not list {code}"
+            );
+        }
         for (error, code) in table {
             assert_eq!(error.code(), code);
             let (_, ext) = extensions(error);

@@ -466,6 +466,20 @@ pub struct WsClient {
 }
 
 impl WsClient {
+    /// Wraps a socket whose handshake the test made itself (no `connection_init` sent).
+    pub fn from_socket(
+        socket: tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ) -> Self {
+        Self { socket }
+    }
+
+    pub async fn send_raw(&mut self, message: tokio_tungstenite::tungstenite::Message) {
+        use futures_util::SinkExt;
+        self.socket.send(message).await.expect("send");
+    }
+
     /// Opens a socket and completes `connection_init` with the token (anonymous without one).
     pub async fn connect(app: &TestApp, token: Option<&str>) -> Self {
         use futures_util::SinkExt;

@@ -11,6 +11,7 @@ mod directory;
 mod event_order;
 mod events;
 mod fake_wechat;
+mod faults;
 mod helpers;
 mod jurisdiction;
 mod ops;

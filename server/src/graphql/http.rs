@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     auth::{Viewer, service::authenticate},
-    error::{AppError, INTERNAL_CODE},
+    error::{AppError, INTERNAL_CODE, UNAVAILABLE_CODE, transport},
     graphql::{AppSchema, RequestContext},
     http::{ClientIp, RequestId},
     state::AppState,
@@ -86,7 +86,12 @@ fn transport_error(status: StatusCode, media: MediaType, code: &str, message: &s
 }
 
 fn bad_request(media: MediaType, message: &str) -> Response {
-    transport_error(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", message)
+    transport_error(
+        StatusCode::BAD_REQUEST,
+        media,
+        transport::BAD_REQUEST,
+        message,
+    )
 }
 
 /// Builds a request from a JSON object of GraphQL-over-HTTP parameters.
@@ -170,12 +175,16 @@ pub fn finish(mut response: GqlResponse, request_id: &str) -> Value {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         let code = extensions.get("code").cloned();
         match code {
-            Some(async_graphql::Value::String(code)) if code == INTERNAL_CODE => {
+            Some(async_graphql::Value::String(code))
+                if code == INTERNAL_CODE || code == UNAVAILABLE_CODE =>
+            {
                 error.message = format!("internal error (request id {request_id})");
                 extensions.set("requestId", request_id);
             }
             Some(_) => {}
-            None if before_execution => extensions.set("code", "GRAPHQL_VALIDATION_FAILED"),
+            None if before_execution => {
+                extensions.set("code", transport::GRAPHQL_VALIDATION_FAILED)
+            }
             None => {}
         }
     }
@@ -260,7 +269,7 @@ pub async fn graphql_http(
         return transport_error(
             StatusCode::NOT_ACCEPTABLE,
             MediaType::Json,
-            "NOT_ACCEPTABLE",
+            transport::NOT_ACCEPTABLE,
             "accept application/graphql-response+json or application/json",
         );
     };
@@ -275,7 +284,7 @@ pub async fn graphql_http(
                 let mut response = transport_error(
                     StatusCode::METHOD_NOT_ALLOWED,
                     media,
-                    "METHOD_NOT_ALLOWED",
+                    transport::METHOD_NOT_ALLOWED,
                     "mutations are only accepted over POST",
                 );
                 response
@@ -294,7 +303,7 @@ pub async fn graphql_http(
                 return transport_error(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     media,
-                    "UNSUPPORTED_MEDIA_TYPE",
+                    transport::UNSUPPORTED_MEDIA_TYPE,
                     "send the request as Content-Type: application/json (UTF-8)",
                 );
             }
@@ -304,7 +313,7 @@ pub async fn graphql_http(
                     return transport_error(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         media,
-                        "PAYLOAD_TOO_LARGE",
+                        transport::PAYLOAD_TOO_LARGE,
                         "the request body is too large",
                     );
                 }
@@ -348,7 +357,7 @@ pub async fn graphql_http(
             let mut response = transport_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 media,
-                "METHOD_NOT_ALLOWED",
+                transport::METHOD_NOT_ALLOWED,
                 "use GET for queries or POST",
             );
             response
@@ -360,15 +369,34 @@ pub async fn graphql_http(
 
     let viewer = match viewer_from_header(state, req).await {
         Ok(viewer) => viewer,
-        Err(error) => {
-            let code = error.code();
-            let mut response =
-                transport_error(StatusCode::UNAUTHORIZED, media, code, &error.message());
+        Err(error @ AppError::Unauthenticated(_)) => {
+            // Only a bad, expired or revoked token is 401: the app signs in again.
+            let mut response = transport_error(
+                StatusCode::UNAUTHORIZED,
+                media,
+                error.code(),
+                &error.message(),
+            );
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer error=\"invalid_token\""),
             );
             return response;
+        }
+        Err(error) => {
+            // The session could not be looked up (a database blip): 503, retry; never the
+            // cause, and never a forced re-login.
+            let code = error.code();
+            let gql: async_graphql::Error = error.into();
+            let body = json!({"errors": [{
+                "message": format!("{} (request id {request_id})", gql.message),
+                "extensions": {"code": code, "requestId": request_id},
+            }]});
+            return Response::builder()
+                .status(StatusCode::SERVICE_UNAVAILABLE)
+                .header(header::RETRY_AFTER, "1")
+                .content_type(media.content_type())
+                .body(body.to_string());
         }
     };
     let context = RequestContext {

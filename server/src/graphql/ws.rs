@@ -29,6 +29,7 @@ use crate::{
         Viewer,
         service::{authenticate, session_is_open},
     },
+    error::AppError,
     graphql::{
         AppSchema, RequestContext,
         http::{failed_before_execution, finish},
@@ -352,9 +353,15 @@ impl Connection {
                 if let Some(token) = token {
                     match authenticate(&self.state, &token).await {
                         Ok(viewer) => session.context.viewer = viewer,
-                        Err(error) => {
+                        Err(error @ AppError::Unauthenticated(_)) => {
                             let reason = format!("Forbidden: {}", error.message());
                             return Err(Flow::Close(4403, reason));
+                        }
+                        Err(error) => {
+                            // Not the client's fault: logged, and closed as retryable (4500),
+                            // without the cause and without ending the session.
+                            let _: async_graphql::Error = error.into();
+                            return Err(Flow::Close(4500, "Internal server error".into()));
                         }
                     }
                 } else {
