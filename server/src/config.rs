@@ -398,7 +398,7 @@ impl Default for GraphqlSettings {
 impl Default for RateLimitSettings {
     fn default() -> Self {
         Self {
-            login_per_ip_per_minute: 60,
+            login_per_ip_per_minute: 600,
             login_per_account_per_minute: 10,
             bind_phone_per_user_per_hour: 10,
             book_per_user_per_minute: 30,

@@ -294,3 +294,79 @@ async fn a_checked_in_booking_the_desk_never_finished_counts_for_the_no_show_rul
         "restricted after one unfinished booking with a limit of one: {restrictions}"
     );
 }
+
+#[tokio::test]
+async fn a_retried_booking_whose_cached_answer_was_lost_gets_its_booking_not_slot_full() {
+    let desk = crate::booking::desk(1).await;
+    let app = &desk.app;
+    let (_, slots) = desk.next_day_slots().await;
+    let slot = slots[0]["id"].as_str().unwrap().to_string();
+    let resident = app.login_resident("lost-answer").await;
+    let input = desk.input(&slot, "only-once");
+    let made = expect_data(
+        &app.as_(&resident, crate::booking::BOOK, input.clone())
+            .await,
+    )["bookAppointment"]["id"]
+        .clone();
+    // The shared store never got (or lost) the cached answer and this attempt's marker; the
+    // slot's counter says no seat is left.
+    for key in [
+        format!("booking:idem:{}:only-once", resident.user_id),
+        format!("booking:admitted:{slot}:{}", resident.user_id),
+    ] {
+        app.state.store.delete(&key).await.unwrap();
+    }
+    let other = app.login_resident("someone-else").await;
+    crate::helpers::expect_error(
+        &app.as_(&other, crate::booking::BOOK, desk.input(&slot, "x"))
+            .await,
+        "SLOT_FULL",
+    );
+    let again = app.as_(&resident, crate::booking::BOOK, input).await;
+    assert_eq!(
+        expect_data(&again)["bookAppointment"]["id"],
+        made,
+        "the retry is answered with its booking"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(backend_postgres),
+    ignore = "stops its own Redis: run with BANGBAN_TEST_BACKEND=postgres"
+)]
+async fn queue_numbers_continue_from_the_database_while_the_store_is_down() {
+    use crate::events::{OwnRedis, free_port};
+    use crate::queue_ledger::{book, move_to, scan, scene_of, slots_after, text};
+    let (database, _) = crate::helpers::postgres_backend().expect("PostgreSQL + Redis");
+    let dir = std::env::temp_dir().join(format!("bangban-redis-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let redis = OwnRedis::start(free_port(), &dir);
+    let app = TestApp::spawn_with(Options {
+        demo: true,
+        sibling_of: Some(crate::helpers::Backend {
+            data_dir: dir.join("data"),
+            database_url: Some(crate::helpers::fresh_postgres_database(&database).await),
+            redis_url: Some(format!("redis://127.0.0.1:{}/", redis.port)),
+            redis_prefix: "queue:".into(),
+        }),
+        ..Options::default()
+    })
+    .await;
+    let desk = desk_on(app, 1).await;
+    let app = &desk.app;
+    let scene = scene_of(app, &desk.point).await;
+    let (_, slots) = slots_after(&desk, 1).await;
+    let first = book(&desk, "first-arrival", &slots[0]).await;
+    let second = book(&desk, "second-arrival", &slots[1]).await;
+    move_to(app, &slots[0], -30);
+    let one = app.login_resident("first-arrival").await;
+    let two = app.login_resident("second-arrival").await;
+    let a = expect_data(&scan(app, &one, &scene, Some(&text(&first["code"]))).await);
+    assert_eq!(a["checkIn"]["label"], "A001");
+
+    redis.stop();
+    let b = scan(app, &two, &scene, Some(&text(&second["code"]))).await;
+    no_internal(&b);
+    assert_eq!(expect_data(&b)["checkIn"]["label"], "A002", "{b}");
+}

@@ -57,6 +57,26 @@ pub enum CheckIn {
     },
 }
 
+/// The highest number handed out at the point today in the series (0 for none).
+async fn highest_number(
+    state: &AppState,
+    point_id: Uuid,
+    day: NaiveDate,
+    series: &str,
+) -> AppResult<i32> {
+    let max: Option<i32> = queue_tickets::Entity::find()
+        .select_only()
+        .column_as(queue_tickets::Column::Number.max(), "max")
+        .filter(queue_tickets::Column::ServicePointId.eq(point_id))
+        .filter(queue_tickets::Column::Day.eq(day))
+        .filter(queue_tickets::Column::Series.eq(series))
+        .into_tuple()
+        .one(&state.db)
+        .await?
+        .flatten();
+    Ok(max.unwrap_or(0))
+}
+
 /// How long one check-in code is shown; the previous one is still accepted, so a code read at
 /// the end of its minute works.
 const CODE_SECONDS: i64 = 60;
@@ -253,12 +273,16 @@ pub async fn check_in(
     }
     let series = if booking.is_some() { "A" } else { "B" };
     let key = counter_key(point.id, today, series);
-    for _ in 0..3 {
-        let number = state
-            .store
-            .incr(&key, COUNTER_TTL)
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+    for _ in 0..5 {
+        let number = match state.store.incr(&key, COUNTER_TTL).await {
+            Ok(number) => number,
+            Err(error) => {
+                // The store is down: the database's highest number of the day + 1, under the
+                // unique index (a racing check-in makes this loop try again).
+                tracing::warn!(%error, "queue counter unavailable; numbering from the database");
+                i64::from(highest_number(state, point.id, today, series).await?) + 1
+            }
+        };
         let mut tx = Tx::begin(state).await?;
         let inserted = queue_tickets::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -292,21 +316,14 @@ pub async fn check_in(
                     return Ok(ticket);
                 }
                 // The counter was behind the database (the store lost it): catch it up.
-                let max: Option<i32> = queue_tickets::Entity::find()
-                    .select_only()
-                    .column_as(queue_tickets::Column::Number.max(), "max")
-                    .filter(queue_tickets::Column::ServicePointId.eq(point.id))
-                    .filter(queue_tickets::Column::Day.eq(today))
-                    .filter(queue_tickets::Column::Series.eq(series))
-                    .into_tuple()
-                    .one(&state.db)
-                    .await?
-                    .flatten();
-                state
+                let max = highest_number(state, point.id, today, series).await?;
+                if let Err(error) = state
                     .store
-                    .raise_to(&key, i64::from(max.unwrap_or(0)), COUNTER_TTL)
+                    .raise_to(&key, i64::from(max), COUNTER_TTL)
                     .await
-                    .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+                {
+                    tracing::warn!(%error, "queue counter could not be caught up");
+                }
                 continue;
             }
             Err(error) => return Err(error.into()),

@@ -580,7 +580,17 @@ async fn book_as(
             .cloned()
             .flatten()
             .is_some_and(|held| held == token);
-        admit(state, &input, &attempt, &marker, &token, counter, repeat).await?
+        match admit(state, &input, &attempt, &marker, &token, counter, repeat).await {
+            // The counter says full, but this key may already hold a seat whose cached answer
+            // the store never got (or lost): the database has the last word for a retry.
+            Err(AppError::SlotFull) => {
+                return match replay(&state.db, actor, &attempt.key, &attempt.hash).await? {
+                    Some(existing) => Ok(existing),
+                    None => Err(AppError::SlotFull),
+                };
+            }
+            other => other?,
+        }
     };
     let admitted = match gate {
         Gate::Answered(booking) => return Ok(*booking),
