@@ -118,6 +118,27 @@ impl AppError {
     }
 }
 
+/// For lookups that must not tell "missing" from "not yours": a NOT_FOUND or FORBIDDEN becomes
+/// NOT_FOUND of `what`; anything else (a database failure) stays what it is.
+pub fn hidden_as_not_found(what: &'static str) -> impl FnOnce(AppError) -> AppError {
+    move |error| match error {
+        AppError::NotFound(_) | AppError::Forbidden(_) => AppError::NotFound(what),
+        other => other,
+    }
+}
+
+/// For a looked-up input: NOT_FOUND becomes BAD_USER_INPUT naming the field; anything else (a
+/// database failure) stays what it is.
+pub fn missing_as_bad_input(
+    field: &'static str,
+    message: &'static str,
+) -> impl FnOnce(AppError) -> AppError {
+    move |error| match error {
+        AppError::NotFound(_) => AppError::bad_input(field, message),
+        other => other,
+    }
+}
+
 /// True when a write failed on a unique index (someone else took the value first).
 pub fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
     matches!(
@@ -275,6 +296,21 @@ mod tests {
             retry_after_seconds: 42,
         });
         assert_eq!(ext["retryAfter"], 42);
+    }
+
+    #[test]
+    fn lookups_hide_only_missing_or_foreign_objects_never_a_database_failure() {
+        let hide = |e| hidden_as_not_found("ticket")(e);
+        assert_eq!(hide(AppError::NotFound("x")).code(), "NOT_FOUND");
+        assert_eq!(hide(AppError::Forbidden("x".into())).code(), "NOT_FOUND");
+        let db = || AppError::from(sea_orm::DbErr::Custom("disk I/O error".into()));
+        assert_eq!(hide(db()).code(), "INTERNAL_SERVER_ERROR");
+        let missing = |e| missing_as_bad_input("input.regionId", "no such region")(e);
+        assert_eq!(
+            missing(AppError::NotFound("region")).code(),
+            "BAD_USER_INPUT"
+        );
+        assert_eq!(missing(db()).code(), "INTERNAL_SERVER_ERROR");
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub struct Metrics {
     pub graphql_operations: IntCounterVec,
     pub graphql_duration: HistogramVec,
     pub websockets_open: IntGauge,
+    /// Best-effort writes to the shared store that failed (the database stays right; these
+    /// cost speed, not correctness), by operation.
+    pub store_writes_failed: IntCounterVec,
     seen_operations: Mutex<HashSet<String>>,
 }
 
@@ -54,7 +57,15 @@ impl Metrics {
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(graphql_operations.clone()))?;
         registry.register(Box::new(graphql_duration.clone()))?;
+        let store_writes_failed = IntCounterVec::new(
+            Opts::new(
+                "store_writes_failed_total",
+                "Best-effort writes to the shared store that failed, by operation",
+            ),
+            &["operation"],
+        )?;
         registry.register(Box::new(websockets_open.clone()))?;
+        registry.register(Box::new(store_writes_failed.clone()))?;
         Ok(Self {
             registry,
             http_requests,
@@ -62,8 +73,17 @@ impl Metrics {
             graphql_operations,
             graphql_duration,
             websockets_open,
+            store_writes_failed,
             seen_operations: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// Records a best-effort store write that failed: logged and counted, never ignored.
+    pub fn store_write_failed(&self, operation: &'static str, error: &dyn std::fmt::Display) {
+        tracing::warn!(operation, %error, "shared store write failed");
+        self.store_writes_failed
+            .with_label_values(&[operation])
+            .inc();
     }
 
     /// A bounded label for a client-chosen operation name.

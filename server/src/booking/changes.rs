@@ -70,7 +70,7 @@ pub async fn cancel(
     let slot = slot(&state.db, booking.slot_id).await?;
     let policy = policy(&state.db, booking.service_point_id).await?;
     let now = state.clock.now();
-    if !BookingStatus::parse(&booking.status).is_open() {
+    if !BookingStatus::parse(&booking.status)?.is_open() {
         return Err(AppError::InvalidTransition(format!(
             "the booking is {} already",
             booking.status
@@ -158,7 +158,7 @@ pub async fn reschedule(
             )
             .await?;
     }
-    if !BookingStatus::parse(&booking.status).is_open() || booking.checked_in_at.is_some() {
+    if !BookingStatus::parse(&booking.status)?.is_open() || booking.checked_in_at.is_some() {
         return Err(AppError::InvalidTransition(format!(
             "a booking that is {}{} cannot be moved",
             booking.status,

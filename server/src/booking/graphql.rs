@@ -66,8 +66,8 @@ impl Booking {
     async fn code(&self) -> &str {
         &self.0.code
     }
-    async fn status(&self) -> BookingStatus {
-        BookingStatus::parse(&self.0.status)
+    async fn status(&self) -> GqlResult<BookingStatus> {
+        Ok(BookingStatus::parse(&self.0.status)?)
     }
     async fn kind(&self) -> Option<BookingKind> {
         BookingKind::parse(&self.0.kind)

@@ -67,16 +67,22 @@ impl BookingStatus {
             Self::Unfinished => "unfinished",
         }
     }
-    pub fn parse(s: &str) -> Self {
-        match s {
+    /// The stored form back; an unknown value is an error, never a silent default.
+    pub fn parse(s: &str) -> crate::error::AppResult<Self> {
+        Ok(match s {
+            "booked" => Self::Booked,
             "accepted" => Self::Accepted,
             "refused" => Self::Refused,
             "cancelled" => Self::Cancelled,
             "no_show" => Self::NoShow,
             "served" => Self::Served,
             "unfinished" => Self::Unfinished,
-            _ => Self::Booked,
-        }
+            other => {
+                return Err(crate::error::AppError::internal(anyhow::anyhow!(
+                    "unknown booking status {other:?}"
+                )));
+            }
+        })
     }
     pub fn is_open(self) -> bool {
         matches!(self, Self::Booked | Self::Accepted)

@@ -224,7 +224,7 @@ pub async fn check_in(
             {
                 return Ok(ticket);
             }
-            if !BookingStatus::parse(&booking.status).is_open() {
+            if !BookingStatus::parse(&booking.status)?.is_open() {
                 return Err(AppError::InvalidTransition(format!(
                     "the booking is {}",
                     booking.status
@@ -481,7 +481,7 @@ pub async fn finish(
         None => None,
     };
     match booking {
-        Some(booking) if BookingStatus::parse(&booking.status).is_open() => {
+        Some(booking) if BookingStatus::parse(&booking.status)?.is_open() => {
             let status = if served {
                 BookingStatus::Served
             } else {
@@ -581,7 +581,7 @@ pub async fn visible_ticket(
         Viewer::Staff { .. } => {
             ensure_desk(state, viewer, ticket.service_point_id)
                 .await
-                .map_err(|_| AppError::NotFound("ticket"))?;
+                .map_err(crate::error::hidden_as_not_found("ticket"))?;
             Ok(ticket)
         }
         Viewer::Anonymous => Err(AppError::Unauthenticated("log in first".into())),

@@ -605,7 +605,11 @@ async fn book_as(
             // Refused for another reason, or answered from an earlier booking: the admission
             // goes back to the crowd.
             Ok((_, false)) | Err(_) => {
-                let _ = state.store.adjust(&seats_key(input.slot_id), 1).await;
+                if let Err(error) = state.store.adjust(&seats_key(input.slot_id), 1).await {
+                    state
+                        .metrics
+                        .store_write_failed("admission_give_back", &error);
+                }
             }
         }
     }
@@ -813,21 +817,26 @@ async fn book_admitted(
         ));
     }
     // The seat last: the slot's row — the hot one in a flash crowd — is locked only from here to
-    // the commit. The events are written after it, so their sequence numbers are taken in the
-    // order the transactions commit (a replay by sequence never skips one that committed late).
+    // the commit (the events, push deliveries and audit entry the commit writes).
     if !take_seat(&*tx, target.slot.id).await? {
         drop(tx);
         return Err(AppError::SlotFull);
     }
     tx.commit().await?;
-    let _ = state
+    if let Err(error) = state
         .store
         .set(
             &idempotency_cache_key(actor, &key),
             &booking.id.to_string(),
             StdDuration::from_secs(IDEMPOTENCY_HOURS * 3600),
         )
-        .await;
+        .await
+    {
+        // A retry then finds its booking in the database (see the admission gate).
+        state
+            .metrics
+            .store_write_failed("idempotency_cache", &error);
+    }
     Ok((booking, true))
 }
 

@@ -50,13 +50,19 @@ impl ChangeStatus {
             Self::Applied => "applied",
         }
     }
-    pub fn parse(s: &str) -> Self {
-        match s {
+    /// The stored form back; an unknown value is an error, never a silent default.
+    pub fn parse(s: &str) -> AppResult<Self> {
+        Ok(match s {
+            "pending" => Self::Pending,
             "approved" => Self::Approved,
             "rejected" => Self::Rejected,
             "applied" => Self::Applied,
-            _ => Self::Pending,
-        }
+            other => {
+                return Err(AppError::internal(anyhow::anyhow!(
+                    "unknown change status {other:?}"
+                )));
+            }
+        })
     }
 }
 
@@ -131,7 +137,7 @@ pub async fn submit_staff_change(
     let who = Jurisdiction::of(&txn, viewer).await?;
     let unit = region(&txn, input.region_id)
         .await
-        .map_err(|_| AppError::NotFound("region"))?;
+        .map_err(crate::error::hidden_as_not_found("region"))?;
     who.ensure_covers(&unit, "region")?;
     who.ensure_admin()?;
     if crate::directory::model::RegionLevel::of_role(input.role) != level_of(&unit) {
@@ -143,7 +149,10 @@ pub async fn submit_staff_change(
     if let Some(point_id) = input.service_point_id {
         let point = crate::directory::service::service_point(&txn, point_id)
             .await
-            .map_err(|_| AppError::bad_input("input.servicePointId", "no such service point"))?;
+            .map_err(crate::error::missing_as_bad_input(
+                "input.servicePointId",
+                "no such service point",
+            ))?;
         if point.region_id != unit.id {
             return Err(AppError::bad_input(
                 "input.servicePointId",
@@ -430,14 +439,17 @@ pub async fn submit_item_change(
     let who = Jurisdiction::of(&txn, viewer).await?;
     let unit = region(&txn, input.region_id)
         .await
-        .map_err(|_| AppError::NotFound("region"))?;
+        .map_err(crate::error::hidden_as_not_found("region"))?;
     who.ensure_covers(&unit, "region")?;
     who.ensure_admin()?;
     let before = match input.before_item_id {
         Some(id) => Some(
             item(&txn, id)
                 .await
-                .map_err(|_| AppError::bad_input("input.beforeItemId", "no such item"))?,
+                .map_err(crate::error::missing_as_bad_input(
+                    "input.beforeItemId",
+                    "no such item",
+                ))?,
         ),
         None => None,
     };

@@ -464,8 +464,8 @@ impl StaffChangeRequest {
         id(self.0.id)
     }
     /// PENDING until the county centre decides, then APPROVED or REJECTED; APPLIED once in effect.
-    async fn status(&self) -> ChangeStatus {
-        ChangeStatus::parse(&self.0.status)
+    async fn status(&self) -> GqlResult<ChangeStatus> {
+        Ok(ChangeStatus::parse(&self.0.status)?)
     }
     /// 单位
     /// The unit (region) whose agent changes.
@@ -552,8 +552,8 @@ impl ItemChangeRequest {
         id(self.0.id)
     }
     /// PENDING until the county centre decides, then APPROVED or REJECTED; APPLIED once in effect.
-    async fn status(&self) -> ChangeStatus {
-        ChangeStatus::parse(&self.0.status)
+    async fn status(&self) -> GqlResult<ChangeStatus> {
+        Ok(ChangeStatus::parse(&self.0.status)?)
     }
     /// 单位: the region that registered the change.
     async fn unit(&self, ctx: &Context<'_>) -> GqlResult<Region> {

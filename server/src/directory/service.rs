@@ -300,9 +300,13 @@ pub async fn insert_service_point(
     now: DateTime<Utc>,
     input: ServicePointInput,
 ) -> AppResult<service_points::Model> {
-    let region = region(conn, input.region_id)
-        .await
-        .map_err(|_| AppError::bad_input("input.regionId", "no such region"))?;
+    let region =
+        region(conn, input.region_id)
+            .await
+            .map_err(crate::error::missing_as_bad_input(
+                "input.regionId",
+                "no such region",
+            ))?;
     if level_of(&region) != input.kind.level() {
         return Err(AppError::bad_input(
             "input.kind",
@@ -345,7 +349,7 @@ pub async fn create_service_point(
     let who = Jurisdiction::of(&txn, viewer).await?;
     let target = region(&txn, input.region_id)
         .await
-        .map_err(|_| AppError::NotFound("region"))?;
+        .map_err(crate::error::hidden_as_not_found("region"))?;
     who.ensure_covers(&target, "region")?;
     who.ensure_admin()?;
     let now = state.clock.now();
@@ -573,7 +577,7 @@ pub async fn create_staff(
     let who = Jurisdiction::of(&txn, viewer).await?;
     let target = region(&txn, input.region_id)
         .await
-        .map_err(|_| AppError::NotFound("region"))?;
+        .map_err(crate::error::hidden_as_not_found("region"))?;
     who.ensure_covers(&target, "region")?;
     who.ensure_admin()?;
     if who.role == Role::TownshipAdmin

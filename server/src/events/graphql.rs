@@ -276,7 +276,7 @@ pub async fn ensure_can_view_subject(
             crate::booking::service::ensure_desk(state, viewer, booking.service_point_id)
                 .await
                 .map(|_| ())
-                .map_err(|_| not_found())
+                .map_err(crate::error::hidden_as_not_found("subject"))
         }
         ("waitlist", Viewer::Resident { user_id, .. }) => {
             let entry = entity::waitlist_entries::Entity::find_by_id(id)
@@ -317,7 +317,7 @@ pub async fn ensure_can_view_subject(
             who.ensure_covers(&region(&state.db, region_id).await?, "subject")?;
             who.ensure_admin()
                 .or_else(|_| who.ensure_auditor())
-                .map_err(|_| not_found())
+                .map_err(crate::error::hidden_as_not_found("subject"))
         }
         (_, Viewer::Anonymous) => Err(AppError::Unauthenticated("log in first".into())),
         _ => Err(not_found()),
