@@ -2,7 +2,7 @@
 //! already fitted), claimed by workers with `FOR UPDATE SKIP LOCKED`, retried at
 //! `next_attempt_at`, and a row left `sending` past a bound reads `unknown`. The consumer
 //! cursors of the old stream-group worker go.
-use sea_orm_migration::{prelude::*, schema::*};
+use sea_orm_migration::{prelude::*, schema::*, sea_orm::ConnectionTrait};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -42,6 +42,16 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        // Rows written before: due from when they were written, and a row a worker was sending
+        // counts as claimed when it was last touched (so it can be closed as unknown). Their
+        // template data is fitted from the event when they are sent.
+        let db = manager.get_connection();
+        db.execute_unprepared("UPDATE push_deliveries SET next_attempt_at = created_at")
+            .await?;
+        db.execute_unprepared(
+            "UPDATE push_deliveries SET claimed_at = updated_at WHERE status = 'sending'",
+        )
+        .await?;
         manager
             .create_index(
                 Index::create()

@@ -134,6 +134,7 @@ impl Application {
             broker,
             relay_wake: Arc::new(tokio::sync::Notify::new()),
             push_wake: Arc::new(tokio::sync::Notify::new()),
+            relay_lock: tokio::sync::Mutex::new(()),
             shutdown: shutdown_rx,
         });
         let schema = graphql::build_schema(&settings, Some(state.clone()));

@@ -33,6 +33,8 @@ pub struct AppState {
     pub broker: SharedBroker,
     /// Woken after every commit that wrote events, so the relay publishes at once.
     pub relay_wake: Arc<Notify>,
+    /// One relay step at a time in this instance (the database lock orders instances).
+    pub relay_lock: tokio::sync::Mutex<()>,
     /// Wakes this instance's push worker when a commit queued deliveries.
     pub push_wake: Arc<Notify>,
     /// Flips to `true` when the server starts shutting down (sockets close with 1001).

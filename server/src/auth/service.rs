@@ -540,6 +540,13 @@ pub async fn bind_phone(state: &AppState, viewer: &Viewer, code: &str) -> AppRes
     active.phone_bidx = Set(Some(bidx.clone()));
     let now = state.clock.now();
     let mut txn = crate::events::Tx::begin(state).await?;
+    // Lock order: the acting person's row first, then the rows the change moves the number
+    // away from (two residents swapping numbers at once then wait instead of deadlocking).
+    users::Entity::update_many()
+        .col_expr(users::Column::Id, Expr::col(users::Column::Id))
+        .filter(users::Column::Id.eq(*user_id))
+        .exec(&*txn)
+        .await?;
     // A number belongs to one account (a unique index says so): binding it here moves it away
     // from any account that held it, and that account gets a security notice. A concurrent
     // bind of the same number elsewhere fails on the index and is answered CONFLICT.

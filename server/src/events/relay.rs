@@ -1,15 +1,16 @@
-//! The relay: gives committed events their position and publishes them in that order.
+//! The relay: gives committed events their position, then publishes them in that order.
 //!
-//! A step takes the `event_head` row's lock (PostgreSQL: `FOR UPDATE`; SQLite: the write lock
-//! of `BEGIN IMMEDIATE`), so one relay at a time, whatever the number of instances, hands out
-//! positions. It reads the unpublished outbox rows — only committed ones are visible, which is
-//! the point: an event inserted early but committed late gets a later position — positions the
-//! new ones after the head, and publishes them one by one in position order, marking each one
-//! published as the broker takes it (a failure stops the step; the rest waits for the next).
-//! On PostgreSQL the lock is held through the publishing, so two instances never interleave
-//! their streams. On SQLite (one instance) the positions are committed first and the
-//! publishing happens outside the write transaction, which would otherwise hold the whole
-//! database's write lock across network calls.
+//! A step has two parts, each under the `event_head` row's lock (PostgreSQL: `FOR UPDATE`;
+//! SQLite: the write lock of `BEGIN IMMEDIATE`), and one relay of this instance at a time.
+//! 1. **Position**: read the unpublished outbox rows (only committed ones are visible — the
+//!    point: an event inserted early but committed late gets a later position), give the new
+//!    ones the next positions, commit. Positions are durable before anyone can see the events,
+//!    so a replay by position sees every event a live subscriber could have been sent.
+//! 2. **Publish**: every positioned, unpublished event, in position order, one at a time, each
+//!    marked published as the broker takes it (a failure stops the step; the rest waits). On
+//!    PostgreSQL the head lock is held through the publishing, so two instances never
+//!    interleave their streams; on SQLite (one instance) the in-process lock is enough, and the
+//!    database's write lock is not held across network calls.
 use std::{sync::Arc, time::Duration};
 
 use chrono::Duration as ChronoDuration;
@@ -25,82 +26,136 @@ use crate::{
     state::AppState,
 };
 
+/// Locks the head row for the rest of the transaction and returns its position.
+async fn lock_head(
+    state: &AppState,
+    txn: &sea_orm::DatabaseTransaction,
+) -> AppResult<event_head::Model> {
+    let mut query = event_head::Entity::find_by_id(1);
+    if state.db.get_database_backend() == DatabaseBackend::Postgres {
+        query = query.lock(LockType::Update);
+    }
+    query
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("event head row missing")))
+}
+
 /// Positions and publishes one batch; returns how many events it published.
 pub async fn publish_batch(state: &AppState, limit: u64) -> AppResult<usize> {
-    let postgres = state.db.get_database_backend() == DatabaseBackend::Postgres;
+    let _one_relay_here = state.relay_lock.lock().await;
+    position_batch(state, limit).await?;
+    publish_positioned(state, limit).await
+}
+
+/// Part 1: the next positions for committed, unpositioned events (in insert order), committed.
+async fn position_batch(state: &AppState, limit: u64) -> AppResult<()> {
     let txn = crate::db::begin_write(&state.db).await?;
-    let mut head_query = event_head::Entity::find_by_id(1);
-    if postgres {
-        head_query = head_query.lock(LockType::Update);
-    }
-    let head = head_query
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("event head row missing")))?;
-    let rows = outbox::Entity::find()
-        .filter(outbox::Column::PublishedAt.is_null())
-        .order_by_asc(outbox::Column::Seq)
+    let head = lock_head(state, &txn).await?;
+    let new: Vec<i64> = events::Entity::find()
+        .select_only()
+        .column(events::Column::Seq)
+        .filter(events::Column::Position.is_null())
+        .filter(
+            events::Column::Seq.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(outbox::Column::EventSeq)
+                    .from(outbox::Entity)
+                    .and_where(outbox::Column::PublishedAt.is_null())
+                    .to_owned(),
+            ),
+        )
+        .order_by_asc(events::Column::Seq)
         .limit(limit)
+        .into_tuple()
         .all(&txn)
         .await?;
-    if rows.is_empty() {
+    if new.is_empty() {
+        txn.commit().await?;
+        return Ok(());
+    }
+    let mut next = head.position;
+    let mut case = CaseStatement::new();
+    for seq in &new {
+        next += 1;
+        case = case.case(events::Column::Seq.eq(*seq), Expr::val(next));
+    }
+    events::Entity::update_many()
+        .col_expr(events::Column::Position, case.into())
+        .filter(events::Column::Seq.is_in(new))
+        .exec(&txn)
+        .await?;
+    event_head::Entity::update_many()
+        .col_expr(event_head::Column::Position, Expr::val(next))
+        .filter(event_head::Column::Id.eq(1))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Part 2: publishes positioned, unpublished events in position order; returns how many.
+async fn publish_positioned(state: &AppState, limit: u64) -> AppResult<usize> {
+    let postgres = state.db.get_database_backend() == DatabaseBackend::Postgres;
+    let txn = crate::db::begin_write(&state.db).await?;
+    if postgres {
+        lock_head(state, &txn).await?;
+    }
+    // In position order across the whole backlog (not outbox order: a late committer has a
+    // low insert number and a high position).
+    let seqs: Vec<i64> = events::Entity::find()
+        .select_only()
+        .column(events::Column::Seq)
+        .filter(events::Column::Position.is_not_null())
+        .filter(
+            events::Column::Seq.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(outbox::Column::EventSeq)
+                    .from(outbox::Entity)
+                    .and_where(outbox::Column::PublishedAt.is_null())
+                    .to_owned(),
+            ),
+        )
+        .order_by_asc(events::Column::Position)
+        .limit(limit)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    if seqs.is_empty() {
         txn.commit().await?;
         return Ok(0);
     }
-    let event_seqs: Vec<i64> = rows.iter().map(|r| r.event_seq).collect();
-    let mut envelopes = load_envelopes(&txn, &event_seqs)
+    let rows = outbox::Entity::find()
+        .filter(outbox::Column::EventSeq.is_in(seqs.clone()))
+        .filter(outbox::Column::PublishedAt.is_null())
+        .all(&txn)
+        .await?;
+    let mut envelopes = load_envelopes(&txn, &seqs)
         .await
         .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
-    // Positioned before (a publish failed after positioning) go first, in their order; the new
-    // ones follow in insert order.
-    envelopes.sort_by_key(|e| (e.position.is_none(), e.position, e.seq));
-    let mut next = head.position;
-    let mut case = CaseStatement::new();
-    let mut positioned = Vec::new();
-    for envelope in envelopes.iter_mut().filter(|e| e.position.is_none()) {
-        next += 1;
-        envelope.position = Some(next);
-        case = case.case(events::Column::Seq.eq(envelope.seq), Expr::val(next));
-        positioned.push(envelope.seq);
-    }
-    if !positioned.is_empty() {
-        events::Entity::update_many()
-            .col_expr(events::Column::Position, case.into())
-            .filter(events::Column::Seq.is_in(positioned))
-            .exec(&txn)
-            .await?;
-        event_head::Entity::update_many()
-            .col_expr(event_head::Column::Position, Expr::val(next))
-            .filter(event_head::Column::Id.eq(1))
-            .exec(&txn)
-            .await?;
-    }
+    envelopes.sort_by_key(|e| e.position);
     let outbox_of = |envelope: &Envelope| {
         rows.iter()
-            .find(|r| r.event_seq == envelope.seq)
+            .filter(|r| r.event_seq == envelope.seq)
             .map(|r| r.seq)
+            .collect::<Vec<_>>()
     };
-    if postgres {
-        let published = publish_in_order(state, &envelopes).await;
-        let seqs: Vec<i64> = envelopes[..published]
-            .iter()
-            .filter_map(outbox_of)
-            .collect();
-        mark_published(state, &txn, seqs).await?;
-        txn.commit().await?;
-        finish(published, envelopes.len())
+    let held = if postgres {
+        Some(txn)
     } else {
+        // SQLite: the write lock is not held across the network calls.
         txn.commit().await?;
-        let published = publish_in_order(state, &envelopes).await;
-        let seqs: Vec<i64> = envelopes[..published]
-            .iter()
-            .filter_map(outbox_of)
-            .collect();
-        let txn = crate::db::begin_write(&state.db).await?;
-        mark_published(state, &txn, seqs).await?;
-        txn.commit().await?;
-        finish(published, envelopes.len())
-    }
+        None
+    };
+    let published = publish_in_order(state, &envelopes).await;
+    let seqs: Vec<i64> = envelopes[..published].iter().flat_map(outbox_of).collect();
+    let txn = match held {
+        Some(txn) => txn,
+        None => crate::db::begin_write(&state.db).await?,
+    };
+    mark_published(state, &txn, seqs).await?;
+    txn.commit().await?;
+    finish(published, envelopes.len())
 }
 
 /// Publishes in order until the broker refuses one; returns how many it took.

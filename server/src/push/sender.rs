@@ -243,6 +243,7 @@ async fn claim(state: &AppState, limit: u64) -> AppResult<(Vec<Claimed>, usize)>
         .collect();
     txn.commit().await?;
     let handled = rows.len();
+    let rows = with_data(state, rows).await?;
     let mut claimed = Vec::new();
     let mut gone = Vec::new();
     for row in rows {
@@ -266,6 +267,43 @@ async fn claim(state: &AppState, limit: u64) -> AppResult<(Vec<Claimed>, usize)>
     Ok((claimed, handled))
 }
 
+/// Rows queued before template data was stored with them get it fitted from their event now.
+async fn with_data(
+    state: &AppState,
+    mut rows: Vec<push_deliveries::Model>,
+) -> AppResult<Vec<push_deliveries::Model>> {
+    let missing: Vec<Uuid> = rows
+        .iter()
+        .filter(|r| r.data.is_none())
+        .map(|r| r.event_id)
+        .collect();
+    if missing.is_empty() {
+        return Ok(rows);
+    }
+    let payloads: HashMap<Uuid, String> = entity::events::Entity::find()
+        .select_only()
+        .column(entity::events::Column::Id)
+        .column(entity::events::Column::Payload)
+        .filter(entity::events::Column::Id.is_in(missing))
+        .into_tuple::<(Uuid, String)>()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .collect();
+    for row in rows.iter_mut().filter(|r| r.data.is_none()) {
+        let template = state.settings.push.template(&row.template_id);
+        let payload: Option<Value> = payloads
+            .get(&row.event_id)
+            .and_then(|p| serde_json::from_str(p).ok());
+        if let (Some(template), Some(payload)) = (template, payload)
+            && let Ok(data) = crate::push::service::template_data(template, &payload)
+        {
+            row.data = Some(Value::Object(data).to_string());
+        }
+    }
+    Ok(rows)
+}
+
 /// Uses one credit per delivery (long-term templates need none), one guarded statement per
 /// template and round; returns the deliveries that found none. Two deliveries for the same
 /// person and template in one batch take two credits, in two rounds.
@@ -279,6 +317,7 @@ async fn use_credits(
     }
     let mut without = Vec::new();
     for (template_id, mut waiting) in by_template {
+        let mut refused: Vec<Uuid> = Vec::new();
         while !waiting.is_empty() {
             let mut round = Vec::new();
             let mut later = Vec::new();
@@ -313,12 +352,14 @@ async fn use_credits(
             for row in round {
                 if !granted.contains(&row.user_id) {
                     without.push(key_of(row));
+                    refused.push(row.user_id);
                 }
             }
-            // Someone without a credit now has none for their other deliveries either.
+            // Someone without a credit for this template has none for their other deliveries
+            // with it either (other templates have credits of their own).
             let (none, rest): (Vec<_>, Vec<_>) = later
                 .into_iter()
-                .partition(|r| without.iter().any(|k| k.1 == r.user_id));
+                .partition(|r| refused.contains(&r.user_id));
             without.extend(none.into_iter().map(key_of));
             waiting = rest;
         }
@@ -464,10 +505,14 @@ async fn adjust_credits(
 
 /// Rows left `sending` longer than any send can take (a worker stopped mid-send): UNKNOWN,
 /// never resent. Returns how many.
-pub async fn close_interrupted(state: &AppState) -> AppResult<u64> {
+pub async fn close_interrupted(state: &AppState, batch: u64) -> AppResult<u64> {
+    // A claimed row may wait for the sends ahead of it in its batch (waves of `concurrency`),
+    // each up to a token refresh and a send: the bound covers all of that.
+    let waves = batch.div_ceil(state.settings.push.concurrency.max(1) as u64) + 1;
+    let per_send = state.settings.wechat.timeout_ms.saturating_mul(2);
     let bound = Duration::from_millis(std::cmp::max(
         state.settings.push.reclaim_after_ms,
-        state.settings.wechat.timeout_ms.saturating_add(1_000),
+        waves.saturating_mul(per_send).saturating_add(1_000),
     ));
     let cutoff = Utc::now() - chrono::Duration::from_std(bound).unwrap_or_default();
     let closed = push_deliveries::Entity::update_many()

@@ -16,7 +16,7 @@ pub async fn run_once(state: &AppState, consumer: &str, block: Duration) -> anyh
         .await
         .map_err(|e| anyhow::anyhow!(e.message()))?;
     if handled == 0 {
-        let closed = sender::close_interrupted(state)
+        let closed = sender::close_interrupted(state, BATCH)
             .await
             .map_err(|e| anyhow::anyhow!(e.message()))?;
         if closed > 0 {
@@ -26,23 +26,27 @@ pub async fn run_once(state: &AppState, consumer: &str, block: Duration) -> anyh
                 "deliveries interrupted mid-send marked UNKNOWN"
             );
         }
-        let _ = tokio::time::timeout(block, state.push_wake.notified()).await;
+        let mut shutdown = state.shutdown.clone();
+        tokio::select! {
+            _ = state.push_wake.notified() => {}
+            _ = tokio::time::sleep(block) => {}
+            _ = shutdown.changed() => {}
+        }
     }
     Ok(handled)
 }
 
 /// Runs until shutdown.
 pub async fn run_forever(state: Arc<AppState>, consumer: String) {
-    let mut shutdown = state.shutdown.clone();
+    let shutdown = state.shutdown.clone();
     let mut failures: u32 = 0;
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let round = tokio::select! {
-            round = run_once(&state, &consumer, Duration::from_millis(500)) => round,
-            _ = shutdown.changed() => return,
-        };
+        // A round is never cut short: its claimed messages are sent and recorded before the
+        // worker stops (a round lasts at most a few WeChat timeouts).
+        let round = run_once(&state, &consumer, Duration::from_millis(500)).await;
         match round {
             Ok(_) => failures = 0,
             Err(error) => {
