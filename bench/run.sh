@@ -14,4 +14,4 @@ log "building (release)"
 cargo build --release -q -p bangban-server -p bench
 
 log "running the benchmarks"
-target/release/bangban-bench --postgres "$PG_URL" --redis "$REDIS_URL" "$@"
+"${CARGO_TARGET_DIR:-target}/release/bangban-bench" --postgres "$PG_URL" --redis "$REDIS_URL" "$@"

@@ -447,6 +447,10 @@ async fn fan_out(
     let mut ticker = tokio::time::interval(Duration::from_micros(
         1_000_000 / args.events_per_second.max(1),
     ));
+    // Numbers not bound before in this deployment: binding a resident's own number again
+    // changes nothing and emits no event.
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let first_number = RUNS.fetch_add(1, Ordering::Relaxed) as usize * total;
     let mut requests = Vec::new();
     for n in 0..total {
         ticker.tick().await;
@@ -454,7 +458,7 @@ async fn fan_out(
         let client = client.clone();
         let url = producer.url.clone();
         requests.push(tokio::spawn(async move {
-            let phone = format!("139{:08}", n);
+            let phone = format!("139{:08}", first_number + n);
             graphql(
                 &client,
                 &url,

@@ -485,28 +485,7 @@ async fn unreviewed_bookings_are_flagged_overdue_after_the_review_hours() {
     assert!(event_count(app, "booking.review_overdue").await >= 1);
 }
 
-/// A resident signed in through (fake) WeChat who has bound their phone number.
-async fn resident_with_phone(
-    app: &TestApp,
-    fake: &FakeWechat,
-    openid: &str,
-    phone: &str,
-) -> Session {
-    let session = Session::from_payload(
-        &app.login_with_code(&fake.login_code(openid)).await["data"]["loginWithWechat"],
-    );
-    let bound = app
-        .as_(
-            &session,
-            "mutation($c: String!) { bindPhone(code: $c) { phone } }",
-            json!({"c": fake.phone_code(phone)}),
-        )
-        .await;
-    expect_data(&bound);
-    session
-}
-
-const ON_BEHALF: &str = "mutation($input: BookOnBehalfInput!) { bookOnBehalf(input: $input) { id code status channel slot { id remaining } } }";
+use crate::desk_races::{ON_BEHALF, resident_with_phone};
 
 #[tokio::test]
 async fn residents_reschedule_and_staff_act_on_their_behalf_with_the_channel_recorded() {

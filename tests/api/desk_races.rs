@@ -21,6 +21,7 @@ pub fn test_phone(n: usize) -> String {
     format!("1390000{n:04}")
 }
 
+/// A resident signed in through (fake) WeChat who has bound their phone number.
 pub async fn resident_with_phone(
     app: &TestApp,
     fake: &FakeWechat,
@@ -369,4 +370,106 @@ async fn queue_numbers_continue_from_the_database_while_the_store_is_down() {
     let b = scan(app, &two, &scene, Some(&text(&second["code"]))).await;
     no_internal(&b);
     assert_eq!(expect_data(&b)["checkIn"]["label"], "A002", "{b}");
+}
+
+#[tokio::test]
+async fn a_freed_seat_is_held_only_for_someone_who_can_claim_it_and_never_after_the_slot_starts() {
+    use crate::booking::BOOK;
+    use crate::helpers::expect_error;
+    let desk = crate::booking::desk(1).await;
+    let app = &desk.app;
+    let county = app
+        .login_staff_session("county.admin", crate::helpers::STAFF_PASSWORD)
+        .await;
+    expect_data(&app.as_(&county, "mutation($p: ID!, $i: BookingPolicyInput!) { setBookingPolicy(servicePointId: $p, input: $i) { maxOpenBookings } }",
+        json!({"p": desk.point, "i": {"maxOpenBookings": 1, "holdMinutes": 240}})).await);
+    let (_, slots) = desk.next_day_slots().await;
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+    let join = "mutation($input: JoinWaitlistInput!) { joinWaitlist(input: $input) { id status } }";
+    let entry_for = |slot: &str| json!({"input": {"servicePointId": desk.point, "slotId": slot, "itemId": desk.item, "kind": "CONSULT"}});
+    let holder = app.login_resident("holder").await;
+    let other_holder = app.login_resident("other-holder").await;
+    let capped = app.login_resident("at-the-cap").await;
+    let free = app.login_resident("free-to-book").await;
+    let held = expect_data(
+        &app.as_(&holder, BOOK, desk.input(&id(&slots[0]), "h"))
+            .await,
+    )["bookAppointment"]
+        .clone();
+    expect_data(
+        &app.as_(&other_holder, BOOK, desk.input(&id(&slots[2]), "o"))
+            .await,
+    );
+    expect_data(
+        &app.as_(&capped, BOOK, desk.input(&id(&slots[1]), "c"))
+            .await,
+    );
+
+    // Lines are capped like bookings: one place in line at most here.
+    let capped_entry =
+        expect_data(&app.as_(&capped, join, entry_for(&id(&slots[0]))).await)["joinWaitlist"]
+            .clone();
+    expect_error(
+        &app.as_(&capped, join, entry_for(&id(&slots[2]))).await,
+        "INVALID_TRANSITION",
+    );
+    let free_entry =
+        expect_data(&app.as_(&free, join, entry_for(&id(&slots[0]))).await)["joinWaitlist"].clone();
+
+    // The seat comes free: the first in line is at the cap and could not claim it, so it is
+    // held for the next one.
+    expect_data(
+        &app.as_(
+            &holder,
+            "mutation($id: ID!) { cancelBooking(id: $id) { status } }",
+            json!({"id": held["id"]}),
+        )
+        .await,
+    );
+    let mine = "{ myWaitlist { id status } }";
+    let capped_now = expect_data(&app.as_(&capped, mine, json!({})).await)["myWaitlist"].clone();
+    let free_now = expect_data(&app.as_(&free, mine, json!({})).await)["myWaitlist"].clone();
+    let status_of = |list: &Value, entry: &Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == entry["id"])
+            .map(|e| e["status"].clone())
+    };
+    assert_eq!(
+        status_of(&capped_now, &capped_entry),
+        None,
+        "no longer waiting: {capped_now}"
+    );
+    let entries = app.dump_table("waitlist_entries").await;
+    let capped_row = entries
+        .lines()
+        .find(|l| l.contains(capped_entry["id"].as_str().unwrap()))
+        .unwrap();
+    assert!(capped_row.contains("\"skipped\""), "{capped_row}");
+    assert!(
+        app.dump_table("events").await.contains("waitlist.skipped"),
+        "the resident is told"
+    );
+    assert_eq!(
+        status_of(&free_now, &free_entry),
+        Some(json!("offered")),
+        "{free_now}"
+    );
+
+    // The hold outlasts the slot's start, but a started slot cannot be claimed.
+    let starts = chrono::DateTime::parse_from_rfc3339(slots[0]["startsAt"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    app.clock.set(starts + chrono::Duration::minutes(1));
+    let free = app.refresh(&free).await;
+    expect_error(
+        &app.as_(
+            &free,
+            "mutation($id: ID!) { claimWaitlistOffer(id: $id) { id } }",
+            json!({"id": free_entry["id"]}),
+        )
+        .await,
+        "INVALID_TRANSITION",
+    );
 }

@@ -481,8 +481,10 @@ impl WaitlistEntry {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
-    /// `waiting`, `offered` (a seat is held for you until `offeredUntil`), `claimed`, `expired`
-    /// or `left`.
+    /// `waiting`, `offered` (a seat is held for you until `offeredUntil`), `claimed`, `expired`,
+    /// `left`, or `skipped` (a seat came free but you could not have claimed it: a booking
+    /// restriction, a booking in this slot already, or your open bookings at the point's cap;
+    /// event `waitlist.skipped` says which).
     async fn status(&self) -> &str {
         &self.0.status
     }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{slots, staff_accounts, staff_duty_days, waitlist_entries};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde_json::json;
@@ -85,6 +85,50 @@ pub(crate) async fn release_seat(
 
 /// While the slot has free seats and residents wait for it, holds a seat for the first in line
 /// and tells them. Nothing is offered for a slot that can no longer be booked.
+/// Undoes a `take_seat` of this transaction.
+async fn give_back_seat(conn: &impl ConnectionTrait, slot_id: Uuid) -> AppResult<()> {
+    slots::Entity::update_many()
+        .col_expr(
+            slots::Column::Booked,
+            Expr::col(slots::Column::Booked).sub(1),
+        )
+        .filter(slots::Column::Id.eq(slot_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Why the resident of a waiting entry could not claim a seat now (a restriction, a booking in
+/// the slot already, the cap on open bookings reached), or None when they could.
+async fn cannot_claim(
+    conn: &impl ConnectionTrait,
+    entry: &waitlist_entries::Model,
+    max_open_bookings: i64,
+    now: DateTime<Utc>,
+) -> AppResult<Option<&'static str>> {
+    if active_restriction(conn, entry.user_id, now)
+        .await?
+        .is_some()
+    {
+        return Ok(Some("restricted"));
+    }
+    let open: Vec<Uuid> = entity::bookings::Entity::find()
+        .select_only()
+        .column(entity::bookings::Column::SlotId)
+        .filter(entity::bookings::Column::UserId.eq(entry.user_id))
+        .filter(entity::bookings::Column::OpenMarker.eq(1))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if open.contains(&entry.slot_id) {
+        return Ok(Some("already_booked"));
+    }
+    if open.len() as i64 >= max_open_bookings {
+        return Ok(Some("open_booking_cap"));
+    }
+    Ok(None)
+}
+
 pub(crate) async fn offer_seats(
     tx: &mut Tx<'_>,
     slot_id: Uuid,
@@ -111,6 +155,31 @@ pub(crate) async fn offer_seats(
         if !take_seat(&**tx, slot_id).await? {
             return Ok(());
         }
+        if let Some(why) = cannot_claim(&**tx, &entry, policy.max_open_bookings, now).await? {
+            // A seat is held only for someone who could claim it: the seat goes back, this
+            // entry ends, and the next in line is looked at.
+            give_back_seat(&**tx, slot_id).await?;
+            waitlist_entries::Entity::update_many()
+                .col_expr(waitlist_entries::Column::Status, Expr::value("skipped"))
+                .col_expr(
+                    waitlist_entries::Column::OpenMarker,
+                    Expr::value(Option::<i32>::None),
+                )
+                .col_expr(waitlist_entries::Column::UpdatedAt, Expr::value(now))
+                .filter(waitlist_entries::Column::Id.eq(entry.id))
+                .filter(waitlist_entries::Column::Status.eq("waiting"))
+                .exec(&**tx)
+                .await?;
+            tx.emit(EventDraft {
+                kind: "waitlist.skipped",
+                topic: "booking",
+                subject_kind: "waitlist",
+                subject_id: entry.id.to_string(),
+                audience: vec![resident_key(entry.user_id)],
+                payload: json!({"slotId": slot_id, "status": "skipped", "reason": why}),
+            });
+            continue;
+        }
         let until = now + Duration::minutes(policy.hold_minutes);
         let offered = waitlist_entries::Entity::update_many()
             .col_expr(waitlist_entries::Column::Status, Expr::value("offered"))
@@ -125,14 +194,7 @@ pub(crate) async fn offer_seats(
             .await?;
         if offered.rows_affected == 0 {
             // The resident left meanwhile: give the seat back and look at the next.
-            slots::Entity::update_many()
-                .col_expr(
-                    slots::Column::Booked,
-                    Expr::col(slots::Column::Booked).sub(1),
-                )
-                .filter(slots::Column::Id.eq(slot_id))
-                .exec(&**tx)
-                .await?;
+            give_back_seat(&**tx, slot_id).await?;
             continue;
         }
         tx.emit(EventDraft {

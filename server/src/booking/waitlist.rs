@@ -78,6 +78,17 @@ pub async fn join(
             "you already have a booking for this slot".into(),
         ));
     }
+    // As many places in lines as open bookings allowed: a resident cannot queue everywhere.
+    let waiting = waitlist_entries::Entity::find()
+        .filter(waitlist_entries::Column::UserId.eq(user_id))
+        .filter(waitlist_entries::Column::OpenMarker.eq(1))
+        .count(&state.db)
+        .await?;
+    if waiting as i64 >= target.policy.max_open_bookings {
+        return Err(AppError::InvalidTransition(format!(
+            "you are on {waiting} waitlists already, the most this point allows; leave one first"
+        )));
+    }
     let entry = waitlist_entries::ActiveModel {
         id: Set(Uuid::now_v7()),
         slot_id: Set(slot_id),
@@ -198,6 +209,15 @@ pub async fn claim(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<boo
             "no seat is offered to this entry (it is {})",
             entry.status
         )));
+    }
+    let starts_at = entity::slots::Entity::find_by_id(entry.slot_id)
+        .one(&state.db)
+        .await?
+        .map(|slot| slot.starts_at);
+    if starts_at.is_some_and(|starts| starts <= now) {
+        return Err(AppError::InvalidTransition(
+            "the slot has started; the offer can no longer be claimed".into(),
+        ));
     }
     if entry.offered_until.is_some_and(|until| until <= now) {
         return Err(AppError::InvalidTransition(

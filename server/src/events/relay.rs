@@ -41,6 +41,23 @@ async fn lock_head(
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("event head row missing")))
 }
 
+/// The seqs of events whose outbox row is not published yet and that match `positioned`.
+fn unpublished(positioned: sea_orm::sea_query::SimpleExpr) -> sea_orm::Select<events::Entity> {
+    events::Entity::find()
+        .select_only()
+        .column(events::Column::Seq)
+        .filter(positioned)
+        .filter(
+            events::Column::Seq.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(outbox::Column::EventSeq)
+                    .from(outbox::Entity)
+                    .and_where(outbox::Column::PublishedAt.is_null())
+                    .to_owned(),
+            ),
+        )
+}
+
 /// Positions and publishes one batch; returns how many events it published.
 pub async fn publish_batch(state: &AppState, limit: u64) -> AppResult<usize> {
     let _one_relay_here = state.relay_lock.lock().await;
@@ -52,19 +69,7 @@ pub async fn publish_batch(state: &AppState, limit: u64) -> AppResult<usize> {
 async fn position_batch(state: &AppState, limit: u64) -> AppResult<()> {
     let txn = crate::db::begin_write(&state.db).await?;
     let head = lock_head(state, &txn).await?;
-    let new: Vec<i64> = events::Entity::find()
-        .select_only()
-        .column(events::Column::Seq)
-        .filter(events::Column::Position.is_null())
-        .filter(
-            events::Column::Seq.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(outbox::Column::EventSeq)
-                    .from(outbox::Entity)
-                    .and_where(outbox::Column::PublishedAt.is_null())
-                    .to_owned(),
-            ),
-        )
+    let new: Vec<i64> = unpublished(events::Column::Position.is_null())
         .order_by_asc(events::Column::Seq)
         .limit(limit)
         .into_tuple()
@@ -103,19 +108,7 @@ async fn publish_positioned(state: &AppState, limit: u64) -> AppResult<usize> {
     }
     // In position order across the whole backlog (not outbox order: a late committer has a
     // low insert number and a high position).
-    let seqs: Vec<i64> = events::Entity::find()
-        .select_only()
-        .column(events::Column::Seq)
-        .filter(events::Column::Position.is_not_null())
-        .filter(
-            events::Column::Seq.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(outbox::Column::EventSeq)
-                    .from(outbox::Entity)
-                    .and_where(outbox::Column::PublishedAt.is_null())
-                    .to_owned(),
-            ),
-        )
+    let seqs: Vec<i64> = unpublished(events::Column::Position.is_not_null())
         .order_by_asc(events::Column::Position)
         .limit(limit)
         .into_tuple()
