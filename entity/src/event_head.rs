@@ -7,6 +7,9 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: i32,
     pub position: i64,
+    /// The last position published: publishing is strictly in position order, so everything
+    /// after it is still to publish.
+    pub published_position: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

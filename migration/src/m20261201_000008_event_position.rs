@@ -18,6 +18,7 @@ enum EventHead {
     Table,
     Id,
     Position,
+    PublishedPosition,
 }
 
 #[async_trait::async_trait]
@@ -47,6 +48,7 @@ impl MigrationTrait for Migration {
                     .table(EventHead::Table)
                     .col(integer(EventHead::Id).primary_key())
                     .col(big_integer(EventHead::Position))
+                    .col(big_integer(EventHead::PublishedPosition))
                     .to_owned(),
             )
             .await?;
@@ -54,7 +56,11 @@ impl MigrationTrait for Migration {
         db.execute_unprepared("UPDATE events SET position = seq")
             .await?;
         db.execute_unprepared(
-            "INSERT INTO event_head (id, position) SELECT 1, COALESCE(MAX(seq), 0) FROM events",
+            "INSERT INTO event_head (id, position, published_position) SELECT 1, \
+             COALESCE(MAX(seq), 0), \
+             COALESCE((SELECT MIN(event_seq) - 1 FROM outbox WHERE published_at IS NULL), \
+                      MAX(seq), 0) \
+             FROM events",
         )
         .await?;
         Ok(())

@@ -41,23 +41,6 @@ async fn lock_head(
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("event head row missing")))
 }
 
-/// The seqs of events whose outbox row is not published yet and that match `positioned`.
-fn unpublished(positioned: sea_orm::sea_query::SimpleExpr) -> sea_orm::Select<events::Entity> {
-    events::Entity::find()
-        .select_only()
-        .column(events::Column::Seq)
-        .filter(positioned)
-        .filter(
-            events::Column::Seq.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(outbox::Column::EventSeq)
-                    .from(outbox::Entity)
-                    .and_where(outbox::Column::PublishedAt.is_null())
-                    .to_owned(),
-            ),
-        )
-}
-
 /// Positions and publishes one batch; returns how many events it published.
 pub async fn publish_batch(state: &AppState, limit: u64) -> AppResult<usize> {
     let _one_relay_here = state.relay_lock.lock().await;
@@ -69,9 +52,21 @@ pub async fn publish_batch(state: &AppState, limit: u64) -> AppResult<usize> {
 async fn position_batch(state: &AppState, limit: u64) -> AppResult<()> {
     let txn = crate::db::begin_write(&state.db).await?;
     let head = lock_head(state, &txn).await?;
-    let new: Vec<i64> = unpublished(events::Column::Position.is_null())
-        .order_by_asc(events::Column::Seq)
+    let waiting: Vec<i64> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::EventSeq)
+        .filter(outbox::Column::PublishedAt.is_null())
+        .order_by_asc(outbox::Column::Seq)
         .limit(limit)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let new: Vec<i64> = events::Entity::find()
+        .select_only()
+        .column(events::Column::Seq)
+        .filter(events::Column::Seq.is_in(waiting))
+        .filter(events::Column::Position.is_null())
+        .order_by_asc(events::Column::Seq)
         .into_tuple()
         .all(&txn)
         .await?;
@@ -103,12 +98,14 @@ async fn position_batch(state: &AppState, limit: u64) -> AppResult<()> {
 async fn publish_positioned(state: &AppState, limit: u64) -> AppResult<usize> {
     let postgres = state.db.get_database_backend() == DatabaseBackend::Postgres;
     let txn = crate::db::begin_write(&state.db).await?;
-    if postgres {
-        lock_head(state, &txn).await?;
-    }
-    // In position order across the whole backlog (not outbox order: a late committer has a
-    // low insert number and a high position).
-    let seqs: Vec<i64> = unpublished(events::Column::Position.is_not_null())
+    // SQLite reads the head without keeping the write lock (the relay lock orders steps here).
+    let head = lock_head(state, &txn).await?;
+    // In position order after the last published one (not outbox order: a late committer has
+    // a low insert number and a high position); publishing is strictly in that order.
+    let seqs: Vec<i64> = events::Entity::find()
+        .select_only()
+        .column(events::Column::Seq)
+        .filter(events::Column::Position.gt(head.published_position))
         .order_by_asc(events::Column::Position)
         .limit(limit)
         .into_tuple()
@@ -146,6 +143,13 @@ async fn publish_positioned(state: &AppState, limit: u64) -> AppResult<usize> {
         Some(txn) => txn,
         None => crate::db::begin_write(&state.db).await?,
     };
+    if let Some(last) = envelopes[..published].last().and_then(|e| e.position) {
+        event_head::Entity::update_many()
+            .col_expr(event_head::Column::PublishedPosition, Expr::val(last))
+            .filter(event_head::Column::Id.eq(1))
+            .exec(&txn)
+            .await?;
+    }
     mark_published(state, &txn, seqs).await?;
     txn.commit().await?;
     finish(published, envelopes.len())
