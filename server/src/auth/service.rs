@@ -636,7 +636,9 @@ pub async fn create_staff(
     let display_name = input.display_name.trim().to_string();
     if display_name.is_empty()
         || display_name.chars().count() > 32
-        || display_name.chars().any(char::is_control)
+        || display_name
+            .chars()
+            .any(|c| c.is_control() || crate::directory::model::is_hidden_format(c))
     {
         return Err(AppError::bad_input(
             "displayName",

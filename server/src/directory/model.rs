@@ -290,13 +290,37 @@ pub fn is_high_frequency(monthly_completed: &[u32]) -> bool {
     total >= 20 * monthly_completed.len() as u64
 }
 
-/// Trims and checks a free-text field: 1..=max characters, no control characters.
+/// Invisible format characters that change how text reads without showing themselves:
+/// bidirectional overrides and isolates (a name that displays reversed), zero-width characters,
+/// the byte-order mark, soft hyphens, interlinear annotation and tag characters.
+pub fn is_hidden_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
+/// Trims and checks a free-text field: 1..=max characters, no control characters and no
+/// invisible format characters.
 pub fn text(raw: &str, field: &str, max: usize) -> Result<String, AppError> {
     let value = raw.trim();
-    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+    if value.is_empty()
+        || value.chars().count() > max
+        || value.chars().any(|c| c.is_control() || is_hidden_format(c))
+    {
         return Err(AppError::bad_input(
             field,
-            format!("must be 1–{max} characters without control characters"),
+            format!("must be 1–{max} characters without control or invisible format characters"),
         ));
     }
     Ok(value.to_string())
@@ -305,6 +329,29 @@ pub fn text(raw: &str, field: &str, max: usize) -> Result<String, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_text_refuses_control_and_invisible_format_characters() {
+        let cases = [
+            ("张三", true),
+            ("龙港镇便民服务中心 3 号窗口", true),
+            ("", false),
+            ("   ", false),
+            ("a\u{0}b", false),
+            ("line\nbreak", false),
+            // "张三" shown reversed by a right-to-left override.
+            ("\u{202E}三张", false),
+            ("name\u{2066}isolate\u{2069}", false),
+            ("zero\u{200B}width", false),
+            ("\u{FEFF}bom", false),
+            ("soft\u{00AD}hyphen", false),
+            ("tag\u{E0041}", false),
+            (&"长".repeat(21), false),
+        ];
+        for (raw, ok) in cases {
+            assert_eq!(text(raw, "input.name", 20).is_ok(), ok, "{raw:?}");
+        }
+    }
 
     #[test]
     fn staffing_minimums_of_the_seed() {
