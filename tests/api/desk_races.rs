@@ -473,3 +473,39 @@ async fn a_freed_seat_is_held_only_for_someone_who_can_claim_it_and_never_after_
         "INVALID_TRANSITION",
     );
 }
+
+#[tokio::test]
+async fn a_duty_day_more_than_a_year_ahead_is_refused_and_changes_nothing() {
+    let desk = crate::booking::desk(1).await;
+    let app = &desk.app;
+    let county = app
+        .login_staff_session("county.admin", crate::helpers::STAFF_PASSWORD)
+        .await;
+    let staff = expect_data(
+        &app.as_(&county, "{ staffMembers { id username } }", json!({}))
+            .await,
+    )["staffMembers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["username"] == "lg.agent0")
+        .unwrap()["id"]
+        .clone();
+    let today = bangban_server::directory::changes::local_date(bangban_server::clock::Clock::now(
+        app.clock.as_ref(),
+    ));
+    let duty = "mutation($s: ID!, $d: NaiveDate!) { setStaffDutyDay(staffId: $s, day: $d, onDuty: false) { overbookedSlots { id } } }";
+    let far = (today + chrono::Duration::days(400)).to_string();
+    let refused = app.as_(&county, duty, json!({"s": staff, "d": far})).await;
+    assert_eq!(
+        crate::helpers::expect_error(&refused, "BAD_USER_INPUT")["extensions"]["field"],
+        "day"
+    );
+    assert_eq!(
+        app.dump_table("staff_duty_days").await,
+        "",
+        "nothing written"
+    );
+    let near = (today + chrono::Duration::days(30)).to_string();
+    expect_data(&app.as_(&county, duty, json!({"s": staff, "d": near})).await);
+}

@@ -140,7 +140,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("queuePosition", Access::Guarded, "query($id: ID!) { queuePosition(ticketId: $id) { ahead } }".into(), json!({"id": f.ticket})),
         ("bookOnBehalf", Access::Guarded, "mutation($id: ID!, $s: ID!, $i: ID!) { bookOnBehalf(input: {residentPhone: \"13900000011\", onBehalf: {channel: PHONE}, booking: {servicePointId: $id, slotId: $s, itemId: $i, kind: HELP, idempotencyKey: \"j2\"}}) { id } }".into(), json!({"id": f.point, "s": f.slot, "i": f.item})),
         ("rescheduleBooking", Access::Guarded, "mutation($id: ID!, $s: ID!) { rescheduleBooking(id: $id, slotId: $s, onBehalf: {channel: PHONE}) { id } }".into(), json!({"id": f.booking, "s": f.slot})),
-        ("setStaffDutyDay", Access::Guarded, "mutation($id: ID!) { setStaffDutyDay(staffId: $id, day: \"2030-01-02\", onDuty: false) { overbookedSlots { id } } }".into(), json!({"id": f.staff})),
+        ("setStaffDutyDay", Access::Guarded, "mutation($id: ID!, $d: NaiveDate!) { setStaffDutyDay(staffId: $id, day: $d, onDuty: false) { overbookedSlots { id } } }".into(), json!({"id": f.staff, "d": (chrono::Utc::now().date_naive() + chrono::Duration::days(40)).to_string()})),
         ("joinWaitlist", Access::Residents, "mutation($id: ID!, $s: ID!, $i: ID!) { joinWaitlist(input: {servicePointId: $id, slotId: $s, itemId: $i, kind: HELP}) { id } }".into(), json!({"id": f.point, "s": f.slot, "i": f.item})),
         ("leaveWaitlist", Access::Guarded, "mutation($id: ID!) { leaveWaitlist(id: $id) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
         ("claimWaitlistOffer", Access::Guarded, "mutation($id: ID!) { claimWaitlistOffer(id: $id) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),

@@ -263,6 +263,9 @@ pub(crate) async fn recompute_capacity(
     Ok(overbooked)
 }
 
+/// How far ahead a day's duty may be set (a year: rosters are planned, not written forever).
+pub const MAX_DUTY_DAYS_AHEAD: i64 = 366;
+
 /// The duty of an agent on one day changed (or their standing flag): capacities follow.
 pub struct DutyChange {
     pub overbooked: Vec<slots::Model>,
@@ -281,6 +284,12 @@ pub async fn set_duty_day(
     let now = state.clock.now();
     if day < local_date(now) {
         return Err(AppError::bad_input("day", "a past day cannot change"));
+    }
+    if day > local_date(now) + Duration::days(MAX_DUTY_DAYS_AHEAD) {
+        return Err(AppError::bad_input(
+            "day",
+            format!("at most {MAX_DUTY_DAYS_AHEAD} days ahead"),
+        ));
     }
     let agent = crate::directory::service::staff_member(state, viewer, staff_id).await?;
     let who = Jurisdiction::of(&state.db, viewer).await?;
