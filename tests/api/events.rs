@@ -44,6 +44,16 @@ pub(crate) fn with_push(fake: &FakeWechat) -> Options {
     }
 }
 
+/// Pushes on, with WeChat calls timing out after `ms`.
+pub(crate) fn with_push_timing_out_after(fake: &FakeWechat, ms: u64) -> Options {
+    let mut options = with_push(fake);
+    options.tweak = Some(Box::new(move |s| {
+        s.push.templates = vec![push_template()];
+        s.wechat.timeout_ms = ms;
+    }));
+    options
+}
+
 pub(crate) async fn bind(app: &TestApp, session: &Session, code: &str) -> Value {
     app.as_(
         session,
@@ -411,12 +421,7 @@ async fn wechat_faults_are_retried_refreshed_or_recorded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_send_is_never_retried_and_reads_unknown() {
     let fake = FakeWechat::start().await;
-    let mut options = with_push(&fake);
-    options.tweak = Some(Box::new(|s| {
-        s.push.templates = vec![push_template()];
-        s.wechat.timeout_ms = 300;
-    }));
-    let app = TestApp::spawn_with(options).await;
+    let app = TestApp::spawn_with(with_push_timing_out_after(&fake, 300)).await;
     let resident = resident_with_consent(&app, &fake, "openid-timeout", 3, true).await;
     // The request is lost on the way; the server cannot tell that from a lost answer.
     fake.stall_next(Api::SubscribeSend, 1, 1_500);

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::{
     events::{
         OwnRedis, bind, deliveries, free_port, push_template, resident_with_consent,
-        wait_for_status, with_push,
+        wait_for_status, with_push, with_push_timing_out_after,
     },
     fake_wechat::{Api, FakeWechat},
     helpers::{Backend, Options, TestApp, expect_data, fresh_postgres_database, postgres_backend},
@@ -79,12 +79,7 @@ async fn a_redis_that_forgot_everything_between_commit_and_send_loses_no_push() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_whose_answer_is_lost_is_never_resent_and_reads_unknown() {
     let fake = FakeWechat::start().await;
-    let mut options = with_push(&fake);
-    options.tweak = Some(Box::new(|s| {
-        s.push.templates = vec![push_template()];
-        s.wechat.timeout_ms = 300;
-    }));
-    let app = TestApp::spawn_with(options).await;
+    let app = TestApp::spawn_with(with_push_timing_out_after(&fake, 300)).await;
     let resident = resident_with_consent(&app, &fake, "openid-late-answer", 3, true).await;
     fake.answer_late_next(Api::SubscribeSend, 1, 1_500);
     expect_data(&bind(&app, &resident, &fake.phone_code("13800138091")).await);
