@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod push_consents;
 pub mod push_deliveries;
 pub mod queue_tickets;
+pub mod reaction_tasks;
 pub mod refresh_tokens;
 pub mod regions;
 pub mod service_points;

@@ -12,6 +12,7 @@ mod m20261201_000006_phone_owner;
 mod m20261201_000007_push_work;
 mod m20261201_000008_event_position;
 mod m20261201_000009_check_in_window;
+mod m20261202_000010_reaction_tasks;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_push_work::Migration),
             Box::new(m20261201_000008_event_position::Migration),
             Box::new(m20261201_000009_check_in_window::Migration),
+            Box::new(m20261202_000010_reaction_tasks::Migration),
         ]
     }
 }

@@ -86,6 +86,13 @@ pub struct EventSettings {
     /// Events buffered per live subscription on the way from the broker; a subscription further
     /// behind is ended with SUBSCRIPTION_LAGGED (the app resubscribes with `after`).
     pub hub_capacity: usize,
+    /// Try the reactions an event's commit queued (see `events::reactions`) right after the
+    /// commit, in the committing request. Off, only the reaction workers run them.
+    pub reactions_inline: bool,
+    /// Run a reaction worker in this instance (safe on every instance).
+    pub reaction_worker_enabled: bool,
+    /// How often the reaction worker looks for due tasks.
+    pub reaction_poll_ms: u64,
 }
 
 impl Default for EventSettings {
@@ -94,6 +101,9 @@ impl Default for EventSettings {
             relay_enabled: true,
             relay_poll_ms: 1_000,
             hub_capacity: 1_024,
+            reactions_inline: true,
+            reaction_worker_enabled: true,
+            reaction_poll_ms: 1_000,
         }
     }
 }

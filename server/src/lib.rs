@@ -135,6 +135,7 @@ impl Application {
             relay_wake: Arc::new(tokio::sync::Notify::new()),
             push_wake: Arc::new(tokio::sync::Notify::new()),
             relay_lock: tokio::sync::Mutex::new(()),
+            reactions: reactions(),
             shutdown: shutdown_rx,
         });
         let schema = graphql::build_schema(&settings, Some(state.clone()));
@@ -197,6 +198,12 @@ impl Application {
                     .await;
             });
         }
+        if settings.events.reaction_worker_enabled {
+            tokio::spawn(events::reactions::run_forever(
+                self.state.clone(),
+                Duration::from_millis(settings.events.reaction_poll_ms.max(10)),
+            ));
+        }
         if settings.push.worker_enabled {
             let consumer = format!("{}-{}", hostname_or("instance"), uuid::Uuid::now_v7());
             tokio::spawn(push::worker::run_forever(self.state.clone(), consumer));
@@ -216,6 +223,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.run_until(shutdown_signal()).await
     }
+}
+
+/// Every room's reactions to events of other rooms (a new room adds its own here).
+fn reactions() -> events::reactions::Reactions {
+    events::reactions::Reactions::new(vec![Arc::new(booking::seats::CapacityFollowsDuty)])
 }
 
 fn hostname_or(fallback: &str) -> String {

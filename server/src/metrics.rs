@@ -18,6 +18,8 @@ pub struct Metrics {
     /// Best-effort writes to the shared store that failed (the database stays right; these
     /// cost speed, not correctness), by operation.
     pub store_writes_failed: IntCounterVec,
+    /// Attempts of a durable reaction that failed (it is retried after a back-off), by reaction.
+    pub reaction_failures: IntCounterVec,
     seen_operations: Mutex<HashSet<String>>,
 }
 
@@ -66,6 +68,14 @@ impl Metrics {
         )?;
         registry.register(Box::new(websockets_open.clone()))?;
         registry.register(Box::new(store_writes_failed.clone()))?;
+        let reaction_failures = IntCounterVec::new(
+            Opts::new(
+                "reaction_failures_total",
+                "Failed attempts of durable reactions to events (retried), by reaction",
+            ),
+            &["reaction"],
+        )?;
+        registry.register(Box::new(reaction_failures.clone()))?;
         Ok(Self {
             registry,
             http_requests,
@@ -74,6 +84,7 @@ impl Metrics {
             graphql_duration,
             websockets_open,
             store_writes_failed,
+            reaction_failures,
             seen_operations: Mutex::new(HashSet::new()),
         })
     }

@@ -8,7 +8,7 @@ use crate::{
     auth::TokenKeys,
     clock::SharedClock,
     config::Settings,
-    events::{broker::SharedBroker, hub::Hub},
+    events::{broker::SharedBroker, hub::Hub, reactions::Reactions},
     metrics::Metrics,
     pii::FieldCipher,
     ratelimit::RateLimiter,
@@ -35,6 +35,8 @@ pub struct AppState {
     pub relay_wake: Arc<Notify>,
     /// One relay step at a time in this instance (the database lock orders instances).
     pub relay_lock: tokio::sync::Mutex<()>,
+    /// Each room's durable reactions to other rooms' events.
+    pub reactions: Reactions,
     /// Wakes this instance's push worker when a commit queued deliveries.
     pub push_wake: Arc<Notify>,
     /// Flips to `true` when the server starts shutting down (sockets close with 1001).

@@ -8,6 +8,7 @@ mod booking_flow;
 mod calendar;
 mod desk_races;
 mod directory;
+mod duty;
 mod event_order;
 mod events;
 mod fake_wechat;

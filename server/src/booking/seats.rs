@@ -2,7 +2,7 @@
 //! counter in the shared store, and capacity that follows the agents on duty.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::{slots, staff_accounts, staff_duty_days, waitlist_entries};
+use entity::{slots, staff_duty_days, waitlist_entries};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, OnConflict},
@@ -14,9 +14,9 @@ use uuid::Uuid;
 use super::service::*;
 use crate::{
     auth::Viewer,
-    directory::{changes::local_date, jurisdiction::Jurisdiction},
+    directory::{changes::local_date, jurisdiction::Jurisdiction, model::STAFF_DUTY_CHANGED},
     error::{AppError, AppResult},
-    events::{EventDraft, Tx, resident_key},
+    events::{Envelope, EventDraft, Tx, reactions::Reaction, resident_key},
     state::AppState,
 };
 
@@ -346,35 +346,60 @@ pub async fn set_duty_day(
     Ok(DutyChange { overbooked })
 }
 
-/// After an agent's standing on-duty flag changed: every generated future day of their point.
-pub async fn duty_flag_changed(state: &AppState, staff: &staff_accounts::Model) -> AppResult<()> {
-    let Some(point_id) = staff.service_point_id else {
-        return Ok(());
-    };
+/// The booking room's reaction to the directory's `staff.duty_changed`: the capacities of
+/// every generated day of the staff member's point, from today, follow the agents now on duty
+/// (recomputed from the roster, so running it twice or late is harmless).
+pub struct CapacityFollowsDuty;
+
+#[async_trait::async_trait]
+impl Reaction for CapacityFollowsDuty {
+    fn name(&self) -> &'static str {
+        "booking.capacity_follows_duty"
+    }
+
+    fn follows(&self, kind: &str) -> bool {
+        kind == STAFF_DUTY_CHANGED
+    }
+
+    async fn react(&self, state: &AppState, event: &Envelope) -> AppResult<()> {
+        let point = event.payload["servicePointId"]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .ok_or_else(|| {
+                AppError::internal(anyhow::anyhow!(
+                    "event {} has no service point to resize",
+                    event.seq
+                ))
+            })?;
+        resize_point(state, point).await
+    }
+}
+
+/// Every generated day of a point from today, one transaction per day.
+async fn resize_point(state: &AppState, point_id: Uuid) -> AppResult<()> {
     let now = state.clock.now();
     let days: Vec<NaiveDate> = slots::Entity::find()
+        .select_only()
+        .column(slots::Column::Day)
+        .distinct()
         .filter(slots::Column::ServicePointId.eq(point_id))
         .filter(slots::Column::Day.gte(local_date(now)))
+        .into_tuple()
         .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|s| s.day)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+        .await?;
     for day in days {
         let mut tx = Tx::begin(state).await?;
         recompute_capacity(&mut tx, point_id, day, now).await?;
         tx.commit().await?;
     }
     let ids: Vec<Uuid> = slots::Entity::find()
+        .select_only()
+        .column(slots::Column::Id)
         .filter(slots::Column::ServicePointId.eq(point_id))
         .filter(slots::Column::Day.gte(local_date(now)))
+        .into_tuple()
         .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+        .await?;
     for id in ids {
         seats_freed(state, id).await;
     }

@@ -43,7 +43,7 @@ pub use super::{
         AGENT_ROLES, agents_on_duty, available_slots, ensure_slots, point_policy, point_slots,
         policy, set_policy, slot,
     },
-    seats::{DutyChange, duty_flag_changed, seats_key, set_duty_day},
+    seats::{DutyChange, seats_key, set_duty_day},
 };
 pub(crate) use super::{
     schedule::active_point,

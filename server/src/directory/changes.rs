@@ -17,7 +17,10 @@ use crate::{
     directory::{
         jurisdiction::Jurisdiction,
         model::text,
-        service::{ItemFields, item, level_of, region, seal, staff_in_jurisdiction, write_item},
+        service::{
+            ItemFields, duty_changed, item, level_of, region, seal, staff_in_jurisdiction,
+            write_item,
+        },
     },
     error::{AppError, AppResult},
     events::{EventDraft, Tx, staff_key},
@@ -581,6 +584,11 @@ async fn apply_staff_change(
             .filter(staff_accounts::Column::Id.eq(before))
             .exec(&*txn)
             .await?;
+        // Their point loses their seats on the days already generated.
+        let departed = staff_accounts::Entity::find_by_id(before)
+            .one(&*txn)
+            .await?;
+        txn.emit_all(departed.as_ref().and_then(duty_changed));
         // The departing agent is signed out that moment (open sockets close with 4403).
         revoke_all_sessions(&*txn, before, "staff_change", now).await?;
     }
@@ -592,7 +600,7 @@ async fn apply_staff_change(
     })?;
     let unit: regions::Model = region(&*txn, change.region_id).await?;
     let new_id = Uuid::now_v7();
-    staff_accounts::ActiveModel {
+    let arrived = staff_accounts::ActiveModel {
         id: Set(new_id),
         username: Set(change.after_username.clone()),
         display_name: Set(change.after_name.clone()),
@@ -634,6 +642,8 @@ async fn apply_staff_change(
             e.into()
         }
     })?;
+    // Their point gains their seats on the days already generated.
+    txn.emit_all(duty_changed(&arrived));
     staff_change_requests::Entity::update_many()
         .col_expr(
             staff_change_requests::Column::AppliedStaffId,

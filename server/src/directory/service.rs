@@ -17,11 +17,12 @@ use crate::{
     directory::{
         jurisdiction::Jurisdiction,
         model::{
-            HandlingType, OpeningHours, RegionLevel, ServicePointKind, StaffingUnit,
-            staffing_shortfalls, text,
+            HandlingType, OpeningHours, RegionLevel, STAFF_DUTY_CHANGED, ServicePointKind,
+            StaffingUnit, staffing_shortfalls, text,
         },
     },
     error::{AppError, AppResult},
+    events::{EventDraft, Tx, staff_key},
     pii::{Email, MobileNumber, ResidentIdNumber},
     state::AppState,
 };
@@ -573,9 +574,9 @@ pub async fn create_staff(
         .map(|v| text(v, "input.post", 64))
         .transpose()?;
     let public_phone = check_public_phone(input.public_phone, "input.publicPhone")?;
-    let txn = crate::db::begin_write(&state.db).await?;
-    let who = Jurisdiction::of(&txn, viewer).await?;
-    let target = region(&txn, input.region_id)
+    let mut txn = Tx::begin(state).await?;
+    let who = Jurisdiction::of(&*txn, viewer).await?;
+    let target = region(&*txn, input.region_id)
         .await
         .map_err(crate::error::hidden_as_not_found("region"))?;
     who.ensure_covers(&target, "region")?;
@@ -590,10 +591,10 @@ pub async fn create_staff(
             "a township administrator creates township and village staff only".into(),
         ));
     }
-    check_placement(&txn, input.role, &target, input.service_point_id, "input.").await?;
+    check_placement(&*txn, input.role, &target, input.service_point_id, "input.").await?;
     let now = state.clock.now();
     let staff = crate::auth::service::create_staff(
-        &txn,
+        &*txn,
         now,
         crate::auth::service::NewStaff {
             username: input.username,
@@ -614,20 +615,18 @@ pub async fn create_staff(
     active.phone_bidx = Set(sealed.phone_bidx);
     active.email = Set(email.map(|e| e.as_str().to_string()));
     active.post = Set(post);
-    let staff = active.update(&txn).await?;
-    audit::record_action(
-        &txn,
+    let staff = active.update(&*txn).await?;
+    txn.audit(audit::Pending::action(
         now,
         viewer,
         "staff.create",
         "staff",
         staff.id,
         json!({"username": staff.username, "role": staff.role, "region": target.code}),
-    )
-    .await?;
-    txn.commit().await?;
+    ));
     // A new agent at a point adds seats to its days already generated.
-    crate::booking::service::duty_flag_changed(state, &staff).await?;
+    txn.emit_all(duty_changed(&staff));
+    txn.commit().await?;
     Ok(staff)
 }
 
@@ -704,19 +703,26 @@ async fn guarded_staff_change(
     action: &str,
     apply: impl FnOnce(&mut staff_accounts::ActiveModel),
 ) -> AppResult<staff_accounts::Model> {
-    let txn = crate::db::begin_write(&state.db).await?;
-    let who = Jurisdiction::of(&txn, viewer).await?;
-    let staff = staff_in_jurisdiction(&txn, &who, staff_id).await?;
+    let mut txn = Tx::begin(state).await?;
+    let who = Jurisdiction::of(&*txn, viewer).await?;
+    let staff = staff_in_jurisdiction(&*txn, &who, staff_id).await?;
     who.ensure_admin()?;
+    let before = (staff.on_duty, staff.active);
     let mut active: staff_accounts::ActiveModel = staff.into();
     apply(&mut active);
-    let staff = active.update(&txn).await?;
+    let staff = active.update(&*txn).await?;
     let now = state.clock.now();
     if !staff.active {
-        revoke_all_sessions(&txn, staff.id, "deactivated", now).await?;
+        revoke_all_sessions(&*txn, staff.id, "deactivated", now).await?;
     }
     let details = json!({"onDuty": staff.on_duty, "active": staff.active});
-    audit::record_action(&txn, now, viewer, action, "staff", staff.id, details).await?;
+    txn.audit(audit::Pending::action(
+        now, viewer, action, "staff", staff.id, details,
+    ));
+    // Capacities of the point's generated days follow (never below what is booked).
+    if before != (staff.on_duty, staff.active) {
+        txn.emit_all(duty_changed(&staff));
+    }
     txn.commit().await?;
     Ok(staff)
 }
@@ -732,8 +738,6 @@ pub async fn set_staff_on_duty(
         s.on_duty = Set(on_duty)
     })
     .await?;
-    // Capacities of the point's generated days follow (never below what is booked).
-    crate::booking::service::duty_flag_changed(state, &staff).await?;
     Ok(staff)
 }
 
@@ -754,8 +758,23 @@ pub async fn deactivate_staff(
         s.on_duty = Set(false);
     })
     .await?;
-    crate::booking::service::duty_flag_changed(state, &staff).await?;
     Ok(staff)
+}
+
+/// The directory's word that a staff member's standing duty changed (created, marked on or
+/// off duty, deactivated, replaced by a staff change), for the rooms that plan by duty: the
+/// booking desk's slot capacities follow it through a durable reaction. Nothing for staff
+/// who serve at no point.
+pub(crate) fn duty_changed(staff: &staff_accounts::Model) -> Option<EventDraft> {
+    let point = staff.service_point_id?;
+    Some(EventDraft {
+        kind: STAFF_DUTY_CHANGED,
+        topic: "directory",
+        subject_kind: "staff",
+        subject_id: staff.id.to_string(),
+        audience: vec![staff_key(staff.id)],
+        payload: json!({"servicePointId": point, "onDuty": staff.on_duty, "active": staff.active}),
+    })
 }
 
 fn viewer_staff_id(viewer: &Viewer) -> Option<Uuid> {

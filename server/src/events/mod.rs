@@ -7,6 +7,7 @@
 pub mod broker;
 pub mod graphql;
 pub mod hub;
+pub mod reactions;
 pub mod relay;
 
 use std::ops::Deref;
@@ -98,6 +99,7 @@ pub struct Tx<'a> {
     audits: Vec<crate::audit::Pending>,
     written: Vec<Envelope>,
     queued_pushes: usize,
+    reaction_tasks: Vec<i64>,
 }
 
 impl<'a> Tx<'a> {
@@ -109,12 +111,18 @@ impl<'a> Tx<'a> {
             audits: Vec::new(),
             written: Vec::new(),
             queued_pushes: 0,
+            reaction_tasks: Vec::new(),
         })
     }
 
     /// Queues an event; it is written only if the transaction commits.
     pub fn emit(&mut self, draft: EventDraft) {
         self.drafts.push(draft);
+    }
+
+    /// Queues each of some events (none, one or several).
+    pub fn emit_all(&mut self, drafts: impl IntoIterator<Item = EventDraft>) {
+        self.drafts.extend(drafts);
     }
 
     /// Queues an audit entry; it is appended at the commit, after the events. Lock order: the
@@ -125,8 +133,9 @@ impl<'a> Tx<'a> {
         self.audits.push(entry);
     }
 
-    /// Writes the queued events with their audiences, outbox rows and push deliveries (the
-    /// record of every message to send), just before the commit. Their order for readers is
+    /// Writes the queued events with their audiences, outbox rows, push deliveries (the
+    /// record of every message to send) and reaction tasks (the record of what other rooms
+    /// must do about them), just before the commit. Their order for readers is
     /// given later, by the relay (see `relay`): the sequence taken here is insert order only.
     async fn write_events(&mut self) -> AppResult<()> {
         let now = self.state.clock.now();
@@ -168,9 +177,13 @@ impl<'a> Tx<'a> {
         }
         self.queued_pushes =
             crate::push::service::queue_deliveries(&self.txn, self.state, &self.written).await?;
+        self.reaction_tasks =
+            reactions::queue(&self.txn, &self.state.reactions, &self.written, now).await?;
         Ok(())
     }
 
+    /// Commits; then wakes the relay and push worker, and tries the reactions it queued (their
+    /// failure does not fail the commit: the tasks stay due for the workers).
     pub async fn commit(mut self) -> AppResult<Vec<Envelope>> {
         self.write_events().await?;
         for entry in std::mem::take(&mut self.audits) {
@@ -182,6 +195,9 @@ impl<'a> Tx<'a> {
         }
         if self.queued_pushes > 0 {
             self.state.push_wake.notify_one();
+        }
+        if !self.reaction_tasks.is_empty() && self.state.settings.events.reactions_inline {
+            reactions::run_now(self.state, &self.reaction_tasks).await;
         }
         Ok(self.written)
     }
