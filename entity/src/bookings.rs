@@ -40,7 +40,7 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     /// How the resident's consent was obtained, for bookings made on their behalf.
     pub consent: Option<String>,
-    /// The booking this one replaced when it was rescheduled.
+    /// The slot this booking was moved from by its last reschedule (the booking moves in place).
     pub rescheduled_from: Option<Uuid>,
 }
 

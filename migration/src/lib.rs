@@ -13,6 +13,7 @@ mod m20261201_000007_push_work;
 mod m20261201_000008_event_position;
 mod m20261201_000009_check_in_window;
 mod m20261202_000010_reaction_tasks;
+pub mod m20261202_000011_booking_foreign_keys;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_event_position::Migration),
             Box::new(m20261201_000009_check_in_window::Migration),
             Box::new(m20261202_000010_reaction_tasks::Migration),
+            Box::new(m20261202_000011_booking_foreign_keys::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ mod events;
 mod fake_wechat;
 mod faults;
 mod helpers;
+mod integrity;
 mod jurisdiction;
 mod ops;
 mod push_delivery;
