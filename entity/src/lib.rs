@@ -8,6 +8,7 @@ pub mod booking_restrictions;
 pub mod bookings;
 pub mod calendar_days;
 pub mod calendar_years;
+pub mod data_key_check;
 pub mod event_audience;
 pub mod event_head;
 pub mod events;

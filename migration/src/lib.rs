@@ -14,6 +14,7 @@ mod m20261201_000008_event_position;
 mod m20261201_000009_check_in_window;
 mod m20261202_000010_reaction_tasks;
 pub mod m20261202_000011_booking_foreign_keys;
+mod m20261202_000012_data_key_check;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_check_in_window::Migration),
             Box::new(m20261202_000010_reaction_tasks::Migration),
             Box::new(m20261202_000011_booking_foreign_keys::Migration),
+            Box::new(m20261202_000012_data_key_check::Migration),
         ]
     }
 }

@@ -100,6 +100,7 @@ impl Application {
             None => pii::load_or_create_data_key(&settings.data_dir)?,
         };
         let cipher = Arc::new(FieldCipher::from_base64(&data_key)?);
+        pii::ensure_data_key_matches(&db, &cipher, clock.now()).await?;
 
         let wechat = WechatClient::from_settings(&settings.wechat, store.clone())?;
         if wechat.is_none() {

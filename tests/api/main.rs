@@ -6,6 +6,7 @@ mod auth;
 mod booking;
 mod booking_flow;
 mod calendar;
+mod data_key;
 mod desk_races;
 mod directory;
 mod duty;

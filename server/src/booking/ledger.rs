@@ -275,13 +275,19 @@ pub async fn views(
         } else if let Some(enterprise) = booking.and_then(|b| b.enterprise_name.clone()) {
             Some(enterprise)
         } else {
-            entry.user_id.map(|id| {
-                users
-                    .get(&id)
-                    .and_then(|u| u.phone_enc.as_deref())
-                    .and_then(|p| state.cipher.masked_phone(p))
-                    .unwrap_or_else(|| "居民（未绑定手机）".into())
-            })
+            match entry
+                .user_id
+                .map(|id| users.get(&id).and_then(|u| u.phone_enc.as_deref()))
+            {
+                Some(Some(phone)) => Some(
+                    state
+                        .cipher
+                        .masked_phone(phone)
+                        .map_err(AppError::internal)?,
+                ),
+                Some(None) => Some("居民（未绑定手机）".into()),
+                None => None,
+            }
         };
         out.push(LedgerView {
             applicant,

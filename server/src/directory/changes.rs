@@ -767,11 +767,11 @@ pub async fn staff_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<St
         let id = state
             .cipher
             .masked_id_number(&row.after_id_number_enc)
-            .unwrap_or_default();
+            .map_err(AppError::internal)?;
         let phone = state
             .cipher
             .masked_phone(&row.after_phone_enc)
-            .unwrap_or_default();
+            .map_err(AppError::internal)?;
         out.push_str(&csv_line(&[
             unit,
             row.before_name.unwrap_or_default(),

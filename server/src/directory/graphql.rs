@@ -300,12 +300,12 @@ impl StaffMember {
         self.0.public_phone.as_deref()
     }
     /// Resident ID number, masked (`110105********002X`).
-    async fn id_number(&self, ctx: &Context<'_>) -> Option<String> {
-        service::masked_personal(ctx.state(), &self.0).id_number
+    async fn id_number(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(service::masked_personal(ctx.state(), &self.0)?.id_number)
     }
     /// Private mobile number, masked (`138****5678`).
-    async fn phone(&self, ctx: &Context<'_>) -> Option<String> {
-        service::masked_personal(ctx.state(), &self.0).phone
+    async fn phone(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(service::masked_personal(ctx.state(), &self.0)?.phone)
     }
     /// Work email (邮箱), lowercase; null when not given.
     async fn email(&self) -> Option<&str> {
@@ -504,14 +504,20 @@ impl StaffChangeRequest {
         self.0.after_role.parse().ok()
     }
     /// 身份证号, masked.
-    async fn id_number(&self, ctx: &Context<'_>) -> Option<String> {
-        ctx.state()
+    async fn id_number(&self, ctx: &Context<'_>) -> GqlResult<String> {
+        Ok(ctx
+            .state()
             .cipher
             .masked_id_number(&self.0.after_id_number_enc)
+            .map_err(AppError::internal)?)
     }
     /// 联系电话, masked.
-    async fn phone(&self, ctx: &Context<'_>) -> Option<String> {
-        ctx.state().cipher.masked_phone(&self.0.after_phone_enc)
+    async fn phone(&self, ctx: &Context<'_>) -> GqlResult<String> {
+        Ok(ctx
+            .state()
+            .cipher
+            .masked_phone(&self.0.after_phone_enc)
+            .map_err(AppError::internal)?)
     }
     /// 邮箱
     /// The new person's email (required by 附件4).

@@ -875,17 +875,25 @@ pub struct MaskedPersonal {
     pub phone: Option<String>,
 }
 
-pub fn masked_personal(state: &AppState, staff: &staff_accounts::Model) -> MaskedPersonal {
-    MaskedPersonal {
+/// An error when a stored value does not decrypt (a wrong data key): never "absent".
+pub fn masked_personal(
+    state: &AppState,
+    staff: &staff_accounts::Model,
+) -> AppResult<MaskedPersonal> {
+    Ok(MaskedPersonal {
         id_number: staff
             .id_number_enc
             .as_deref()
-            .and_then(|v| state.cipher.masked_id_number(v)),
+            .map(|v| state.cipher.masked_id_number(v))
+            .transpose()
+            .map_err(AppError::internal)?,
         phone: staff
             .phone_enc
             .as_deref()
-            .and_then(|v| state.cipher.masked_phone(v)),
-    }
+            .map(|v| state.cipher.masked_phone(v))
+            .transpose()
+            .map_err(AppError::internal)?,
+    })
 }
 
 /// One line of the public roster (公示): never ID numbers or private phones.

@@ -78,21 +78,27 @@ impl FieldCipher {
         String::from_utf8(plain).context("plain text is not UTF-8")
     }
 
-    /// A stored resident ID number, decrypted and masked (`110105********002X`); None if absent
-    /// or unreadable.
-    pub fn masked_id_number(&self, stored: &str) -> Option<String> {
-        let plain = self.decrypt(stored).ok()?;
+    /// A stored resident ID number, decrypted and masked (`110105********002X`). An error when
+    /// it does not decrypt with this key or is not an ID number: never "absent".
+    pub fn masked_id_number(&self, stored: &str) -> anyhow::Result<String> {
+        let plain = self.decrypt(stored)?;
         super::ResidentIdNumber::parse(&plain, "id")
-            .ok()
             .map(|v| v.masked())
+            .map_err(|_| anyhow!("a stored ID number is not an ID number"))
     }
 
-    /// A stored mobile number, decrypted and masked (`138****5678`).
-    pub fn masked_phone(&self, stored: &str) -> Option<String> {
-        let plain = self.decrypt(stored).ok()?;
+    /// A stored mobile number, decrypted and masked (`138****5678`); an error as above.
+    pub fn masked_phone(&self, stored: &str) -> anyhow::Result<String> {
+        let plain = self.decrypt(stored)?;
         super::MobileNumber::parse(&plain, "phone")
-            .ok()
             .map(|v| v.masked())
+            .map_err(|_| anyhow!("a stored mobile number is not a mobile number"))
+    }
+
+    /// The key check value: a keyed hash that only this master key gives, stored with the data
+    /// so that a server started with another key refuses to start. Reveals nothing of the key.
+    pub fn key_check_value(&self) -> String {
+        self.blind_index("key-check", "bangban/data-key-check/v1")
     }
 
     /// Deterministic keyed HMAC (hex) of a normalised value: equal inputs, equal indexes.
