@@ -18,6 +18,7 @@ mod helpers;
 mod integrity;
 mod jurisdiction;
 mod ops;
+mod outages;
 mod push_delivery;
 mod queue_ledger;
 mod schema;
