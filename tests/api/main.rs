@@ -17,6 +17,7 @@ mod faults;
 mod helpers;
 mod integrity;
 mod jurisdiction;
+mod ledger_notes;
 mod ops;
 mod outages;
 mod push_delivery;

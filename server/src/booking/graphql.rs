@@ -158,8 +158,11 @@ impl LedgerEntry {
     async fn reason_code(&self) -> Option<&str> {
         self.0.entry.reason_code.as_deref()
     }
+    /// The note; for a booking made on the resident's behalf, the consent recorded. In full
+    /// for admins and the point's own agents; `（已隐去）` (withheld) for everyone who sees
+    /// applicants masked, as free text may name people and give their numbers.
     async fn note(&self) -> Option<&str> {
-        self.0.entry.note.as_deref()
+        self.0.note.as_deref()
     }
     /// The applicant: an enterprise by name, a resident by masked phone number, a walk-in by
     /// name (in full for admins and the point's own agents, masked for everyone else).

@@ -216,10 +216,17 @@ pub struct LedgerView {
     /// An enterprise by name; a resident by their masked phone number; a walk-in by name
     /// (masked for readers outside the point's desk).
     pub applicant: Option<String>,
+    /// The entry's note (for bookings on a resident's behalf, the consent recorded), in full
+    /// where the reader sees applicants in full, otherwise [`WITHHELD`]: free text may name
+    /// people and give their numbers.
+    pub note: Option<String>,
     pub item: Option<items::Model>,
     pub booking_code: Option<String>,
     pub agent_name: Option<String>,
 }
+
+/// What readers who see applicants masked read instead of a note.
+pub const WITHHELD: &str = "（已隐去）";
 
 /// The views of a batch of entries: four queries whatever the batch size.
 pub async fn views(
@@ -289,8 +296,16 @@ pub async fn views(
                 None => None,
             }
         };
+        let note = entry.note.as_ref().map(|note| {
+            if reader.full_at(entry.service_point_id) {
+                note.clone()
+            } else {
+                WITHHELD.to_string()
+            }
+        });
         out.push(LedgerView {
             applicant,
+            note,
             item: entry.item_id.and_then(|id| items.get(&id).cloned()),
             booking_code: booking.map(|b| b.code.clone()),
             agent_name: entry.agent_id.and_then(|id| agents.get(&id).cloned()),
