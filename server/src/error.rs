@@ -182,8 +182,15 @@ fn is_connection_error(error: &sea_orm::DbErr) -> bool {
             ) || sqlx
                 .as_database_error()
                 .and_then(|e| e.code())
-                // Class 57P (operator intervention: shutdown, restart) and 08 (connection).
-                .is_some_and(|code| code.starts_with("57P") || code.starts_with("08"))
+                // Class 57P (operator intervention: shutdown, restart) and 08 (connection);
+                // and a transaction PostgreSQL chose to abort (40P01 deadlock, 40001
+                // serialization): nothing was written, and trying again is the remedy.
+                .is_some_and(|code| {
+                    code.starts_with("57P")
+                        || code.starts_with("08")
+                        || code == "40P01"
+                        || code == "40001"
+                })
         }
         _ => false,
     }

@@ -18,6 +18,7 @@ mod helpers;
 mod integrity;
 mod jurisdiction;
 mod ledger_notes;
+mod lock_order;
 mod ops;
 mod outages;
 mod push_delivery;

@@ -23,6 +23,25 @@ use crate::{
     state::AppState,
 };
 
+/// Locks people's rows (residents), in id order: the first lock a transaction takes (the lock
+/// order is written at `events::Tx::audit`). `FOR NO KEY UPDATE` on PostgreSQL, so rows that merely
+/// refer to a person (their bookings, ledger entries) are still written meanwhile; SQLite's
+/// write transactions are serial already.
+pub(crate) async fn lock_people(conn: &impl ConnectionTrait, mut ids: Vec<Uuid>) -> AppResult<()> {
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        users::Entity::find_by_id(id)
+            .select_only()
+            .column(users::Column::Id)
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+            .into_tuple::<Uuid>()
+            .one(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// What a successful login or refresh returns.
 pub struct Tokens {
     pub access_token: String,
@@ -540,24 +559,21 @@ pub async fn bind_phone(state: &AppState, viewer: &Viewer, code: &str) -> AppRes
     active.phone_bidx = Set(Some(bidx.clone()));
     let now = state.clock.now();
     let mut txn = crate::events::Tx::begin(state).await?;
-    // Lock order: the acting person's row first, then the rows the change moves the number
-    // away from (two residents swapping numbers at once then wait instead of deadlocking).
-    users::Entity::update_many()
-        .col_expr(users::Column::Id, Expr::col(users::Column::Id))
-        .filter(users::Column::Id.eq(*user_id))
-        .exec(&*txn)
-        .await?;
     // A number belongs to one account (a unique index says so): binding it here moves it away
     // from any account that held it, and that account gets a security notice. A concurrent
     // bind of the same number elsewhere fails on the index and is answered CONFLICT.
-    let previous: Vec<Uuid> = users::Entity::find()
+    let holders = users::Entity::find()
         .select_only()
         .column(users::Column::Id)
         .filter(users::Column::PhoneBidx.eq(bidx.as_str()))
-        .filter(users::Column::Id.ne(*user_id))
-        .into_tuple()
-        .all(&*txn)
-        .await?;
+        .filter(users::Column::Id.ne(*user_id));
+    // Lock order: every person's row the change touches, in id order — the acting person and
+    // whoever holds the number — so two residents taking each other's numbers at once wait
+    // for each other instead of deadlocking. Who holds it is read again under the locks.
+    let mut people: Vec<Uuid> = holders.clone().into_tuple().all(&*txn).await?;
+    people.push(*user_id);
+    lock_people(&*txn, people).await?;
+    let previous: Vec<Uuid> = holders.into_tuple().all(&*txn).await?;
     if !previous.is_empty() {
         users::Entity::update_many()
             .col_expr(users::Column::PhoneEnc, Expr::value(Option::<String>::None))

@@ -142,11 +142,18 @@ pub(crate) async fn offer_seats(
         return Ok(());
     }
     for _ in 0..1000 {
+        // An entry locked by its resident's own transaction (booking this slot directly,
+        // leaving) is passed over: waiting for it would invert the lock order (person →
+        // their entry → slot) while this transaction holds the slot.
         let Some(entry) = waitlist_entries::Entity::find()
             .filter(waitlist_entries::Column::SlotId.eq(slot_id))
             .filter(waitlist_entries::Column::Status.eq("waiting"))
             .order_by_asc(waitlist_entries::Column::CreatedAt)
             .order_by_asc(waitlist_entries::Column::Id)
+            .lock_with_behavior(
+                sea_orm::sea_query::LockType::NoKeyUpdate,
+                sea_orm::sea_query::LockBehavior::SkipLocked,
+            )
             .one(&**tx)
             .await?
         else {
@@ -216,6 +223,20 @@ pub(crate) async fn seats_freed(state: &AppState, slot_id: Uuid) {
     }
 }
 
+/// Lock order for duty: the point's row, before the roster and the slots. Every change of
+/// duty at a point recomputes under it, so two at once never write capacities from a roster
+/// the other has not seen (bookings only refer to the point; they never lock it).
+async fn lock_point(conn: &impl ConnectionTrait, point_id: Uuid) -> AppResult<()> {
+    entity::service_points::Entity::find_by_id(point_id)
+        .select_only()
+        .column(entity::service_points::Column::Id)
+        .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+        .into_tuple::<Uuid>()
+        .one(conn)
+        .await?;
+    Ok(())
+}
+
 /// Raises or lowers the capacity of a point's slots on `day` to match the agents on duty, never
 /// below what is booked; freed seats go to the waitlist. Returns the slots that hold more
 /// bookings than the new duty can serve (their bookings must be moved by staff).
@@ -225,6 +246,7 @@ pub(crate) async fn recompute_capacity(
     day: NaiveDate,
     now: DateTime<Utc>,
 ) -> AppResult<Vec<slots::Model>> {
+    lock_point(&**tx, point_id).await?;
     let policy = policy(&**tx, point_id).await?;
     let target = agents_on_duty(&**tx, point_id, day).await? * policy.seats_per_agent;
     let target = i32::try_from(target).unwrap_or(i32::MAX);
@@ -304,6 +326,7 @@ pub async fn set_duty_day(
         ));
     };
     let mut tx = Tx::begin(state).await?;
+    lock_point(&*tx, point_id).await?;
     staff_duty_days::Entity::insert(staff_duty_days::ActiveModel {
         staff_id: Set(staff_id),
         day: Set(day),

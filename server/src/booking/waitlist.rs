@@ -17,8 +17,8 @@ use crate::{
     booking::{
         model::{BookingKind, check_bookable},
         service::{
-            Channel, NewBooking, active_restriction, insert_booking, offer_seats, release_seat,
-            seats_freed, target,
+            Channel, NewBooking, active_restriction, insert_booking, lock_user, offer_seats,
+            release_seat, seats_freed, target,
         },
     },
     error::is_unique_violation,
@@ -239,6 +239,8 @@ pub async fn claim(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<boo
     )
     .await?;
     let mut tx = Tx::begin(state).await?;
+    // Lock order: the resident first, then their entry (as a booking of theirs takes them).
+    lock_user(&*tx, entry.user_id).await?;
     let claimed = waitlist_entries::Entity::update_many()
         .col_expr(waitlist_entries::Column::Status, Expr::value("claimed"))
         .col_expr(
