@@ -44,7 +44,7 @@ async fn notes_and_consent_in_the_ledger_are_withheld_from_readers_who_see_appli
         .await;
     let phone = test_phone(3);
     resident_with_phone(app, &fake, "consenting", &phone).await;
-    let (_, slots) = desk.next_day_slots().await;
+    let (day, slots) = desk.next_day_slots().await;
     let input = json!({"input": {"residentPhone": phone,
         "onBehalf": {"channel": "AGENT_ON_BEHALF", "consent": CONSENT},
         "booking": {"servicePointId": desk.point, "slotId": slots[0]["id"], "itemId": desk.item,
@@ -70,6 +70,12 @@ async fn notes_and_consent_in_the_ledger_are_withheld_from_readers_who_see_appli
         let reader = app
             .staff_session(&format!("{role:?}").to_lowercase(), role, COUNTY)
             .await;
+        let at_desk = expect_data(&app.as_(&reader, "query($p: ID!, $d: NaiveDate!) { pointBookings(servicePointId: $p, day: $d) { note consent } }", json!({"p": desk.point, "d": day})).await);
+        assert_eq!(
+            at_desk["pointBookings"],
+            json!([{"note": null, "consent": "（已隐去）"}]),
+            "{role:?} reads the booking's consent withheld too"
+        );
         let seen = notes(app, &reader).await;
         assert_eq!(seen.len(), 2, "{role:?} sees both entries");
         for note in &seen {

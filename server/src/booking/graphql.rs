@@ -93,6 +93,8 @@ impl Booking {
     async fn enterprise_name(&self) -> Option<&str> {
         self.0.enterprise_name.as_deref()
     }
+    /// The resident's note. For staff outside the point's desk (inspectors, auditors, agents
+    /// of other points) it reads `（已隐去）`: free text may name people.
     async fn note(&self) -> Option<&str> {
         self.0.note.as_deref()
     }
@@ -131,6 +133,8 @@ impl Booking {
     async fn created_by(&self) -> Option<ID> {
         self.0.created_by.map(|id| ID(id.to_string()))
     }
+    /// How the resident consented to a booking made on their behalf; `（已隐去）` for staff
+    /// outside the point's desk, as for `note`.
     async fn consent(&self) -> Option<&str> {
         self.0.consent.as_deref()
     }

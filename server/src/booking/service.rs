@@ -289,14 +289,9 @@ pub(crate) async fn target(
     })
 }
 
-/// Takes the resident's row lock for the rest of the transaction (a no-op update).
+/// Takes the resident's row lock for the rest of the transaction (the first lock it takes).
 pub(crate) async fn lock_user(conn: &impl ConnectionTrait, user_id: Uuid) -> AppResult<()> {
-    users::Entity::update_many()
-        .col_expr(users::Column::Id, Expr::col(users::Column::Id))
-        .filter(users::Column::Id.eq(user_id))
-        .exec(conn)
-        .await?;
-    Ok(())
+    crate::auth::service::lock_people(conn, vec![user_id]).await
 }
 
 /// Everything a new booking row needs besides its target.
@@ -1032,9 +1027,27 @@ pub async fn at_point(
         .into_iter()
         .map(|s| s.id)
         .collect();
-    Ok(bookings::Entity::find()
+    let mut bookings = bookings::Entity::find()
         .filter(bookings::Column::SlotId.is_in(slot_ids))
         .order_by_asc(bookings::Column::CreatedAt)
         .all(&state.db)
-        .await?)
+        .await?;
+    // Free text (the resident's note, the consent staff recorded) as in the ledger: in full
+    // for admins and the point's own agents, withheld from everyone else who may look.
+    let own_point = staff_accounts::Entity::find_by_id(who.staff_id)
+        .one(&state.db)
+        .await?
+        .is_some_and(|s| s.service_point_id == Some(point_id));
+    if !(who.is_admin() || own_point) {
+        let withheld = |text: &mut Option<String>| {
+            if text.is_some() {
+                *text = Some(super::ledger::WITHHELD.to_string());
+            }
+        };
+        for booking in &mut bookings {
+            withheld(&mut booking.note);
+            withheld(&mut booking.consent);
+        }
+    }
+    Ok(bookings)
 }
