@@ -196,7 +196,10 @@ impl<'a> Tx<'a> {
         if self.queued_pushes > 0 {
             self.state.push_wake.notify_one();
         }
-        if !self.reaction_tasks.is_empty() && self.state.settings.events.reactions_inline {
+        if !self.reaction_tasks.is_empty()
+            && self.state.settings.events.reactions_inline
+            && !reactions::in_reaction()
+        {
             reactions::run_now(self.state, &self.reaction_tasks).await;
         }
         Ok(self.written)

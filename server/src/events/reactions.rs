@@ -8,8 +8,12 @@
 //! takes it again if that attempt failed or the instance died. Tasks are claimed with a guarded
 //! update that leases them (`due_at` moves past the lease), so two workers never run one task at
 //! the same time, and a task whose worker stopped mid-way is due again when the lease ends.
-//! Reactions therefore run at least once and must be idempotent (recompute from the current
-//! state, never add a delta).
+//! Reactions therefore run at least once — twice at the same time if a run outlasts its lease —
+//! and must be idempotent: recompute from the current state, never add a delta, and put any
+//! message they send through the push queue (which sends each once) rather than sending it
+//! themselves. A reaction's own commits queue their reactions for the workers (never inline),
+//! so reactions do not nest. A task that keeps failing is retried every 10 minutes, counted
+//! in `reaction_failures_total` and logged with its error; it is never dropped.
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -130,7 +134,7 @@ pub async fn run_task(state: &AppState, id: i64) -> AppResult<Outcome> {
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound("reaction task"))?;
-    let result = react(state, &task).await;
+    let result = IN_REACTION.scope((), react(state, &task)).await;
     let later = state.clock.now();
     let outcome = match &result {
         Ok(()) => Outcome::Done,
@@ -150,21 +154,29 @@ pub async fn run_task(state: &AppState, id: i64) -> AppResult<Outcome> {
             Outcome::Retry
         }
     };
-    let mut update = reaction_tasks::ActiveModel {
-        id: Set(id),
-        ..Default::default()
+    // Fenced by the attempt this worker claimed: a worker whose lease ran out (another took
+    // the task meanwhile) does not overwrite the newer attempt's record.
+    let finish = reaction_tasks::Entity::update_many()
+        .filter(reaction_tasks::Column::Id.eq(id))
+        .filter(reaction_tasks::Column::Attempts.eq(task.attempts));
+    let finish = match result {
+        Ok(()) => finish
+            .col_expr(reaction_tasks::Column::DoneAt, Expr::value(Some(later)))
+            .col_expr(
+                reaction_tasks::Column::LastError,
+                Expr::value(Option::<String>::None),
+            ),
+        Err(error) => finish
+            .col_expr(
+                reaction_tasks::Column::DueAt,
+                Expr::value(later + retry_after(task.attempts)),
+            )
+            .col_expr(
+                reaction_tasks::Column::LastError,
+                Expr::value(Some(error.message().chars().take(500).collect::<String>())),
+            ),
     };
-    match result {
-        Ok(()) => {
-            update.done_at = Set(Some(later));
-            update.last_error = Set(None);
-        }
-        Err(error) => {
-            update.due_at = Set(later + retry_after(task.attempts));
-            update.last_error = Set(Some(error.message().chars().take(500).collect()));
-        }
-    }
-    update.update(&state.db).await?;
+    finish.exec(&state.db).await?;
     Ok(outcome)
 }
 
@@ -182,6 +194,18 @@ async fn react(state: &AppState, task: &reaction_tasks::Model) -> AppResult<()> 
         .next()
         .ok_or(AppError::NotFound("event"))?;
     reaction.react(state, &event).await
+}
+
+tokio::task_local! {
+    /// Set while a reaction runs: the tasks its own commits queue are left to the workers
+    /// rather than run inline, so reactions never nest (and a cycle of reactions never
+    /// recurses inside one request).
+    static IN_REACTION: ();
+}
+
+/// Whether the current task is running a reaction.
+pub(crate) fn in_reaction() -> bool {
+    IN_REACTION.try_with(|_| ()).is_ok()
 }
 
 /// Tries the tasks a commit just wrote, in the committing instance. A failure is left to the

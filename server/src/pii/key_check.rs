@@ -62,7 +62,8 @@ async fn stored_check(db: &DatabaseConnection) -> anyhow::Result<Option<String>>
         .map(|row| row.check_value))
 }
 
-/// One encrypted value written before check values existed, if any.
+/// One encrypted value written before check values existed, if any (every column that holds
+/// them is looked at, in turn).
 async fn some_sealed_value(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
     let phone: Option<Option<String>> = users::Entity::find()
         .select_only()
@@ -82,6 +83,16 @@ async fn some_sealed_value(db: &DatabaseConnection) -> anyhow::Result<Option<Str
         .one(db)
         .await?;
     if let Some(Some(value)) = staff {
+        return Ok(Some(value));
+    }
+    let id_number: Option<Option<String>> = staff_accounts::Entity::find()
+        .select_only()
+        .column(staff_accounts::Column::IdNumberEnc)
+        .filter(staff_accounts::Column::IdNumberEnc.is_not_null())
+        .into_tuple()
+        .one(db)
+        .await?;
+    if let Some(Some(value)) = id_number {
         return Ok(Some(value));
     }
     let change: Option<String> = staff_change_requests::Entity::find()
