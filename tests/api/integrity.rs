@@ -4,7 +4,7 @@
 use bangban_server::config::{Secret, Settings};
 use chrono::Utc;
 use entity::{slots, staff_duty_days};
-use migration::{MigrationName, Migrator, MigratorTrait};
+use migration::{Migrator, MigratorTrait};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 use uuid::Uuid;
 
