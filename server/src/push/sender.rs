@@ -170,7 +170,25 @@ pub async fn send_batch(state: &AppState, limit: u64) -> AppResult<usize> {
         .buffer_unordered(settings.concurrency.max(1))
         .collect()
         .await;
-    record(state, answers).await?;
+    // What WeChat answered must be written: a database that blinks now would otherwise leave
+    // sent and retryable messages `sending`, to be closed as UNKNOWN (never retried).
+    let mut wait = std::time::Duration::from_millis(200);
+    let mut tries = 0;
+    loop {
+        match record(state, answers.clone()).await {
+            Ok(()) => break,
+            Err(error) if tries < 5 => {
+                tries += 1;
+                tracing::warn!(
+                    error = error.message(),
+                    "could not record WeChat's answers; trying again"
+                );
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(error) => return Err(error),
+        }
+    }
     Ok(handled)
 }
 
@@ -241,9 +259,11 @@ async fn claim(state: &AppState, limit: u64) -> AppResult<(Vec<Claimed>, usize)>
         .await?
         .into_iter()
         .collect();
+    // Template data is read before the claim commits: a failure here leaves the rows queued
+    // (nothing sent, no credit spent) instead of claimed and then closed as UNKNOWN.
+    let rows = with_data(&txn, state, rows).await?;
     txn.commit().await?;
     let handled = rows.len();
-    let rows = with_data(state, rows).await?;
     let mut claimed = Vec::new();
     let mut gone = Vec::new();
     for row in rows {
@@ -269,6 +289,7 @@ async fn claim(state: &AppState, limit: u64) -> AppResult<(Vec<Claimed>, usize)>
 
 /// Rows queued before template data was stored with them get it fitted from their event now.
 async fn with_data(
+    conn: &impl ConnectionTrait,
     state: &AppState,
     mut rows: Vec<push_deliveries::Model>,
 ) -> AppResult<Vec<push_deliveries::Model>> {
@@ -286,7 +307,7 @@ async fn with_data(
         .column(entity::events::Column::Payload)
         .filter(entity::events::Column::Id.is_in(missing))
         .into_tuple::<(Uuid, String)>()
-        .all(&state.db)
+        .all(conn)
         .await?
         .into_iter()
         .collect();
