@@ -725,10 +725,10 @@ async fn book_admitted(
     )
     .await?;
     let now = state.clock.now();
-    let (user_id, channel, created_by, consent) = match staff {
+    let (user_id, channel, created_by, consent, by_number) = match staff {
         None => {
             check_bookable(now, target.slot.starts_at, &target.policy)?;
-            (actor, Channel::Online, None, None)
+            (actor, Channel::Online, None, None, None)
         }
         Some((phone, on_behalf)) => {
             ensure_desk(state, viewer, target.point.id).await?;
@@ -740,7 +740,7 @@ async fn book_admitted(
             }
             let bidx = state.cipher.blind_index("phone", phone.as_str());
             let user = users::Entity::find()
-                .filter(users::Column::PhoneBidx.eq(bidx))
+                .filter(users::Column::PhoneBidx.eq(bidx.as_str()))
                 .one(&state.db)
                 .await?
                 .ok_or_else(|| {
@@ -749,7 +749,13 @@ async fn book_admitted(
                         "no resident has bound this number in the mini-program; record the contact in the ledger instead",
                     )
                 })?;
-            (user.id, on_behalf.channel, Some(actor), on_behalf.consent)
+            (
+                user.id,
+                on_behalf.channel,
+                Some(actor),
+                on_behalf.consent,
+                Some(bidx),
+            )
         }
     };
 
@@ -790,6 +796,20 @@ async fn book_admitted(
             "online booking is suspended until {} after repeated no-shows; you may appeal",
             restriction.until.to_rfc3339()
         )));
+    }
+    if let Some(bidx) = by_number {
+        // Found by their number before the transaction: under their lock, the number must
+        // still be theirs (it may have moved to another account meanwhile).
+        lock_user(&*tx, user_id).await?;
+        let still = users::Entity::find_by_id(user_id)
+            .one(&*tx)
+            .await?
+            .is_some_and(|u| u.phone_bidx.as_deref() == Some(bidx.as_str()));
+        if !still {
+            return Err(AppError::Conflict(
+                "this number moved to another account meanwhile; try again".into(),
+            ));
+        }
     }
     let new = NewBooking {
         user_id,
