@@ -56,9 +56,10 @@ pub trait SharedStore: Send + Sync + 'static {
     /// created) when the key is absent or expired.
     async fn adjust(&self, key: &str, delta: i64) -> StoreResult<Option<i64>>;
     /// Takes one unit from an existing counter for `token`, atomically: `Repeat` when `marker`
-    /// already holds `token` (the same attempt again: nothing taken), otherwise the marker is set
-    /// to `token` for `ttl` and the counter's new value returned — `-1`, with nothing taken
-    /// (the counter never goes below 0), when none is left. `Missing` when it does not exist.
+    /// already holds `token` (the same attempt again: nothing taken); `-1`, with nothing taken
+    /// and the marker left as it was, when none is left; otherwise the unit is taken, the
+    /// marker set to `token` for `ttl` (the marker names the last attempt let through) and the
+    /// counter's new value returned. `Missing` when the counter does not exist.
     async fn take_unit(
         &self,
         counter: &str,
@@ -118,8 +119,8 @@ impl RedisStore {
             take_unit: Script::new(
                 "if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end \
                  if redis.call('GET', KEYS[2]) == ARGV[1] then return 'repeat' end \
-                 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) \
                  if tonumber(redis.call('GET', KEYS[1])) <= 0 then return -1 end \
+                 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) \
                  return redis.call('DECR', KEYS[1])",
             ),
             adjust: Script::new(
@@ -415,14 +416,14 @@ impl SharedStore for MemoryStore {
             if live(e.get(marker)).is_some_and(|(held, _)| held == token) {
                 return Unit::Repeat;
             }
-            e.insert(
-                marker.to_string(),
-                (token.to_string(), Instant::now() + ttl),
-            );
             let left = value.parse::<i64>().unwrap_or(0);
             if left <= 0 {
                 return Unit::Left(-1);
             }
+            e.insert(
+                marker.to_string(),
+                (token.to_string(), Instant::now() + ttl),
+            );
             e.insert(counter.to_string(), ((left - 1).to_string(), expires));
             Unit::Left(left - 1)
         }))

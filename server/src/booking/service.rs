@@ -575,10 +575,13 @@ async fn book_as(
             .cloned()
             .flatten()
             .is_some_and(|held| held == token);
+        let admitted_before = cached.get(2).cloned().flatten().is_some();
         match admit(state, &input, &attempt, &marker, &token, counter, repeat).await {
-            // The counter says full, but this key may already hold a seat whose cached answer
-            // the store never got (or lost): the database has the last word for a retry.
-            Err(AppError::SlotFull) => {
+            // The counter says full. If this resident was let through to this slot before
+            // (with another attempt: this very one would be a repeat), this key may hold a
+            // seat whose cached answer the store never got or lost: the database has the last
+            // word. Otherwise — the crowd, almost always — no query is made.
+            Err(AppError::SlotFull) if admitted_before => {
                 return match replay(&state.db, actor, &attempt.key, &attempt.hash).await? {
                     Some(existing) => Ok(existing),
                     None => Err(AppError::SlotFull),
@@ -677,7 +680,10 @@ async fn admit(
             }
         }
     }
-    match state.store.take_unit(&key, marker, token, ttl).await {
+    // The marker outlives the counter (a day): a key let through long ago, whose counter was
+    // created again since, is still known to have been let through.
+    let marker_ttl = ttl.max(StdDuration::from_secs(24 * 3600));
+    match state.store.take_unit(&key, marker, token, marker_ttl).await {
         Ok(Unit::Left(left)) if left < 0 => Err(AppError::SlotFull),
         Ok(Unit::Left(_)) => Ok(Gate::Taken),
         // The same attempt again (a retry racing its original): the database answers it.
