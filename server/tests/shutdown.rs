@@ -10,6 +10,21 @@ use std::{
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
+async fn fresh_database(server_url: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    let name = format!("bin_{}", uuid::Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(server_url)
+        .await
+        .expect("connect to PostgreSQL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create a database");
+    admin.close().await.ok();
+    let (base, _) = server_url.rsplit_once('/').expect("a database path");
+    format!("{base}/{name}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_requests_closes_sockets_with_1001_and_exits_zero() {
     let data_dir =
@@ -25,7 +40,9 @@ async fn sigterm_drains_requests_closes_sockets_with_1001_and_exits_zero() {
         .stderr(Stdio::null());
     if std::env::var("BANGBAN_TEST_BACKEND").ok().as_deref() == Some("postgres") {
         let redis = std::env::var("BANGBAN_TEST_REDIS_URL").expect("redis url");
-        let db = std::env::var("BANGBAN_TEST_DATABASE_URL").expect("database url");
+        let server = std::env::var("BANGBAN_TEST_DATABASE_URL").expect("database url");
+        // A database of its own: its personal data is sealed with this run's fresh data key.
+        let db = fresh_database(&server).await;
         command
             .env("BANGBAN_DATABASE_URL", db)
             .env("BANGBAN_REDIS_URL", redis)
