@@ -10,6 +10,10 @@ use std::{
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
+#[allow(
+    clippy::expect_used,
+    reason = "test setup: a failure is the test failing"
+)]
 async fn fresh_database(server_url: &str) -> String {
     use sea_orm::ConnectionTrait;
     let name = format!("bin_{}", uuid::Uuid::new_v4().simple());

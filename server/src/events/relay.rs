@@ -198,15 +198,18 @@ async fn mark_published(
     Ok(())
 }
 
-/// Publishes until nothing is left.
+/// Publishes until nothing is left. A batch smaller than the limit took everything there was,
+/// so no further (empty) step is taken: an event committed meanwhile has woken the relay again
+/// (the wake is kept until the relay waits for it).
 pub async fn drain(state: &AppState) -> AppResult<usize> {
+    const BATCH: u64 = 200;
     let mut total = 0;
     loop {
-        let published = publish_batch(state, 200).await?;
-        if published == 0 {
+        let published = publish_batch(state, BATCH).await?;
+        total += published;
+        if (published as u64) < BATCH {
             return Ok(total);
         }
-        total += published;
     }
 }
 
