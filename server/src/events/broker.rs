@@ -69,8 +69,20 @@ pub async fn load_envelopes(
         .order_by_asc(events::Column::Seq)
         .all(db)
         .await?;
+    with_audience(db, rows).await
+}
+
+/// Event rows as envelopes, with their audiences (one query), in the rows' order.
+pub async fn with_audience(
+    db: &impl sea_orm::ConnectionTrait,
+    rows: Vec<events::Model>,
+) -> Result<Vec<Envelope>, BrokerError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
     let audience = event_audience::Entity::find()
-        .filter(event_audience::Column::EventSeq.is_in(seqs.to_vec()))
+        .filter(event_audience::Column::EventSeq.is_in(seqs))
         .all(db)
         .await?;
     Ok(rows

@@ -16,13 +16,14 @@ use std::{sync::Arc, time::Duration};
 use chrono::Duration as ChronoDuration;
 use entity::{event_head, events, outbox};
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{CaseStatement, Expr, ExprTrait, LockType},
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::{CaseStatement, Expr, ExprTrait, LockType, Order, Query},
 };
 
 use crate::{
     error::{AppError, AppResult},
-    events::{Envelope, broker::load_envelopes},
+    events::{Envelope, broker::with_audience},
     state::AppState,
 };
 
@@ -52,24 +53,27 @@ pub async fn publish_batch(state: &AppState, limit: u64) -> AppResult<usize> {
 async fn position_batch(state: &AppState, limit: u64) -> AppResult<()> {
     let txn = crate::db::begin_write(&state.db).await?;
     let head = lock_head(state, &txn).await?;
-    let waiting: Vec<i64> = outbox::Entity::find()
-        .select_only()
-        .column(outbox::Column::EventSeq)
-        .filter(outbox::Column::PublishedAt.is_null())
-        .order_by_asc(outbox::Column::Seq)
+    // The committed events still unpositioned, in insert order: one query (the outbox's
+    // unpublished rows, joined to their events).
+    let query = Query::select()
+        .column((events::Entity, events::Column::Seq))
+        .from(outbox::Entity)
+        .inner_join(
+            events::Entity,
+            Expr::col((events::Entity, events::Column::Seq))
+                .equals((outbox::Entity, outbox::Column::EventSeq)),
+        )
+        .and_where(Expr::col((outbox::Entity, outbox::Column::PublishedAt)).is_null())
+        .and_where(Expr::col((events::Entity, events::Column::Position)).is_null())
+        .order_by((outbox::Entity, outbox::Column::Seq), Order::Asc)
         .limit(limit)
-        .into_tuple()
-        .all(&txn)
-        .await?;
-    let new: Vec<i64> = events::Entity::find()
-        .select_only()
-        .column(events::Column::Seq)
-        .filter(events::Column::Seq.is_in(waiting))
-        .filter(events::Column::Position.is_null())
-        .order_by_asc(events::Column::Seq)
-        .into_tuple()
-        .all(&txn)
-        .await?;
+        .to_owned();
+    let new: Vec<i64> = txn
+        .query_all(&query)
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .collect::<Result<_, _>>()?;
     if new.is_empty() {
         txn.commit().await?;
         return Ok(());
@@ -102,34 +106,19 @@ async fn publish_positioned(state: &AppState, limit: u64) -> AppResult<usize> {
     let head = lock_head(state, &txn).await?;
     // In position order after the last published one (not outbox order: a late committer has
     // a low insert number and a high position); publishing is strictly in that order.
-    let seqs: Vec<i64> = events::Entity::find()
-        .select_only()
-        .column(events::Column::Seq)
+    let rows = events::Entity::find()
         .filter(events::Column::Position.gt(head.published_position))
         .order_by_asc(events::Column::Position)
         .limit(limit)
-        .into_tuple()
         .all(&txn)
         .await?;
-    if seqs.is_empty() {
+    if rows.is_empty() {
         txn.commit().await?;
         return Ok(0);
     }
-    let rows = outbox::Entity::find()
-        .filter(outbox::Column::EventSeq.is_in(seqs.clone()))
-        .filter(outbox::Column::PublishedAt.is_null())
-        .all(&txn)
-        .await?;
-    let mut envelopes = load_envelopes(&txn, &seqs)
+    let envelopes = with_audience(&txn, rows)
         .await
         .map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
-    envelopes.sort_by_key(|e| e.position);
-    let outbox_of = |envelope: &Envelope| {
-        rows.iter()
-            .filter(|r| r.event_seq == envelope.seq)
-            .map(|r| r.seq)
-            .collect::<Vec<_>>()
-    };
     let held = if postgres {
         Some(txn)
     } else {
@@ -138,7 +127,7 @@ async fn publish_positioned(state: &AppState, limit: u64) -> AppResult<usize> {
         None
     };
     let published = publish_in_order(state, &envelopes).await;
-    let seqs: Vec<i64> = envelopes[..published].iter().flat_map(outbox_of).collect();
+    let seqs: Vec<i64> = envelopes[..published].iter().map(|e| e.seq).collect();
     let txn = match held {
         Some(txn) => txn,
         None => crate::db::begin_write(&state.db).await?,
@@ -175,12 +164,13 @@ fn finish(published: usize, of: usize) -> AppResult<usize> {
     Ok(published)
 }
 
+/// Marks the outbox rows of these events (by event seq) published.
 async fn mark_published(
     state: &AppState,
     conn: &impl sea_orm::ConnectionTrait,
-    outbox_seqs: Vec<i64>,
+    event_seqs: Vec<i64>,
 ) -> AppResult<()> {
-    if outbox_seqs.is_empty() {
+    if event_seqs.is_empty() {
         return Ok(());
     }
     outbox::Entity::update_many()
@@ -192,7 +182,8 @@ async fn mark_published(
             outbox::Column::Attempts,
             Expr::col(outbox::Column::Attempts).add(1),
         )
-        .filter(outbox::Column::Seq.is_in(outbox_seqs))
+        .filter(outbox::Column::EventSeq.is_in(event_seqs))
+        .filter(outbox::Column::PublishedAt.is_null())
         .exec(conn)
         .await?;
     Ok(())
