@@ -27,7 +27,7 @@ pub struct Migration;
 /// until the commit, and every booking at a point, or of a popular item, would lock the same
 /// row: measured on the spread benchmark, these keys cost about a quarter of its bookings per
 /// second. The point is held through the slot instead (the composite key), and items are
-/// never deleted (a change writes a new version and keeps the old).
+/// never deleted (nothing in the server deletes a catalogue row).
 const KEYS: &[(&str, &[(&str, &str)])] = &[
     ("slots", &[("service_point_id", "service_points")]),
     (
