@@ -1,0 +1,230 @@
+//! Directory use cases for the item catalogue (附件5).
+
+use chrono::{DateTime, Utc};
+use entity::items;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    audit,
+    auth::Viewer,
+    directory::{
+        jurisdiction::Jurisdiction,
+        model::{HandlingType, RegionLevel, text},
+    },
+    error::{AppError, AppResult},
+    state::AppState,
+};
+
+/// The 附件5 fields of a catalogue item, validated.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ItemFields {
+    pub main_item: String,
+    pub in_provincial_list: bool,
+    pub business_name: String,
+    pub item_type: String,
+    pub on_integrated_platform: bool,
+    pub handling_type: HandlingType,
+    pub at_most_one_visit: bool,
+    pub promised_working_days: i32,
+    pub materials: Vec<String>,
+    pub levels: Vec<RegionLevel>,
+}
+
+impl ItemFields {
+    /// Validates every field; `prefix` names the input (`input.` or `input.after.`).
+    pub fn validate(mut self, prefix: &str) -> AppResult<Self> {
+        let f = |name: &str| format!("{prefix}{name}");
+        self.main_item = text(&self.main_item, &f("mainItem"), 200)?;
+        self.business_name = text(&self.business_name, &f("businessName"), 200)?;
+        self.item_type = text(&self.item_type, &f("itemType"), 32)?;
+        let days_ok = match self.handling_type {
+            HandlingType::Immediate => (0..=1).contains(&self.promised_working_days),
+            HandlingType::Promised => (1..=365).contains(&self.promised_working_days),
+        };
+        if !days_ok {
+            return Err(AppError::bad_input(
+                f("promisedWorkingDays"),
+                "即办件 take 0–1 working days; 承诺件 1–365",
+            ));
+        }
+        if self.materials.len() > 50 {
+            return Err(AppError::bad_input(f("materials"), "at most 50 materials"));
+        }
+        self.materials = self
+            .materials
+            .iter()
+            .map(|m| text(m, &f("materials"), 100))
+            .collect::<AppResult<_>>()?;
+        self.levels.sort();
+        self.levels.dedup();
+        if self.levels.is_empty() {
+            return Err(AppError::bad_input(
+                f("levels"),
+                "name at least one level that may handle the item",
+            ));
+        }
+        Ok(self)
+    }
+
+    pub fn levels_csv(&self) -> String {
+        self.levels
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn of(item: &items::Model) -> Self {
+        Self {
+            main_item: item.main_item.clone(),
+            in_provincial_list: item.in_provincial_list,
+            business_name: item.business_name.clone(),
+            item_type: item.item_type.clone(),
+            on_integrated_platform: item.on_integrated_platform,
+            handling_type: HandlingType::parse(&item.handling_type)
+                .unwrap_or(HandlingType::Promised),
+            at_most_one_visit: item.at_most_one_visit,
+            promised_working_days: item.promised_working_days,
+            materials: serde_json::from_str(&item.materials).unwrap_or_default(),
+            levels: item
+                .levels
+                .split(',')
+                .filter_map(|l| l.parse().ok())
+                .collect(),
+        }
+    }
+}
+
+pub async fn item(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<items::Model> {
+    items::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("item"))
+}
+
+/// Public: active catalogue items, optionally those a level may handle, optionally matching text.
+pub async fn list_items(
+    conn: &impl ConnectionTrait,
+    level: Option<RegionLevel>,
+    search: Option<&str>,
+) -> AppResult<Vec<items::Model>> {
+    let mut query = items::Entity::find()
+        .filter(items::Column::Active.eq(true))
+        .order_by_asc(items::Column::MainItem)
+        .order_by_asc(items::Column::BusinessName);
+    if let Some(level) = level {
+        query = query.filter(items::Column::Levels.contains(level.as_str()));
+    }
+    if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
+        if search.chars().count() > 50 {
+            return Err(AppError::bad_input("search", "at most 50 characters"));
+        }
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(items::Column::MainItem.contains(search))
+                .add(items::Column::BusinessName.contains(search)),
+        );
+    }
+    Ok(query.all(conn).await?)
+}
+
+/// Writes an item (new when `id` is None) without permission checks: used by the seed, by
+/// `upsert_item` and by applied change requests.
+pub async fn write_item(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    id: Option<Uuid>,
+    fields: &ItemFields,
+) -> AppResult<items::Model> {
+    let base = match id {
+        Some(id) => item(conn, id).await?.into(),
+        None => items::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            active: Set(true),
+            created_at: Set(now),
+            ..Default::default()
+        },
+    };
+    let mut active: items::ActiveModel = base;
+    active.main_item = Set(fields.main_item.clone());
+    active.in_provincial_list = Set(fields.in_provincial_list);
+    active.business_name = Set(fields.business_name.clone());
+    active.item_type = Set(fields.item_type.clone());
+    active.on_integrated_platform = Set(fields.on_integrated_platform);
+    active.handling_type = Set(fields.handling_type.as_str().into());
+    active.at_most_one_visit = Set(fields.at_most_one_visit);
+    active.promised_working_days = Set(fields.promised_working_days);
+    active.materials =
+        Set(serde_json::to_string(&fields.materials).unwrap_or_else(|_| "[]".into()));
+    active.levels = Set(fields.levels_csv());
+    active.updated_at = Set(now);
+    Ok(match id {
+        Some(_) => active.update(conn).await?,
+        None => active.insert(conn).await?,
+    })
+}
+
+/// County admin: publishes a new item or changes one (the county centre owns the catalogue).
+pub async fn upsert_item(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Option<Uuid>,
+    fields: ItemFields,
+) -> AppResult<items::Model> {
+    let fields = fields.validate("input.")?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    Jurisdiction::of(&txn, viewer)
+        .await?
+        .ensure_county_admin()?;
+    let now = state.clock.now();
+    let item = write_item(&txn, now, id, &fields).await?;
+    audit::record_action(
+        &txn,
+        now,
+        viewer,
+        if id.is_some() {
+            "item.update"
+        } else {
+            "item.create"
+        },
+        "item",
+        item.id,
+        json!({"businessName": item.business_name}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(item)
+}
+
+/// County admin: withdraws or restores an item.
+pub async fn set_item_active(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    active_flag: bool,
+) -> AppResult<items::Model> {
+    let txn = crate::db::begin_write(&state.db).await?;
+    Jurisdiction::of(&txn, viewer)
+        .await?
+        .ensure_county_admin()?;
+    let mut active: items::ActiveModel = item(&txn, id).await?.into();
+    active.active = Set(active_flag);
+    active.updated_at = Set(state.clock.now());
+    let item = active.update(&txn).await?;
+    audit::record_action(
+        &txn,
+        state.clock.now(),
+        viewer,
+        "item.active",
+        "item",
+        item.id,
+        json!({"active": active_flag}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(item)
+}
