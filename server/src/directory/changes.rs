@@ -2,7 +2,7 @@
 //! the county at least 3 days before they take effect, approved or rejected by the county
 //! centre with a reason, and applied on their date by an idempotent scheduled job.
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{item_change_requests, regions, staff_accounts, staff_change_requests};
+use entity::{item_change_requests, staff_accounts, staff_change_requests};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PrimaryKeyTrait, QueryFilter,
     QueryOrder, Set, sea_query::Expr,
@@ -12,15 +12,12 @@ use uuid::Uuid;
 
 use crate::{
     audit,
-    auth::{Role, Viewer, service::revoke_all_sessions},
+    auth::{Role, Viewer},
     clock::CHINA,
     directory::{
         jurisdiction::Jurisdiction,
         model::text,
-        service::{
-            ItemFields, duty_changed, item, level_of, region, seal, staff_in_jurisdiction,
-            write_item,
-        },
+        service::{ItemFields, item, level_of, region, seal, staff_in_jurisdiction},
     },
     error::{AppError, AppResult},
     events::{EventDraft, Tx, staff_key},
@@ -403,7 +400,7 @@ where
 
 /// Claims an approved change for application (approved → applied); false when another run
 /// claimed it first.
-async fn claim<R: Register>(
+pub(super) async fn claim<R: Register>(
     conn: &impl ConnectionTrait,
     id: Uuid,
     now: DateTime<Utc>,
@@ -532,322 +529,7 @@ pub async fn item_changes(
     Ok(query.all(&state.db).await?)
 }
 
-/// What one run of the job applied.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Applied {
-    pub staff_changes: usize,
-    pub item_changes: usize,
-}
-
-/// Applies every approved change whose date has come (China date of `now`). Idempotent and safe
-/// with several instances: each change is claimed with a guarded UPDATE (approved → applied).
-pub async fn apply_due_changes(state: &AppState) -> AppResult<Applied> {
-    let now = state.clock.now();
-    let today = local_date(now);
-    let mut applied = Applied::default();
-    let due = staff_change_requests::Entity::find()
-        .filter(staff_change_requests::Column::Status.eq(ChangeStatus::Approved.as_str()))
-        .filter(staff_change_requests::Column::ArrivalDate.lte(today))
-        .all(&state.db)
-        .await?;
-    for change in due {
-        if apply_staff_change(state, &change, now).await? {
-            applied.staff_changes += 1;
-        }
-    }
-    let due = item_change_requests::Entity::find()
-        .filter(item_change_requests::Column::Status.eq(ChangeStatus::Approved.as_str()))
-        .filter(item_change_requests::Column::EffectiveDate.lte(today))
-        .all(&state.db)
-        .await?;
-    for change in due {
-        if apply_item_change(state, &change, now).await? {
-            applied.item_changes += 1;
-        }
-    }
-    Ok(applied)
-}
-
-async fn apply_staff_change(
-    state: &AppState,
-    change: &staff_change_requests::Model,
-    now: DateTime<Utc>,
-) -> AppResult<bool> {
-    let mut txn = Tx::begin(state).await?;
-    if !claim::<staff_change_requests::Entity>(&*txn, change.id, now).await? {
-        return Ok(false);
-    }
-    if let Some(before) = change.before_staff_id {
-        staff_accounts::Entity::update_many()
-            .col_expr(staff_accounts::Column::Active, Expr::value(false))
-            .col_expr(staff_accounts::Column::OnDuty, Expr::value(false))
-            .filter(staff_accounts::Column::Id.eq(before))
-            .exec(&*txn)
-            .await?;
-        // Their point loses their seats on the days already generated.
-        let departed = staff_accounts::Entity::find_by_id(before)
-            .one(&*txn)
-            .await?;
-        txn.emit_all(departed.as_ref().and_then(duty_changed));
-        // The departing agent is signed out that moment (open sockets close with 4403).
-        revoke_all_sessions(&*txn, before, "staff_change", now).await?;
-    }
-    let role: Role = change.after_role.parse().map_err(|_| {
-        AppError::internal(anyhow::anyhow!(
-            "staff change {} has an unknown role",
-            change.id
-        ))
-    })?;
-    let unit: regions::Model = region(&*txn, change.region_id).await?;
-    let new_id = Uuid::now_v7();
-    let arrived = staff_accounts::ActiveModel {
-        id: Set(new_id),
-        username: Set(change.after_username.clone()),
-        display_name: Set(change.after_name.clone()),
-        // No password yet: an admin issues a one-time password with resetStaffPassword.
-        password_hash: Set("!".into()),
-        role: Set(role.as_str().into()),
-        unit_id: Set(Some(unit.id)),
-        active: Set(true),
-        failed_logins: Set(0),
-        locked_until: Set(None),
-        created_at: Set(now),
-        service_point_id: Set(change.after_service_point_id),
-        public_phone: Set(None),
-        on_duty: Set(true),
-        id_number_enc: Set(Some(change.after_id_number_enc.clone())),
-        id_number_bidx: Set(Some(change.after_id_number_bidx.clone())),
-        phone_enc: Set(Some(change.after_phone_enc.clone())),
-        phone_bidx: Set(Some(
-            state.cipher.blind_index(
-                "phone",
-                &state
-                    .cipher
-                    .decrypt(&change.after_phone_enc)
-                    .map_err(AppError::internal)?,
-            ),
-        )),
-        email: Set(Some(change.after_email.clone())),
-        post: Set(Some(change.post.clone())),
-    }
-    .insert(&*txn)
-    .await
-    .map_err(|e| {
-        if crate::error::is_unique_violation(&e) {
-            AppError::Conflict(format!(
-                "username {} was taken before the change took effect",
-                change.after_username
-            ))
-        } else {
-            e.into()
-        }
-    })?;
-    // Their point gains their seats on the days already generated.
-    txn.emit_all(duty_changed(&arrived));
-    staff_change_requests::Entity::update_many()
-        .col_expr(
-            staff_change_requests::Column::AppliedStaffId,
-            Expr::value(Some(new_id)),
-        )
-        .filter(staff_change_requests::Column::Id.eq(change.id))
-        .exec(&*txn)
-        .await?;
-    txn.audit(crate::audit::Pending::system(
-        now,
-        "staff_change.apply",
-        "staff_change",
-        change.id,
-        json!({"newStaffId": new_id, "departingStaffId": change.before_staff_id}),
-    ));
-    let mut audience = vec![staff_key(change.submitted_by), staff_key(new_id)];
-    audience.extend(change.before_staff_id.map(staff_key));
-    txn.emit(EventDraft {
-        kind: "staff_change.applied",
-        topic: "directory",
-        subject_kind: "staff_change",
-        subject_id: change.id.to_string(),
-        audience,
-        payload: json!({
-            "unit": unit.name,
-            "name": change.after_name,
-            "newStaffId": new_id,
-            "departingStaffId": change.before_staff_id,
-            "arrivalDate": change.arrival_date.to_string(),
-        }),
-    });
-    txn.commit().await?;
-    Ok(true)
-}
-
-async fn apply_item_change(
-    state: &AppState,
-    change: &item_change_requests::Model,
-    now: DateTime<Utc>,
-) -> AppResult<bool> {
-    let fields: ItemFields = serde_json::from_str(&change.after).map_err(AppError::internal)?;
-    let mut txn = Tx::begin(state).await?;
-    if !claim::<item_change_requests::Entity>(&*txn, change.id, now).await? {
-        return Ok(false);
-    }
-    let item = write_item(&*txn, now, change.before_item_id, &fields).await?;
-    item_change_requests::Entity::update_many()
-        .col_expr(
-            item_change_requests::Column::AppliedItemId,
-            Expr::value(Some(item.id)),
-        )
-        .filter(item_change_requests::Column::Id.eq(change.id))
-        .exec(&*txn)
-        .await?;
-    txn.audit(crate::audit::Pending::system(
-        now,
-        "item_change.apply",
-        "item_change",
-        change.id,
-        json!({"itemId": item.id}),
-    ));
-    txn.emit(EventDraft {
-        kind: "item_change.applied",
-        topic: "directory",
-        subject_kind: "item_change",
-        subject_id: change.id.to_string(),
-        audience: vec![staff_key(change.submitted_by)],
-        payload: json!({"itemId": item.id, "businessName": item.business_name, "effectiveDate": change.effective_date.to_string()}),
-    });
-    txn.commit().await?;
-    Ok(true)
-}
-
-/// A CSV field, quoted when needed (RFC 4180); a leading `=`, `+`, `-` or `@` is prefixed with
-/// `'` so that spreadsheets do not run it as a formula.
-pub fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
-fn csv_line(fields: &[String]) -> String {
-    let mut line = fields
-        .iter()
-        .map(|f| csv_field(f))
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push_str("\r\n");
-    line
-}
-
-/// 附件4 in its column order: 单位名称, 变动前人员姓名, 岗位, then the new person's 姓名, 身份证号
-/// (masked), 联系电话 (masked), 邮箱, 到岗时间; then the register's own status columns.
-pub async fn staff_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<String> {
-    let rows = staff_changes(state, viewer, None).await?;
-    let mut out = String::from('\u{feff}');
-    out.push_str(&csv_line(
-        &[
-            "单位名称",
-            "变动前人员姓名",
-            "岗位",
-            "姓名",
-            "身份证号",
-            "联系电话",
-            "邮箱",
-            "到岗时间",
-            "状态",
-            "审核意见",
-        ]
-        .map(String::from),
-    ));
-    for row in rows {
-        let unit = region(&state.db, row.region_id).await?.name;
-        let id = state
-            .cipher
-            .masked_id_number(&row.after_id_number_enc)
-            .map_err(AppError::internal)?;
-        let phone = state
-            .cipher
-            .masked_phone(&row.after_phone_enc)
-            .map_err(AppError::internal)?;
-        out.push_str(&csv_line(&[
-            unit,
-            row.before_name.unwrap_or_default(),
-            row.post,
-            row.after_name,
-            id,
-            phone,
-            row.after_email,
-            row.arrival_date.to_string(),
-            row.status,
-            row.decision_reason.unwrap_or_default(),
-        ]));
-    }
-    Ok(out)
-}
-
-/// 附件5 in its column order: 单位名称, 变动前事项名称, 事项类型, then the item after the change
-/// (主项, 四级四同, 业务办理项目名称, 事项类型, 一体化平台, 高频, 办件类型), 是否最多跑一次办理; then the
-/// register's own columns.
-pub async fn item_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<String> {
-    let rows = item_changes(state, viewer, None).await?;
-    let mut out = String::from('\u{feff}');
-    out.push_str(&csv_line(
-        &[
-            "单位名称",
-            "变动前事项名称",
-            "事项类型",
-            "事项清单目录（主项）",
-            "是否列入省“四级四同”清单",
-            "业务办理项目名称",
-            "事项类型",
-            "事项是否在一体化平台办理",
-            "是否高频事项",
-            "办件类型",
-            "是否最多跑一次办理",
-            "生效日期",
-            "状态",
-            "审核意见",
-        ]
-        .map(String::from),
-    ));
-    let yes_no = |b: bool| {
-        if b {
-            "是".to_string()
-        } else {
-            "否".to_string()
-        }
-    };
-    for row in rows {
-        let unit = region(&state.db, row.region_id).await?.name;
-        let after: ItemFields = serde_json::from_str(&row.after).map_err(AppError::internal)?;
-        out.push_str(&csv_line(&[
-            unit,
-            row.before_item_name.unwrap_or_default(),
-            row.before_item_type.unwrap_or_default(),
-            after.main_item,
-            yes_no(after.in_provincial_list),
-            after.business_name,
-            after.item_type,
-            yes_no(after.on_integrated_platform),
-            // 是否高频事项 is computed from completed cases (monthly average ≥ 20, see
-            // `model::is_high_frequency`); cases do not exist yet, so the column stays empty rather
-            // than claim an answer.
-            String::new(),
-            match after.handling_type {
-                crate::directory::model::HandlingType::Immediate => "即办件".into(),
-                crate::directory::model::HandlingType::Promised => "承诺件".into(),
-            },
-            yes_no(after.at_most_one_visit),
-            row.effective_date.to_string(),
-            row.status,
-            row.decision_reason.unwrap_or_default(),
-        ]));
-    }
-    Ok(out)
-}
+pub use super::{apply::*, exports::*};
 
 #[cfg(test)]
 mod tests {
