@@ -32,7 +32,7 @@ async fn county(desk: &Desk) -> Session {
 }
 
 /// The capacities of the point's slots on `day`, in time order.
-async fn capacities(desk: &Desk, admin: &Session, day: &str) -> Vec<i64> {
+pub(crate) async fn capacities(desk: &Desk, admin: &Session, day: &str) -> Vec<i64> {
     let slots = expect_data(
         &desk
             .app

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::{
     booking::{BOOK, Desk, desk_on},
     desk_races::{resident_with_phone, test_phone},
+    duty::capacities,
     fake_wechat::FakeWechat,
     helpers::{Options, Session, TestApp, expect_data},
 };
@@ -76,25 +77,6 @@ async fn two_residents_swapping_numbers_at_once_never_deadlock() {
             }
         }
     }
-}
-
-async fn capacities(desk: &Desk, admin: &Session, day: &str) -> Vec<i64> {
-    let slots = expect_data(
-        &desk
-            .app
-            .as_(
-                admin,
-                "query($p: ID!, $d: NaiveDate!) { pointSlots(servicePointId: $p, day: $d) { capacity } }",
-                json!({"p": desk.point, "d": day}),
-            )
-            .await,
-    );
-    slots["pointSlots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["capacity"].as_i64().unwrap())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

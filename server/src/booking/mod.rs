@@ -2,6 +2,7 @@
 //! overbook, idempotency, cancellation and rescheduling (also by staff on a resident's behalf),
 //! review (受理/不予受理), the waitlist, on-site check-in and queue numbers, reminders, the
 //! no-show rule, and the ledger (台账).
+pub mod admission;
 pub mod changes;
 pub mod graphql;
 pub mod jobs;
