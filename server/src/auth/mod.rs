@@ -1,6 +1,7 @@
 //! Who is calling: WeChat and staff logins, JWT access tokens, rotating refresh tokens, the
 //! Viewer that every resolver receives, and roles. Jurisdiction (what a viewer may see) grows
 //! here with the directory.
+pub mod account;
 pub mod graphql;
 pub mod jwt;
 pub mod model;

@@ -4,6 +4,7 @@
 //! no-show rule, and the ledger (台账).
 pub mod admission;
 pub mod changes;
+pub mod check_in_code;
 pub mod graphql;
 pub mod jobs;
 pub mod ledger;
