@@ -15,6 +15,7 @@ mod m20261201_000009_check_in_window;
 mod m20261202_000010_reaction_tasks;
 pub mod m20261202_000011_booking_foreign_keys;
 mod m20261202_000012_data_key_check;
+mod m20261202_000013_event_lookups;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_reaction_tasks::Migration),
             Box::new(m20261202_000011_booking_foreign_keys::Migration),
             Box::new(m20261202_000012_data_key_check::Migration),
+            Box::new(m20261202_000013_event_lookups::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ mod events;
 mod fake_wechat;
 mod faults;
 mod helpers;
+mod indexes;
 mod integrity;
 mod jurisdiction;
 mod ledger_notes;
