@@ -14,7 +14,10 @@ use std::ops::Deref;
 
 use chrono::{DateTime, Utc};
 use entity::{event_audience, events, outbox};
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, Set,
+    Statement,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -140,39 +143,21 @@ impl<'a> Tx<'a> {
     async fn write_events(&mut self) -> AppResult<()> {
         let now = self.state.clock.now();
         for draft in std::mem::take(&mut self.drafts) {
-            let row = events::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                kind: Set(draft.kind.into()),
-                topic: Set(draft.topic.into()),
-                subject_kind: Set(draft.subject_kind.into()),
-                subject_id: Set(draft.subject_id),
-                payload: Set(draft.payload.to_string()),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&self.txn)
-            .await?;
             let mut audience = draft.audience;
             audience.sort();
             audience.dedup();
-            for key in &audience {
-                event_audience::ActiveModel {
-                    audience_key: Set(key.clone()),
-                    event_seq: Set(row.seq),
-                }
-                .insert(&self.txn)
-                .await?;
-            }
-            outbox::ActiveModel {
-                event_seq: Set(row.seq),
-                topic: Set(row.topic.clone()),
-                created_at: Set(now),
-                published_at: Set(None),
-                attempts: Set(0),
-                ..Default::default()
-            }
-            .insert(&self.txn)
-            .await?;
+            let row = events::Model {
+                seq: 0,
+                id: Uuid::now_v7(),
+                kind: draft.kind.into(),
+                topic: draft.topic.into(),
+                subject_kind: draft.subject_kind.into(),
+                subject_id: draft.subject_id,
+                payload: draft.payload.to_string(),
+                created_at: now,
+                position: None,
+            };
+            let row = insert_event(&self.txn, row, &audience).await?;
             self.written.push(Envelope::from_row(row, audience));
         }
         self.queued_pushes =
@@ -204,6 +189,90 @@ impl<'a> Tx<'a> {
         }
         Ok(self.written)
     }
+}
+
+/// Writes one event with its audience and outbox row; returns it with its sequence number. On
+/// PostgreSQL one statement (the three inserts as one round trip, inside the caller's
+/// transaction); SQLite has no writing `WITH`, so three.
+async fn insert_event(
+    txn: &DatabaseTransaction,
+    mut row: events::Model,
+    audience: &[String],
+) -> AppResult<events::Model> {
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        let mut values: Vec<sea_orm::Value> = vec![
+            row.id.into(),
+            row.kind.clone().into(),
+            row.topic.clone().into(),
+            row.subject_kind.clone().into(),
+            row.subject_id.clone().into(),
+            row.payload.clone().into(),
+            row.created_at.into(),
+        ];
+        let keys = (0..audience.len())
+            .map(|n| format!("(${})", n + 8))
+            .collect::<Vec<_>>()
+            .join(", ");
+        values.extend(audience.iter().map(|k| sea_orm::Value::from(k.clone())));
+        let audience_insert = if audience.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", a AS (INSERT INTO event_audience (audience_key, event_seq) \
+                 SELECT k.key, e.seq FROM e, (VALUES {keys}) AS k(key))"
+            )
+        };
+        let sql = format!(
+            "WITH e AS (INSERT INTO events (id, kind, topic, subject_kind, subject_id, payload, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq){audience_insert}, \
+             o AS (INSERT INTO outbox (event_seq, topic, created_at, attempts) \
+             SELECT e.seq, $3, $7, 0 FROM e) \
+             SELECT seq FROM e"
+        );
+        let written = txn
+            .query_one_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await?
+            .ok_or_else(|| crate::error::AppError::internal(anyhow::anyhow!("event not written")))?;
+        row.seq = written.try_get_by_index(0)?;
+        return Ok(row);
+    }
+    let row = events::ActiveModel {
+        id: Set(row.id),
+        kind: Set(row.kind),
+        topic: Set(row.topic),
+        subject_kind: Set(row.subject_kind),
+        subject_id: Set(row.subject_id),
+        payload: Set(row.payload),
+        created_at: Set(row.created_at),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    if !audience.is_empty() {
+        event_audience::Entity::insert_many(audience.iter().map(|key| {
+            event_audience::ActiveModel {
+                audience_key: Set(key.clone()),
+                event_seq: Set(row.seq),
+            }
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    outbox::Entity::insert(outbox::ActiveModel {
+        event_seq: Set(row.seq),
+        topic: Set(row.topic.clone()),
+        created_at: Set(row.created_at),
+        published_at: Set(None),
+        attempts: Set(0),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(row)
 }
 
 impl Deref for Tx<'_> {

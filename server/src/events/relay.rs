@@ -17,7 +17,7 @@ use chrono::Duration as ChronoDuration;
 use entity::{event_head, events, outbox};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, Statement,
     sea_query::{CaseStatement, Expr, ExprTrait, LockType, Order, Query},
 };
 
@@ -53,6 +53,25 @@ pub async fn publish_batch(state: &AppState, limit: u64) -> AppResult<usize> {
 async fn position_batch(state: &AppState, limit: u64) -> AppResult<()> {
     let txn = crate::db::begin_write(&state.db).await?;
     let head = lock_head(state, &txn).await?;
+    if state.db.get_database_backend() == DatabaseBackend::Postgres {
+        // One statement: the committed, unpositioned events (read after the lock is taken, so
+        // every earlier step's positions are seen) get the next positions in insert order, and
+        // the head moves past them.
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "WITH new AS (SELECT e.seq, $1 + row_number() OVER (ORDER BY o.seq) AS pos \
+               FROM outbox o JOIN events e ON e.seq = o.event_seq \
+               WHERE o.published_at IS NULL AND e.position IS NULL ORDER BY o.seq LIMIT $2), \
+             moved AS (UPDATE events SET position = new.pos FROM new \
+               WHERE events.seq = new.seq RETURNING new.pos) \
+             UPDATE event_head SET position = (SELECT max(pos) FROM moved) \
+             WHERE id = 1 AND EXISTS (SELECT 1 FROM moved)",
+            [head.position.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
+        ))
+        .await?;
+        txn.commit().await?;
+        return Ok(());
+    }
     // The committed events still unpositioned, in insert order: one query (the outbox's
     // unpublished rows, joined to their events).
     let query = Query::select()
@@ -132,7 +151,29 @@ async fn publish_positioned(state: &AppState, limit: u64) -> AppResult<usize> {
         Some(txn) => txn,
         None => crate::db::begin_write(&state.db).await?,
     };
-    if let Some(last) = envelopes[..published].last().and_then(|e| e.position) {
+    let last = envelopes[..published].last().and_then(|e| e.position);
+    if postgres && let Some(last) = last {
+        // The head and the outbox rows in one statement.
+        let list = (0..seqs.len())
+            .map(|n| format!("${}", n + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut values: Vec<sea_orm::Value> = vec![last.into(), state.clock.now().into()];
+        values.extend(seqs.into_iter().map(sea_orm::Value::from));
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            format!(
+                "WITH head AS (UPDATE event_head SET published_position = $1 WHERE id = 1) \
+                 UPDATE outbox SET published_at = $2, attempts = attempts + 1 \
+                 WHERE event_seq IN ({list}) AND published_at IS NULL"
+            ),
+            values,
+        ))
+        .await?;
+        txn.commit().await?;
+        return finish(published, envelopes.len());
+    }
+    if let Some(last) = last {
         event_head::Entity::update_many()
             .col_expr(event_head::Column::PublishedPosition, Expr::val(last))
             .filter(event_head::Column::Id.eq(1))
