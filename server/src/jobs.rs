@@ -1,26 +1,79 @@
-//! Scheduled work: applying approved directory changes on their date, and the booking jobs
-//! (no-shows, review deadlines, reminders, waitlist offers, old idempotency keys). Every job is
-//! idempotent and claims its rows with guarded updates, so any number of instances may run it.
-use std::{sync::Arc, time::Duration};
+//! Scheduled work. Each room registers its own jobs ([`ScheduledJobs`], assembled in `lib.rs`),
+//! so a new room adds jobs without editing this file. Every job is idempotent and claims its
+//! rows with guarded updates, so any number of instances may run it; a room whose jobs fail is
+//! logged and tried again on the next run, and the other rooms run regardless.
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use crate::{
-    booking::jobs::BookingRun, directory::changes::Applied, directory::changes::apply_due_changes,
-    state::AppState,
-};
+use async_trait::async_trait;
 
-/// What one run of the jobs did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Ran {
-    pub directory: Applied,
-    pub booking: BookingRun,
+use crate::{error::AppResult, state::AppState};
+
+/// What one room's jobs did in one run: a count per job (`no_shows`, `staff_changes`, …).
+pub type Counts = BTreeMap<&'static str, u64>;
+
+/// One room's scheduled jobs.
+#[async_trait]
+pub trait ScheduledJobs: Send + Sync + 'static {
+    /// The room's name in reports and logs (`booking`, `directory`).
+    fn room(&self) -> &'static str;
+
+    /// Runs the room's due jobs once; what each did. The room decides the order of its own
+    /// jobs and whether one failing stops the others.
+    async fn run_due(&self, state: &AppState) -> AppResult<Counts>;
 }
 
-/// Runs the due jobs once; returns what they did (for tests and the log).
-pub async fn run_due(state: &AppState) -> crate::error::AppResult<Ran> {
-    Ok(Ran {
-        directory: apply_due_changes(state).await?,
-        booking: crate::booking::jobs::run_due(state).await?,
-    })
+/// Every room's scheduled jobs, run in registration order.
+#[derive(Clone, Default)]
+pub struct Schedule {
+    rooms: Vec<Arc<dyn ScheduledJobs>>,
+}
+
+impl Schedule {
+    pub fn new(rooms: Vec<Arc<dyn ScheduledJobs>>) -> Self {
+        Self { rooms }
+    }
+}
+
+/// What one run of the jobs did, by room.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ran(BTreeMap<&'static str, Counts>);
+
+impl Ran {
+    /// How many things `job` of `room` did (0 when it did nothing or did not run).
+    pub fn count(&self, room: &str, job: &str) -> u64 {
+        self.0
+            .get(room)
+            .and_then(|counts| counts.get(job))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Whether any job did anything.
+    pub fn did_work(&self) -> bool {
+        self.0.values().flat_map(BTreeMap::values).any(|n| *n > 0)
+    }
+}
+
+/// Runs every room's due jobs once; returns what they did (for tests and the log). A room
+/// whose jobs fail is logged and left out of the report; the others still run.
+pub async fn run_due(state: &AppState) -> AppResult<Ran> {
+    let mut ran = Ran::default();
+    for room in &state.schedule.rooms {
+        match room.run_due(state).await {
+            Ok(counts) => {
+                ran.0.insert(room.room(), counts);
+            }
+            Err(error) => {
+                state.metrics.job_failed(room.room());
+                tracing::error!(
+                    room = room.room(),
+                    error = error.message(),
+                    "scheduled jobs failed"
+                );
+            }
+        }
+    }
+    Ok(ran)
 }
 
 /// Runs the jobs every `interval` until shutdown.
@@ -31,12 +84,32 @@ pub async fn run_forever(state: Arc<AppState>, interval: Duration) {
         tokio::select! {
             _ = ticker.tick() => {
                 match run_due(&state).await {
-                    Ok(ran) if ran != Ran::default() => tracing::info!(?ran, "scheduled jobs did work"),
+                    Ok(ran) if ran.did_work() => tracing::info!(?ran, "scheduled jobs did work"),
                     Ok(_) => {}
-                    Err(error) => tracing::error!(error = error.message(), "scheduled job failed"),
+                    Err(error) => tracing::error!(error = error.message(), "scheduled jobs failed"),
                 }
             }
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_reports_each_rooms_counts_and_whether_anything_was_done() {
+        let mut ran = Ran::default();
+        assert!(!ran.did_work());
+        ran.0
+            .insert("booking", Counts::from([("no_shows", 0), ("reminders", 0)]));
+        assert!(!ran.did_work());
+        ran.0
+            .insert("directory", Counts::from([("staff_changes", 2)]));
+        assert!(ran.did_work());
+        assert_eq!(ran.count("directory", "staff_changes"), 2);
+        assert_eq!(ran.count("booking", "no_shows"), 0);
+        assert_eq!(ran.count("cases", "anything"), 0);
     }
 }

@@ -1,6 +1,44 @@
 //! Bangban server: a poem + async-graphql service for assisted (帮办) and proxy (代办)
 //! government-service handling. `Application::build` assembles everything from explicit
 //! settings and a clock; `main.rs` and the end-to-end tests both use it.
+//!
+//! # The map of the house
+//!
+//! **Rooms** (one folder or file each; a domain room has `model` — types and pure rules —,
+//! services split by concern, and a `graphql` part that only parses, calls a service and wraps
+//! the result):
+//! - `directory` owns regions, service points, staff, the item catalogue and the change
+//!   registers, and the one place access is decided: `directory::jurisdiction`. It never
+//!   imports a domain that uses it.
+//! - `calendar` owns working days (holidays and 调休) and their arithmetic.
+//! - `booking` owns slots, bookings, the waitlist, check-in and queue numbers, restrictions and
+//!   the ledger. It reads the directory and the calendar, and learns of roster changes only
+//!   through the directory's `staff.duty_changed` event (a durable reaction).
+//! - `auth` owns accounts, sessions and tokens (`Viewer`); `pii` the field cipher, blind
+//!   indexes and masking; `audit` the hash-chained log; `wechat` the WeChat client.
+//! - `events` is the one road for events (`events::Tx`, the outbox, the relay, the broker, the
+//!   hub, durable reactions). It knows no domain: each domain answers for its own subject kinds
+//!   (`events::subjects::SubjectAccess`) and its own reactions, registered below.
+//! - `push` turns events into WeChat subscribe messages: delivery rows written in the event's
+//!   transaction, sent by workers that claim them.
+//! - `jobs` runs each room's scheduled jobs (`jobs::ScheduledJobs`, registered below).
+//! - `graphql` assembles the schema from the domains' objects and serves it over HTTP and
+//!   WebSocket; what resolvers share is the leaf `graphql::context`. `http` is the routes and
+//!   the observe middleware. Services never import GraphQL.
+//!
+//! **How a change flows**: resolver (parse input, viewer) → service (rules, access through the
+//! jurisdiction) → one transaction (`events::Tx`: guarded writes, then the events with their
+//! audiences, outbox rows, push deliveries and reaction tasks, then the audit entries) → commit
+//! → the relay positions committed events in commit order and publishes them → every instance's
+//! hub → live subscriptions; replay reads the same positions from the database.
+//!
+//! **Lock order** (one order everywhere, so PostgreSQL never deadlocks): the acting person's
+//! row (`auth::service::lock_people`, several in id order) → the domain rows in id order (the
+//! service point for capacity changes, then slots, then the booking) → the audit head, last,
+//! appended by `Tx::commit`. The relay's `event_head` row is only ever taken alone.
+//!
+//! **Dependencies point one way**: the module graph has no cycle (checked by a unit test,
+//! `import_graph`).
 pub mod audit;
 pub mod auth;
 pub mod booking;
@@ -13,6 +51,8 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+#[cfg(test)]
+mod import_graph;
 pub mod jobs;
 pub mod metrics;
 pub mod pii;
@@ -137,6 +177,9 @@ impl Application {
             push_wake: Arc::new(tokio::sync::Notify::new()),
             relay_lock: tokio::sync::Mutex::new(()),
             reactions: reactions(),
+            subjects: subjects()?,
+            recorders: vec![Arc::new(push::service::PushDeliveries)],
+            schedule: schedule(),
             shutdown: shutdown_rx,
         });
         let schema = graphql::build_schema(&settings, Some(state.clone()));
@@ -229,6 +272,23 @@ impl Application {
 /// Every room's reactions to events of other rooms (a new room adds its own here).
 fn reactions() -> events::reactions::Reactions {
     events::reactions::Reactions::new(vec![Arc::new(booking::seats::CapacityFollowsDuty)])
+}
+
+/// Every room's scheduled jobs, in the order they run (a new room adds its own here).
+fn schedule() -> jobs::Schedule {
+    jobs::Schedule::new(vec![
+        Arc::new(directory::apply::DirectoryJobs),
+        Arc::new(booking::jobs::BookingJobs),
+    ])
+}
+
+/// Every room's answer for who may follow its subjects' events (a new room adds its own here).
+fn subjects() -> anyhow::Result<events::subjects::Subjects> {
+    events::subjects::Subjects::new(vec![
+        Arc::new(auth::subjects::AccountSubjects),
+        Arc::new(booking::subjects::BookingSubjects),
+        Arc::new(directory::subjects::DirectorySubjects),
+    ])
 }
 
 fn hostname_or(fallback: &str) -> String {

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub store_writes_failed: IntCounterVec,
     /// Attempts of a durable reaction that failed (it is retried after a back-off), by reaction.
     pub reaction_failures: IntCounterVec,
+    /// Runs of a room's scheduled jobs that failed (tried again on the next run), by room.
+    pub job_failures: IntCounterVec,
     seen_operations: Mutex<HashSet<String>>,
 }
 
@@ -76,6 +78,14 @@ impl Metrics {
             &["reaction"],
         )?;
         registry.register(Box::new(reaction_failures.clone()))?;
+        let job_failures = IntCounterVec::new(
+            Opts::new(
+                "job_failures_total",
+                "Failed runs of a room's scheduled jobs (tried again next run), by room",
+            ),
+            &["room"],
+        )?;
+        registry.register(Box::new(job_failures.clone()))?;
         Ok(Self {
             registry,
             http_requests,
@@ -85,6 +95,7 @@ impl Metrics {
             websockets_open,
             store_writes_failed,
             reaction_failures,
+            job_failures,
             seen_operations: Mutex::new(HashSet::new()),
         })
     }
@@ -95,6 +106,11 @@ impl Metrics {
         self.store_writes_failed
             .with_label_values(&[operation])
             .inc();
+    }
+
+    /// Records a failed run of a room's scheduled jobs.
+    pub fn job_failed(&self, room: &'static str) {
+        self.job_failures.with_label_values(&[room]).inc();
     }
 
     /// A bounded label for a client-chosen operation name.

@@ -8,7 +8,7 @@ use crate::{
     auth::TokenKeys,
     clock::SharedClock,
     config::Settings,
-    events::{broker::SharedBroker, hub::Hub, reactions::Reactions},
+    events::{broker::SharedBroker, hub::Hub, reactions::Reactions, subjects::Subjects},
     metrics::Metrics,
     pii::FieldCipher,
     ratelimit::RateLimiter,
@@ -37,6 +37,12 @@ pub struct AppState {
     pub relay_lock: tokio::sync::Mutex<()>,
     /// Each room's durable reactions to other rooms' events.
     pub reactions: Reactions,
+    /// Each room's answer for who may follow its subjects' events.
+    pub subjects: Subjects,
+    /// Each room's work recorded in the events' own transaction (push deliveries).
+    pub recorders: Vec<Arc<dyn crate::events::Recorder>>,
+    /// Each room's scheduled jobs.
+    pub schedule: crate::jobs::Schedule,
     /// Wakes this instance's push worker when a commit queued deliveries.
     pub push_wake: Arc<Notify>,
     /// Flips to `true` when the server starts shutting down (sockets close with 1001).

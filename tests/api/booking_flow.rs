@@ -129,7 +129,7 @@ async fn a_freed_seat_is_held_for_the_first_in_line_and_passes_on_when_unclaimed
     // Unclaimed for the hold time: the offer passes to the next in line.
     app.clock.advance(Duration::minutes(16));
     let ran = run_jobs(app).await;
-    assert_eq!(ran.booking.waitlist_ended, 1);
+    assert_eq!(ran.count("booking", "waitlist_ended"), 1);
     let first = app.refresh(&first).await;
     let second = app.refresh(&second).await;
     expect_error(
@@ -169,7 +169,7 @@ async fn a_freed_seat_is_held_for_the_first_in_line_and_passes_on_when_unclaimed
     );
     assert_eq!(app.dump_table("bookings").await.lines().count(), 2);
     assert_eq!(
-        run_jobs(app).await.booking.waitlist_ended,
+        run_jobs(app).await.count("booking", "waitlist_ended"),
         0,
         "nothing left to expire"
     );
@@ -265,7 +265,7 @@ async fn repeated_no_shows_suspend_online_booking_until_the_county_lifts_it_on_a
     // The first slot ends at 09:30; 14 minutes later is still within the grace period.
     app.clock.set(at(&day, "09:44"));
     let ran = run_jobs(app).await;
-    assert_eq!(ran.booking.no_shows, 0);
+    assert_eq!(ran.count("booking", "no_shows"), 0);
     // The other resident checks in at the desk in time and is not a no-show.
     let county = app.refresh(&county).await;
     let code = kept["code"].as_str().unwrap();
@@ -273,9 +273,15 @@ async fn repeated_no_shows_suspend_online_booking_until_the_county_lifts_it_on_a
 
     app.clock.set(at(&day, "23:00"));
     let ran = run_jobs(app).await;
-    assert_eq!((ran.booking.no_shows, ran.booking.restrictions), (2, 1));
     assert_eq!(
-        run_jobs(app).await.booking.no_shows,
+        (
+            ran.count("booking", "no_shows"),
+            ran.count("booking", "restrictions")
+        ),
+        (2, 1)
+    );
+    assert_eq!(
+        run_jobs(app).await.count("booking", "no_shows"),
         0,
         "each booking becomes a no-show once"
     );
@@ -437,7 +443,11 @@ async fn reminders_go_the_day_before_and_shortly_before_only_to_active_bookings_
     ];
     for (now, expected) in table {
         app.clock.set(now);
-        assert_eq!(run_jobs(app).await.booking.reminders, expected, "at {now}");
+        assert_eq!(
+            run_jobs(app).await.count("booking", "reminders"),
+            expected,
+            "at {now}"
+        );
     }
     let events = app.dump_table("events").await;
     let reminders: Vec<&str> = events
@@ -464,14 +474,18 @@ async fn unreviewed_bookings_are_flagged_overdue_after_the_review_hours() {
         expect_data(&app.as_(&resident, BOOK, desk.input(&later, "k")).await)["bookAppointment"]
             .clone();
     app.clock.advance(Duration::minutes(30));
-    assert_eq!(run_jobs(app).await.booking.overdue, 0);
+    assert_eq!(run_jobs(app).await.count("booking", "overdue"), 0);
     // Well past eight opening hours of working days.
     app.clock.advance(Duration::days(4));
     let ran = run_jobs(app).await;
-    assert_eq!(ran.booking.overdue, 1);
-    assert_eq!(run_jobs(app).await.booking.overdue, 0, "flagged once");
+    assert_eq!(ran.count("booking", "overdue"), 1);
+    assert_eq!(
+        run_jobs(app).await.count("booking", "overdue"),
+        0,
+        "flagged once"
+    );
     assert!(
-        ran.booking.keys_pruned >= 1,
+        ran.count("booking", "keys_pruned") >= 1,
         "idempotency keys older than 48 h are pruned"
     );
     let resident = app.refresh(&resident).await;
@@ -805,8 +819,7 @@ async fn a_full_slot_is_answered_from_the_admission_counter_until_a_seat_comes_f
     let app = &desk.app;
     let (_, slots) = desk.next_day_slots().await;
     let slot = id(&slots[0]);
-    let counter =
-        bangban_server::booking::service::seats_key(uuid::Uuid::parse_str(&slot).unwrap());
+    let counter = bangban_server::booking::seats::seats_key(uuid::Uuid::parse_str(&slot).unwrap());
     let seats = || async { app.state.store.get(&counter).await.unwrap() };
     let a = app.login_resident("a").await;
     let b = app.login_resident("b").await;
@@ -971,7 +984,7 @@ async fn numbers_the_desk_never_finished_are_closed_after_the_day_so_bookings_st
     expect_data(&app.as_(&county, check_in, json!({"p": desk.point})).await);
     app.clock.set(at(&day, "23:30"));
     assert_eq!(
-        run_jobs(app).await.booking.unfinished,
+        run_jobs(app).await.count("booking", "unfinished"),
         0,
         "not before the day is over"
     );
@@ -982,8 +995,18 @@ async fn numbers_the_desk_never_finished_are_closed_after_the_day_so_bookings_st
         .to_string();
     app.clock.set(at(&next, "00:05"));
     let ran = run_jobs(app).await;
-    assert_eq!((ran.booking.unfinished, ran.booking.no_shows), (2, 0));
-    assert_eq!(run_jobs(app).await.booking.unfinished, 0, "closed once");
+    assert_eq!(
+        (
+            ran.count("booking", "unfinished"),
+            ran.count("booking", "no_shows")
+        ),
+        (2, 0)
+    );
+    assert_eq!(
+        run_jobs(app).await.count("booking", "unfinished"),
+        0,
+        "closed once"
+    );
     let resident = app.refresh(&resident).await;
     let mine = expect_data(
         &app.as_(&resident, "{ myBookings { status } }", json!({}))
@@ -1058,7 +1081,7 @@ async fn reminders_reach_wechat_as_subscribe_messages_within_the_residents_conse
 
     let day_before = previous_day(&day);
     app.clock.set(at(&day_before, "18:00"));
-    assert_eq!(run_jobs(app).await.booking.reminders, 1);
+    assert_eq!(run_jobs(app).await.count("booking", "reminders"), 1);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
     while fake.sent().is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -1085,7 +1108,7 @@ async fn reminders_reach_wechat_as_subscribe_messages_within_the_residents_conse
             .is_empty()
     );
     // Running the jobs again sends nothing more; the cancelled booking never gets a message.
-    assert_eq!(run_jobs(app).await.booking.reminders, 0);
+    assert_eq!(run_jobs(app).await.count("booking", "reminders"), 0);
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     assert_eq!(fake.sent().len(), 1);
     assert!(fake.sent().iter().all(|m| m["touser"] != "openid-quitter"));
@@ -1317,7 +1340,7 @@ async fn every_step_of_a_booking_reaches_the_resident_live_and_on_replay() {
 
     // The slot passes unattended: the no-show is waiting when the app reconnects.
     app.clock.set(at(&day, "23:00"));
-    assert_eq!(run_jobs(app).await.booking.no_shows, 1);
+    assert_eq!(run_jobs(app).await.count("booking", "no_shows"), 1);
     let resident = app.refresh(&resident).await;
     let mut ws = WsClient::connect(app, Some(&resident.access)).await;
     ws.subscribe("again", MY_EVENTS, json!({"after": last}))

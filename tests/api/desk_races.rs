@@ -288,7 +288,7 @@ async fn a_checked_in_booking_the_desk_never_finished_counts_for_the_no_show_rul
         .await
         .map_err(|e| e.message())
         .unwrap();
-    assert_eq!(ran.booking.unfinished, 1);
+    assert_eq!(ran.count("booking", "unfinished"), 1);
     let restrictions = app.dump_table("booking_restrictions").await;
     assert!(
         restrictions.contains(&resident.user_id),

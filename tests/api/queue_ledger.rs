@@ -128,9 +128,14 @@ pub(crate) fn move_to(app: &TestApp, slot: &Value, minutes: i64) {
 
 /// The check-in code the point's desk shows now (what a resident on site reads off it).
 pub async fn site_code(app: &TestApp, scene: &str) -> String {
-    match bangban_server::directory::service::service_point_by_scene(&app.state.db, scene).await {
+    match bangban_server::directory::staff::service_point_by_scene(&app.state.db, scene).await {
         Ok(point) => {
-            bangban_server::booking::queue::check_in_code(&app.state.cipher, point.id, now(app)).0
+            bangban_server::booking::check_in_code::check_in_code(
+                &app.state.cipher,
+                point.id,
+                now(app),
+            )
+            .0
         }
         Err(_) => "000000".into(),
     }
@@ -246,7 +251,7 @@ async fn check_in_hands_out_one_number_per_booking_and_refuses_every_bad_scan_wr
     };
     let old_site = {
         let point = uuid::Uuid::parse_str(&desk.point).unwrap();
-        bangban_server::booking::queue::check_in_code(
+        bangban_server::booking::check_in_code::check_in_code(
             &desk.app.state.cipher,
             point,
             now(&desk.app) - Duration::minutes(3),

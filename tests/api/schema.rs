@@ -16,3 +16,75 @@ fn the_committed_schema_matches_the_code() {
         "schema.graphql is out of date: run `UPDATE_SCHEMA=1 cargo test --test api schema` and commit it"
     );
 }
+
+/// Every type, field, argument, input field and enum value of the API has a description for
+/// the mini-program's developers (the schema reads like a manual).
+#[tokio::test]
+#[ignore = "open work of the house issue: 180 parts (mostly arguments and input fields) have no description yet; run with --ignored for the list"]
+async fn every_part_of_the_schema_is_described() {
+    let schema =
+        bangban_server::graphql::build_schema(&bangban_server::config::Settings::default(), None);
+    let response = schema
+        .execute(
+            "{ __schema { types { name kind description \
+               fields(includeDeprecated: true) { name description args { name description } } \
+               inputFields { name description } \
+               enumValues(includeDeprecated: true) { name description } } } }",
+        )
+        .await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let data = response.data.into_json().unwrap();
+    let described = |v: &serde_json::Value| {
+        v["description"]
+            .as_str()
+            .is_some_and(|d| !d.trim().is_empty())
+    };
+    let mut missing = Vec::new();
+    for ty in data["__schema"]["types"].as_array().unwrap() {
+        let name = ty["name"].as_str().unwrap_or_default();
+        // The introspection types and the built-in scalars are described by the GraphQL spec.
+        if name.starts_with("__") || ["String", "Int", "Float", "Boolean", "ID"].contains(&name) {
+            continue;
+        }
+        if !described(ty) {
+            missing.push(name.to_string());
+        }
+        let none = Vec::new();
+        for field in ty["fields"].as_array().unwrap_or(&none) {
+            let field_name = field["name"].as_str().unwrap_or_default();
+            if !described(field) {
+                missing.push(format!("{name}.{field_name}"));
+            }
+            for arg in field["args"].as_array().unwrap_or(&none) {
+                if !described(arg) {
+                    missing.push(format!(
+                        "{name}.{field_name}({})",
+                        arg["name"].as_str().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        for field in ty["inputFields"].as_array().unwrap_or(&none) {
+            if !described(field) {
+                missing.push(format!(
+                    "{name}.{}",
+                    field["name"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+        for value in ty["enumValues"].as_array().unwrap_or(&none) {
+            if !described(value) {
+                missing.push(format!(
+                    "{name}::{}",
+                    value["name"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} part(s) of the schema have no description (add a `///` comment):\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
+}

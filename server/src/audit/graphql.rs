@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     error::AppError,
-    graphql::{ContextExt, GqlResult},
+    graphql::context::{ContextExt, GqlResult},
 };
 
 /// One audit record. The chain (`prevHash` → `hash`) makes any later edit detectable.

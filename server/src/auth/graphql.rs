@@ -4,10 +4,11 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     auth::{
+        account,
         model::{Role, SubjectKind},
         service::{self, Profile, Tokens},
     },
-    graphql::{ContextExt, GqlResult},
+    graphql::context::{ContextExt, GqlResult},
 };
 
 /// Who the signed-in person is.
@@ -71,7 +72,7 @@ pub struct AuthPayload {
 
 async fn payload(ctx: &Context<'_>, tokens: Tokens) -> GqlResult<AuthPayload> {
     let state = ctx.state();
-    let profile = service::profile(state, &tokens.viewer).await?;
+    let profile = account::profile(state, &tokens.viewer).await?;
     Ok(AuthPayload {
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,
@@ -88,7 +89,7 @@ impl AuthQuery {
     /// The signed-in person. UNAUTHENTICATED without a valid access token.
     async fn me(&self, ctx: &Context<'_>) -> GqlResult<ViewerType> {
         Ok(ViewerType(
-            service::profile(ctx.state(), ctx.viewer()).await?,
+            account::profile(ctx.state(), ctx.viewer()).await?,
         ))
     }
 }
@@ -141,7 +142,7 @@ impl AuthMutation {
     /// 5 minutes, single use). The number is stored encrypted and shown masked.
     async fn bind_phone(&self, ctx: &Context<'_>, code: String) -> GqlResult<ViewerType> {
         Ok(ViewerType(
-            service::bind_phone(ctx.state(), ctx.viewer(), &code).await?,
+            account::bind_phone(ctx.state(), ctx.viewer(), &code).await?,
         ))
     }
 }

@@ -18,11 +18,9 @@ use crate::{
         model::{Role, SubjectKind, Viewer},
         password::{DUMMY_HASH, hash_password, verify_password},
     },
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, is_unique_violation},
     state::AppState,
 };
-
-pub use super::account::{bind_phone, profile};
 
 /// Locks people's rows (residents), in id order: the first lock a transaction takes (the lock
 /// order is written at `events::Tx::audit`). `FOR NO KEY UPDATE` on PostgreSQL, so rows that merely
@@ -214,8 +212,6 @@ async fn upsert_user(
         "concurrent first login; try again".into(),
     ))
 }
-
-use crate::error::is_unique_violation;
 
 /// Staff login with lockout: after `staff_max_failed_logins` consecutive failures the account
 /// is locked for `staff_lockout_minutes` (answered as RATE_LIMITED with the time left).

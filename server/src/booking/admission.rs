@@ -8,22 +8,65 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::OnConflict}
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::store::Unit;
 use crate::{
     auth::Viewer,
-    booking::model::check_bookable,
+    booking::{
+        desk::ensure_desk,
+        model::check_bookable,
+        restrictions::active_restriction,
+        seats::{seats_key, take_seat},
+    },
     directory::model::text,
     error::{AppError, AppResult},
     events::Tx,
     pii::{CreditCode, MobileNumber},
     state::AppState,
+    store::Unit,
 };
 
+use super::model::{Channel, OnBehalf};
 use super::service::{
-    BookInput, Booker, Channel, IDEMPOTENCY_HOURS, NewBooking, OnBehalf, active_restriction,
-    ensure_desk, idempotency_cache_key, insert_booking, limit_attempts, lock_user, replay,
-    request_hash, resident_of, seats_key, take_seat, target, valid_key,
+    BookInput, Booker, IDEMPOTENCY_HOURS, NewBooking, idempotency_cache_key, insert_booking,
+    limit_attempts, lock_user, replay, request_hash, resident_of, target, valid_key,
 };
+
+/// Books a slot. Residents book for themselves (restriction and booking window apply); staff of
+/// the point book for a resident identified by the phone number bound to their account, with
+/// the channel and consent recorded. Idempotent by key per actor (kept 48 h).
+pub async fn book(
+    state: &AppState,
+    viewer: &Viewer,
+    booker: Booker,
+    input: BookInput,
+) -> AppResult<bookings::Model> {
+    let on_behalf = matches!(booker, Booker::Staff { .. });
+    let result = book_as(state, viewer, booker, input).await;
+    if on_behalf {
+        result.map_err(on_behalf_field)
+    } else {
+        result
+    }
+}
+
+/// `bookOnBehalf` nests the booking under `input.booking` and the channel under
+/// `input.onBehalf`: its errors name those paths.
+pub(super) fn on_behalf_field(error: AppError) -> AppError {
+    match error {
+        AppError::BadUserInput { field, message } => {
+            let field = if field == "input.residentPhone" {
+                field
+            } else if field.starts_with("onBehalf") {
+                format!("input.{field}")
+            } else if let Some(rest) = field.strip_prefix("input") {
+                format!("input.booking{rest}")
+            } else {
+                field
+            };
+            AppError::BadUserInput { field, message }
+        }
+        other => other,
+    }
+}
 
 pub(super) async fn book_as(
     state: &AppState,

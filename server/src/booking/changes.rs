@@ -8,14 +8,17 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::json;
 use uuid::Uuid;
 
-#[allow(clippy::wildcard_imports)]
-use super::service::*;
 use crate::{
     auth::Viewer,
-    booking::model::{BookingStatus, check_bookable},
+    booking::{
+        desk::ensure_desk,
+        model::{BookingStatus, Channel, OnBehalf, check_bookable},
+        schedule::{policy, slot},
+        seats::{lock_slot, release_seat, seats_freed, take_seat},
+        service::{Closing, Contact, close_booking, ledger, load_booking, lock_user, target},
+    },
     directory::model::text,
-    error::is_unique_violation,
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, is_unique_violation},
     events::{EventDraft, Tx, resident_key, staff_key},
     state::AppState,
 };

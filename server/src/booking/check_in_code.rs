@@ -1,10 +1,11 @@
 //! The rotating check-in code shown at the desk: proof that a resident checking in stands at
 //! the point (the QR scene alone is public). A pure rule over the point, the minute and the
 //! data key, plus the desk's read of it.
+use crate::booking::desk::ensure_desk;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::{auth::Viewer, booking::service::ensure_desk, error::AppResult, state::AppState};
+use crate::{auth::Viewer, error::AppResult, state::AppState};
 
 /// How long one check-in code is shown; the previous one is still accepted, so a code read at
 /// the end of its minute works.

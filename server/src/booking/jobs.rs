@@ -15,58 +15,69 @@ use uuid::Uuid;
 use crate::{
     booking::{
         model::{
-            BookingStatus, Reminder, add_opening_minutes, is_no_show, reminders_due,
+            BookingStatus, Channel, Reminder, add_opening_minutes, is_no_show, reminders_due,
             restriction_due,
         },
-        service::{
-            Channel, Closing, Contact, IDEMPOTENCY_HOURS, RESTRICTING, close_booking, ledger,
-            policy,
-        },
+        restrictions::RESTRICTING,
+        schedule::policy,
+        service::{Closing, Contact, IDEMPOTENCY_HOURS, close_booking, ledger},
         waitlist,
     },
     calendar,
     directory::model::OpeningHours,
     error::{AppError, AppResult},
     events::{EventDraft, Tx, resident_key, staff_key},
+    jobs::{Counts, ScheduledJobs},
     state::AppState,
 };
 
-/// What one run did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BookingRun {
-    pub no_shows: u64,
-    /// Numbers (and their bookings) left open by the desk on days that have ended.
-    pub unfinished: u64,
-    pub restrictions: u64,
-    pub overdue: u64,
-    pub reminders: u64,
-    pub waitlist_ended: u64,
-    pub keys_pruned: u64,
-}
+/// The booking desk's scheduled jobs: review deadlines, no-shows (and the restrictions they
+/// lead to), days the desk left unfinished, reminders, ended waitlists, old idempotency keys.
+pub struct BookingJobs;
 
 const BATCH: u64 = 500;
 
-pub async fn run_due(state: &AppState) -> AppResult<BookingRun> {
-    // Each job runs whatever the others did: one failing is logged and retried next run.
-    fn logged<T: Default>(job: &str, done: AppResult<T>) -> T {
-        done.unwrap_or_else(|error| {
-            tracing::error!(job, error = error.message(), "booking job failed");
-            T::default()
-        })
+#[async_trait::async_trait]
+impl ScheduledJobs for BookingJobs {
+    fn room(&self) -> &'static str {
+        "booking"
     }
-    // Overdue first: a booking left unreviewed past its deadline stays flagged even when it
-    // becomes a no-show in the same run.
-    let overdue = logged("review deadlines", flag_overdue_reviews(state).await);
-    let (no_shows, restrictions) = logged("no-shows", mark_no_shows(state).await);
-    Ok(BookingRun {
-        no_shows,
-        unfinished: logged("unfinished days", close_unfinished_days(state).await),
-        restrictions,
-        overdue,
-        reminders: logged("reminders", send_reminders(state).await),
-        waitlist_ended: logged("waitlist", waitlist::expire_due(state).await),
-        keys_pruned: logged("idempotency keys", prune_idempotency_keys(state).await),
-    })
+
+    async fn run_due(&self, state: &AppState) -> AppResult<Counts> {
+        // Each job runs whatever the others did: one failing is logged and retried next run.
+        fn logged<T: Default>(job: &str, done: AppResult<T>) -> T {
+            done.unwrap_or_else(|error| {
+                tracing::error!(job, error = error.message(), "booking job failed");
+                T::default()
+            })
+        }
+        // Overdue first: a booking left unreviewed past its deadline stays flagged even when it
+        // becomes a no-show in the same run.
+        let overdue = logged("review deadlines", flag_overdue_reviews(state).await);
+        let (no_shows, restrictions) = logged("no-shows", mark_no_shows(state).await);
+        Ok(Counts::from([
+            ("overdue", overdue),
+            ("no_shows", no_shows),
+            ("restrictions", restrictions),
+            // Numbers (and their bookings) left open by the desk on days that have ended.
+            (
+                "unfinished",
+                logged("unfinished days", close_unfinished_days(state).await),
+            ),
+            (
+                "reminders",
+                logged("reminders", send_reminders(state).await),
+            ),
+            (
+                "waitlist_ended",
+                logged("waitlist", waitlist::expire_due(state).await),
+            ),
+            (
+                "keys_pruned",
+                logged("idempotency keys", prune_idempotency_keys(state).await),
+            ),
+        ]))
+    }
 }
 
 fn open_statuses() -> [&'static str; 2] {

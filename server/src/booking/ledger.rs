@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    booking::service::{Channel, ensure_desk},
+    booking::{desk::ensure_desk, model::Channel},
     directory::{
-        changes::csv_field,
+        exports::csv_field,
         jurisdiction::Jurisdiction,
         model::text,
         service::{region, subtree},

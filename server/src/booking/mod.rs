@@ -5,6 +5,7 @@
 pub mod admission;
 pub mod changes;
 pub mod check_in_code;
+pub mod desk;
 pub mod graphql;
 pub mod jobs;
 pub mod ledger;
@@ -14,4 +15,5 @@ pub mod restrictions;
 pub mod schedule;
 pub mod seats;
 pub mod service;
+pub mod subjects;
 pub mod waitlist;

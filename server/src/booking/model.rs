@@ -3,7 +3,10 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 
 use crate::{
-    calendar::model::WorkingCalendar, clock::CHINA, directory::model::OpeningHours, error::AppError,
+    calendar::model::WorkingCalendar,
+    clock::CHINA,
+    directory::model::{OpeningHours, text},
+    error::{AppError, AppResult},
 };
 
 /// What the resident wants at the counter.
@@ -394,6 +397,74 @@ pub fn is_no_show(ends_at: DateTime<Utc>, grace_minutes: i64, now: DateTime<Utc>
 /// Whether `no_shows` within the window reach the policy's limit.
 pub fn restriction_due(no_shows: i64, policy: &Policy) -> bool {
     policy.no_show_limit > 0 && no_shows >= policy.no_show_limit
+}
+
+/// How a contact reached the point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+pub enum Channel {
+    /// The resident, in the mini-program.
+    Online,
+    /// Staff, on the telephone with the resident.
+    Phone,
+    /// Staff, at the counter (窗口) with the resident present.
+    Window,
+    /// An agent acting for the resident (代办) under their recorded consent.
+    AgentOnBehalf,
+    /// A remote (video or messaging) consultation.
+    Remote,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Phone => "phone",
+            Self::Window => "window",
+            Self::AgentOnBehalf => "agent_on_behalf",
+            Self::Remote => "remote",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Online,
+            Self::Phone,
+            Self::Window,
+            Self::AgentOnBehalf,
+            Self::Remote,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// Staff acting for a resident: how, and the consent they recorded.
+#[derive(Clone, Debug)]
+pub struct OnBehalf {
+    pub channel: Channel,
+    /// Required for AGENT_ON_BEHALF: how and when the resident consented.
+    pub consent: Option<String>,
+}
+
+impl OnBehalf {
+    pub(crate) fn validate(self) -> AppResult<Self> {
+        let consent = self
+            .consent
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| text(c, "onBehalf.consent", 300))
+            .transpose()?;
+        match self.channel {
+            Channel::Online => Err(AppError::bad_input(
+                "onBehalf.channel",
+                "staff act by PHONE, WINDOW, AGENT_ON_BEHALF or REMOTE",
+            )),
+            Channel::AgentOnBehalf if consent.is_none() => Err(AppError::bad_input(
+                "onBehalf.consent",
+                "acting on a resident's behalf needs their recorded consent",
+            )),
+            channel => Ok(Self { channel, consent }),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,16 +17,16 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::check_in_code::check_in_code_matches;
-pub use super::check_in_code::{check_in_code, point_check_in_code};
 use crate::{
     auth::Viewer,
     booking::{
-        model::{BookingStatus, Waiting, call_order, is_no_show, queue_label},
-        service::{Channel, Closing, Contact, close_booking, ensure_desk, ledger, policy},
+        desk::ensure_desk,
+        model::{BookingStatus, Channel, Waiting, call_order, is_no_show, queue_label},
+        schedule::policy,
+        service::{Closing, Contact, close_booking, ledger},
     },
-    directory::{changes::local_date, service::service_point_by_scene},
-    error::is_unique_violation,
-    error::{AppError, AppResult},
+    directory::{changes::local_date, staff::service_point_by_scene},
+    error::{AppError, AppResult, is_unique_violation},
     events::{
         EventDraft, Tx,
         hub::{HubSubscription, subject_route},

@@ -1,7 +1,10 @@
 //! The no-show rule's restrictions: the resident sees theirs and may appeal once; the county
 //! administration lifts or upholds it (audited, and the resident is told).
+use chrono::{DateTime, Utc};
 use entity::booking_restrictions;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -12,6 +15,23 @@ use crate::{
     events::{EventDraft, Tx, resident_key},
     state::AppState,
 };
+
+/// Restrictions in these states still suspend online booking (an upheld appeal changes nothing).
+pub const RESTRICTING: [&str; 3] = ["active", "appealed", "upheld"];
+
+/// An active restriction of online booking (the no-show rule), if any.
+pub async fn active_restriction(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<Option<booking_restrictions::Model>> {
+    Ok(booking_restrictions::Entity::find()
+        .filter(booking_restrictions::Column::UserId.eq(user_id))
+        .filter(booking_restrictions::Column::Status.is_in(RESTRICTING))
+        .filter(booking_restrictions::Column::Until.gt(now))
+        .one(conn)
+        .await?)
+}
 
 /// The resident's restrictions, newest first.
 pub async fn mine(

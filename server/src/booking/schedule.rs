@@ -12,10 +12,8 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    booking::model::PolicyPatch,
-    booking::model::{Policy, capacity, check_bookable, china_instant, slot_times},
-    calendar,
-    calendar::model::WorkingCalendar,
+    booking::model::{Policy, PolicyPatch, capacity, check_bookable, china_instant, slot_times},
+    calendar::{self, model::WorkingCalendar},
     directory::{
         changes::local_date, jurisdiction::Jurisdiction, model::OpeningHours, service::region,
     },

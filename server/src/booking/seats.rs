@@ -10,11 +10,15 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-#[allow(clippy::wildcard_imports)]
-use super::service::*;
 use crate::{
     auth::Viewer,
-    directory::{changes::local_date, jurisdiction::Jurisdiction, model::STAFF_DUTY_CHANGED},
+    booking::{
+        restrictions::active_restriction,
+        schedule::{AGENT_ROLES, agents_on_duty, policy},
+    },
+    directory::{
+        changes::local_date, jurisdiction::Jurisdiction, model::STAFF_DUTY_CHANGED, staff,
+    },
     error::{AppError, AppResult},
     events::{Envelope, EventDraft, Tx, reactions::Reaction, resident_key},
     state::AppState,
@@ -313,7 +317,7 @@ pub async fn set_duty_day(
             format!("at most {MAX_DUTY_DAYS_AHEAD} days ahead"),
         ));
     }
-    let agent = crate::directory::service::staff_member(state, viewer, staff_id).await?;
+    let agent = staff::staff_member(state, viewer, staff_id).await?;
     let who = Jurisdiction::of(&state.db, viewer).await?;
     who.ensure_admin()?;
     let Some(point_id) = agent

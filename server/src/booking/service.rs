@@ -10,8 +10,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
-    booking_restrictions, bookings, idempotency_keys, items, ledger_entries, service_points, slots,
-    staff_accounts,
+    bookings, idempotency_keys, items, ledger_entries, service_points, slots, staff_accounts,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -23,100 +22,22 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
-    auth::{Role, Viewer},
-    booking::model::{BookingKind, BookingStatus, Policy, new_code},
+    auth::Viewer,
+    booking::{
+        model::{BookingKind, BookingStatus, Channel, OnBehalf, Policy, new_code},
+        schedule::{active_point, policy},
+    },
     directory::{
+        catalogue::ItemFields,
         jurisdiction::Jurisdiction,
-        model::{RegionLevel, ServicePointKind, text},
-        service::{ItemFields, region},
+        model::{RegionLevel, ServicePointKind},
+        service::region,
     },
     error::{AppError, AppResult},
     events::{EventDraft, Tx, resident_key},
     pii::CreditCode,
     state::AppState,
 };
-
-use super::admission::book_as;
-pub use super::{
-    changes::{cancel, reschedule, review},
-    schedule::{
-        AGENT_ROLES, agents_on_duty, available_slots, ensure_slots, point_policy, point_slots,
-        policy, set_policy, slot,
-    },
-    seats::{DutyChange, seats_key, set_duty_day},
-};
-pub(crate) use super::{
-    schedule::active_point,
-    seats::{lock_slot, offer_seats, release_seat, seats_freed, take_seat},
-};
-
-/// How a contact reached the point.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
-pub enum Channel {
-    /// The resident, in the mini-program.
-    Online,
-    /// Staff, on the telephone with the resident.
-    Phone,
-    /// Staff, at the counter (窗口) with the resident present.
-    Window,
-    /// An agent acting for the resident (代办) under their recorded consent.
-    AgentOnBehalf,
-    /// A remote (video or messaging) consultation.
-    Remote,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Online => "online",
-            Self::Phone => "phone",
-            Self::Window => "window",
-            Self::AgentOnBehalf => "agent_on_behalf",
-            Self::Remote => "remote",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Online,
-            Self::Phone,
-            Self::Window,
-            Self::AgentOnBehalf,
-            Self::Remote,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-    }
-}
-
-/// Staff acting for a resident: how, and the consent they recorded.
-#[derive(Clone, Debug)]
-pub struct OnBehalf {
-    pub channel: Channel,
-    /// Required for AGENT_ON_BEHALF: how and when the resident consented.
-    pub consent: Option<String>,
-}
-
-impl OnBehalf {
-    pub(crate) fn validate(self) -> AppResult<Self> {
-        let consent = self
-            .consent
-            .as_deref()
-            .filter(|c| !c.trim().is_empty())
-            .map(|c| text(c, "onBehalf.consent", 300))
-            .transpose()?;
-        match self.channel {
-            Channel::Online => Err(AppError::bad_input(
-                "onBehalf.channel",
-                "staff act by PHONE, WINDOW, AGENT_ON_BEHALF or REMOTE",
-            )),
-            Channel::AgentOnBehalf if consent.is_none() => Err(AppError::bad_input(
-                "onBehalf.consent",
-                "acting on a resident's behalf needs their recorded consent",
-            )),
-            channel => Ok(Self { channel, consent }),
-        }
-    }
-}
 
 pub(super) fn idempotency_cache_key(user_id: Uuid, key: &str) -> String {
     format!("booking:idem:{user_id}:{key}")
@@ -215,23 +136,6 @@ pub(crate) async fn limit_attempts(
             .check(&address_bucket, limits.book_per_ip_per_minute, minute)
     );
     user.and(address)
-}
-
-/// Restrictions in these states still suspend online booking (an upheld appeal changes nothing).
-pub const RESTRICTING: [&str; 3] = ["active", "appealed", "upheld"];
-
-/// An active restriction of online booking (the no-show rule), if any.
-pub async fn active_restriction(
-    conn: &impl ConnectionTrait,
-    user_id: Uuid,
-    now: DateTime<Utc>,
-) -> AppResult<Option<booking_restrictions::Model>> {
-    Ok(booking_restrictions::Entity::find()
-        .filter(booking_restrictions::Column::UserId.eq(user_id))
-        .filter(booking_restrictions::Column::Status.is_in(RESTRICTING))
-        .filter(booking_restrictions::Column::Until.gt(now))
-        .one(conn)
-        .await?)
 }
 
 /// What a booking is for, validated.
@@ -452,44 +356,6 @@ pub enum Booker {
     },
 }
 
-/// Books a slot. Residents book for themselves (restriction and booking window apply); staff of
-/// the point book for a resident identified by the phone number bound to their account, with
-/// the channel and consent recorded. Idempotent by key per actor (kept 48 h).
-pub async fn book(
-    state: &AppState,
-    viewer: &Viewer,
-    booker: Booker,
-    input: BookInput,
-) -> AppResult<bookings::Model> {
-    let on_behalf = matches!(booker, Booker::Staff { .. });
-    let result = book_as(state, viewer, booker, input).await;
-    if on_behalf {
-        result.map_err(on_behalf_field)
-    } else {
-        result
-    }
-}
-
-/// `bookOnBehalf` nests the booking under `input.booking` and the channel under
-/// `input.onBehalf`: its errors name those paths.
-pub(super) fn on_behalf_field(error: AppError) -> AppError {
-    match error {
-        AppError::BadUserInput { field, message } => {
-            let field = if field == "input.residentPhone" {
-                field
-            } else if field.starts_with("onBehalf") {
-                format!("input.{field}")
-            } else if let Some(rest) = field.strip_prefix("input") {
-                format!("input.booking{rest}")
-            } else {
-                field
-            };
-            AppError::BadUserInput { field, message }
-        }
-        other => other,
-    }
-}
-
 /// How long idempotency keys are kept (at least the 24 h promised).
 pub const IDEMPOTENCY_HOURS: u64 = 48;
 
@@ -609,35 +475,6 @@ pub(crate) async fn load_booking(state: &AppState, id: Uuid) -> AppResult<bookin
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound("booking"))
-}
-
-/// Staff who work a point's desk: its own agents, and admins covering its region.
-pub(crate) async fn ensure_desk(
-    state: &AppState,
-    viewer: &Viewer,
-    point_id: Uuid,
-) -> AppResult<Jurisdiction> {
-    let who = Jurisdiction::of(&state.db, viewer).await?;
-    let point = service_points::Entity::find_by_id(point_id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound("service point"))?;
-    who.ensure_covers(&region(&state.db, point.region_id).await?, "service point")?;
-    let own_point = staff_accounts::Entity::find_by_id(who.staff_id)
-        .one(&state.db)
-        .await?
-        .is_some_and(|s| s.service_point_id == Some(point_id));
-    if own_point || who.is_admin() {
-        Ok(who)
-    } else if matches!(who.role, Role::Inspector | Role::Auditor) {
-        Err(AppError::Forbidden(
-            "inspectors and auditors watch; they do not work the desk".into(),
-        ))
-    } else {
-        Err(AppError::Forbidden(
-            "only the agents of this service point work its desk".into(),
-        ))
-    }
 }
 
 /// The resident's bookings, newest first.

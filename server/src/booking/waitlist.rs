@@ -15,14 +15,12 @@ use uuid::Uuid;
 use crate::{
     auth::Viewer,
     booking::{
-        model::{BookingKind, check_bookable},
-        service::{
-            Channel, NewBooking, active_restriction, insert_booking, lock_user, offer_seats,
-            release_seat, seats_freed, target,
-        },
+        model::{BookingKind, Channel, check_bookable},
+        restrictions::active_restriction,
+        seats::{offer_seats, release_seat, seats_freed},
+        service::{NewBooking, insert_booking, lock_user, target},
     },
-    error::is_unique_violation,
-    error::{AppError, AppResult},
+    error::{AppError, AppResult, is_unique_violation},
     events::{EventDraft, Tx, resident_key},
     state::AppState,
 };

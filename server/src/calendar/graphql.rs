@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 
 use crate::{
     calendar::service,
-    graphql::{ContextExt, GqlResult},
+    graphql::context::{ContextExt, GqlResult},
 };
 
 /// One day of the working calendar (工作日历).

@@ -8,7 +8,11 @@ use uuid::Uuid;
 
 use crate::{
     auth::{Role, service::revoke_all_sessions},
-    directory::service::{ItemFields, duty_changed, region, write_item},
+    directory::{
+        catalogue::{ItemFields, write_item},
+        service::region,
+        staff::duty_changed,
+    },
     error::{AppError, AppResult},
     events::{EventDraft, Tx, staff_key},
     state::AppState,
@@ -21,6 +25,24 @@ use super::changes::{ChangeStatus, claim, local_date};
 pub struct Applied {
     pub staff_changes: usize,
     pub item_changes: usize,
+}
+
+/// The directory's scheduled job: approved changes applied on their date.
+pub struct DirectoryJobs;
+
+#[async_trait::async_trait]
+impl crate::jobs::ScheduledJobs for DirectoryJobs {
+    fn room(&self) -> &'static str {
+        "directory"
+    }
+
+    async fn run_due(&self, state: &AppState) -> AppResult<crate::jobs::Counts> {
+        let applied = apply_due_changes(state).await?;
+        Ok(crate::jobs::Counts::from([
+            ("staff_changes", applied.staff_changes as u64),
+            ("item_changes", applied.item_changes as u64),
+        ]))
+    }
 }
 
 /// Applies every approved change whose date has come (China date of `now`). Idempotent and safe

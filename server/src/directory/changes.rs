@@ -15,9 +15,11 @@ use crate::{
     auth::{Role, Viewer},
     clock::CHINA,
     directory::{
+        catalogue::{ItemFields, item},
         jurisdiction::Jurisdiction,
         model::text,
-        service::{ItemFields, item, level_of, region, seal, staff_in_jurisdiction},
+        service::{level_of, region},
+        staff::{seal, staff_in_jurisdiction},
     },
     error::{AppError, AppResult},
     events::{EventDraft, Tx, staff_key},
@@ -529,8 +531,6 @@ pub async fn item_changes(
     Ok(query.all(&state.db).await?)
 }
 
-pub use super::{apply::*, exports::*};
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,14 +554,6 @@ mod tests {
                 assert_eq!(field, "input.arrivalDate");
             }
         }
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_and_defused() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The change registers as CSV (UTF-8 with BOM), for the county centre's records.
 use crate::{
     auth::Viewer,
-    directory::service::{ItemFields, region},
+    directory::{catalogue::ItemFields, service::region},
     error::{AppError, AppResult},
     state::AppState,
 };
@@ -138,4 +138,17 @@ pub async fn item_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<Str
         ]));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+    }
 }

@@ -11,3 +11,4 @@ pub mod model;
 pub mod seed;
 pub mod service;
 pub mod staff;
+pub mod subjects;

@@ -8,11 +8,9 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::{
     directory::{
+        catalogue::{ItemFields, write_item},
         model::{HandlingType, RegionLevel, ServicePointKind},
-        service::{
-            ItemFields, NewRegion, ServicePointInput, insert_region, insert_service_point,
-            write_item,
-        },
+        service::{NewRegion, ServicePointInput, insert_region, insert_service_point},
     },
     error::AppResult,
 };

@@ -464,5 +464,3 @@ pub async fn generate_qr_code(
 }
 
 // ---------------------------------------------------------------- staff
-
-pub use super::{catalogue::*, staff::*};

@@ -9,14 +9,12 @@ use std::{
 
 use async_graphql::{Context, ID, Json, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
-use entity::{event_audience, events, item_change_requests, staff_change_requests};
+use entity::{event_audience, events};
 use futures_util::{StreamExt, stream::BoxStream};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::{
-    auth::Viewer,
-    directory::{jurisdiction::Jurisdiction, service::region},
     error::{AppError, AppResult},
     events::{
         Envelope,
@@ -24,7 +22,7 @@ use crate::{
         hub::{HubSubscription, audience_route, subject_route},
         viewer_key,
     },
-    graphql::{ContextExt, GqlResult},
+    graphql::context::{ContextExt, GqlResult},
     state::AppState,
 };
 
@@ -241,89 +239,6 @@ fn failed(error: AppError) -> BoxStream<'static, GqlResult<Event>> {
     futures_util::stream::once(async move { Err(error.into()) }).boxed()
 }
 
-/// Whether the viewer may follow a subject's events: NOT_FOUND otherwise.
-pub async fn ensure_can_view_subject(
-    state: &AppState,
-    viewer: &Viewer,
-    subject_id: &str,
-) -> AppResult<()> {
-    let not_found = || AppError::NotFound("subject");
-    let kind = events::Entity::find()
-        .filter(events::Column::SubjectId.eq(subject_id))
-        .one(&state.db)
-        .await?
-        .map(|e| e.subject_kind)
-        .ok_or_else(not_found)?;
-    let id = Uuid::parse_str(subject_id).map_err(|_| not_found())?;
-    match (kind.as_str(), viewer) {
-        ("account", Viewer::Resident { user_id, .. }) if *user_id == id => Ok(()),
-        ("booking", Viewer::Resident { user_id, .. }) => {
-            let booking = entity::bookings::Entity::find_by_id(id)
-                .one(&state.db)
-                .await?
-                .ok_or_else(not_found)?;
-            if booking.user_id == *user_id {
-                Ok(())
-            } else {
-                Err(not_found())
-            }
-        }
-        ("booking", Viewer::Staff { .. }) => {
-            let booking = entity::bookings::Entity::find_by_id(id)
-                .one(&state.db)
-                .await?
-                .ok_or_else(not_found)?;
-            crate::booking::service::ensure_desk(state, viewer, booking.service_point_id)
-                .await
-                .map(|_| ())
-                .map_err(crate::error::hidden_as_not_found("subject"))
-        }
-        ("waitlist", Viewer::Resident { user_id, .. }) => {
-            let entry = entity::waitlist_entries::Entity::find_by_id(id)
-                .one(&state.db)
-                .await?
-                .ok_or_else(not_found)?;
-            if entry.user_id == *user_id {
-                Ok(())
-            } else {
-                Err(not_found())
-            }
-        }
-        ("restriction", Viewer::Resident { user_id, .. }) => {
-            let restriction = entity::booking_restrictions::Entity::find_by_id(id)
-                .one(&state.db)
-                .await?
-                .ok_or_else(not_found)?;
-            if restriction.user_id == *user_id {
-                Ok(())
-            } else {
-                Err(not_found())
-            }
-        }
-        ("staff_change" | "item_change", Viewer::Staff { .. }) => {
-            let who = Jurisdiction::of(&state.db, viewer).await?;
-            let region_id = if kind == "staff_change" {
-                staff_change_requests::Entity::find_by_id(id)
-                    .one(&state.db)
-                    .await?
-                    .map(|c| c.region_id)
-            } else {
-                item_change_requests::Entity::find_by_id(id)
-                    .one(&state.db)
-                    .await?
-                    .map(|c| c.region_id)
-            }
-            .ok_or_else(not_found)?;
-            who.ensure_covers(&region(&state.db, region_id).await?, "subject")?;
-            who.ensure_admin()
-                .or_else(|_| who.ensure_auditor())
-                .map_err(crate::error::hidden_as_not_found("subject"))
-        }
-        (_, Viewer::Anonymous) => Err(AppError::Unauthenticated("log in first".into())),
-        _ => Err(not_found()),
-    }
-}
-
 #[derive(Default)]
 pub struct EventSubscription;
 
@@ -358,7 +273,10 @@ impl EventSubscription {
         after: Option<ID>,
     ) -> BoxStream<'static, GqlResult<Event>> {
         let state = ctx.data_unchecked::<Arc<AppState>>().clone();
-        if let Err(error) = ensure_can_view_subject(&state, ctx.viewer(), subject_id.as_str()).await
+        if let Err(error) = state
+            .subjects
+            .ensure_can_view(&state, ctx.viewer(), subject_id.as_str())
+            .await
         {
             return failed(error);
         }

@@ -9,6 +9,7 @@ pub mod graphql;
 pub mod hub;
 pub mod reactions;
 pub mod relay;
+pub mod subjects;
 
 use std::ops::Deref;
 
@@ -93,6 +94,24 @@ impl Envelope {
     }
 }
 
+/// Work another room records about events in the events' own transaction, so that it is
+/// never lost (the push room's delivery rows). Registered where the application is assembled
+/// (`lib.rs`); the event road calls each recorder and knows none of them.
+#[async_trait::async_trait]
+pub trait Recorder: Send + Sync + 'static {
+    /// Inside the transaction, after the events are written: records this room's work about
+    /// them; returns how many rows of work it queued.
+    async fn record(
+        &self,
+        txn: &DatabaseTransaction,
+        state: &AppState,
+        written: &[Envelope],
+    ) -> AppResult<usize>;
+
+    /// After the commit, when `record` queued work: wakes whoever does it.
+    fn committed(&self, state: &AppState, queued: usize);
+}
+
 /// A write transaction that may emit events. `commit` writes the events, their audiences and
 /// outbox rows in the same transaction as the state change, then wakes the relay.
 pub struct Tx<'a> {
@@ -101,7 +120,8 @@ pub struct Tx<'a> {
     drafts: Vec<EventDraft>,
     audits: Vec<crate::audit::Pending>,
     written: Vec<Envelope>,
-    queued_pushes: usize,
+    /// What each recorder wrote, by its index in `state.recorders`.
+    recorded: Vec<usize>,
     reaction_tasks: Vec<i64>,
 }
 
@@ -113,7 +133,7 @@ impl<'a> Tx<'a> {
             drafts: Vec::new(),
             audits: Vec::new(),
             written: Vec::new(),
-            queued_pushes: 0,
+            recorded: Vec::new(),
             reaction_tasks: Vec::new(),
         })
     }
@@ -160,8 +180,13 @@ impl<'a> Tx<'a> {
             let row = insert_event(&self.txn, row, &audience).await?;
             self.written.push(Envelope::from_row(row, audience));
         }
-        self.queued_pushes =
-            crate::push::service::queue_deliveries(&self.txn, self.state, &self.written).await?;
+        self.recorded.clear();
+        for recorder in &self.state.recorders {
+            let n = recorder
+                .record(&self.txn, self.state, &self.written)
+                .await?;
+            self.recorded.push(n);
+        }
         self.reaction_tasks =
             reactions::queue(&self.txn, &self.state.reactions, &self.written, now).await?;
         Ok(())
@@ -178,8 +203,10 @@ impl<'a> Tx<'a> {
         if !self.written.is_empty() {
             self.state.relay_wake.notify_one();
         }
-        if self.queued_pushes > 0 {
-            self.state.push_wake.notify_one();
+        for (recorder, n) in self.state.recorders.iter().zip(&self.recorded) {
+            if *n > 0 {
+                recorder.committed(self.state, *n);
+            }
         }
         if !self.reaction_tasks.is_empty()
             && self.state.settings.events.reactions_inline
@@ -236,7 +263,9 @@ async fn insert_event(
                 values,
             ))
             .await?
-            .ok_or_else(|| crate::error::AppError::internal(anyhow::anyhow!("event not written")))?;
+            .ok_or_else(|| {
+                crate::error::AppError::internal(anyhow::anyhow!("event not written"))
+            })?;
         row.seq = written.try_get_by_index(0)?;
         return Ok(row);
     }

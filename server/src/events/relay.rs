@@ -66,7 +66,10 @@ async fn position_batch(state: &AppState, limit: u64) -> AppResult<()> {
                WHERE events.seq = new.seq RETURNING new.pos) \
              UPDATE event_head SET position = (SELECT max(pos) FROM moved) \
              WHERE id = 1 AND EXISTS (SELECT 1 FROM moved)",
-            [head.position.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
+            [
+                head.position.into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
         ))
         .await?;
         txn.commit().await?;

@@ -18,8 +18,10 @@ use serde_json::{Map, Value, json};
 use crate::{
     auth::{Viewer, service::authenticate},
     error::{AppError, INTERNAL_CODE, UNAVAILABLE_CODE, transport},
-    graphql::{AppSchema, RequestContext},
-    http::{ClientIp, RequestId},
+    graphql::{
+        AppSchema,
+        context::{RequestContext, bearer},
+    },
     state::AppState,
 };
 
@@ -232,15 +234,9 @@ async fn viewer_from_header(state: &AppState, req: &Request) -> Result<Viewer, A
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(Viewer::Anonymous);
     };
-    let value = value.to_str().unwrap_or_default();
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            AppError::Unauthenticated("use `Authorization: Bearer <accessToken>`".into())
-        })?;
+    let token = bearer(value.to_str().unwrap_or_default()).ok_or_else(|| {
+        AppError::Unauthenticated("use `Authorization: Bearer <accessToken>`".into())
+    })?;
     authenticate(state, token).await
 }
 
@@ -251,16 +247,8 @@ pub async fn graphql_http(
     Data(state): Data<&Arc<AppState>>,
     Data(schema): Data<&AppSchema>,
 ) -> Response {
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    let client_ip = req
-        .extensions()
-        .get::<ClientIp>()
-        .map(|c| c.0.clone())
-        .unwrap_or_default();
+    let mut context = RequestContext::of(req);
+    let request_id = context.request_id.clone();
     let accept = req
         .headers()
         .get(header::ACCEPT)
@@ -399,11 +387,7 @@ pub async fn graphql_http(
                 .body(body.to_string());
         }
     };
-    let context = RequestContext {
-        viewer,
-        request_id: request_id.clone(),
-        client_ip,
-    };
+    context.viewer = viewer;
     let batch = batch.data(context);
     let (status, body) = match schema.execute_batch(batch).await {
         BatchResponse::Single(response) => {

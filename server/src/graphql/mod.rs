@@ -1,5 +1,7 @@
-//! Schema assembly (one Query/Mutation/Subscription merged from the domains), the per-request
-//! context, limits, and the two transports: GraphQL over HTTP and over WebSocket.
+//! Schema assembly (one Query/Mutation/Subscription merged from the domains) with its limits,
+//! and the two transports: GraphQL over HTTP and over WebSocket. What resolvers share (the
+//! request context, `ContextExt`, `GqlResult`, `parse_id`) is in the leaf `context`.
+pub mod context;
 pub mod extensions;
 pub mod http;
 mod system;
@@ -7,14 +9,11 @@ pub mod ws;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, MergedObject, MergedSubscription, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 use crate::{
     audit::graphql::AuditQuery,
-    auth::{
-        Viewer,
-        graphql::{AuthMutation, AuthQuery},
-    },
+    auth::graphql::{AuthMutation, AuthQuery},
     booking::graphql::{BookingMutation, BookingQuery, QueueSubscription},
     calendar::graphql::{CalendarMutation, CalendarQuery},
     config::Settings,
@@ -23,8 +22,6 @@ use crate::{
     push::graphql::{PushMutation, PushQuery},
     state::AppState,
 };
-
-pub type GqlResult<T> = async_graphql::Result<T>;
 
 /// Reading: the viewer, the public directory and catalogue, the calendar, and staff views.
 #[derive(MergedObject, Default)]
@@ -57,33 +54,6 @@ pub struct Subscription(
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
-
-/// Per request (HTTP) or per connection (WebSocket): who is asking, and from where.
-#[derive(Clone, Debug)]
-pub struct RequestContext {
-    pub viewer: Viewer,
-    pub request_id: String,
-    pub client_ip: String,
-}
-
-/// Typed access to what every resolver needs.
-pub trait ContextExt {
-    fn state(&self) -> &AppState;
-    fn viewer(&self) -> &Viewer;
-    fn client_ip(&self) -> &str;
-}
-
-impl ContextExt for Context<'_> {
-    fn state(&self) -> &AppState {
-        self.data_unchecked::<Arc<AppState>>()
-    }
-    fn viewer(&self) -> &Viewer {
-        &self.data_unchecked::<RequestContext>().viewer
-    }
-    fn client_ip(&self) -> &str {
-        &self.data_unchecked::<RequestContext>().client_ip
-    }
-}
 
 /// The schema with its limits. Introspection and suggestions are off in production.
 pub fn build_schema(settings: &Settings, state: Option<Arc<AppState>>) -> AppSchema {

@@ -9,7 +9,7 @@ use futures_util::{StreamExt, stream::BoxStream};
 use crate::{
     clock::CHINA,
     error::AppError,
-    graphql::{ContextExt, GqlResult},
+    graphql::context::{ContextExt, GqlResult},
 };
 
 /// One reading of the server's clock.

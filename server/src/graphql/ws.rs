@@ -31,7 +31,8 @@ use crate::{
     },
     error::AppError,
     graphql::{
-        AppSchema, RequestContext,
+        AppSchema,
+        context::{RequestContext, bearer},
         http::{failed_before_execution, finish},
     },
     state::AppState,
@@ -126,15 +127,6 @@ pub fn upgrade(
             connection.serve(socket).instrument(span)
         })
         .into_response()
-}
-
-fn bearer(value: &str) -> Option<&str> {
-    let value = value.trim();
-    value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
 }
 
 /// The token from a `connection_init` payload, if any.

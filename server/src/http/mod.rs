@@ -11,18 +11,14 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::{
-    auth::Viewer,
-    graphql::{AppSchema, RequestContext, http::graphql_http, ws},
+    graphql::{
+        AppSchema,
+        context::{ClientIp, RequestContext, RequestId},
+        http::graphql_http,
+        ws,
+    },
     state::AppState,
 };
-
-/// The id of one request: taken from a well-formed `X-Request-Id`, else a new UUIDv7.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
-
-/// The client's address (the first `X-Forwarded-For` hop when configured to trust it).
-#[derive(Clone, Debug)]
-pub struct ClientIp(pub String);
 
 pub fn routes(state: Arc<AppState>, schema: AppSchema) -> impl Endpoint {
     let observe = Observe {
@@ -41,22 +37,6 @@ pub fn routes(state: Arc<AppState>, schema: AppSchema) -> impl Endpoint {
         .with(observe)
 }
 
-fn request_context(req: &Request) -> RequestContext {
-    RequestContext {
-        viewer: Viewer::Anonymous,
-        request_id: req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
-        client_ip: req
-            .extensions()
-            .get::<ClientIp>()
-            .map(|c| c.0.clone())
-            .unwrap_or_default(),
-    }
-}
-
 /// `GET /graphql`: a WebSocket upgrade (same path as HTTP) or a query over GET.
 #[handler]
 async fn graphql_get(
@@ -72,7 +52,7 @@ async fn graphql_get(
             websocket,
             state.clone(),
             schema.clone(),
-            request_context(req),
+            RequestContext::of(req),
         ));
     }
     graphql_http.call(rebuild(req, body)).await
@@ -103,7 +83,7 @@ async fn graphql_ws(
         websocket,
         state.clone(),
         schema.clone(),
-        request_context(req),
+        RequestContext::of(req),
     )
 }
 

@@ -5,7 +5,7 @@ use entity::push_deliveries;
 
 use crate::{
     error::AppError,
-    graphql::{ContextExt, GqlResult},
+    graphql::context::{ContextExt, GqlResult},
     push::service::{self, ConsentAnswer, DeliveryStatus},
 };
 

@@ -182,6 +182,26 @@ pub fn template_data(
     Ok(data)
 }
 
+/// The push room's part of every event transaction: its delivery rows (see
+/// [`queue_deliveries`]), and a wake for the push worker once they are committed.
+pub struct PushDeliveries;
+
+#[async_trait::async_trait]
+impl crate::events::Recorder for PushDeliveries {
+    async fn record(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        state: &AppState,
+        written: &[Envelope],
+    ) -> AppResult<usize> {
+        queue_deliveries(txn, state, written).await
+    }
+
+    fn committed(&self, state: &AppState, _queued: usize) {
+        state.push_wake.notify_one();
+    }
+}
+
 /// Inside the event's transaction: one delivery row per resident in the audience of each
 /// event that has a template, with the template data fitted now (a value that cannot be fitted
 /// makes the row FAILED_PERMANENT at once, naming the keyword). One INSERT for all of them.
@@ -287,7 +307,10 @@ pub async fn subject_deliveries(
             _ => AppError::Forbidden("staff only".into()),
         });
     }
-    crate::events::graphql::ensure_can_view_subject(state, viewer, subject_id).await?;
+    state
+        .subjects
+        .ensure_can_view(state, viewer, subject_id)
+        .await?;
     Ok(push_deliveries::Entity::find()
         .filter(push_deliveries::Column::SubjectId.eq(subject_id))
         .order_by_desc(push_deliveries::Column::CreatedAt)

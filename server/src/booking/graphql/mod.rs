@@ -1,5 +1,5 @@
 //! Booking in the API: the queries, mutations and the queue subscription (types in `types`).
-mod types;
+pub mod types;
 
 use std::sync::Arc;
 
@@ -9,18 +9,22 @@ use futures_util::{StreamExt, stream::BoxStream};
 
 use crate::{
     booking::{
+        admission, changes, check_in_code,
+        graphql::types::{
+            BookAppointmentInput, BookOnBehalfInput, Booking, BookingPolicy, BookingPolicyInput,
+            BookingRestriction, ContactOutcome, DutyChangeResult, JoinWaitlistInput, LedgerEntry,
+            LedgerFilterInput, LedgerPageType, OnBehalfInput, QueuePosition, QueueTicket,
+            RecordContactInput, Slot, WaitlistEntry,
+        },
         ledger::{self, ContactInput},
         queue::{self, CheckIn},
-        restrictions,
+        restrictions, schedule, seats,
         service::{self, Booker},
         waitlist,
     },
-    directory::graphql::parse_id,
-    graphql::{ContextExt, GqlResult},
+    graphql::context::{ContextExt, GqlResult, parse_id},
     state::AppState,
 };
-
-pub use types::*;
 
 #[derive(Default)]
 pub struct BookingQuery;
@@ -45,7 +49,7 @@ impl BookingQuery {
     ) -> GqlResult<CheckInCode> {
         let point = parse_id(&service_point_id, "servicePointId")?;
         let (code, valid_until) =
-            queue::point_check_in_code(ctx.state(), ctx.viewer(), point).await?;
+            check_in_code::point_check_in_code(ctx.state(), ctx.viewer(), point).await?;
         Ok(CheckInCode { code, valid_until })
     }
 
@@ -59,7 +63,7 @@ impl BookingQuery {
         to: NaiveDate,
     ) -> GqlResult<Vec<Slot>> {
         let point = parse_id(&service_point_id, "servicePointId")?;
-        Ok(service::available_slots(ctx.state(), point, from, to)
+        Ok(schedule::available_slots(ctx.state(), point, from, to)
             .await?
             .into_iter()
             .map(Slot)
@@ -74,7 +78,7 @@ impl BookingQuery {
         day: NaiveDate,
     ) -> GqlResult<Vec<Slot>> {
         let point = parse_id(&service_point_id, "servicePointId")?;
-        Ok(service::point_slots(ctx.state(), ctx.viewer(), point, day)
+        Ok(schedule::point_slots(ctx.state(), ctx.viewer(), point, day)
             .await?
             .into_iter()
             .map(Slot)
@@ -88,7 +92,7 @@ impl BookingQuery {
         service_point_id: ID,
     ) -> GqlResult<BookingPolicy> {
         let point = parse_id(&service_point_id, "servicePointId")?;
-        Ok(service::point_policy(&ctx.state().db, point).await?.into())
+        Ok(schedule::point_policy(&ctx.state().db, point).await?.into())
     }
 
     /// Staff: the ledger (台账) of a service point in their jurisdiction — or, without
@@ -238,7 +242,7 @@ impl BookingMutation {
             client_ip: ctx.client_ip().to_string(),
         };
         Ok(Booking(
-            service::book(ctx.state(), ctx.viewer(), booker, input.into_service()?).await?,
+            admission::book(ctx.state(), ctx.viewer(), booker, input.into_service()?).await?,
         ))
     }
 
@@ -255,7 +259,7 @@ impl BookingMutation {
             on_behalf: input.on_behalf.into(),
         };
         Ok(Booking(
-            service::book(
+            admission::book(
                 ctx.state(),
                 ctx.viewer(),
                 booker,
@@ -275,7 +279,7 @@ impl BookingMutation {
         on_behalf: Option<OnBehalfInput>,
     ) -> GqlResult<Booking> {
         Ok(Booking(
-            service::cancel(
+            changes::cancel(
                 ctx.state(),
                 ctx.viewer(),
                 parse_id(&id, "id")?,
@@ -295,7 +299,7 @@ impl BookingMutation {
         on_behalf: Option<OnBehalfInput>,
     ) -> GqlResult<Booking> {
         Ok(Booking(
-            service::reschedule(
+            changes::reschedule(
                 ctx.state(),
                 ctx.viewer(),
                 parse_id(&id, "id")?,
@@ -316,7 +320,7 @@ impl BookingMutation {
     ) -> GqlResult<BookingPolicy> {
         let point = parse_id(&service_point_id, "servicePointId")?;
         Ok(
-            service::set_policy(ctx.state(), ctx.viewer(), point, input.into())
+            schedule::set_policy(ctx.state(), ctx.viewer(), point, input.into())
                 .await?
                 .into(),
         )
@@ -333,7 +337,7 @@ impl BookingMutation {
         on_duty: bool,
     ) -> GqlResult<DutyChangeResult> {
         let staff = parse_id(&staff_id, "staffId")?;
-        let change = service::set_duty_day(ctx.state(), ctx.viewer(), staff, day, on_duty).await?;
+        let change = seats::set_duty_day(ctx.state(), ctx.viewer(), staff, day, on_duty).await?;
         Ok(DutyChangeResult {
             overbooked_slots: change.overbooked.into_iter().map(Slot).collect(),
         })
@@ -342,7 +346,7 @@ impl BookingMutation {
     /// Agents of the point: accept (受理) a booking.
     async fn accept_booking(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Booking> {
         Ok(Booking(
-            service::review(ctx.state(), ctx.viewer(), parse_id(&id, "id")?, true, None).await?,
+            changes::review(ctx.state(), ctx.viewer(), parse_id(&id, "id")?, true, None).await?,
         ))
     }
 
@@ -356,7 +360,7 @@ impl BookingMutation {
     ) -> GqlResult<Booking> {
         let reason = Some((reason_code, explanation));
         Ok(Booking(
-            service::review(
+            changes::review(
                 ctx.state(),
                 ctx.viewer(),
                 parse_id(&id, "id")?,

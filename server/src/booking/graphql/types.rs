@@ -8,14 +8,17 @@ use entity::{booking_restrictions, bookings, queue_tickets, slots, waitlist_entr
 use crate::{
     booking::{
         ledger::{self, LedgerFilter},
-        model::{BookingKind, BookingStatus},
-        queue::{self},
-        service::{self, BookInput, Channel, Enterprise, OnBehalf},
+        model::{BookingKind, BookingStatus, Channel, OnBehalf},
+        queue, schedule,
+        service::{BookInput, Enterprise},
         waitlist,
     },
-    directory::graphql::{Item, ServicePoint, parse_id},
+    directory::{
+        catalogue,
+        graphql::types::{Item, ServicePoint},
+    },
     error::AppError,
-    graphql::{ContextExt, GqlResult},
+    graphql::context::{ContextExt, GqlResult, parse_id},
 };
 
 /// A bookable time at a service point.
@@ -70,7 +73,7 @@ impl Booking {
         BookingKind::parse(&self.0.kind)
     }
     async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Slot> {
-        Ok(Slot(service::slot(&ctx.state().db, self.0.slot_id).await?))
+        Ok(Slot(schedule::slot(&ctx.state().db, self.0.slot_id).await?))
     }
     async fn service_point(&self, ctx: &Context<'_>) -> GqlResult<ServicePoint> {
         let point =
@@ -83,7 +86,7 @@ impl Booking {
     }
     async fn item(&self, ctx: &Context<'_>) -> GqlResult<Item> {
         Ok(Item(
-            crate::directory::service::item(&ctx.state().db, self.0.item_id).await?,
+            catalogue::item(&ctx.state().db, self.0.item_id).await?,
         ))
     }
     /// For an enterprise applicant: its name.
@@ -501,7 +504,7 @@ impl WaitlistEntry {
         Ok(waitlist::ahead(ctx.state(), &self.0).await?)
     }
     async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Slot> {
-        Ok(Slot(service::slot(&ctx.state().db, self.0.slot_id).await?))
+        Ok(Slot(schedule::slot(&ctx.state().db, self.0.slot_id).await?))
     }
     /// The booking made when the offer was claimed.
     async fn booking_id(&self) -> Option<ID> {

@@ -1,9 +1,8 @@
 //! The directory's GraphQL inputs.
 use async_graphql::{ID, InputObject};
 use chrono::NaiveDate;
-use uuid::Uuid;
 
-use crate::{auth::Role, directory::model::ServicePointKind, error::AppError};
+use crate::{auth::Role, directory::model::ServicePointKind};
 
 use super::types::*;
 
@@ -130,8 +129,4 @@ pub struct ItemChangeInput {
     pub after: ItemInput,
     /// At least 3 days after today.
     pub effective_date: NaiveDate,
-}
-
-pub(super) fn opt_id(value: Option<ID>, field: &str) -> Result<Option<Uuid>, AppError> {
-    value.map(|v| parse_id(&v, field)).transpose()
 }

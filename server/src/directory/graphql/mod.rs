@@ -1,26 +1,34 @@
 //! The directory in the API. Public queries (regions, service points, roster, catalogue) need
 //! no login; everything else goes through the jurisdiction helper in the services. Types are in
 //! `types`, inputs in `inputs`.
-mod inputs;
-mod types;
+pub mod inputs;
+pub mod types;
 
 use async_graphql::{Context, ID, Object};
 use entity::{item_change_requests, staff_change_requests};
+use inputs::{
+    CreateRegionInput, CreateServicePointInput, CreateStaffInput, GeoPointInput, ItemChangeInput,
+    StaffChangeInput, UpdateServicePointInput,
+};
+use types::{
+    Item, ItemChangeRequest, ItemInput, Region, RosterEntry, ServicePoint, StaffChangeRequest,
+    StaffMember, StaffingShortfall, parse_hours, point,
+};
 
 use crate::{
     directory::{
+        catalogue,
         changes::{
             self, ChangeStatus, ItemChangeInput as ItemChangeData,
             StaffChangeInput as StaffChangeData,
         },
+        exports,
         model::{RegionLevel, ServicePointKind},
-        service::{self, PersonalField, ServicePointUpdate},
+        service::{self, ServicePointUpdate},
+        staff::{self, PersonalField},
     },
-    graphql::{ContextExt, GqlResult},
+    graphql::context::{ContextExt, GqlResult, parse_id, parse_opt_id},
 };
-
-pub use inputs::*;
-pub use types::*;
 
 /// Directory queries: regions, service points, roster, catalogue, staff, change registers.
 #[derive(Default)]
@@ -35,7 +43,7 @@ impl DirectoryQuery {
         parent_id: Option<ID>,
         level: Option<RegionLevel>,
     ) -> GqlResult<Vec<Region>> {
-        let parent = opt_id(parent_id, "parentId")?;
+        let parent = parse_opt_id(parent_id, "parentId")?;
         Ok(service::list_regions(&ctx.state().db, parent, level)
             .await?
             .into_iter()
@@ -60,7 +68,7 @@ impl DirectoryQuery {
         near: Option<GeoPointInput>,
         #[graphql(default = 10.0)] radius_km: f64,
     ) -> GqlResult<Vec<ServicePoint>> {
-        let region = opt_id(region_id, "regionId")?;
+        let region = parse_opt_id(region_id, "regionId")?;
         let near = near.map(|n| (n.latitude, n.longitude, radius_km));
         Ok(
             service::list_service_points(&ctx.state().db, region, kind, near)
@@ -85,7 +93,7 @@ impl DirectoryQuery {
         scene: String,
     ) -> GqlResult<ServicePoint> {
         Ok(point(
-            service::service_point_by_scene(&ctx.state().db, &scene).await?,
+            staff::service_point_by_scene(&ctx.state().db, &scene).await?,
         ))
     }
 
@@ -96,8 +104,8 @@ impl DirectoryQuery {
         ctx: &Context<'_>,
         region_id: Option<ID>,
     ) -> GqlResult<Vec<RosterEntry>> {
-        let region = opt_id(region_id, "regionId")?;
-        Ok(service::roster(&ctx.state().db, region)
+        let region = parse_opt_id(region_id, "regionId")?;
+        Ok(staff::roster(&ctx.state().db, region)
             .await?
             .into_iter()
             .map(|r| RosterEntry {
@@ -119,7 +127,7 @@ impl DirectoryQuery {
         search: Option<String>,
     ) -> GqlResult<Vec<Item>> {
         Ok(
-            service::list_items(&ctx.state().db, level, search.as_deref())
+            catalogue::list_items(&ctx.state().db, level, search.as_deref())
                 .await?
                 .into_iter()
                 .map(Item)
@@ -130,7 +138,7 @@ impl DirectoryQuery {
     /// Public: one catalogue item.
     async fn item(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Item> {
         Ok(Item(
-            service::item(&ctx.state().db, parse_id(&id, "id")?).await?,
+            catalogue::item(&ctx.state().db, parse_id(&id, "id")?).await?,
         ))
     }
 
@@ -140,8 +148,8 @@ impl DirectoryQuery {
         ctx: &Context<'_>,
         region_id: Option<ID>,
     ) -> GqlResult<Vec<StaffMember>> {
-        let region = opt_id(region_id, "regionId")?;
-        Ok(service::list_staff(ctx.state(), ctx.viewer(), region)
+        let region = parse_opt_id(region_id, "regionId")?;
+        Ok(staff::list_staff(ctx.state(), ctx.viewer(), region)
             .await?
             .into_iter()
             .map(StaffMember)
@@ -152,13 +160,13 @@ impl DirectoryQuery {
     async fn staff_member(&self, ctx: &Context<'_>, id: ID) -> GqlResult<StaffMember> {
         let id = parse_id(&id, "id")?;
         Ok(StaffMember(
-            service::staff_member(ctx.state(), ctx.viewer(), id).await?,
+            staff::staff_member(ctx.state(), ctx.viewer(), id).await?,
         ))
     }
 
     /// Staff: units inside the viewer's jurisdiction that lack on-duty agents (seed §四 minimums).
     async fn staffing_shortfalls(&self, ctx: &Context<'_>) -> GqlResult<Vec<StaffingShortfall>> {
-        Ok(service::staffing_gaps(ctx.state(), ctx.viewer())
+        Ok(staff::staffing_gaps(ctx.state(), ctx.viewer())
             .await?
             .into_iter()
             .map(|g| StaffingShortfall {
@@ -199,12 +207,12 @@ impl DirectoryQuery {
 
     /// The staff change register as CSV (UTF-8 with BOM) in 附件4 column order; personal data masked.
     async fn staff_change_register_csv(&self, ctx: &Context<'_>) -> GqlResult<String> {
-        Ok(changes::staff_change_csv(ctx.state(), ctx.viewer()).await?)
+        Ok(exports::staff_change_csv(ctx.state(), ctx.viewer()).await?)
     }
 
     /// The item change register as CSV (UTF-8 with BOM) in 附件5 column order.
     async fn item_change_register_csv(&self, ctx: &Context<'_>) -> GqlResult<String> {
-        Ok(changes::item_change_csv(ctx.state(), ctx.viewer()).await?)
+        Ok(exports::item_change_csv(ctx.state(), ctx.viewer()).await?)
     }
 }
 
@@ -291,13 +299,13 @@ impl DirectoryMutation {
         ctx: &Context<'_>,
         input: CreateStaffInput,
     ) -> GqlResult<StaffMember> {
-        let data = service::StaffInput {
+        let data = staff::StaffInput {
             username: input.username,
             display_name: input.display_name,
             password: input.password,
             role: input.role,
             region_id: parse_id(&input.region_id, "input.regionId")?,
-            service_point_id: opt_id(input.service_point_id, "input.servicePointId")?,
+            service_point_id: parse_opt_id(input.service_point_id, "input.servicePointId")?,
             public_phone: input.public_phone,
             id_number: input.id_number,
             phone: input.phone,
@@ -305,7 +313,7 @@ impl DirectoryMutation {
             post: input.post,
         };
         Ok(StaffMember(
-            service::create_staff(ctx.state(), ctx.viewer(), data).await?,
+            staff::create_staff(ctx.state(), ctx.viewer(), data).await?,
         ))
     }
 
@@ -317,7 +325,7 @@ impl DirectoryMutation {
         on_duty: bool,
     ) -> GqlResult<StaffMember> {
         Ok(StaffMember(
-            service::set_staff_on_duty(
+            staff::set_staff_on_duty(
                 ctx.state(),
                 ctx.viewer(),
                 parse_id(&staff_id, "staffId")?,
@@ -330,7 +338,7 @@ impl DirectoryMutation {
     /// Admins: deactivate an account; its sessions end at once.
     async fn deactivate_staff(&self, ctx: &Context<'_>, staff_id: ID) -> GqlResult<StaffMember> {
         Ok(StaffMember(
-            service::deactivate_staff(ctx.state(), ctx.viewer(), parse_id(&staff_id, "staffId")?)
+            staff::deactivate_staff(ctx.state(), ctx.viewer(), parse_id(&staff_id, "staffId")?)
                 .await?,
         ))
     }
@@ -338,12 +346,10 @@ impl DirectoryMutation {
     /// Admins: issue a one-time password (returned once; the person changes it later). Ends the
     /// account's sessions. Audited.
     async fn reset_staff_password(&self, ctx: &Context<'_>, staff_id: ID) -> GqlResult<String> {
-        Ok(service::reset_staff_password(
-            ctx.state(),
-            ctx.viewer(),
-            parse_id(&staff_id, "staffId")?,
+        Ok(
+            staff::reset_staff_password(ctx.state(), ctx.viewer(), parse_id(&staff_id, "staffId")?)
+                .await?,
         )
-        .await?)
     }
 
     /// Admins: show a staff member's full ID number or phone. Each reveal is audited with the reason.
@@ -354,7 +360,7 @@ impl DirectoryMutation {
         field: PersonalField,
         reason: String,
     ) -> GqlResult<Option<String>> {
-        Ok(service::reveal_staff_field(
+        Ok(staff::reveal_staff_field(
             ctx.state(),
             ctx.viewer(),
             parse_id(&staff_id, "staffId")?,
@@ -367,14 +373,14 @@ impl DirectoryMutation {
     /// County admin: publish a new catalogue item.
     async fn create_item(&self, ctx: &Context<'_>, input: ItemInput) -> GqlResult<Item> {
         Ok(Item(
-            service::upsert_item(ctx.state(), ctx.viewer(), None, input.into()).await?,
+            catalogue::upsert_item(ctx.state(), ctx.viewer(), None, input.into()).await?,
         ))
     }
 
     /// County admin: change a catalogue item.
     async fn update_item(&self, ctx: &Context<'_>, id: ID, input: ItemInput) -> GqlResult<Item> {
         Ok(Item(
-            service::upsert_item(
+            catalogue::upsert_item(
                 ctx.state(),
                 ctx.viewer(),
                 Some(parse_id(&id, "id")?),
@@ -387,7 +393,7 @@ impl DirectoryMutation {
     /// County admin: withdraw (false) or restore (true) a catalogue item.
     async fn set_item_active(&self, ctx: &Context<'_>, id: ID, active: bool) -> GqlResult<Item> {
         Ok(Item(
-            service::set_item_active(ctx.state(), ctx.viewer(), parse_id(&id, "id")?, active)
+            catalogue::set_item_active(ctx.state(), ctx.viewer(), parse_id(&id, "id")?, active)
                 .await?,
         ))
     }
@@ -400,12 +406,12 @@ impl DirectoryMutation {
     ) -> GqlResult<StaffChangeRequest> {
         let data = StaffChangeData {
             region_id: parse_id(&input.region_id, "input.regionId")?,
-            before_staff_id: opt_id(input.before_staff_id, "input.beforeStaffId")?,
+            before_staff_id: parse_opt_id(input.before_staff_id, "input.beforeStaffId")?,
             post: input.post,
             name: input.name,
             username: input.username,
             role: input.role,
-            service_point_id: opt_id(input.service_point_id, "input.servicePointId")?,
+            service_point_id: parse_opt_id(input.service_point_id, "input.servicePointId")?,
             id_number: input.id_number,
             phone: input.phone,
             email: input.email,
@@ -446,7 +452,7 @@ impl DirectoryMutation {
     ) -> GqlResult<ItemChangeRequest> {
         let data = ItemChangeData {
             region_id: parse_id(&input.region_id, "input.regionId")?,
-            before_item_id: opt_id(input.before_item_id, "input.beforeItemId")?,
+            before_item_id: parse_opt_id(input.before_item_id, "input.beforeItemId")?,
             after: input.after.into(),
             effective_date: input.effective_date,
         };

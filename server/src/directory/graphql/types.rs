@@ -11,18 +11,14 @@ use uuid::Uuid;
 use crate::{
     auth::Role,
     directory::{
+        catalogue::ItemFields,
         changes::ChangeStatus,
         model::{HandlingType, OpeningHours, RegionLevel, ServicePointKind, StaffingUnit},
-        service::{self, ItemFields},
+        service, staff,
     },
     error::AppError,
-    graphql::{ContextExt, GqlResult},
+    graphql::context::{ContextExt, GqlResult},
 };
-
-/// Parses an `ID` argument as a UUID; BAD_USER_INPUT naming the field otherwise.
-pub fn parse_id(id: &ID, field: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(id.as_str()).map_err(|_| AppError::bad_input(field, "not a valid id"))
-}
 
 pub(super) fn id(uuid: Uuid) -> ID {
     ID(uuid.to_string())
@@ -298,11 +294,11 @@ impl StaffMember {
     }
     /// Resident ID number, masked (`110105********002X`).
     async fn id_number(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
-        Ok(service::masked_personal(ctx.state(), &self.0)?.id_number)
+        Ok(staff::masked_personal(ctx.state(), &self.0)?.id_number)
     }
     /// Private mobile number, masked (`138****5678`).
     async fn phone(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
-        Ok(service::masked_personal(ctx.state(), &self.0)?.phone)
+        Ok(staff::masked_personal(ctx.state(), &self.0)?.phone)
     }
     /// Work email (邮箱), lowercase; null when not given.
     async fn email(&self) -> Option<&str> {
