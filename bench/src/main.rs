@@ -1308,6 +1308,8 @@ async fn booking_scenarios(args: &Args) -> anyhow::Result<(Option<Flash>, Option
         ],
     );
     set_env(&mut env, "BANGBAN_SEED_DEMO", "true");
+    // The scenarios staff their points themselves (seats follow the agents on duty).
+    set_env(&mut env, "BANGBAN_SEED_DEMO_STAFF", "false");
     let prefix = format!("bench-booking-{}:", uuid::Uuid::new_v4().simple());
     set_env(&mut env, "BANGBAN_REDIS_KEY_PREFIX", &prefix);
     let server = Server::start(&env)?;

@@ -30,6 +30,8 @@ pub struct Model {
     pub email: Option<String>,
     /// 岗位
     pub post: Option<String>,
+    /// A demo account (the demo county's agents and admin on a development machine).
+    pub demo: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,7 @@ mod m20261202_000010_reaction_tasks;
 pub mod m20261202_000011_booking_foreign_keys;
 mod m20261202_000012_data_key_check;
 mod m20261202_000013_event_lookups;
+mod m20261202_000014_demo_staff;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_booking_foreign_keys::Migration),
             Box::new(m20261202_000012_data_key_check::Migration),
             Box::new(m20261202_000013_event_lookups::Migration),
+            Box::new(m20261202_000014_demo_staff::Migration),
         ]
     }
 }

@@ -8,6 +8,11 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// The local (China) date of an instant.
+pub fn local_date(now: DateTime<Utc>) -> chrono::NaiveDate {
+    now.with_timezone(&CHINA).date_naive()
+}
+
 /// The wall clock.
 #[derive(Debug, Default)]
 pub struct SystemClock;

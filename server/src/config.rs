@@ -74,6 +74,9 @@ pub struct Settings {
     /// Load the 沁水县 demo directory on start when the database has no county yet. Default: on
     /// for the embedded SQLite database, off when `database.url` is set.
     pub seed_demo: Option<bool>,
+    /// With the demo directory, also create demo staff (a county admin and an agent at every
+    /// demo point, one generated password shown once on the console). Default: on.
+    pub seed_demo_staff: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -327,6 +330,7 @@ impl Default for Settings {
             events: EventSettings::default(),
             push: PushSettings::default(),
             seed_demo: None,
+            seed_demo_staff: true,
         }
     }
 }
@@ -463,7 +467,8 @@ impl Settings {
         figment.extract().map_err(Box::new)
     }
 
-    /// Whether to load the demo directory on start.
+    /// Whether to load the demo directory (and demo staff) on start. Never in production:
+    /// `validate` refuses it.
     pub fn seeds_demo(&self) -> bool {
         self.seed_demo.unwrap_or(self.database.url.is_none())
     }
@@ -492,6 +497,9 @@ impl Settings {
             }
             if self.pii.data_key.is_none() {
                 return Err("BANGBAN_ENV=production requires BANGBAN_PII_DATA_KEY".into());
+            }
+            if self.seeds_demo() {
+                return Err("BANGBAN_ENV=production refuses demo data (BANGBAN_SEED_DEMO must be off, and a database URL is required)".into());
             }
         }
         if self.wechat.appid.is_some() && self.wechat.secret.is_none() {

@@ -139,14 +139,6 @@ pub fn missing_as_bad_input(
     }
 }
 
-/// True when a write failed on a unique index (someone else took the value first).
-pub fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
-    matches!(
-        error.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
-}
-
 impl From<anyhow::Error> for AppError {
     fn from(error: anyhow::Error) -> Self {
         Self::Internal(error)

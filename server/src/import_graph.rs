@@ -55,33 +55,95 @@ fn code_of(source: &str) -> String {
     let source = source
         .find("#[cfg(test)]\nmod tests")
         .map_or(source, |at| &source[..at]);
+    let chars: Vec<char> = source.chars().collect();
     let mut out = String::with_capacity(source.len());
-    let mut chars = source.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
         match c {
-            '/' if chars.peek() == Some(&'/') => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        out.push('\n');
-                        break;
-                    }
+            // A line comment, to its end.
+            '/' if next == Some('/') => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
                 }
             }
-            '"' => {
-                let mut escaped = false;
-                for c in chars.by_ref() {
-                    if escaped {
-                        escaped = false;
-                    } else if c == '\\' {
-                        escaped = true;
-                    } else if c == '"' {
+            // A block comment (they nest).
+            '/' if next == Some('*') => {
+                let mut depth = 0;
+                while i < chars.len() {
+                    if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                        depth += 1;
+                        i += 2;
+                    } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                out.push(' ');
+            }
+            // A raw string: r"…", r#"…"#, br"…".
+            'r' if !chars[..i]
+                .last()
+                .is_some_and(|p| p.is_alphanumeric() || *p == '_')
+                && matches!(next, Some('"' | '#')) =>
+            {
+                let mut j = i + 1;
+                let mut hashes = 0;
+                while chars.get(j) == Some(&'#') {
+                    hashes += 1;
+                    j += 1;
+                }
+                if chars.get(j) != Some(&'"') {
+                    out.push(c);
+                    i += 1;
+                    continue;
+                }
+                j += 1;
+                loop {
+                    if j >= chars.len() {
                         break;
                     }
+                    if chars[j] == '"' && (1..=hashes).all(|h| chars.get(j + h) == Some(&'#')) {
+                        j += 1 + hashes;
+                        break;
+                    }
+                    j += 1;
+                }
+                out.push_str("\"\"");
+                i = j;
+                continue;
+            }
+            '"' => {
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    if chars[i] == '\\' {
+                        i += 1;
+                    }
+                    i += 1;
                 }
                 out.push_str("\"\"");
             }
+            // A character literal ('x', '\n', '\u{..}'), not a lifetime ('a).
+            '\'' if next == Some('\\') => {
+                i += 2;
+                while i < chars.len() && chars[i] != '\'' {
+                    i += 1;
+                }
+                out.push_str("' '");
+            }
+            '\'' if chars.get(i + 2) == Some(&'\'') => {
+                i += 2;
+                out.push_str("' '");
+            }
             _ => out.push(c),
         }
+        i += 1;
     }
     out
 }
@@ -139,40 +201,60 @@ fn without_renames(tree: &str) -> String {
     out
 }
 
-/// Every path the code names from this crate, as written (`crate::…`, `super::…`, `self::…`).
-fn named_paths(code: &str) -> Vec<String> {
-    let mut paths = Vec::new();
-    // `use` declarations, whole trees.
+/// Every path the code names: the paths of its `use` trees, and the `a::b` paths in the rest
+/// of its code (as written: `crate::…`, `super::…`, or relative to a module or an import).
+fn named_paths(code: &str) -> (Vec<String>, Vec<String>) {
+    let mut uses = Vec::new();
+    let mut rest_of_code = String::with_capacity(code.len());
     let mut rest = code;
     while let Some(at) = rest.find("use ") {
         let before = rest[..at].chars().last();
-        rest = &rest[at + 4..];
+        rest_of_code.push_str(&rest[..at]);
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            rest_of_code.push_str("use ");
+            rest = &rest[at + 4..];
             continue;
         }
+        rest = &rest[at + 4..];
         let Some(end) = rest.find(';') else { break };
-        paths.extend(expand(&without_renames(&rest[..end])));
+        uses.extend(expand(&without_renames(&rest[..end])));
         rest = &rest[end..];
     }
-    // Paths in code: `crate::a::b(…)`, `super::c::D`.
-    for start in ["crate::", "super::"] {
-        let mut from = 0;
-        while let Some(at) = code[from..].find(start) {
-            let begin = from + at;
-            let before = code[..begin].chars().last();
-            let end = code[begin..]
-                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-                .map_or(code.len(), |e| begin + e);
-            // A bare `crate::` opens a `use` tree, already read above.
-            if end > begin + start.len()
-                && !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
-            {
-                paths.push(code[begin..end].trim_end_matches(':').to_string());
+    rest_of_code.push_str(rest);
+    let code = rest_of_code;
+    let mut inline = Vec::new();
+    let bytes: Vec<char> = code.chars().collect();
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut i = 0;
+    while i < bytes.len() {
+        if is_ident(bytes[i]) && (i == 0 || !(is_ident(bytes[i - 1]) || bytes[i - 1] == ':')) {
+            let start = i;
+            let mut end;
+            let mut j = i;
+            loop {
+                while j < bytes.len() && is_ident(bytes[j]) {
+                    j += 1;
+                }
+                end = j;
+                if bytes.get(j) == Some(&':')
+                    && bytes.get(j + 1) == Some(&':')
+                    && bytes.get(j + 2).is_some_and(|c| is_ident(*c))
+                {
+                    j += 2;
+                } else {
+                    break;
+                }
             }
-            from = end.max(begin + start.len());
+            let path: String = bytes[start..end].iter().collect();
+            if path.contains("::") {
+                inline.push(path);
+            }
+            i = end.max(i + 1);
+        } else {
+            i += 1;
         }
     }
-    paths
+    (uses, inline)
 }
 
 /// The module a path names from inside `from` (declared in `file`): the longest known prefix.
@@ -242,7 +324,57 @@ pub(crate) fn graph(root: &Path) -> BTreeMap<Module, BTreeSet<Module>> {
             edges.insert(module.clone(), to);
             continue;
         }
-        for path in named_paths(&code_of(&source)) {
+        let (uses, inline) = named_paths(&code_of(&source));
+        // What a name brought in by `use` stands for (`calendar` → `crate::calendar`).
+        let mut aliases: BTreeMap<String, String> = BTreeMap::new();
+        for path in &uses {
+            if let Some(last) = path.rsplit("::").next()
+                && last != "*"
+                && last != "self"
+            {
+                aliases.insert(last.to_string(), path.clone());
+            }
+            if let Some(stem) = path.strip_suffix("::self")
+                && let Some(last) = stem.rsplit("::").next()
+            {
+                aliases.insert(last.to_string(), stem.to_string());
+            }
+        }
+        let absolute = |path: &str| -> Option<String> {
+            let first = path.split("::").next()?;
+            if matches!(first, "crate" | "super" | "self") {
+                return Some(path.to_string());
+            }
+            // A child module, named without `self::`.
+            let child = if module.is_empty() {
+                first.to_string()
+            } else {
+                format!("{module}::{first}")
+            };
+            if known.contains_key(&child) {
+                return Some(format!(
+                    "crate::{}",
+                    if module.is_empty() {
+                        path.to_string()
+                    } else {
+                        format!("{module}::{path}")
+                    }
+                ));
+            }
+            let alias = aliases.get(first)?;
+            let tail = &path[first.len()..];
+            Some(format!("{alias}{tail}"))
+        };
+        for path in uses.iter().chain(&inline) {
+            let Some(path) = absolute(path) else { continue };
+            // An alias may itself be relative (`use reactions::x` in a mod.rs).
+            let path = match path.split("::").next() {
+                Some("crate" | "super" | "self") => path,
+                _ => match absolute(&path) {
+                    Some(p) => p,
+                    None => continue,
+                },
+            };
             if let Some(t) = target(&path, module, is_mod_file, &known)
                 && t != *module
             {
@@ -371,10 +503,36 @@ mod tests {
         let code = code_of(
             "use crate::a::B; // crate::c::D\nfn f() { let _ = \"crate::e\"; crate::g::h(); }\n#[cfg(test)]\nmod tests { use crate::z; }",
         );
-        let mut paths = named_paths(&code);
-        paths.sort();
-        paths.dedup();
-        assert_eq!(paths, ["crate::a::B", "crate::g::h"].map(String::from));
+        let (uses, inline) = named_paths(&code);
+        assert_eq!(uses, ["crate::a::B"].map(String::from));
+        assert_eq!(inline, ["crate::g::h"].map(String::from));
+    }
+
+    #[test]
+    fn quotes_in_character_literals_raw_strings_and_block_comments_do_not_hide_code() {
+        let code = code_of(
+            "let q = '\"'; let r = r#\"crate::x \"quoted\"\"#; /* crate::y /* nested */ */ let e = '\\''; crate::z::f(); 'a: loop {}",
+        );
+        let (_, inline) = named_paths(&code);
+        assert_eq!(inline, ["crate::z::f"].map(String::from));
+    }
+
+    #[test]
+    fn relative_paths_resolve_through_child_modules_and_imports() {
+        let dir = std::env::temp_dir().join(format!("import-graph-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        std::fs::write(dir.join("lib.rs"), "mod a;\nmod b;\n").unwrap();
+        // a (mod.rs) calls its child without `self::`; the child names its parent back.
+        std::fs::write(dir.join("a/mod.rs"), "mod c;\nfn f() { c::g(); }\n").unwrap();
+        std::fs::write(dir.join("a/c.rs"), "use super::Thing;\n").unwrap();
+        // b names a module it imported: `use crate::a; a::c::g()`.
+        std::fs::write(dir.join("b.rs"), "use crate::a;\nfn h() { a::c::g(); }\n").unwrap();
+        let graph = graph(&dir);
+        assert!(graph["a"].contains("a::c"), "{graph:?}");
+        assert!(graph["b"].contains("a::c"), "{graph:?}");
+        assert_eq!(cycles(&graph), vec![vec!["a".to_string(), "a::c".into()]]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

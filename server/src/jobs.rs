@@ -1,7 +1,8 @@
 //! Scheduled work. Each room registers its own jobs ([`ScheduledJobs`], assembled in `lib.rs`),
 //! so a new room adds jobs without editing this file. Every job is idempotent and claims its
 //! rows with guarded updates, so any number of instances may run it; a room whose jobs fail is
-//! logged and tried again on the next run, and the other rooms run regardless.
+//! logged, counted (`bangban_job_failures_total`) and tried again on the next run, and the
+//! other rooms run regardless.
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
@@ -55,9 +56,11 @@ impl Ran {
 }
 
 /// Runs every room's due jobs once; returns what they did (for tests and the log). A room
-/// whose jobs fail is logged and left out of the report; the others still run.
+/// whose jobs fail is logged and counted, and the others still run; the run then answers the
+/// first failure (everything is tried again on the next run).
 pub async fn run_due(state: &AppState) -> AppResult<Ran> {
     let mut ran = Ran::default();
+    let mut failed = None;
     for room in &state.schedule.rooms {
         match room.run_due(state).await {
             Ok(counts) => {
@@ -70,10 +73,14 @@ pub async fn run_due(state: &AppState) -> AppResult<Ran> {
                     error = error.message(),
                     "scheduled jobs failed"
                 );
+                failed.get_or_insert(error);
             }
         }
     }
-    Ok(ran)
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(ran),
+    }
 }
 
 /// Runs the jobs every `interval` until shutdown.

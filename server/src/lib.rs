@@ -45,6 +45,7 @@ pub mod booking;
 pub mod calendar;
 pub mod clock;
 pub mod config;
+pub mod csv;
 pub mod db;
 pub mod directory;
 pub mod error;
@@ -89,6 +90,7 @@ pub struct Application {
     state: Arc<AppState>,
     schema: graphql::AppSchema,
     shutdown: watch::Sender<bool>,
+    demo_staff: Option<directory::seed::DemoStaff>,
 }
 
 impl Application {
@@ -101,13 +103,24 @@ impl Application {
         calendar::service::ensure_official(&db, clock.now())
             .await
             .map_err(|e| anyhow::anyhow!("loading the official calendar: {}", e.message()))?;
-        if settings.seeds_demo()
-            && directory::seed::load_demo(&db, clock.now())
+        let demo_staff = if settings.seeds_demo() {
+            directory::seed::load_demo(&db, clock.now(), settings.seed_demo_staff)
                 .await
                 .map_err(|e| anyhow::anyhow!("loading the demo directory: {}", e.message()))?
-        {
+        } else {
+            None
+        };
+        if let Some(demo) = &demo_staff {
             tracing::warn!(
-                "loaded the 沁水县 DEMO directory (regions, service points, items): replace it with the county's real lists"
+                "loaded the 沁水县 DEMO directory (regions, service points, items, demo staff): replace it with the county's real lists"
+            );
+            // Once, on the console only (never in the structured log): the demo staff's password.
+            eprintln!(
+                "demo staff (development only): county admin `{}` and an agent at every demo point (`{}` … `{}`), password: {}",
+                demo.admin,
+                demo.agents.first().map(String::as_str).unwrap_or_default(),
+                demo.agents.last().map(String::as_str).unwrap_or_default(),
+                demo.password
             );
         }
 
@@ -198,7 +211,14 @@ impl Application {
             state,
             schema,
             shutdown,
+            demo_staff,
         })
+    }
+
+    /// The demo staff this start created with the demo directory (their password is shown only
+    /// now, on the console), if it created any.
+    pub fn demo_staff(&self) -> Option<&directory::seed::DemoStaff> {
+        self.demo_staff.as_ref()
     }
 
     pub fn address(&self) -> SocketAddr {

@@ -151,23 +151,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::PrintSchema => print!("{}", graphql::sdl()),
         Command::SeedDemo => {
+            if settings.is_production() {
+                anyhow::bail!("BANGBAN_ENV=production refuses demo data");
+            }
             let connection = db::connect(&settings).await?;
             db::migrate(&connection).await?;
             let now = SystemClock.now();
             bangban_server::calendar::service::ensure_official(&connection, now)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
-            let loaded = directory::seed::load_demo(&connection, now)
+            let loaded = directory::seed::load_demo(&connection, now, settings.seed_demo_staff)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
-            println!(
-                "{}",
-                if loaded {
-                    "demo directory loaded"
-                } else {
-                    "the county exists already; nothing loaded"
-                }
-            );
+            match loaded {
+                Some(demo) => println!(
+                    "demo directory loaded, with demo staff: county admin `{}` and an agent at every demo point (`{}` … `{}`), password: {}",
+                    demo.admin,
+                    demo.agents.first().map(String::as_str).unwrap_or_default(),
+                    demo.agents.last().map(String::as_str).unwrap_or_default(),
+                    demo.password
+                ),
+                None => println!("the county exists already; nothing loaded"),
+            }
         }
         Command::AuditVerify => {
             let connection = db::connect(&settings).await?;

@@ -36,9 +36,8 @@ async fn id_numbers_and_phones_are_never_stored_in_plain_text() {
         .staff_session("county.admin", Role::CountyAdmin, COUNTY)
         .await;
     staff_with_personal_data(&app, &admin).await;
-    let today = bangban_server::directory::changes::local_date(bangban_server::clock::Clock::now(
-        app.clock.as_ref(),
-    ));
+    let today =
+        bangban_server::clock::local_date(bangban_server::clock::Clock::now(app.clock.as_ref()));
     expect_data(
         &app.as_(
             &admin,

@@ -67,9 +67,9 @@ pub async fn desk_on(app: TestApp, agents: usize) -> Desk {
 impl Desk {
     /// The slots of the next working day after the test clock's date.
     pub async fn next_day_slots(&self) -> (String, Vec<Value>) {
-        let today = bangban_server::directory::changes::local_date(
-            bangban_server::clock::Clock::now(self.app.clock.as_ref()),
-        );
+        let today = bangban_server::clock::local_date(bangban_server::clock::Clock::now(
+            self.app.clock.as_ref(),
+        ));
         let next = expect_data(
             &self
                 .app

@@ -910,7 +910,7 @@ async fn the_booking_window_and_the_minimum_notice_are_enforced_with_the_field_n
         .await;
     let resident = app.login_resident("planner").await;
     // Slots a week ahead exist; then the window shrinks to two days.
-    let today = bangban_server::directory::changes::local_date(app.clock.now());
+    let today = bangban_server::clock::local_date(app.clock.now());
     let week = expect_data(
         &app.graphql(
             None,

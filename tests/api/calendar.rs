@@ -66,9 +66,8 @@ async fn the_county_admin_edits_future_days_only() {
         .staff_session("lg.admin", Role::TownshipAdmin, LONGGANG)
         .await;
     let set = "mutation($d: NaiveDate!, $w: Boolean!, $n: String) { setCalendarDay(date: $d, isWorkday: $w, name: $n) { date isWorkday name } }";
-    let today = bangban_server::directory::changes::local_date(bangban_server::clock::Clock::now(
-        app.clock.as_ref(),
-    ));
+    let today =
+        bangban_server::clock::local_date(bangban_server::clock::Clock::now(app.clock.as_ref()));
     let tomorrow = today + chrono::Duration::days(1);
     expect_error(
         &app.as_(

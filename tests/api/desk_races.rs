@@ -491,9 +491,8 @@ async fn a_duty_day_more_than_a_year_ahead_is_refused_and_changes_nothing() {
         .find(|s| s["username"] == "lg.agent0")
         .unwrap()["id"]
         .clone();
-    let today = bangban_server::directory::changes::local_date(bangban_server::clock::Clock::now(
-        app.clock.as_ref(),
-    ));
+    let today =
+        bangban_server::clock::local_date(bangban_server::clock::Clock::now(app.clock.as_ref()));
     let duty = "mutation($s: ID!, $d: NaiveDate!) { setStaffDutyDay(staffId: $s, day: $d, onDuty: false) { overbookedSlots { id } } }";
     let far = (today + chrono::Duration::days(400)).to_string();
     let refused = app.as_(&county, duty, json!({"s": staff, "d": far})).await;

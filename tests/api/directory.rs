@@ -394,9 +394,8 @@ async fn a_staff_change_is_approved_and_applies_itself_on_its_date() {
         .login_staff_session("old.agent", "initial-password-1")
         .await;
 
-    let today = bangban_server::directory::changes::local_date(bangban_server::clock::Clock::now(
-        app.clock.as_ref(),
-    ));
+    let today =
+        bangban_server::clock::local_date(bangban_server::clock::Clock::now(app.clock.as_ref()));
     let too_soon = (today + Duration::days(2)).to_string();
     let error = expect_error(
         &app.as_(
@@ -626,9 +625,8 @@ async fn the_county_owns_the_catalogue_and_item_changes_apply_on_their_date() {
         json!(["TOWNSHIP", "VILLAGE"])
     );
 
-    let today = bangban_server::directory::changes::local_date(bangban_server::clock::Clock::now(
-        app.clock.as_ref(),
-    ));
+    let today =
+        bangban_server::clock::local_date(bangban_server::clock::Clock::now(app.clock.as_ref()));
     let mut after = item.clone();
     after["businessName"] = json!("临时救助申请（急难型）");
     let submit =

@@ -110,9 +110,7 @@ async fn approved_change(
 }
 
 fn today(desk: &Desk) -> NaiveDate {
-    bangban_server::directory::changes::local_date(bangban_server::clock::Clock::now(
-        desk.app.clock.as_ref(),
-    ))
+    bangban_server::clock::local_date(bangban_server::clock::Clock::now(desk.app.clock.as_ref()))
 }
 
 /// The first working day at least `after` days from the test clock's today, its slots

@@ -144,9 +144,8 @@ async fn subscriptions_refuse_bad_cursors_and_subjects_outside_the_jurisdiction(
     let other_town = app
         .staff_session("zc.admin", Role::TownshipAdmin, "140521101")
         .await;
-    let today = bangban_server::directory::changes::local_date(bangban_server::clock::Clock::now(
-        app.clock.as_ref(),
-    ));
+    let today =
+        bangban_server::clock::local_date(bangban_server::clock::Clock::now(app.clock.as_ref()));
     let submitted = expect_data(&app.as_(&town, "mutation($input: StaffChangeInput!) { submitStaffChange(input: $input) { id } }", json!({"input": {
         "regionId": app.region_id(CHENGNEI).await, "post": "帮办员", "name": "李四", "username": "li.si", "role": "VILLAGE_AGENT",
         "idNumber": test_id_number(11), "phone": "13900000011", "email": "li@example.cn", "arrivalDate": (today + chrono::Duration::days(5)).to_string()}})).await);
@@ -705,9 +704,8 @@ async fn a_departing_agent_is_disconnected_when_the_change_takes_effect() {
         .staff_session("leaving.agent", Role::VillageAgent, CHENGNEI)
         .await;
     let staff_id = departing.user_id.clone();
-    let today = bangban_server::directory::changes::local_date(bangban_server::clock::Clock::now(
-        app.clock.as_ref(),
-    ));
+    let today =
+        bangban_server::clock::local_date(bangban_server::clock::Clock::now(app.clock.as_ref()));
     let change = expect_data(&app.as_(&county, "mutation($input: StaffChangeInput!) { submitStaffChange(input: $input) { id } }", json!({"input": {
         "regionId": app.region_id(CHENGNEI).await, "beforeStaffId": staff_id, "post": "帮办员", "name": "接替者", "username": "successor",
         "role": "VILLAGE_AGENT", "idNumber": test_id_number(21), "phone": "13900000021", "email": "s@example.cn",

@@ -51,6 +51,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub data_dir: PathBuf,
     pub http: reqwest::Client,
+    /// The demo staff this start created (with `demo: true` on a fresh database).
+    pub demo_staff: Option<bangban_server::directory::seed::DemoStaff>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -76,6 +78,9 @@ pub struct Options {
     pub production: bool,
     /// Load the 沁水县 demo directory (regions, service points, items).
     pub demo: bool,
+    /// With the demo directory, also its demo staff (tests that build their own roster leave
+    /// them out).
+    pub demo_staff: bool,
     /// Share another instance's database, keys and Redis (several instances, one deployment).
     pub sibling_of: Option<Backend>,
     pub tweak: Option<Tweak>,
@@ -129,6 +134,7 @@ impl TestApp {
         settings.events.relay_poll_ms = 200;
         settings.database.max_connections = Some(4);
         settings.seed_demo = Some(options.demo);
+        settings.seed_demo_staff = options.demo_staff;
         // Tests run scheduled jobs themselves, after moving the clock.
         settings.jobs.enabled = false;
         settings.database.url = backend.database_url.clone().map(Secret::new);
@@ -162,6 +168,7 @@ impl TestApp {
             .expect("build application");
         let address = format!("127.0.0.1:{}", app.port());
         let state = app.state();
+        let demo_staff = app.demo_staff().cloned();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
@@ -176,6 +183,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),
+            demo_staff,
             stop: Some(stop),
             server: Some(server),
         }

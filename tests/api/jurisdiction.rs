@@ -189,9 +189,8 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
         .unwrap()
         .to_string();
     expect_data(&app.as_(county, "mutation($r: ID!, $p: ID) { createStaff(input: {username: \"lg.desk\", displayName: \"窗口\", password: \"initial-password-1\", role: TOWNSHIP_AGENT, regionId: $r, servicePointId: $p}) { id } }", json!({"r": longgang, "p": centre})).await);
-    let today = bangban_server::directory::changes::local_date(bangban_server::clock::Clock::now(
-        app.clock.as_ref(),
-    ));
+    let today =
+        bangban_server::clock::local_date(bangban_server::clock::Clock::now(app.clock.as_ref()));
     let next = expect_data(
         &app.graphql(
             None,

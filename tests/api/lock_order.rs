@@ -137,9 +137,8 @@ async fn a_waiting_resident_booking_while_a_seat_is_freed_and_offered_never_dead
         }
     };
     // The slots of the next few days (a race per slot).
-    let today = bangban_server::directory::changes::local_date(bangban_server::clock::Clock::now(
-        app.clock.as_ref(),
-    ));
+    let today =
+        bangban_server::clock::local_date(bangban_server::clock::Clock::now(app.clock.as_ref()));
     let found = expect_data(&app.graphql(None, "query($p: ID!, $f: NaiveDate!, $t: NaiveDate!) { availableSlots(servicePointId: $p, from: $f, to: $t) { id } }",
         json!({"p": desk.point, "f": (today + chrono::Duration::days(1)).to_string(), "t": (today + chrono::Duration::days(6)).to_string()})).await);
     let slots: Vec<String> = found["availableSlots"]

@@ -7,6 +7,7 @@ mod booking;
 mod booking_flow;
 mod calendar;
 mod data_key;
+mod demo;
 mod desk_races;
 mod directory;
 mod duty;

@@ -73,7 +73,7 @@ pub(crate) async fn agent(desk: &Desk, n: usize) -> Session {
 
 /// The slots of the `n`th working day after the test clock's date.
 pub(crate) async fn slots_after(desk: &Desk, n: i64) -> (String, Vec<Value>) {
-    let today = bangban_server::directory::changes::local_date(now(&desk.app));
+    let today = bangban_server::clock::local_date(now(&desk.app));
     let next = expect_data(
         &desk
             .app
@@ -1507,7 +1507,7 @@ async fn a_follower_that_falls_behind_is_not_told_its_number_is_done() {
     // A burst of check-ins behind B001, published to the point's queue subject faster than the
     // subscription reads them (as the relay does with a batch after a database stall).
     let point_id = uuid::Uuid::parse_str(&point).unwrap();
-    let day = bangban_server::directory::changes::local_date(now(&app));
+    let day = bangban_server::clock::local_date(now(&app));
     let subject = bangban_server::booking::queue::queue_subject(point_id, day);
     for n in 0..CAPACITY * 10 {
         app.state

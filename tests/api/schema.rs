@@ -20,7 +20,6 @@ fn the_committed_schema_matches_the_code() {
 /// Every type, field, argument, input field and enum value of the API has a description for
 /// the mini-program's developers (the schema reads like a manual).
 #[tokio::test]
-#[ignore = "open work of the house issue: 180 parts (mostly arguments and input fields) have no description yet; run with --ignored for the list"]
 async fn every_part_of_the_schema_is_described() {
     let schema =
         bangban_server::graphql::build_schema(&bangban_server::config::Settings::default(), None);

@@ -43,8 +43,11 @@ impl AuditQuery {
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Only records after this `seq` (the last one seen); omit to start from the first record."
+        )]
         after_seq: Option<i64>,
-        #[graphql(default = 50)] first: i32,
+        #[graphql(default = 50, desc = "Records to return, 1–200 (default 50).")] first: i32,
     ) -> GqlResult<Vec<AuditEntry>> {
         if !(1..=200).contains(&first) {
             return Err(AppError::bad_input("first", "between 1 and 200").into());

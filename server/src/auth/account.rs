@@ -154,7 +154,7 @@ pub async fn bind_phone(state: &AppState, viewer: &Viewer, code: &str) -> AppRes
         });
     }
     let user = active.update(&*txn).await.map_err(|error| {
-        if crate::error::is_unique_violation(&error) {
+        if crate::db::is_unique_violation(&error) {
             AppError::Conflict("this number is being bound to another account; try again".into())
         } else {
             error.into()

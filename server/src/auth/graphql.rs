@@ -103,7 +103,11 @@ impl AuthMutation {
     /// invalid, expired or used answers BAD_USER_INPUT (field `code`): call `wx.login()` again.
     /// UPSTREAM_WECHAT when WeChat stays busy; RATE_LIMITED (with `retryAfter`) when too many
     /// logins come from one address.
-    async fn login_with_wechat(&self, ctx: &Context<'_>, code: String) -> GqlResult<AuthPayload> {
+    async fn login_with_wechat(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `code` from `wx.login()`.")] code: String,
+    ) -> GqlResult<AuthPayload> {
         let tokens = service::login_with_wechat(ctx.state(), &code, ctx.client_ip()).await?;
         payload(ctx, tokens).await
     }
@@ -113,8 +117,8 @@ impl AuthMutation {
     async fn login_staff(
         &self,
         ctx: &Context<'_>,
-        username: String,
-        password: String,
+        #[graphql(desc = "The login name (not case-sensitive).")] username: String,
+        #[graphql(desc = "The account's password.")] password: String,
     ) -> GqlResult<AuthPayload> {
         let tokens =
             service::login_staff(ctx.state(), &username, &password, ctx.client_ip()).await?;
@@ -126,7 +130,7 @@ impl AuthMutation {
     async fn refresh_session(
         &self,
         ctx: &Context<'_>,
-        refresh_token: String,
+        #[graphql(desc = "The `refreshToken` of the latest `AuthPayload`.")] refresh_token: String,
     ) -> GqlResult<AuthPayload> {
         let tokens = service::refresh_session(ctx.state(), &refresh_token).await?;
         payload(ctx, tokens).await
@@ -140,7 +144,12 @@ impl AuthMutation {
 
     /// Bind the mobile number from a `<button open-type="getPhoneNumber">` code (valid
     /// 5 minutes, single use). The number is stored encrypted and shown masked.
-    async fn bind_phone(&self, ctx: &Context<'_>, code: String) -> GqlResult<ViewerType> {
+    async fn bind_phone(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `code` of the `bindgetphonenumber` event (`e.detail.code`).")]
+        code: String,
+    ) -> GqlResult<ViewerType> {
         Ok(ViewerType(
             account::bind_phone(ctx.state(), ctx.viewer(), &code).await?,
         ))

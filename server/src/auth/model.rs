@@ -4,6 +4,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::error::AppError;
+
 /// Staff roles (seed §四 and the product brief). Stored as snake_case text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
 pub enum Role {
@@ -116,7 +118,30 @@ impl Viewer {
     pub fn is_anonymous(&self) -> bool {
         matches!(self, Viewer::Anonymous)
     }
+
+    /// The signed-in resident's id: UNAUTHENTICATED for an anonymous caller, FORBIDDEN with
+    /// `staff_message` for staff (say what staff should do instead, if anything).
+    pub fn require_resident(&self, staff_message: &str) -> Result<Uuid, AppError> {
+        match self {
+            Viewer::Resident { user_id, .. } => Ok(*user_id),
+            Viewer::Anonymous => Err(AppError::Unauthenticated(LOG_IN_FIRST.into())),
+            Viewer::Staff { .. } => Err(AppError::Forbidden(staff_message.into())),
+        }
+    }
+
+    /// The signed-in staff member's id: UNAUTHENTICATED for an anonymous caller, FORBIDDEN
+    /// "staff only" for a resident.
+    pub fn require_staff(&self) -> Result<Uuid, AppError> {
+        match self {
+            Viewer::Staff { staff_id, .. } => Ok(*staff_id),
+            Viewer::Anonymous => Err(AppError::Unauthenticated(LOG_IN_FIRST.into())),
+            Viewer::Resident { .. } => Err(AppError::Forbidden("staff only".into())),
+        }
+    }
 }
+
+/// What an anonymous caller is told where a signed-in person is needed.
+pub const LOG_IN_FIRST: &str = "log in first";
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,8 @@ use crate::{
         model::{Role, SubjectKind, Viewer},
         password::{DUMMY_HASH, hash_password, verify_password},
     },
-    error::{AppError, AppResult, is_unique_violation},
+    db::is_unique_violation,
+    error::{AppError, AppResult},
     state::AppState,
 };
 
@@ -522,6 +523,7 @@ pub async fn create_staff(
         phone_bidx: Set(None),
         email: Set(None),
         post: Set(None),
+        demo: Set(false),
     }
     .insert(conn)
     .await;

@@ -95,12 +95,7 @@ pub(super) async fn book_as(
             resident_phone,
             on_behalf,
         } => {
-            let Viewer::Staff { staff_id, .. } = viewer else {
-                return Err(match viewer {
-                    Viewer::Anonymous => AppError::Unauthenticated("log in first".into()),
-                    _ => AppError::Forbidden("staff only".into()),
-                });
-            };
+            let staff_id = &viewer.require_staff()?;
             let phone = MobileNumber::parse(resident_phone, "input.residentPhone")?;
             let on_behalf = on_behalf.clone().validate()?;
             (*staff_id, client_ip.as_str(), Some((phone, on_behalf)))

@@ -17,8 +17,9 @@ use crate::{
         seats::{lock_slot, release_seat, seats_freed, take_seat},
         service::{Closing, Contact, close_booking, ledger, load_booking, lock_user, target},
     },
+    db::is_unique_violation,
     directory::model::text,
-    error::{AppError, AppResult, is_unique_violation},
+    error::{AppError, AppResult},
     events::{EventDraft, Tx, resident_key, staff_key},
     state::AppState,
 };

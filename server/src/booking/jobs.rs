@@ -44,38 +44,48 @@ impl ScheduledJobs for BookingJobs {
     }
 
     async fn run_due(&self, state: &AppState) -> AppResult<Counts> {
-        // Each job runs whatever the others did: one failing is logged and retried next run.
-        fn logged<T: Default>(job: &str, done: AppResult<T>) -> T {
+        // Each job runs whatever the others did: one failing is logged, the rest still run,
+        // and the run then reports the first failure (every job is retried next run).
+        fn logged<T: Default>(failed: &mut Option<AppError>, job: &str, done: AppResult<T>) -> T {
             done.unwrap_or_else(|error| {
                 tracing::error!(job, error = error.message(), "booking job failed");
+                failed.get_or_insert(error);
                 T::default()
             })
         }
+        let mut failed = None;
         // Overdue first: a booking left unreviewed past its deadline stays flagged even when it
         // becomes a no-show in the same run.
-        let overdue = logged("review deadlines", flag_overdue_reviews(state).await);
-        let (no_shows, restrictions) = logged("no-shows", mark_no_shows(state).await);
+        let overdue = logged(
+            &mut failed,
+            "review deadlines",
+            flag_overdue_reviews(state).await,
+        );
+        let (no_shows, restrictions) = logged(&mut failed, "no-shows", mark_no_shows(state).await);
+        // Numbers (and their bookings) left open by the desk on days that have ended.
+        let unfinished = logged(
+            &mut failed,
+            "unfinished days",
+            close_unfinished_days(state).await,
+        );
+        let reminders = logged(&mut failed, "reminders", send_reminders(state).await);
+        let waitlist_ended = logged(&mut failed, "waitlist", waitlist::expire_due(state).await);
+        let keys_pruned = logged(
+            &mut failed,
+            "idempotency keys",
+            prune_idempotency_keys(state).await,
+        );
+        if let Some(error) = failed {
+            return Err(error);
+        }
         Ok(Counts::from([
             ("overdue", overdue),
             ("no_shows", no_shows),
             ("restrictions", restrictions),
-            // Numbers (and their bookings) left open by the desk on days that have ended.
-            (
-                "unfinished",
-                logged("unfinished days", close_unfinished_days(state).await),
-            ),
-            (
-                "reminders",
-                logged("reminders", send_reminders(state).await),
-            ),
-            (
-                "waitlist_ended",
-                logged("waitlist", waitlist::expire_due(state).await),
-            ),
-            (
-                "keys_pruned",
-                logged("idempotency keys", prune_idempotency_keys(state).await),
-            ),
+            ("unfinished", unfinished),
+            ("reminders", reminders),
+            ("waitlist_ended", waitlist_ended),
+            ("keys_pruned", keys_pruned),
         ]))
     }
 }
@@ -217,7 +227,7 @@ pub(crate) async fn apply_no_show_rule(
 /// booking counts for the no-show rule.
 async fn close_unfinished_days(state: &AppState) -> AppResult<u64> {
     let now = state.clock.now();
-    let today = crate::directory::changes::local_date(now);
+    let today = crate::clock::local_date(now);
     let stale = queue_tickets::Entity::find()
         .filter(queue_tickets::Column::Day.lt(today))
         .filter(queue_tickets::Column::Status.is_in(["waiting", "called"]))

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use crate::{
     auth::Viewer,
     booking::{desk::ensure_desk, model::Channel},
+    csv::Csv,
     directory::{
-        exports::csv_field,
         jurisdiction::Jurisdiction,
         model::text,
         service::{region, subtree},
@@ -327,8 +327,18 @@ pub async fn csv(
     to: DateTime<Utc>,
     filter: &LedgerFilter,
 ) -> AppResult<String> {
-    let mut out = String::from("\u{feff}");
-    out.push_str("时间,服务点,渠道,申请人,事项,结果,原因代码,经办人,补录,录入时间\r\n");
+    let mut out = Csv::with_header(&[
+        "时间",
+        "服务点",
+        "渠道",
+        "申请人",
+        "事项",
+        "结果",
+        "原因代码",
+        "经办人",
+        "补录",
+        "录入时间",
+    ]);
     let mut point_names = std::collections::HashMap::new();
     let mut after: Option<String> = None;
     let mut rows = 0u64;
@@ -388,13 +398,11 @@ pub async fn csv(
                     .format("%Y-%m-%d %H:%M")
                     .to_string(),
             ];
-            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            out.push_str(&line.join(","));
-            out.push_str("\r\n");
+            out.row(&fields);
         }
         match page.next {
             Some(next) => after = Some(next),
-            None => return Ok(out),
+            None => return Ok(out.finish()),
         }
     }
 }

@@ -25,8 +25,10 @@ use crate::{
         schedule::policy,
         service::{Closing, Contact, close_booking, ledger},
     },
-    directory::{changes::local_date, staff::service_point_by_scene},
-    error::{AppError, AppResult, is_unique_violation},
+    clock::local_date,
+    db::is_unique_violation,
+    directory::staff::service_point_by_scene,
+    error::{AppError, AppResult},
     events::{
         EventDraft, Tx,
         hub::{HubSubscription, subject_route},

@@ -38,14 +38,9 @@ pub async fn mine(
     state: &AppState,
     viewer: &Viewer,
 ) -> AppResult<Vec<booking_restrictions::Model>> {
-    let Viewer::Resident { user_id, .. } = viewer else {
-        return Err(match viewer {
-            Viewer::Anonymous => AppError::Unauthenticated("log in first".into()),
-            _ => AppError::Forbidden("residents only".into()),
-        });
-    };
+    let user_id = viewer.require_resident("residents only")?;
     Ok(booking_restrictions::Entity::find()
-        .filter(booking_restrictions::Column::UserId.eq(*user_id))
+        .filter(booking_restrictions::Column::UserId.eq(user_id))
         .order_by_desc(booking_restrictions::Column::StartsAt)
         .all(&state.db)
         .await?)

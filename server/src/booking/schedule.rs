@@ -14,9 +14,8 @@ use crate::{
     auth::Viewer,
     booking::model::{Policy, PolicyPatch, capacity, check_bookable, china_instant, slot_times},
     calendar::{self, model::WorkingCalendar},
-    directory::{
-        changes::local_date, jurisdiction::Jurisdiction, model::OpeningHours, service::region,
-    },
+    clock::local_date,
+    directory::{jurisdiction::Jurisdiction, model::OpeningHours, service::region},
     error::{AppError, AppResult},
     state::AppState,
 };
@@ -245,8 +244,7 @@ pub async fn set_policy(
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound("service point"))?;
-    who.ensure_covers(&region(&txn, point.region_id).await?, "service point")?;
-    who.ensure_admin()?;
+    who.ensure_admin_over(&region(&txn, point.region_id).await?, "service point")?;
     // Values left out keep what the point has now.
     let policy = policy(&txn, point_id).await?.patched(patch);
     let ranges: [(&str, i64, i64, i64); 15] = [

@@ -16,9 +16,8 @@ use crate::{
         restrictions::active_restriction,
         schedule::{AGENT_ROLES, agents_on_duty, policy},
     },
-    directory::{
-        changes::local_date, jurisdiction::Jurisdiction, model::STAFF_DUTY_CHANGED, staff,
-    },
+    clock::local_date,
+    directory::{jurisdiction::Jurisdiction, model::STAFF_DUTY_CHANGED, staff},
     error::{AppError, AppResult},
     events::{Envelope, EventDraft, Tx, reactions::Reaction, resident_key},
     state::AppState,

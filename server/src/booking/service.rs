@@ -96,13 +96,7 @@ pub(super) async fn replay(
 }
 
 pub(crate) fn resident_of(viewer: &Viewer) -> AppResult<Uuid> {
-    match viewer {
-        Viewer::Resident { user_id, .. } => Ok(*user_id),
-        Viewer::Anonymous => Err(AppError::Unauthenticated("log in first".into())),
-        Viewer::Staff { .. } => Err(AppError::Forbidden(
-            "residents only; staff act on a resident's behalf with `onBehalf`".into(),
-        )),
-    }
+    viewer.require_resident("residents only; staff act on a resident's behalf with `onBehalf`")
 }
 
 pub(super) fn valid_key(key: &str) -> AppResult<String> {

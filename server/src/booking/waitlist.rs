@@ -20,17 +20,14 @@ use crate::{
         seats::{offer_seats, release_seat, seats_freed},
         service::{NewBooking, insert_booking, lock_user, target},
     },
-    error::{AppError, AppResult, is_unique_violation},
+    db::is_unique_violation,
+    error::{AppError, AppResult},
     events::{EventDraft, Tx, resident_key},
     state::AppState,
 };
 
 fn resident(viewer: &Viewer) -> AppResult<Uuid> {
-    match viewer {
-        Viewer::Resident { user_id, .. } => Ok(*user_id),
-        Viewer::Anonymous => Err(AppError::Unauthenticated("log in first".into())),
-        Viewer::Staff { .. } => Err(AppError::Forbidden("residents only".into())),
-    }
+    viewer.require_resident("residents only")
 }
 
 /// Joins the waitlist of a full slot.

@@ -48,8 +48,8 @@ impl CalendarQuery {
     async fn calendar(
         &self,
         ctx: &Context<'_>,
-        from: NaiveDate,
-        to: NaiveDate,
+        #[graphql(desc = "First day, inclusive.")] from: NaiveDate,
+        #[graphql(desc = "Last day, inclusive; at most 366 days after `from`.")] to: NaiveDate,
     ) -> GqlResult<Vec<CalendarDayType>> {
         Ok(service::days(&ctx.state().db, from, to)
             .await?
@@ -67,7 +67,8 @@ impl CalendarQuery {
     async fn add_working_days(
         &self,
         ctx: &Context<'_>,
-        date: NaiveDate,
+        #[graphql(desc = "The start date (not itself counted).")] date: NaiveDate,
+        #[graphql(desc = "Working days to add, -3650 to 3650; negative counts backwards.")]
         days: i32,
     ) -> GqlResult<WorkingDate> {
         if !(-3650..=3650).contains(&days) {
@@ -89,7 +90,8 @@ impl CalendarQuery {
     async fn working_days_between(
         &self,
         ctx: &Context<'_>,
-        from: NaiveDate,
+        #[graphql(desc = "The start date (not itself counted).")] from: NaiveDate,
+        #[graphql(desc = "The end date (counted); may be before `from`, at most ten years apart.")]
         to: NaiveDate,
     ) -> GqlResult<WorkingDayCount> {
         if (to - from).num_days().abs() > 3660 {
@@ -114,8 +116,9 @@ impl CalendarMutation {
     async fn set_calendar_day(
         &self,
         ctx: &Context<'_>,
-        date: NaiveDate,
-        is_workday: bool,
+        #[graphql(desc = "The day to set; only days after today (China time).")] date: NaiveDate,
+        #[graphql(desc = "true: a working day; false: a rest day.")] is_workday: bool,
+        #[graphql(desc = "The holiday, or e.g. `…调休上班`, 1–32 characters; omit for none.")]
         name: Option<String>,
     ) -> GqlResult<CalendarDayType> {
         let day =
@@ -130,7 +133,11 @@ impl CalendarMutation {
 
     /// County admin: declare a year's table complete (after entering its holidays and 调休 with
     /// `setCalendarDay`); answers about that year stop being provisional. False if it already was.
-    async fn publish_calendar_year(&self, ctx: &Context<'_>, year: i32) -> GqlResult<bool> {
+    async fn publish_calendar_year(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "This year or one of the next two.")] year: i32,
+    ) -> GqlResult<bool> {
         Ok(service::publish_year(ctx.state(), ctx.viewer(), year).await?)
     }
 }

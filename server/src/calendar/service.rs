@@ -11,7 +11,8 @@ use crate::{
     audit,
     auth::Viewer,
     calendar::model::{CalendarDay, OFFICIAL_YEARS, WorkingCalendar, official_days},
-    directory::{changes::local_date, jurisdiction::Jurisdiction, model::text},
+    clock::local_date,
+    directory::{jurisdiction::Jurisdiction, model::text},
     error::{AppError, AppResult},
     state::AppState,
 };

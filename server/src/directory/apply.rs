@@ -18,7 +18,8 @@ use crate::{
     state::AppState,
 };
 
-use super::changes::{ChangeStatus, claim, local_date};
+use super::changes::{ChangeStatus, claim};
+use crate::clock::local_date;
 
 /// What one run of the job applied.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -135,11 +136,12 @@ async fn apply_staff_change(
         )),
         email: Set(Some(change.after_email.clone())),
         post: Set(Some(change.post.clone())),
+        demo: Set(false),
     }
     .insert(&*txn)
     .await
     .map_err(|e| {
-        if crate::error::is_unique_violation(&e) {
+        if crate::db::is_unique_violation(&e) {
             AppError::Conflict(format!(
                 "username {} was taken before the change took effect",
                 change.after_username

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::{
     audit,
     auth::{Role, Viewer},
-    clock::CHINA,
+    clock::local_date,
     directory::{
         catalogue::{ItemFields, item},
         jurisdiction::Jurisdiction,
@@ -66,11 +66,6 @@ impl ChangeStatus {
             }
         })
     }
-}
-
-/// The local (China) date of an instant.
-pub fn local_date(now: DateTime<Utc>) -> NaiveDate {
-    now.with_timezone(&CHINA).date_naive()
 }
 
 /// Pure rule: the effective date must be at least [`NOTICE_DAYS`] after the submission date.
@@ -140,8 +135,7 @@ pub async fn submit_staff_change(
     let unit = region(&txn, input.region_id)
         .await
         .map_err(crate::error::hidden_as_not_found("region"))?;
-    who.ensure_covers(&unit, "region")?;
-    who.ensure_admin()?;
+    who.ensure_admin_over(&unit, "region")?;
     if crate::directory::model::RegionLevel::of_role(input.role) != level_of(&unit) {
         return Err(AppError::bad_input(
             "input.role",
@@ -442,8 +436,7 @@ pub async fn submit_item_change(
     let unit = region(&txn, input.region_id)
         .await
         .map_err(crate::error::hidden_as_not_found("region"))?;
-    who.ensure_covers(&unit, "region")?;
-    who.ensure_admin()?;
+    who.ensure_admin_over(&unit, "region")?;
     let before = match input.before_item_id {
         Some(id) => Some(
             item(&txn, id)
@@ -495,7 +488,7 @@ pub async fn staff_changes(
     status: Option<ChangeStatus>,
 ) -> AppResult<Vec<staff_change_requests::Model>> {
     let who = Jurisdiction::of(&state.db, viewer).await?;
-    who.ensure_admin().or_else(|_| who.ensure_auditor())?;
+    who.ensure_admin_or_auditor()?;
     let units: Vec<Uuid> = crate::directory::service::subtree(&state.db, &who.region)
         .await?
         .into_iter()
@@ -516,7 +509,7 @@ pub async fn item_changes(
     status: Option<ChangeStatus>,
 ) -> AppResult<Vec<item_change_requests::Model>> {
     let who = Jurisdiction::of(&state.db, viewer).await?;
-    who.ensure_admin().or_else(|_| who.ensure_auditor())?;
+    who.ensure_admin_or_auditor()?;
     let units: Vec<Uuid> = crate::directory::service::subtree(&state.db, &who.region)
         .await?
         .into_iter()

@@ -1,6 +1,7 @@
 //! The change registers as CSV (UTF-8 with BOM), for the county centre's records.
 use crate::{
     auth::Viewer,
+    csv::Csv,
     directory::{catalogue::ItemFields, service::region},
     error::{AppError, AppResult},
     state::AppState,
@@ -8,51 +9,22 @@ use crate::{
 
 use super::changes::{item_changes, staff_changes};
 
-/// A CSV field, quoted when needed (RFC 4180); a leading `=`, `+`, `-` or `@` is prefixed with
-/// `'` so that spreadsheets do not run it as a formula.
-pub fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
-fn csv_line(fields: &[String]) -> String {
-    let mut line = fields
-        .iter()
-        .map(|f| csv_field(f))
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push_str("\r\n");
-    line
-}
-
 /// 附件4 in its column order: 单位名称, 变动前人员姓名, 岗位, then the new person's 姓名, 身份证号
 /// (masked), 联系电话 (masked), 邮箱, 到岗时间; then the register's own status columns.
 pub async fn staff_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<String> {
     let rows = staff_changes(state, viewer, None).await?;
-    let mut out = String::from('\u{feff}');
-    out.push_str(&csv_line(
-        &[
-            "单位名称",
-            "变动前人员姓名",
-            "岗位",
-            "姓名",
-            "身份证号",
-            "联系电话",
-            "邮箱",
-            "到岗时间",
-            "状态",
-            "审核意见",
-        ]
-        .map(String::from),
-    ));
+    let mut out = Csv::with_header(&[
+        "单位名称",
+        "变动前人员姓名",
+        "岗位",
+        "姓名",
+        "身份证号",
+        "联系电话",
+        "邮箱",
+        "到岗时间",
+        "状态",
+        "审核意见",
+    ]);
     for row in rows {
         let unit = region(&state.db, row.region_id).await?.name;
         let id = state
@@ -63,7 +35,7 @@ pub async fn staff_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<St
             .cipher
             .masked_phone(&row.after_phone_enc)
             .map_err(AppError::internal)?;
-        out.push_str(&csv_line(&[
+        out.row(&[
             unit,
             row.before_name.unwrap_or_default(),
             row.post,
@@ -74,9 +46,9 @@ pub async fn staff_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<St
             row.arrival_date.to_string(),
             row.status,
             row.decision_reason.unwrap_or_default(),
-        ]));
+        ]);
     }
-    Ok(out)
+    Ok(out.finish())
 }
 
 /// 附件5 in its column order: 单位名称, 变动前事项名称, 事项类型, then the item after the change
@@ -84,26 +56,22 @@ pub async fn staff_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<St
 /// register's own columns.
 pub async fn item_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<String> {
     let rows = item_changes(state, viewer, None).await?;
-    let mut out = String::from('\u{feff}');
-    out.push_str(&csv_line(
-        &[
-            "单位名称",
-            "变动前事项名称",
-            "事项类型",
-            "事项清单目录（主项）",
-            "是否列入省“四级四同”清单",
-            "业务办理项目名称",
-            "事项类型",
-            "事项是否在一体化平台办理",
-            "是否高频事项",
-            "办件类型",
-            "是否最多跑一次办理",
-            "生效日期",
-            "状态",
-            "审核意见",
-        ]
-        .map(String::from),
-    ));
+    let mut out = Csv::with_header(&[
+        "单位名称",
+        "变动前事项名称",
+        "事项类型",
+        "事项清单目录（主项）",
+        "是否列入省“四级四同”清单",
+        "业务办理项目名称",
+        "事项类型",
+        "事项是否在一体化平台办理",
+        "是否高频事项",
+        "办件类型",
+        "是否最多跑一次办理",
+        "生效日期",
+        "状态",
+        "审核意见",
+    ]);
     let yes_no = |b: bool| {
         if b {
             "是".to_string()
@@ -114,7 +82,7 @@ pub async fn item_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<Str
     for row in rows {
         let unit = region(&state.db, row.region_id).await?.name;
         let after: ItemFields = serde_json::from_str(&row.after).map_err(AppError::internal)?;
-        out.push_str(&csv_line(&[
+        out.row(&[
             unit,
             row.before_item_name.unwrap_or_default(),
             row.before_item_type.unwrap_or_default(),
@@ -135,20 +103,7 @@ pub async fn item_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<Str
             row.effective_date.to_string(),
             row.status,
             row.decision_reason.unwrap_or_default(),
-        ]));
+        ]);
     }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_defused() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
-    }
+    Ok(out.finish())
 }

@@ -81,6 +81,19 @@ impl Jurisdiction {
         }
     }
 
+    /// "Admin over this region": NOT_FOUND `what` unless the region is inside the jurisdiction
+    /// (its existence is not told), then FORBIDDEN unless the viewer is a county or township
+    /// administrator.
+    pub fn ensure_admin_over(&self, region: &regions::Model, what: &'static str) -> AppResult<()> {
+        self.ensure_covers(region, what)?;
+        self.ensure_admin()
+    }
+
+    /// FORBIDDEN unless the viewer administers (county or township admin) or audits.
+    pub fn ensure_admin_or_auditor(&self) -> AppResult<()> {
+        self.ensure_admin().or_else(|_| self.ensure_auditor())
+    }
+
     /// FORBIDDEN unless the viewer is the county centre's administrator.
     pub fn ensure_county_admin(&self) -> AppResult<()> {
         if self.role == Role::CountyAdmin {

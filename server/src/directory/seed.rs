@@ -1,12 +1,18 @@
 //! Demo data for 沁水县 (division code 140521): its 7 towns and 5 townships, a few villages each,
-//! service points and a small catalogue. Every region is marked `demo`; the township codes
+//! service points, a small catalogue, and demo staff (a county admin and an agent at every point,
+//! sharing one generated password shown once on the console). Every region is marked `demo`; the township codes
 //! follow the statutory pattern but the village lists are invented — the county loads its real
 //! lists with `createRegion`. Loading is idempotent (nothing happens when the county exists).
 use chrono::{DateTime, Utc};
-use entity::regions;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use entity::{regions, service_points, staff_accounts};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, Set,
+};
+use uuid::Uuid;
 
 use crate::{
+    auth::{Role, password::hash_password},
     directory::{
         catalogue::{ItemFields, write_item},
         model::{HandlingType, RegionLevel, ServicePointKind},
@@ -32,16 +38,35 @@ const TOWNSHIPS: [(&str, &str, [&str; 2]); 12] = [
     ("140521204", "十里乡", ["十里村", "孝良村"]),
 ];
 
-/// Loads the demo set unless the county already exists. Returns whether it loaded anything.
-pub async fn load_demo(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<bool> {
+/// The demo staff created with the demo directory: a county admin and an agent at every demo
+/// point, all marked demo, sharing one generated password (shown once, on the console).
+#[derive(Clone, Debug)]
+pub struct DemoStaff {
+    /// The county admin's username.
+    pub admin: String,
+    /// The agents' usernames, one per demo point, in the order the points were created.
+    pub agents: Vec<String>,
+    /// The one password of every demo account.
+    pub password: String,
+}
+
+/// Loads the demo set unless the county already exists: the regions, points and catalogue, and
+/// (`with_staff`) the demo staff. Returns the demo staff when it loaded anything (no accounts
+/// and no password without `with_staff`).
+pub async fn load_demo(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    with_staff: bool,
+) -> AppResult<Option<DemoStaff>> {
     let exists = regions::Entity::find()
         .filter(regions::Column::Code.eq(COUNTY_CODE))
         .one(db)
         .await?
         .is_some();
     if exists {
-        return Ok(false);
+        return Ok(None);
     }
+    let mut points = Vec::new();
     let txn = crate::db::begin_write(db).await?;
     let county = insert_region(
         &txn,
@@ -64,45 +89,51 @@ pub async fn load_demo(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult
             location,
             opening_hours: None,
         };
-    insert_service_point(
-        &txn,
-        now,
-        point(
-            county.id,
-            ServicePointKind::CountyZone,
-            "县政务服务大厅帮办代办服务专区",
-            "沁水县政务服务中心一楼",
-            "0356-7000001",
-            Some((35.689, 112.187)),
-        ),
-    )
-    .await?;
-    insert_service_point(
-        &txn,
-        now,
-        point(
-            county.id,
-            ServicePointKind::WindowUnit,
-            "县市场监督管理局窗口",
-            "沁水县政务服务中心二楼",
-            "0356-7000002",
-            Some((35.689, 112.187)),
-        ),
-    )
-    .await?;
-    insert_service_point(
-        &txn,
-        now,
-        point(
-            county.id,
-            ServicePointKind::WindowUnit,
-            "县人力资源和社会保障局窗口",
-            "沁水县政务服务中心二楼",
-            "0356-7000003",
-            Some((35.689, 112.187)),
-        ),
-    )
-    .await?;
+    points.push(
+        insert_service_point(
+            &txn,
+            now,
+            point(
+                county.id,
+                ServicePointKind::CountyZone,
+                "县政务服务大厅帮办代办服务专区",
+                "沁水县政务服务中心一楼",
+                "0356-7000001",
+                Some((35.689, 112.187)),
+            ),
+        )
+        .await?,
+    );
+    points.push(
+        insert_service_point(
+            &txn,
+            now,
+            point(
+                county.id,
+                ServicePointKind::WindowUnit,
+                "县市场监督管理局窗口",
+                "沁水县政务服务中心二楼",
+                "0356-7000002",
+                Some((35.689, 112.187)),
+            ),
+        )
+        .await?,
+    );
+    points.push(
+        insert_service_point(
+            &txn,
+            now,
+            point(
+                county.id,
+                ServicePointKind::WindowUnit,
+                "县人力资源和社会保障局窗口",
+                "沁水县政务服务中心二楼",
+                "0356-7000003",
+                Some((35.689, 112.187)),
+            ),
+        )
+        .await?,
+    );
     for (i, (code, name, villages)) in TOWNSHIPS.iter().enumerate() {
         let township = insert_region(
             &txn,
@@ -116,19 +147,21 @@ pub async fn load_demo(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult
         )
         .await?;
         let offset = i as f64 * 0.03;
-        insert_service_point(
-            &txn,
-            now,
-            point(
-                township.id,
-                ServicePointKind::TownshipCenter,
-                &format!("{name}综合便民服务中心"),
-                &format!("{name}人民政府院内"),
-                &format!("0356-70001{i:02}"),
-                Some((35.60 + offset, 112.10 + offset)),
-            ),
-        )
-        .await?;
+        points.push(
+            insert_service_point(
+                &txn,
+                now,
+                point(
+                    township.id,
+                    ServicePointKind::TownshipCenter,
+                    &format!("{name}综合便民服务中心"),
+                    &format!("{name}人民政府院内"),
+                    &format!("0356-70001{i:02}"),
+                    Some((35.60 + offset, 112.10 + offset)),
+                ),
+            )
+            .await?,
+        );
         for (j, village) in villages.iter().enumerate() {
             let village_region = insert_region(
                 &txn,
@@ -141,19 +174,21 @@ pub async fn load_demo(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult
                 },
             )
             .await?;
-            insert_service_point(
-                &txn,
-                now,
-                point(
-                    village_region.id,
-                    ServicePointKind::VillagePoint,
-                    &format!("{village}便民服务点"),
-                    &format!("{name}{village}村委会"),
-                    &format!("0356-7002{i:02}{j}"),
-                    None,
-                ),
-            )
-            .await?;
+            points.push(
+                insert_service_point(
+                    &txn,
+                    now,
+                    point(
+                        village_region.id,
+                        ServicePointKind::VillagePoint,
+                        &format!("{village}便民服务点"),
+                        &format!("{name}{village}村委会"),
+                        &format!("0356-7002{i:02}{j}"),
+                        None,
+                    ),
+                )
+                .await?,
+            );
         }
     }
     let item = |main: &str,
@@ -234,8 +269,99 @@ pub async fn load_demo(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult
     for fields in catalogue {
         write_item(&txn, now, None, &fields.validate("seed.")?).await?;
     }
+    let staff = if with_staff {
+        demo_staff(&txn, now, county.id, &points).await?
+    } else {
+        DemoStaff {
+            admin: String::new(),
+            agents: Vec::new(),
+            password: String::new(),
+        }
+    };
     txn.commit().await?;
-    Ok(true)
+    Ok(Some(staff))
+}
+
+/// A county admin and an agent (on duty) at every demo point, marked demo, with one generated
+/// password (hashed once: every demo account shares it).
+async fn demo_staff(
+    txn: &DatabaseTransaction,
+    now: DateTime<Utc>,
+    county_id: Uuid,
+    points: &[service_points::Model],
+) -> AppResult<DemoStaff> {
+    let password: String = {
+        use rand::Rng;
+        const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        let mut rng = rand::rngs::OsRng;
+        (0..16)
+            .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+            .collect()
+    };
+    let password_hash = hash_password(password.clone()).await?;
+    let account = |username: String, display_name: String, role: Role, unit_id, point_id| {
+        staff_accounts::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            username: Set(username),
+            display_name: Set(display_name),
+            password_hash: Set(password_hash.clone()),
+            role: Set(role.as_str().to_string()),
+            unit_id: Set(Some(unit_id)),
+            active: Set(true),
+            failed_logins: Set(0),
+            locked_until: Set(None),
+            created_at: Set(now),
+            service_point_id: Set(point_id),
+            public_phone: Set(None),
+            on_duty: Set(true),
+            id_number_enc: Set(None),
+            id_number_bidx: Set(None),
+            phone_enc: Set(None),
+            phone_bidx: Set(None),
+            email: Set(None),
+            post: Set(Some("演示".into())),
+            demo: Set(true),
+        }
+    };
+    let admin = "demo-admin".to_string();
+    account(
+        admin.clone(),
+        "演示管理员".into(),
+        Role::CountyAdmin,
+        county_id,
+        None,
+    )
+    .insert(txn)
+    .await?;
+    let mut agents = Vec::new();
+    for (n, point) in points.iter().enumerate() {
+        let username = format!("demo-agent-{:02}", n + 1);
+        let role = match point
+            .kind
+            .parse::<ServicePointKind>()
+            .map(|k| k.level())
+            .unwrap_or(RegionLevel::County)
+        {
+            RegionLevel::Village => Role::VillageAgent,
+            RegionLevel::Township => Role::TownshipAgent,
+            _ => Role::CountyAgent,
+        };
+        account(
+            username.clone(),
+            format!("演示帮办员{:02}", n + 1),
+            role,
+            point.region_id,
+            Some(point.id),
+        )
+        .insert(txn)
+        .await?;
+        agents.push(username);
+    }
+    Ok(DemoStaff {
+        admin,
+        agents,
+        password,
+    })
 }
 
 /// The county root (for the CLI's `--region-code` default).

@@ -127,7 +127,7 @@ pub async fn insert_region(
     .await;
     match inserted {
         Ok(region) => Ok(region),
-        Err(error) if crate::error::is_unique_violation(&error) => Err(AppError::bad_input(
+        Err(error) if crate::db::is_unique_violation(&error) => Err(AppError::bad_input(
             "input.code",
             "a region with this code exists",
         )),
@@ -346,8 +346,7 @@ pub async fn create_service_point(
     let target = region(&txn, input.region_id)
         .await
         .map_err(crate::error::hidden_as_not_found("region"))?;
-    who.ensure_covers(&target, "region")?;
-    who.ensure_admin()?;
+    who.ensure_admin_over(&target, "region")?;
     let now = state.clock.now();
     let point = insert_service_point(&txn, now, input).await?;
     audit::record_action(
@@ -382,8 +381,7 @@ pub async fn update_service_point(
     let txn = crate::db::begin_write(&state.db).await?;
     let who = Jurisdiction::of(&txn, viewer).await?;
     let point = service_point(&txn, id).await?;
-    who.ensure_covers(&region(&txn, point.region_id).await?, "service point")?;
-    who.ensure_admin()?;
+    who.ensure_admin_over(&region(&txn, point.region_id).await?, "service point")?;
     let mut active: service_points::ActiveModel = point.into();
     if let Some(name) = update.name {
         active.name = Set(text(&name, "input.name", 64)?);
@@ -431,8 +429,7 @@ pub async fn generate_qr_code(
     {
         let who = Jurisdiction::of(&state.db, viewer).await?;
         let point = service_point(&state.db, id).await?;
-        who.ensure_covers(&region(&state.db, point.region_id).await?, "service point")?;
-        who.ensure_admin()?;
+        who.ensure_admin_over(&region(&state.db, point.region_id).await?, "service point")?;
     }
     let point = service_point(&state.db, id).await?;
     let wechat = state.wechat.as_ref().ok_or_else(|| {

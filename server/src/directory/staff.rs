@@ -137,8 +137,7 @@ pub async fn create_staff(
     let target = region(&*txn, input.region_id)
         .await
         .map_err(crate::error::hidden_as_not_found("region"))?;
-    who.ensure_covers(&target, "region")?;
-    who.ensure_admin()?;
+    who.ensure_admin_over(&target, "region")?;
     if who.role == Role::TownshipAdmin
         && !matches!(
             input.role,

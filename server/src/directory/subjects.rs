@@ -50,10 +50,11 @@ impl SubjectAccess for DirectorySubjects {
             _ => None,
         }
         .ok_or_else(not_found)?;
-        let who = Jurisdiction::of(&state.db, viewer).await?;
+        let who = Jurisdiction::of(&state.db, viewer)
+            .await
+            .map_err(hidden_as_not_found("subject"))?;
         who.ensure_covers(&region(&state.db, region_id).await?, "subject")?;
-        who.ensure_admin()
-            .or_else(|_| who.ensure_auditor())
+        who.ensure_admin_or_auditor()
             .map_err(hidden_as_not_found("subject"))
     }
 }

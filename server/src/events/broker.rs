@@ -14,7 +14,7 @@ use redis::{
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tokio::sync::watch;
 
-use crate::events::{Envelope, hub::Hub};
+use crate::events::{hub::Hub, model::Envelope};
 
 #[derive(Debug, thiserror::Error)]
 #[error("broker unavailable: {0}")]

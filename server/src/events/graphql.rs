@@ -35,6 +35,8 @@ pub struct Event {
     pub kind: String,
     /// The kind of thing it happened to, e.g. `staff_change`, `account`.
     pub subject_kind: String,
+    /// The id of the thing it happened to (for a queue, `queue:<servicePointId>:<date>`);
+    /// pass it to `subjectEvents` to follow that thing.
     pub subject_id: ID,
     /// Details for display (no personal data in plain text).
     pub payload: Json<serde_json::Value>,
@@ -251,6 +253,9 @@ impl EventSubscription {
     async fn my_events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The last event id received, to replay what followed it; omit for live events only."
+        )]
         after: Option<ID>,
     ) -> BoxStream<'static, GqlResult<Event>> {
         let state = ctx.data_unchecked::<Arc<AppState>>().clone();
@@ -269,7 +274,11 @@ impl EventSubscription {
     async fn subject_events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The subject to follow: an event's `subjectId`, e.g. a booking's id.")]
         subject_id: ID,
+        #[graphql(
+            desc = "The last event id received, to replay what followed it; omit for live events only."
+        )]
         after: Option<ID>,
     ) -> BoxStream<'static, GqlResult<Event>> {
         let state = ctx.data_unchecked::<Arc<AppState>>().clone();

@@ -13,7 +13,7 @@ use std::{
 
 use tokio::sync::mpsc;
 
-use crate::events::Envelope;
+use crate::events::model::Envelope;
 
 type Routes = HashMap<String, Vec<(u64, mpsc::Sender<Arc<Envelope>>, Arc<AtomicBool>)>>;
 

@@ -7,92 +7,24 @@
 pub mod broker;
 pub mod graphql;
 pub mod hub;
+pub mod model;
 pub mod reactions;
 pub mod relay;
 pub mod subjects;
 
+pub use model::{Envelope, EventDraft, resident_key, staff_key, viewer_key};
+
 use std::ops::Deref;
 
-use chrono::{DateTime, Utc};
+use chrono::SubsecRound;
 use entity::{event_audience, events, outbox};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, Set,
     Statement,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{auth::Viewer, error::AppResult, state::AppState};
-
-/// Who may see an event: `resident:<uuid>` or `staff:<uuid>`.
-pub fn resident_key(id: Uuid) -> String {
-    format!("resident:{id}")
-}
-
-pub fn staff_key(id: Uuid) -> String {
-    format!("staff:{id}")
-}
-
-/// The audience key of a viewer, if signed in.
-pub fn viewer_key(viewer: &Viewer) -> Option<String> {
-    match viewer {
-        Viewer::Anonymous => None,
-        Viewer::Resident { user_id, .. } => Some(resident_key(*user_id)),
-        Viewer::Staff { staff_id, .. } => Some(staff_key(*staff_id)),
-    }
-}
-
-/// An event about to be written.
-#[derive(Clone, Debug)]
-pub struct EventDraft {
-    pub kind: &'static str,
-    pub topic: &'static str,
-    pub subject_kind: &'static str,
-    pub subject_id: String,
-    pub audience: Vec<String>,
-    /// Public to the audience: no plain personal data.
-    pub payload: Value,
-}
-
-/// An event as it travels: what was written, with its position and audience.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Envelope {
-    pub id: Uuid,
-    /// Insert order: the row's key, not an order to follow.
-    pub seq: i64,
-    /// Publish order, once the relay has positioned it (replay and live follow it).
-    #[serde(default)]
-    pub position: Option<i64>,
-    pub kind: String,
-    pub topic: String,
-    pub subject_kind: String,
-    pub subject_id: String,
-    pub audience: Vec<String>,
-    pub payload: Value,
-    pub created_at: DateTime<Utc>,
-}
-
-impl Envelope {
-    pub fn from_row(row: events::Model, audience: Vec<String>) -> Self {
-        Self {
-            id: row.id,
-            seq: row.seq,
-            position: row.position,
-            kind: row.kind,
-            topic: row.topic,
-            subject_kind: row.subject_kind,
-            subject_id: row.subject_id,
-            audience,
-            payload: serde_json::from_str(&row.payload).unwrap_or(Value::Null),
-            created_at: row.created_at,
-        }
-    }
-
-    pub fn is_for(&self, key: &str) -> bool {
-        self.audience.iter().any(|a| a == key)
-    }
-}
+use crate::{error::AppResult, state::AppState};
 
 /// Work another room records about events in the events' own transaction, so that it is
 /// never lost (the push room's delivery rows). Registered where the application is assembled
@@ -161,7 +93,9 @@ impl<'a> Tx<'a> {
     /// must do about them), just before the commit. Their order for readers is
     /// given later, by the relay (see `relay`): the sequence taken here is insert order only.
     async fn write_events(&mut self) -> AppResult<()> {
-        let now = self.state.clock.now();
+        // Microseconds, as both databases store it: what the commit hands on equals what a
+        // replay reads back.
+        let now = self.state.clock.now().trunc_subsecs(6);
         for draft in std::mem::take(&mut self.drafts) {
             let mut audience = draft.audience;
             audience.sort();

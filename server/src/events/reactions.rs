@@ -25,7 +25,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
-use super::{Envelope, broker::load_envelopes};
+use super::{broker::load_envelopes, model::Envelope};
 use crate::{
     error::{AppError, AppResult},
     state::AppState,

@@ -40,7 +40,8 @@ impl SystemSubscription {
     async fn clock(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 1)] interval_seconds: i32,
+        #[graphql(default = 1, desc = "Seconds between readings, 1–60 (default 1).")]
+        interval_seconds: i32,
     ) -> BoxStream<'static, GqlResult<ClockTick>> {
         if !(1..=60).contains(&interval_seconds) {
             let error = AppError::bad_input("intervalSeconds", "must be between 1 and 60");

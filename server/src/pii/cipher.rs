@@ -82,7 +82,7 @@ impl FieldCipher {
     /// it does not decrypt with this key or is not an ID number: never "absent".
     pub fn masked_id_number(&self, stored: &str) -> anyhow::Result<String> {
         let plain = self.decrypt(stored)?;
-        super::ResidentIdNumber::parse(&plain, "id")
+        super::identity::ResidentIdNumber::parse(&plain, "id")
             .map(|v| v.masked())
             .map_err(|_| anyhow!("a stored ID number is not an ID number"))
     }
@@ -90,7 +90,7 @@ impl FieldCipher {
     /// A stored mobile number, decrypted and masked (`138****5678`); an error as above.
     pub fn masked_phone(&self, stored: &str) -> anyhow::Result<String> {
         let plain = self.decrypt(stored)?;
-        super::MobileNumber::parse(&plain, "phone")
+        super::phone::MobileNumber::parse(&plain, "phone")
             .map(|v| v.masked())
             .map_err(|_| anyhow!("a stored mobile number is not a mobile number"))
     }

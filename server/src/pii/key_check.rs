@@ -10,7 +10,7 @@ use sea_orm::{
     sea_query::OnConflict,
 };
 
-use super::FieldCipher;
+use super::cipher::FieldCipher;
 
 const MISMATCH: &str = "the data key does not match the personal data in this database: start \
     with the data key it was written with (BANGBAN_PII_DATA_KEY, or data.key in \

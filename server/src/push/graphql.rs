@@ -14,12 +14,14 @@ use crate::{
 pub struct ConsentResultInput {
     /// The template id as configured for this mini-program.
     pub template_id: String,
+    /// What WeChat answered for this template.
     pub status: ConsentAnswer,
 }
 
 /// The resident's consent for one template.
 #[derive(SimpleObject)]
 pub struct SubscriptionCredit {
+    /// The subscribe-message template id.
     pub template_id: String,
     /// Messages that may still be sent with this template (one per `accept`).
     pub credits: i32,
@@ -41,9 +43,11 @@ impl PushDelivery {
     async fn subject_id(&self) -> ID {
         ID(self.0.subject_id.clone())
     }
+    /// The subscribe-message template it uses.
     async fn template_id(&self) -> &str {
         &self.0.template_id
     }
+    /// Where the message stands: queued, sent, or why it was not.
     async fn status(&self) -> GqlResult<DeliveryStatus> {
         Ok(DeliveryStatus::parse(&self.0.status)?)
     }
@@ -74,7 +78,7 @@ impl PushQuery {
     async fn my_push_deliveries(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20, desc = "How many, 1–100 (default 20).")] first: i32,
     ) -> GqlResult<Vec<PushDelivery>> {
         if !(1..=100).contains(&first) {
             return Err(AppError::bad_input("first", "between 1 and 100").into());
@@ -92,6 +96,7 @@ impl PushQuery {
     async fn push_deliveries(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The subject, as in `Event.subjectId` (e.g. a booking's id).")]
         subject_id: ID,
     ) -> GqlResult<Vec<PushDelivery>> {
         let rows =
@@ -110,7 +115,9 @@ impl PushMutation {
     async fn record_subscribe_consent(
         &self,
         ctx: &Context<'_>,
-        results: Vec<ConsentResultInput>,
+        #[graphql(desc = "One answer per template in `res` (1–20).")] results: Vec<
+            ConsentResultInput,
+        >,
     ) -> GqlResult<Vec<SubscriptionCredit>> {
         let answers: Vec<(String, ConsentAnswer)> = results
             .into_iter()

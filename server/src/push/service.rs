@@ -95,12 +95,7 @@ pub async fn record_consent(
     viewer: &Viewer,
     answers: &[(String, ConsentAnswer)],
 ) -> AppResult<Vec<push_consents::Model>> {
-    let Viewer::Resident { user_id, .. } = viewer else {
-        return Err(match viewer {
-            Viewer::Anonymous => AppError::Unauthenticated("log in first".into()),
-            _ => AppError::Forbidden("consent is given by residents".into()),
-        });
-    };
+    let user_id = &viewer.require_resident("consent is given by residents")?;
     if answers.is_empty() || answers.len() > 20 {
         return Err(AppError::bad_input("results", "report 1 to 20 answers"));
     }
@@ -281,12 +276,7 @@ pub async fn my_deliveries(
     viewer: &Viewer,
     first: u64,
 ) -> AppResult<Vec<push_deliveries::Model>> {
-    let Viewer::Resident { user_id, .. } = viewer else {
-        return Err(match viewer {
-            Viewer::Anonymous => AppError::Unauthenticated("log in first".into()),
-            _ => AppError::Forbidden("residents only".into()),
-        });
-    };
+    let user_id = &viewer.require_resident("residents only")?;
     Ok(push_deliveries::Entity::find()
         .filter(push_deliveries::Column::UserId.eq(*user_id))
         .order_by_desc(push_deliveries::Column::CreatedAt)

@@ -45,7 +45,7 @@ impl BookingQuery {
     async fn point_check_in_code(
         &self,
         ctx: &Context<'_>,
-        service_point_id: ID,
+        #[graphql(desc = "The point whose desk shows the code.")] service_point_id: ID,
     ) -> GqlResult<CheckInCode> {
         let point = parse_id(&service_point_id, "servicePointId")?;
         let (code, valid_until) =
@@ -58,8 +58,9 @@ impl BookingQuery {
     async fn available_slots(
         &self,
         ctx: &Context<'_>,
-        service_point_id: ID,
-        from: NaiveDate,
+        #[graphql(desc = "The service point (an active one).")] service_point_id: ID,
+        #[graphql(desc = "First China date, inclusive.")] from: NaiveDate,
+        #[graphql(desc = "Last China date, inclusive; at most `windowDays` after `from`.")]
         to: NaiveDate,
     ) -> GqlResult<Vec<Slot>> {
         let point = parse_id(&service_point_id, "servicePointId")?;
@@ -74,8 +75,9 @@ impl BookingQuery {
     async fn point_slots(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The service point, inside the viewer's jurisdiction.")]
         service_point_id: ID,
-        day: NaiveDate,
+        #[graphql(desc = "The China date.")] day: NaiveDate,
     ) -> GqlResult<Vec<Slot>> {
         let point = parse_id(&service_point_id, "servicePointId")?;
         Ok(schedule::point_slots(ctx.state(), ctx.viewer(), point, day)
@@ -89,7 +91,7 @@ impl BookingQuery {
     async fn booking_policy(
         &self,
         ctx: &Context<'_>,
-        service_point_id: ID,
+        #[graphql(desc = "The service point.")] service_point_id: ID,
     ) -> GqlResult<BookingPolicy> {
         let point = parse_id(&service_point_id, "servicePointId")?;
         Ok(schedule::point_policy(&ctx.state().db, point).await?.into())
@@ -102,11 +104,16 @@ impl BookingQuery {
     async fn ledger(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "One point; omit for every point in the viewer's jurisdiction.")]
         service_point_id: Option<ID>,
+        #[graphql(desc = "Start of the period by `occurredAt` (a UTC instant), inclusive.")]
         from: DateTime<Utc>,
+        #[graphql(desc = "End of the period by `occurredAt`, inclusive; not before `from`.")]
         to: DateTime<Utc>,
+        #[graphql(desc = "Narrow by channel, outcome or back-filling; omit for every entry.")]
         filter: Option<LedgerFilterInput>,
-        #[graphql(default = 50)] first: i32,
+        #[graphql(default = 50, desc = "Entries per page, 1–200 (default 50).")] first: i32,
+        #[graphql(desc = "The previous page's `nextCursor`; omit for the first page.")]
         after: Option<String>,
     ) -> GqlResult<LedgerPageType> {
         let point = service_point_id
@@ -136,9 +143,13 @@ impl BookingQuery {
     async fn ledger_csv(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "One point; omit for every point in the viewer's jurisdiction.")]
         service_point_id: Option<ID>,
+        #[graphql(desc = "Start of the period by `occurredAt` (a UTC instant), inclusive.")]
         from: DateTime<Utc>,
+        #[graphql(desc = "End of the period by `occurredAt`, inclusive; not before `from`.")]
         to: DateTime<Utc>,
+        #[graphql(desc = "Narrow by channel, outcome or back-filling; omit for every entry.")]
         filter: Option<LedgerFilterInput>,
     ) -> GqlResult<String> {
         let point = service_point_id
@@ -191,8 +202,9 @@ impl BookingQuery {
     async fn point_bookings(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The service point, inside the viewer's jurisdiction.")]
         service_point_id: ID,
-        day: NaiveDate,
+        #[graphql(desc = "The China date of the slots.")] day: NaiveDate,
     ) -> GqlResult<Vec<Booking>> {
         let point = parse_id(&service_point_id, "servicePointId")?;
         Ok(service::at_point(ctx.state(), ctx.viewer(), point, day)
@@ -206,7 +218,7 @@ impl BookingQuery {
     async fn point_queue(
         &self,
         ctx: &Context<'_>,
-        service_point_id: ID,
+        #[graphql(desc = "The point whose desk the viewer works.")] service_point_id: ID,
     ) -> GqlResult<Vec<QueueTicket>> {
         let point = parse_id(&service_point_id, "servicePointId")?;
         Ok(queue::today(ctx.state(), ctx.viewer(), point)
@@ -217,7 +229,11 @@ impl BookingQuery {
     }
 
     /// Where a queue number stands now (its resident, or the point's desk).
-    async fn queue_position(&self, ctx: &Context<'_>, ticket_id: ID) -> GqlResult<QueuePosition> {
+    async fn queue_position(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The queue number's id (`QueueTicket.id`).")] ticket_id: ID,
+    ) -> GqlResult<QueuePosition> {
         let id = parse_id(&ticket_id, "ticketId")?;
         queue::visible_ticket(ctx.state(), ctx.viewer(), id).await?;
         Ok(QueuePosition(queue::position(ctx.state(), id).await?))
@@ -236,6 +252,7 @@ impl BookingMutation {
     async fn book_appointment(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The point, slot, item and kind to book, with an idempotency key.")]
         input: BookAppointmentInput,
     ) -> GqlResult<Booking> {
         let booker = Booker::Resident {
@@ -251,6 +268,7 @@ impl BookingMutation {
     async fn book_on_behalf(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The resident's phone number, the booking, and how the resident asked.")]
         input: BookOnBehalfInput,
     ) -> GqlResult<Booking> {
         let booker = Booker::Staff {
@@ -275,7 +293,8 @@ impl BookingMutation {
     async fn cancel_booking(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The booking's id.")] id: ID,
+        #[graphql(desc = "Required from staff: the channel (and consent); residents omit it.")]
         on_behalf: Option<OnBehalfInput>,
     ) -> GqlResult<Booking> {
         Ok(Booking(
@@ -294,8 +313,9 @@ impl BookingMutation {
     async fn reschedule_booking(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        slot_id: ID,
+        #[graphql(desc = "The booking's id.")] id: ID,
+        #[graphql(desc = "The new slot, at the same service point.")] slot_id: ID,
+        #[graphql(desc = "Required from staff: the channel (and consent); residents omit it.")]
         on_behalf: Option<OnBehalfInput>,
     ) -> GqlResult<Booking> {
         Ok(Booking(
@@ -315,7 +335,8 @@ impl BookingMutation {
     async fn set_booking_policy(
         &self,
         ctx: &Context<'_>,
-        service_point_id: ID,
+        #[graphql(desc = "The point whose rules change.")] service_point_id: ID,
+        #[graphql(desc = "The rules to change; fields left out keep their current value.")]
         input: BookingPolicyInput,
     ) -> GqlResult<BookingPolicy> {
         let point = parse_id(&service_point_id, "servicePointId")?;
@@ -332,9 +353,9 @@ impl BookingMutation {
     async fn set_staff_duty_day(
         &self,
         ctx: &Context<'_>,
-        staff_id: ID,
-        day: NaiveDate,
-        on_duty: bool,
+        #[graphql(desc = "The agent, assigned to a service point.")] staff_id: ID,
+        #[graphql(desc = "The China date, from today up to 366 days ahead.")] day: NaiveDate,
+        #[graphql(desc = "true: on duty that day; false: off duty that day.")] on_duty: bool,
     ) -> GqlResult<DutyChangeResult> {
         let staff = parse_id(&staff_id, "staffId")?;
         let change = seats::set_duty_day(ctx.state(), ctx.viewer(), staff, day, on_duty).await?;
@@ -344,7 +365,11 @@ impl BookingMutation {
     }
 
     /// Agents of the point: accept (受理) a booking.
-    async fn accept_booking(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Booking> {
+    async fn accept_booking(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The booking's id; only a BOOKED booking can be accepted.")] id: ID,
+    ) -> GqlResult<Booking> {
         Ok(Booking(
             changes::review(ctx.state(), ctx.viewer(), parse_id(&id, "id")?, true, None).await?,
         ))
@@ -354,8 +379,9 @@ impl BookingMutation {
     async fn refuse_booking(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        reason_code: String,
+        #[graphql(desc = "The booking's id.")] id: ID,
+        #[graphql(desc = "A short reason code, 1–32 characters.")] reason_code: String,
+        #[graphql(desc = "The explanation shown to the resident, 1–500 characters.")]
         explanation: String,
     ) -> GqlResult<Booking> {
         let reason = Some((reason_code, explanation));
@@ -376,6 +402,7 @@ impl BookingMutation {
     async fn join_waitlist(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The full slot to wait for, and what the booking will be for.")]
         input: JoinWaitlistInput,
     ) -> GqlResult<WaitlistEntry> {
         let entry = waitlist::join(
@@ -391,14 +418,22 @@ impl BookingMutation {
     }
 
     /// Residents: leave a waitlist (a held seat passes to the next in line).
-    async fn leave_waitlist(&self, ctx: &Context<'_>, id: ID) -> GqlResult<WaitlistEntry> {
+    async fn leave_waitlist(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The waitlist entry's id.")] id: ID,
+    ) -> GqlResult<WaitlistEntry> {
         Ok(WaitlistEntry(
             waitlist::leave(ctx.state(), ctx.viewer(), parse_id(&id, "id")?).await?,
         ))
     }
 
     /// Residents: take the seat held for you before `offeredUntil`.
-    async fn claim_waitlist_offer(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Booking> {
+    async fn claim_waitlist_offer(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The waitlist entry holding the offered seat.")] id: ID,
+    ) -> GqlResult<Booking> {
         Ok(Booking(
             waitlist::claim(ctx.state(), ctx.viewer(), parse_id(&id, "id")?).await?,
         ))
@@ -412,8 +447,10 @@ impl BookingMutation {
     async fn check_in(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The `scene` of the point's printed QR code (URI-decoded).")]
         point_scene: String,
-        check_in_code: String,
+        #[graphql(desc = "The check-in code the desk shows now.")] check_in_code: String,
+        #[graphql(desc = "The booking code (any case) for an appointment; omit for a walk-in.")]
         booking_code: Option<String>,
     ) -> GqlResult<QueueTicket> {
         Ok(QueueTicket(
@@ -434,7 +471,8 @@ impl BookingMutation {
     async fn check_in_at_desk(
         &self,
         ctx: &Context<'_>,
-        service_point_id: ID,
+        #[graphql(desc = "The point whose desk the viewer works.")] service_point_id: ID,
+        #[graphql(desc = "The resident's booking code (any case); omit for a walk-in.")]
         booking_code: Option<String>,
     ) -> GqlResult<QueueTicket> {
         let point_id = parse_id(&service_point_id, "servicePointId")?;
@@ -454,7 +492,7 @@ impl BookingMutation {
     async fn call_next(
         &self,
         ctx: &Context<'_>,
-        service_point_id: ID,
+        #[graphql(desc = "The point whose desk the viewer works.")] service_point_id: ID,
     ) -> GqlResult<Option<QueueTicket>> {
         let point = parse_id(&service_point_id, "servicePointId")?;
         Ok(queue::call_next(ctx.state(), ctx.viewer(), point)
@@ -466,7 +504,8 @@ impl BookingMutation {
     async fn finish_ticket(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The called queue number's id (`QueueTicket.id`).")] id: ID,
+        #[graphql(desc = "true: served; false: absent when called (a booking becomes a no-show).")]
         served: bool,
     ) -> GqlResult<QueueTicket> {
         Ok(QueueTicket(
@@ -479,7 +518,7 @@ impl BookingMutation {
     async fn record_contact(
         &self,
         ctx: &Context<'_>,
-        input: RecordContactInput,
+        #[graphql(desc = "The contact to record.")] input: RecordContactInput,
     ) -> GqlResult<LedgerEntry> {
         let state = ctx.state();
         let point = parse_id(&input.service_point_id, "input.servicePointId")?;
@@ -512,8 +551,9 @@ impl BookingMutation {
     async fn appeal_booking_restriction(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The resident's own active restriction (`BookingRestriction.id`).")]
         id: ID,
-        reason: String,
+        #[graphql(desc = "Why it should be lifted, 1–500 characters.")] reason: String,
     ) -> GqlResult<BookingRestriction> {
         Ok(BookingRestriction(
             restrictions::appeal(ctx.state(), ctx.viewer(), parse_id(&id, "id")?, &reason).await?,
@@ -524,9 +564,9 @@ impl BookingMutation {
     async fn decide_restriction_appeal(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        lift: bool,
-        decision: String,
+        #[graphql(desc = "The appealed restriction's id.")] id: ID,
+        #[graphql(desc = "true lifts the restriction at once; false upholds it.")] lift: bool,
+        #[graphql(desc = "The reason, told to the resident, 1–500 characters.")] decision: String,
     ) -> GqlResult<BookingRestriction> {
         Ok(BookingRestriction(
             restrictions::decide(
@@ -551,7 +591,7 @@ impl QueueSubscription {
     async fn queue_position(
         &self,
         ctx: &Context<'_>,
-        ticket_id: ID,
+        #[graphql(desc = "The queue number's id (`QueueTicket.id`).")] ticket_id: ID,
     ) -> BoxStream<'static, GqlResult<QueuePosition>> {
         let state = ctx.data_unchecked::<Arc<AppState>>().clone();
         let ticket = match parse_id(&ticket_id, "ticketId") {

@@ -59,6 +59,7 @@ pub struct Booking(pub bookings::Model);
 /// An appointment (预约).
 #[Object]
 impl Booking {
+    /// Stable id (UUID); pass it as `id` to the booking mutations.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -66,15 +67,19 @@ impl Booking {
     async fn code(&self) -> &str {
         &self.0.code
     }
+    /// Where the booking stands.
     async fn status(&self) -> GqlResult<BookingStatus> {
         Ok(BookingStatus::parse(&self.0.status)?)
     }
+    /// What the resident wants (咨询, 帮办 or 代办); null only for an unrecognised stored value.
     async fn kind(&self) -> Option<BookingKind> {
         BookingKind::parse(&self.0.kind)
     }
+    /// The booked slot (the new one after a move).
     async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Slot> {
         Ok(Slot(schedule::slot(&ctx.state().db, self.0.slot_id).await?))
     }
+    /// The service point where it is booked.
     async fn service_point(&self, ctx: &Context<'_>) -> GqlResult<ServicePoint> {
         let point =
             crate::directory::service::service_point(&ctx.state().db, self.0.service_point_id)
@@ -84,6 +89,7 @@ impl Booking {
             distance_km: None,
         })
     }
+    /// The catalogue item (事项) it is for.
     async fn item(&self, ctx: &Context<'_>) -> GqlResult<Item> {
         Ok(Item(
             catalogue::item(&ctx.state().db, self.0.item_id).await?,
@@ -126,6 +132,7 @@ impl Booking {
     async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
         self.0.reviewed_at
     }
+    /// The staff member who accepted or refused it; null until reviewed.
     async fn reviewed_by(&self) -> Option<ID> {
         self.0.reviewed_by.map(|id| ID(id.to_string()))
     }
@@ -146,6 +153,7 @@ pub struct LedgerEntry(pub ledger::LedgerView);
 /// One ledger (台账) entry: a contact and its outcome.
 #[Object]
 impl LedgerEntry {
+    /// Stable id (UUID).
     async fn id(&self) -> ID {
         ID(self.0.entry.id.to_string())
     }
@@ -189,6 +197,7 @@ impl LedgerEntry {
     async fn entered_by(&self) -> Option<ID> {
         self.0.entry.entered_by.map(|id| ID(id.to_string()))
     }
+    /// When it was entered (UTC, ISO 8601); for back-filled entries, after `occurredAt`.
     async fn entered_at(&self) -> DateTime<Utc> {
         self.0.entry.entered_at
     }
@@ -213,6 +222,7 @@ impl LedgerEntry {
 /// A page of the ledger.
 #[derive(SimpleObject)]
 pub struct LedgerPageType {
+    /// Up to `first` entries, oldest first.
     pub entries: Vec<LedgerEntry>,
     /// Pass as `after` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
@@ -221,16 +231,27 @@ pub struct LedgerPageType {
 /// Outcomes to filter the ledger by.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum LedgerOutcome {
+    /// A booking was made, online or on the resident's behalf.
     Booked,
+    /// A booking was accepted (受理).
     Accepted,
+    /// A booking or a contact was refused (不予受理), with a reason code.
     Refused,
+    /// A booking was cancelled.
     Cancelled,
+    /// A booking was moved to another slot.
     Rescheduled,
+    /// A missed booking (爽约): not checked in by its slot's end and grace, or absent when called.
     NoShow,
+    /// Served at the counter: a booking, a walk-in number or a recorded contact.
     Served,
+    /// A walk-in number absent when called.
     Absent,
+    /// Advice given (a recorded contact).
     Consulted,
+    /// Sent to another point or department (a recorded contact).
     Referred,
+    /// A checked-in number the desk never finished that day.
     Unfinished,
 }
 
@@ -255,7 +276,9 @@ impl LedgerOutcome {
 /// Narrows the ledger.
 #[derive(InputObject, Default)]
 pub struct LedgerFilterInput {
+    /// Only entries made through this channel.
     pub channel: Option<Channel>,
+    /// Only entries with this outcome.
     pub outcome: Option<LedgerOutcome>,
     /// true: only entries back-filled from paper; false: only live ones.
     pub backfilled: Option<bool>,
@@ -289,15 +312,19 @@ pub enum ContactOutcome {
 /// from the paper register with its original time.
 #[derive(InputObject)]
 pub struct RecordContactInput {
+    /// The point whose ledger it goes into (the viewer works its desk).
     pub service_point_id: ID,
     /// PHONE, WINDOW, AGENT_ON_BEHALF or REMOTE.
     pub channel: Channel,
+    /// The catalogue item concerned, if known.
     pub item_id: Option<ID>,
     /// Stored encrypted; shown in full only to the point's own desk.
     pub applicant_name: Option<String>,
+    /// What came of it; REFUSED needs `reasonCode`.
     pub outcome: ContactOutcome,
     /// Required for REFUSED.
     pub reason_code: Option<String>,
+    /// Free text, up to 500 characters; in full only for admins and the point's own agents.
     pub note: Option<String>,
     /// When it happened; omit for now. More than 10 minutes ago marks it back-filled (补录).
     pub occurred_at: Option<DateTime<Utc>>,
@@ -320,6 +347,7 @@ pub struct BookingPolicy {
     pub max_open_bookings: i32,
     /// No-shows within `noShowWindowDays` that suspend online booking (0 = never).
     pub no_show_limit: i32,
+    /// The past days within which no-shows count toward `noShowLimit`.
     pub no_show_window_days: i32,
     /// Days online booking stays suspended (appealable to the county administration).
     pub no_show_ban_days: i32,
@@ -421,18 +449,22 @@ impl From<BookingPolicyInput> for crate::booking::model::PolicyPatch {
 /// Booking for an enterprise (企业办事).
 #[derive(InputObject)]
 pub struct EnterpriseInput {
+    /// The enterprise's name, 1–100 characters.
     pub name: String,
     /// 统一社会信用代码 (checked).
     pub credit_code: String,
 }
 
+/// A booking: a slot at a service point, the catalogue item and what the resident wants.
 #[derive(InputObject)]
 pub struct BookAppointmentInput {
+    /// The service point to book at.
     pub service_point_id: ID,
     /// From `availableSlots`.
     pub slot_id: ID,
     /// A catalogue item handled at this point's level.
     pub item_id: ID,
+    /// What the resident wants: consultation (咨询), assisted (帮办) or proxy (代办) handling.
     pub kind: BookingKind,
     /// Only when booking for an enterprise.
     pub enterprise: Option<EnterpriseInput>,
@@ -485,6 +517,7 @@ pub struct WaitlistEntry(pub waitlist_entries::Model);
 /// A resident's place on a full slot's waitlist.
 #[Object]
 impl WaitlistEntry {
+    /// Stable id (UUID); pass it to `leaveWaitlist` or `claimWaitlistOffer`.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -503,6 +536,7 @@ impl WaitlistEntry {
     async fn ahead(&self, ctx: &Context<'_>) -> GqlResult<Option<u64>> {
         Ok(waitlist::ahead(ctx.state(), &self.0).await?)
     }
+    /// The full slot waited for.
     async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Slot> {
         Ok(Slot(schedule::slot(&ctx.state().db, self.0.slot_id).await?))
     }
@@ -512,11 +546,16 @@ impl WaitlistEntry {
     }
 }
 
+/// A place on the waitlist (候补) of a full slot.
 #[derive(InputObject)]
 pub struct JoinWaitlistInput {
+    /// The service point of the slot.
     pub service_point_id: ID,
+    /// A full slot of that point (e.g. the one `bookAppointment` answered SLOT_FULL for).
     pub slot_id: ID,
+    /// The catalogue item the booking will be for, handled at this point's level.
     pub item_id: ID,
+    /// What the booking will be: 咨询, 帮办 or 代办.
     pub kind: BookingKind,
 }
 
@@ -526,6 +565,7 @@ pub struct QueueTicket(pub queue_tickets::Model);
 /// A queue number at a service point for the day.
 #[Object]
 impl QueueTicket {
+    /// Stable id (UUID); pass it as `ticketId` to `queuePosition`, or as `id` to `finishTicket`.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -542,12 +582,15 @@ impl QueueTicket {
     async fn day(&self) -> NaiveDate {
         self.0.day
     }
+    /// The booking checked in with this number; null for a walk-in.
     async fn booking_id(&self) -> Option<ID> {
         self.0.booking_id.map(|id| ID(id.to_string()))
     }
+    /// When the number was handed out at check-in (UTC, ISO 8601).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When the desk called it (UTC, ISO 8601); null until called.
     async fn called_at(&self) -> Option<DateTime<Utc>> {
         self.0.called_at
     }
@@ -559,6 +602,7 @@ pub struct QueuePosition(pub queue::Position);
 /// Where a queue number stands.
 #[Object]
 impl QueuePosition {
+    /// The queue number itself, as it stands now.
     async fn ticket(&self) -> QueueTicket {
         QueueTicket(self.0.ticket.clone())
     }
@@ -578,15 +622,19 @@ pub struct BookingRestriction(pub booking_restrictions::Model);
 /// A suspension of online booking after repeated no-shows (appealable).
 #[Object]
 impl BookingRestriction {
+    /// Stable id (UUID); pass it to `appealBookingRestriction` or `decideRestrictionAppeal`.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// When the suspension began (UTC, ISO 8601).
     async fn starts_at(&self) -> DateTime<Utc> {
         self.0.starts_at
     }
+    /// When the suspension ends (UTC, ISO 8601), unless lifted earlier on appeal.
     async fn until(&self) -> DateTime<Utc> {
         self.0.until
     }
+    /// Why it was imposed, e.g. `3 no-shows within 90 days`.
     async fn reason(&self) -> &str {
         &self.0.reason
     }
@@ -594,9 +642,11 @@ impl BookingRestriction {
     async fn status(&self) -> &str {
         &self.0.status
     }
+    /// The resident's appeal; null until appealed.
     async fn appeal(&self) -> Option<&str> {
         self.0.appeal.as_deref()
     }
+    /// The county administration's reason for lifting or upholding it; null until decided.
     async fn decision(&self) -> Option<&str> {
         self.0.decision.as_deref()
     }
@@ -609,10 +659,13 @@ pub struct DutyChangeResult {
     pub overbooked_slots: Vec<Slot>,
 }
 
+/// A booking the point's desk makes for a resident who called or came to the counter.
 #[derive(InputObject)]
 pub struct BookOnBehalfInput {
     /// The mobile number the resident bound in the mini-program.
     pub resident_phone: String,
+    /// The booking itself, as for `bookAppointment`.
     pub booking: BookAppointmentInput,
+    /// The channel the resident used, and for AGENT_ON_BEHALF their consent.
     pub on_behalf: OnBehalfInput,
 }

@@ -40,8 +40,11 @@ impl DirectoryQuery {
     async fn regions(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The region whose children to list; omit for the county itself (with `level`: all of that level)."
+        )]
         parent_id: Option<ID>,
-        level: Option<RegionLevel>,
+        #[graphql(desc = "Only regions of this level.")] level: Option<RegionLevel>,
     ) -> GqlResult<Vec<Region>> {
         let parent = parse_opt_id(parent_id, "parentId")?;
         Ok(service::list_regions(&ctx.state().db, parent, level)
@@ -52,7 +55,11 @@ impl DirectoryQuery {
     }
 
     /// Public: one region.
-    async fn region(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Region> {
+    async fn region(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The region's id.")] id: ID,
+    ) -> GqlResult<Region> {
         Ok(Region(
             service::region(&ctx.state().db, parse_id(&id, "id")?).await?,
         ))
@@ -63,10 +70,18 @@ impl DirectoryQuery {
     async fn service_points(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only points in this region or below it; omit for the whole county.")]
         region_id: Option<ID>,
-        kind: Option<ServicePointKind>,
+        #[graphql(desc = "Only points of this kind.")] kind: Option<ServicePointKind>,
+        #[graphql(
+            desc = "A position: only located points within `radiusKm` of it, nearest first."
+        )]
         near: Option<GeoPointInput>,
-        #[graphql(default = 10.0)] radius_km: f64,
+        #[graphql(
+            default = 10.0,
+            desc = "Kilometres around `near` (over 0, at most 200); ignored without `near`."
+        )]
+        radius_km: f64,
     ) -> GqlResult<Vec<ServicePoint>> {
         let region = parse_opt_id(region_id, "regionId")?;
         let near = near.map(|n| (n.latitude, n.longitude, radius_km));
@@ -80,7 +95,11 @@ impl DirectoryQuery {
     }
 
     /// Public: one service point.
-    async fn service_point(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ServicePoint> {
+    async fn service_point(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The service point's id.")] id: ID,
+    ) -> GqlResult<ServicePoint> {
         Ok(point(
             service::service_point(&ctx.state().db, parse_id(&id, "id")?).await?,
         ))
@@ -90,7 +109,7 @@ impl DirectoryQuery {
     async fn service_point_by_scene(
         &self,
         ctx: &Context<'_>,
-        scene: String,
+        #[graphql(desc = "The `scene` from the QR code, URI-decoded.")] scene: String,
     ) -> GqlResult<ServicePoint> {
         Ok(point(
             staff::service_point_by_scene(&ctx.state().db, &scene).await?,
@@ -102,6 +121,7 @@ impl DirectoryQuery {
     async fn roster(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only agents of this region and below; omit for the whole county.")]
         region_id: Option<ID>,
     ) -> GqlResult<Vec<RosterEntry>> {
         let region = parse_opt_id(region_id, "regionId")?;
@@ -123,7 +143,12 @@ impl DirectoryQuery {
     async fn items(
         &self,
         ctx: &Context<'_>,
-        level: Option<RegionLevel>,
+        #[graphql(desc = "Only items the agents of this level may handle.")] level: Option<
+            RegionLevel,
+        >,
+        #[graphql(
+            desc = "Text to find in the main item or business name (at most 50 characters)."
+        )]
         search: Option<String>,
     ) -> GqlResult<Vec<Item>> {
         Ok(
@@ -136,7 +161,11 @@ impl DirectoryQuery {
     }
 
     /// Public: one catalogue item.
-    async fn item(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Item> {
+    async fn item(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The catalogue item's id.")] id: ID,
+    ) -> GqlResult<Item> {
         Ok(Item(
             catalogue::item(&ctx.state().db, parse_id(&id, "id")?).await?,
         ))
@@ -146,6 +175,7 @@ impl DirectoryQuery {
     async fn staff_members(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only staff of this region and below; omit for the whole jurisdiction.")]
         region_id: Option<ID>,
     ) -> GqlResult<Vec<StaffMember>> {
         let region = parse_opt_id(region_id, "regionId")?;
@@ -157,7 +187,11 @@ impl DirectoryQuery {
     }
 
     /// Staff: one colleague inside the viewer's jurisdiction (NOT_FOUND outside it).
-    async fn staff_member(&self, ctx: &Context<'_>, id: ID) -> GqlResult<StaffMember> {
+    async fn staff_member(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The staff member's id.")] id: ID,
+    ) -> GqlResult<StaffMember> {
         let id = parse_id(&id, "id")?;
         Ok(StaffMember(
             staff::staff_member(ctx.state(), ctx.viewer(), id).await?,
@@ -183,7 +217,7 @@ impl DirectoryQuery {
     async fn staff_change_requests(
         &self,
         ctx: &Context<'_>,
-        status: Option<ChangeStatus>,
+        #[graphql(desc = "Only changes in this state; omit for all.")] status: Option<ChangeStatus>,
     ) -> GqlResult<Vec<StaffChangeRequest>> {
         Ok(changes::staff_changes(ctx.state(), ctx.viewer(), status)
             .await?
@@ -196,7 +230,7 @@ impl DirectoryQuery {
     async fn item_change_requests(
         &self,
         ctx: &Context<'_>,
-        status: Option<ChangeStatus>,
+        #[graphql(desc = "Only changes in this state; omit for all.")] status: Option<ChangeStatus>,
     ) -> GqlResult<Vec<ItemChangeRequest>> {
         Ok(changes::item_changes(ctx.state(), ctx.viewer(), status)
             .await?
@@ -226,6 +260,7 @@ impl DirectoryMutation {
     async fn create_region(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The new region's parent, division code and name.")]
         input: CreateRegionInput,
     ) -> GqlResult<Region> {
         let parent = parse_id(&input.parent_id, "input.parentId")?;
@@ -244,6 +279,7 @@ impl DirectoryMutation {
     async fn create_service_point(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The new point's region, kind, name, address, contact and hours.")]
         input: CreateServicePointInput,
     ) -> GqlResult<ServicePoint> {
         let data = service::ServicePointInput {
@@ -264,7 +300,8 @@ impl DirectoryMutation {
     async fn update_service_point(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The service point's id.")] id: ID,
+        #[graphql(desc = "The fields to change; those left out stay as they are.")]
         input: UpdateServicePointInput,
     ) -> GqlResult<ServicePoint> {
         let update = ServicePointUpdate {
@@ -285,7 +322,7 @@ impl DirectoryMutation {
     async fn generate_service_point_qr_code(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The service point's id.")] id: ID,
     ) -> GqlResult<ServicePoint> {
         Ok(point(
             service::generate_qr_code(ctx.state(), ctx.viewer(), parse_id(&id, "id")?).await?,
@@ -297,6 +334,7 @@ impl DirectoryMutation {
     async fn create_staff(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The new account: login, role, unit and personal data.")]
         input: CreateStaffInput,
     ) -> GqlResult<StaffMember> {
         let data = staff::StaffInput {
@@ -321,7 +359,8 @@ impl DirectoryMutation {
     async fn set_staff_on_duty(
         &self,
         ctx: &Context<'_>,
-        staff_id: ID,
+        #[graphql(desc = "The staff member's id.")] staff_id: ID,
+        #[graphql(desc = "true: on duty; false: off duty (for one day, see `setStaffDutyDay`).")]
         on_duty: bool,
     ) -> GqlResult<StaffMember> {
         Ok(StaffMember(
@@ -336,7 +375,11 @@ impl DirectoryMutation {
     }
 
     /// Admins: deactivate an account; its sessions end at once.
-    async fn deactivate_staff(&self, ctx: &Context<'_>, staff_id: ID) -> GqlResult<StaffMember> {
+    async fn deactivate_staff(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The staff member's id (not your own).")] staff_id: ID,
+    ) -> GqlResult<StaffMember> {
         Ok(StaffMember(
             staff::deactivate_staff(ctx.state(), ctx.viewer(), parse_id(&staff_id, "staffId")?)
                 .await?,
@@ -345,7 +388,11 @@ impl DirectoryMutation {
 
     /// Admins: issue a one-time password (returned once; the person changes it later). Ends the
     /// account's sessions. Audited.
-    async fn reset_staff_password(&self, ctx: &Context<'_>, staff_id: ID) -> GqlResult<String> {
+    async fn reset_staff_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The staff member's id.")] staff_id: ID,
+    ) -> GqlResult<String> {
         Ok(
             staff::reset_staff_password(ctx.state(), ctx.viewer(), parse_id(&staff_id, "staffId")?)
                 .await?,
@@ -356,8 +403,9 @@ impl DirectoryMutation {
     async fn reveal_staff_personal_data(
         &self,
         ctx: &Context<'_>,
-        staff_id: ID,
-        field: PersonalField,
+        #[graphql(desc = "The staff member's id.")] staff_id: ID,
+        #[graphql(desc = "Which field to show in full.")] field: PersonalField,
+        #[graphql(desc = "Why it is needed, 1–200 characters (written to the audit log).")]
         reason: String,
     ) -> GqlResult<Option<String>> {
         Ok(staff::reveal_staff_field(
@@ -371,14 +419,24 @@ impl DirectoryMutation {
     }
 
     /// County admin: publish a new catalogue item.
-    async fn create_item(&self, ctx: &Context<'_>, input: ItemInput) -> GqlResult<Item> {
+    async fn create_item(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The 附件5 fields of the new item.")] input: ItemInput,
+    ) -> GqlResult<Item> {
         Ok(Item(
             catalogue::upsert_item(ctx.state(), ctx.viewer(), None, input.into()).await?,
         ))
     }
 
     /// County admin: change a catalogue item.
-    async fn update_item(&self, ctx: &Context<'_>, id: ID, input: ItemInput) -> GqlResult<Item> {
+    async fn update_item(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The catalogue item's id.")] id: ID,
+        #[graphql(desc = "All 附件5 fields of the item, replacing the current ones.")]
+        input: ItemInput,
+    ) -> GqlResult<Item> {
         Ok(Item(
             catalogue::upsert_item(
                 ctx.state(),
@@ -391,7 +449,12 @@ impl DirectoryMutation {
     }
 
     /// County admin: withdraw (false) or restore (true) a catalogue item.
-    async fn set_item_active(&self, ctx: &Context<'_>, id: ID, active: bool) -> GqlResult<Item> {
+    async fn set_item_active(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The catalogue item's id.")] id: ID,
+        #[graphql(desc = "false withdraws the item; true restores it.")] active: bool,
+    ) -> GqlResult<Item> {
         Ok(Item(
             catalogue::set_item_active(ctx.state(), ctx.viewer(), parse_id(&id, "id")?, active)
                 .await?,
@@ -402,6 +465,7 @@ impl DirectoryMutation {
     async fn submit_staff_change(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The 附件4 entry: a replacement or an added agent.")]
         input: StaffChangeInput,
     ) -> GqlResult<StaffChangeRequest> {
         let data = StaffChangeData {
@@ -428,9 +492,9 @@ impl DirectoryMutation {
     async fn decide_staff_change(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        approve: bool,
-        reason: Option<String>,
+        #[graphql(desc = "The pending staff change's id.")] id: ID,
+        #[graphql(desc = "true approves the change; false rejects it.")] approve: bool,
+        #[graphql(desc = "审核意见, 1–500 characters; required to reject.")] reason: Option<String>,
     ) -> GqlResult<StaffChangeRequest> {
         Ok(StaffChangeRequest(
             changes::decide_change::<staff_change_requests::Entity>(
@@ -448,6 +512,7 @@ impl DirectoryMutation {
     async fn submit_item_change(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The 附件5 entry: a new item or a change to an existing one.")]
         input: ItemChangeInput,
     ) -> GqlResult<ItemChangeRequest> {
         let data = ItemChangeData {
@@ -465,9 +530,9 @@ impl DirectoryMutation {
     async fn decide_item_change(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        approve: bool,
-        reason: Option<String>,
+        #[graphql(desc = "The pending item change's id.")] id: ID,
+        #[graphql(desc = "true approves the change; false rejects it.")] approve: bool,
+        #[graphql(desc = "审核意见, 1–500 characters; required to reject.")] reason: Option<String>,
     ) -> GqlResult<ItemChangeRequest> {
         Ok(ItemChangeRequest(
             changes::decide_change::<item_change_requests::Entity>(
