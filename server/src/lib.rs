@@ -62,6 +62,7 @@ pub mod ratelimit;
 pub mod secrets;
 pub mod state;
 pub mod store;
+pub mod stored;
 pub mod telemetry;
 pub mod wechat;
 

@@ -594,8 +594,8 @@ async fn the_ledger_pages_through_every_contact_in_order() {
     for _ in 0..5 {
         let page = expect_data(&desk.app.as_(&agent, query, range(after.clone())).await);
         for entry in page["ledger"]["entries"].as_array().unwrap() {
-            assert_eq!(entry["outcome"], "booked");
-            assert_eq!(entry["channel"], "online");
+            assert_eq!(entry["outcome"], "BOOKED");
+            assert_eq!(entry["channel"], "ONLINE");
             assert_eq!(entry["backfilled"], false);
             assert_eq!(entry["bookingCode"].as_str().unwrap().len(), 6);
             seen.push(entry["id"].as_str().unwrap().to_string());

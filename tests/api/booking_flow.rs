@@ -88,7 +88,7 @@ async fn a_freed_seat_is_held_for_the_first_in_line_and_passes_on_when_unclaimed
         expect_data(&app.as_(&first, JOIN, join_input(&desk, &slot)).await)["joinWaitlist"].clone();
     assert_eq!(
         (a["status"].as_str(), a["ahead"].as_u64()),
-        (Some("waiting"), Some(0))
+        (Some("WAITING"), Some(0))
     );
     expect_error(
         &app.as_(&first, JOIN, join_input(&desk, &slot)).await,
@@ -101,7 +101,7 @@ async fn a_freed_seat_is_held_for_the_first_in_line_and_passes_on_when_unclaimed
     // The holder cancels: the seat is held for the first in line, not put back on sale.
     expect_data(&app.as_(&holder, CANCEL, json!({"id": booking["id"]})).await);
     let mine = expect_data(&app.as_(&first, MY_WAITLIST, json!({})).await)["myWaitlist"][0].clone();
-    assert_eq!(mine["status"], "offered");
+    assert_eq!(mine["status"], "OFFERED");
     assert_eq!(mine["slot"]["remaining"], 0, "the seat is held");
     let until =
         chrono::DateTime::parse_from_rfc3339(mine["offeredUntil"].as_str().unwrap()).unwrap();
@@ -143,7 +143,7 @@ async fn a_freed_seat_is_held_for_the_first_in_line_and_passes_on_when_unclaimed
     );
     let offered =
         expect_data(&app.as_(&second, MY_WAITLIST, json!({})).await)["myWaitlist"][0].clone();
-    assert_eq!(offered["status"], "offered");
+    assert_eq!(offered["status"], "OFFERED");
     // Someone else's offer is not theirs to claim.
     expect_error(
         &app.as_(
@@ -199,7 +199,7 @@ async fn leaving_with_an_offer_passes_the_seat_on_and_an_empty_line_puts_it_back
         .await,
     )["leaveWaitlist"]
         .clone();
-    assert_eq!(left["status"], "left");
+    assert_eq!(left["status"], "LEFT");
     assert_eq!(
         left["slot"]["remaining"], 1,
         "nobody else waits: the seat is on sale again"
@@ -322,7 +322,7 @@ async fn repeated_no_shows_suspend_online_booking_until_the_county_lifts_it_on_a
         .await,
     )["myBookingRestrictions"][0]
         .clone();
-    assert_eq!(restriction["status"], "active");
+    assert_eq!(restriction["status"], "ACTIVE");
 
     // Appeal: once, by the resident only; decided by the county only.
     let appeal = "mutation($id: ID!, $r: String!) { appealBookingRestriction(id: $id, reason: $r) { status appeal } }";
@@ -349,7 +349,7 @@ async fn repeated_no_shows_suspend_online_booking_until_the_county_lifts_it_on_a
         .await,
     )["appealBookingRestriction"]
         .clone();
-    assert_eq!(appealed["status"], "appealed");
+    assert_eq!(appealed["status"], "APPEALED");
     expect_error(
         &app.as_(
             &resident,
@@ -390,7 +390,7 @@ async fn repeated_no_shows_suspend_online_booking_until_the_county_lifts_it_on_a
         .await,
     )["decideRestrictionAppeal"]
         .clone();
-    assert_eq!(lifted["status"], "lifted");
+    assert_eq!(lifted["status"], "LIFTED");
     expect_error(
         &app.as_(
             &county,
@@ -1402,13 +1402,13 @@ async fn absent_when_called_counts_as_a_no_show_and_an_upheld_appeal_keeps_the_s
     );
     assert_eq!(restriction["myBookings"][0]["status"], "NO_SHOW");
     assert_eq!(
-        restriction["myBookingRestrictions"][0]["status"], "active",
+        restriction["myBookingRestrictions"][0]["status"], "ACTIVE",
         "{restriction}"
     );
     let restriction_id = restriction["myBookingRestrictions"][0]["id"].clone();
     expect_data(&app.as_(&resident, "mutation($id: ID!) { appealBookingRestriction(id: $id, reason: \"我当时在场\") { status } }", json!({"id": restriction_id})).await);
     let upheld = expect_data(&app.as_(&county, "mutation($id: ID!) { decideRestrictionAppeal(id: $id, lift: false, decision: \"叫号三次未到\") { status } }", json!({"id": restriction_id})).await);
-    assert_eq!(upheld["decideRestrictionAppeal"]["status"], "upheld");
+    assert_eq!(upheld["decideRestrictionAppeal"]["status"], "UPHELD");
     let (_, later) = desk.next_day_slots().await;
     expect_error(
         &app.as_(&resident, BOOK, desk.input(&id(&later[0]), "after"))

@@ -453,7 +453,7 @@ async fn a_freed_seat_is_held_only_for_someone_who_can_claim_it_and_never_after_
     );
     assert_eq!(
         status_of(&free_now, &free_entry),
-        Some(json!("offered")),
+        Some(json!("OFFERED")),
         "{free_now}"
     );
 

@@ -27,4 +27,5 @@ mod push_delivery;
 mod queue_ledger;
 mod schema;
 mod transport;
+mod walkthrough;
 mod websocket;

@@ -379,7 +379,7 @@ async fn check_in_hands_out_one_number_per_booking_and_refuses_every_bad_scan_wr
         ["checkIn"]
         .clone();
     assert_eq!(first["label"], "A001");
-    assert_eq!(first["status"], "waiting");
+    assert_eq!(first["status"], "WAITING");
     assert_eq!(first["day"], day.as_str());
     assert_eq!(first["bookingId"], mine["id"]);
     let again =
@@ -497,7 +497,7 @@ async fn numbers_are_called_begun_appointments_first_then_walk_ins_then_early_ar
     let waiting = |labels: &[&str]| -> Vec<(String, String)> {
         labels
             .iter()
-            .map(|l| (l.to_string(), "waiting".to_string()))
+            .map(|l| (l.to_string(), "WAITING".to_string()))
             .collect()
     };
     // Before any slot begins, the walk-ins go first and the early appointments wait.
@@ -552,7 +552,7 @@ async fn numbers_are_called_begun_appointments_first_then_walk_ins_then_early_ar
         "{called:?}"
     );
     for response in &called {
-        assert_eq!(response["data"]["callNext"]["status"], "called");
+        assert_eq!(response["data"]["callNext"]["status"], "CALLED");
     }
     desk.app.clock.advance(Duration::minutes(1));
     let last = expect_data(
@@ -572,7 +572,7 @@ async fn numbers_are_called_begun_appointments_first_then_walk_ins_then_early_ar
     let queue = queue_labels(&desk, &agents[0]).await;
     assert_eq!(queue.len(), 5);
     assert!(
-        queue.iter().all(|(_, status)| status == "called"),
+        queue.iter().all(|(_, status)| status == "CALLED"),
         "{queue:?}"
     );
     let position = expect_data(
@@ -583,7 +583,7 @@ async fn numbers_are_called_begun_appointments_first_then_walk_ins_then_early_ar
     );
     assert_eq!(
         position["queuePosition"],
-        json!({"ahead": null, "nowCalling": "A003", "ticket": {"label": "A003", "status": "called"}})
+        json!({"ahead": null, "nowCalling": "A003", "ticket": {"label": "A003", "status": "CALLED"}})
     );
 }
 
@@ -655,10 +655,10 @@ async fn finishing_a_called_number_closes_its_booking_and_writes_the_ledger() {
 
     // Called in order, finished served / absent, a minute apart.
     let outcomes = [
-        ("A001", true, "served"),
-        ("A002", false, "absent"),
-        ("B001", true, "served"),
-        ("B002", false, "absent"),
+        ("A001", true, "SERVED"),
+        ("A002", false, "ABSENT"),
+        ("B001", true, "SERVED"),
+        ("B002", false, "ABSENT"),
     ];
     let mut finished = Vec::new();
     for (label, served, status) in outcomes {
@@ -729,7 +729,7 @@ async fn finishing_a_called_number_closes_its_booking_and_writes_the_ledger() {
             )
         })
         .collect();
-    let entry = |c: &str, o: &str, b: &Value| (c.to_string(), o.to_string(), b.clone());
+    let entry = |c: &str, o: &str, b: &Value| (c.to_uppercase(), o.to_uppercase(), b.clone());
     assert_eq!(
         seen,
         vec![
@@ -798,7 +798,7 @@ async fn a_resident_follows_their_number_live_until_it_is_finished() {
     let at_once = ws.next_event("q", "queuePosition", WAIT).await;
     assert_eq!(
         at_once,
-        json!({"ahead": 2, "nowCalling": null, "ticket": {"label": "B003", "status": "waiting"}})
+        json!({"ahead": 2, "nowCalling": null, "ticket": {"label": "B003", "status": "WAITING"}})
     );
     let call = || async {
         desk.app.clock.advance(Duration::seconds(30));
@@ -812,12 +812,12 @@ async fn a_resident_follows_their_number_live_until_it_is_finished() {
     call().await;
     assert_eq!(
         ws.next_event("q", "queuePosition", WAIT).await,
-        json!({"ahead": 1, "nowCalling": "B001", "ticket": {"label": "B003", "status": "waiting"}})
+        json!({"ahead": 1, "nowCalling": "B001", "ticket": {"label": "B003", "status": "WAITING"}})
     );
     call().await;
     assert_eq!(
         ws.next_event("q", "queuePosition", WAIT).await,
-        json!({"ahead": 0, "nowCalling": "B002", "ticket": {"label": "B003", "status": "waiting"}})
+        json!({"ahead": 0, "nowCalling": "B002", "ticket": {"label": "B003", "status": "WAITING"}})
     );
     // A newcomer behind does not move this number: nothing is sent.
     let late = desk.app.login_resident("walker-late").await;
@@ -833,7 +833,7 @@ async fn a_resident_follows_their_number_live_until_it_is_finished() {
     assert_eq!(called["callNext"]["label"], "B003");
     assert_eq!(
         ws.next_event("q", "queuePosition", WAIT).await,
-        json!({"ahead": null, "nowCalling": "B003", "ticket": {"label": "B003", "status": "called"}})
+        json!({"ahead": null, "nowCalling": "B003", "ticket": {"label": "B003", "status": "CALLED"}})
     );
     expect_data(
         &desk
@@ -843,7 +843,7 @@ async fn a_resident_follows_their_number_live_until_it_is_finished() {
     );
     assert_eq!(
         ws.next_event("q", "queuePosition", WAIT).await,
-        json!({"ahead": null, "nowCalling": "B003", "ticket": {"label": "B003", "status": "served"}})
+        json!({"ahead": null, "nowCalling": "B003", "ticket": {"label": "B003", "status": "SERVED"}})
     );
     let end = ws.next_message(WAIT).await.expect("the subscription ends");
     assert_eq!(end, json!({"id": "q", "type": "complete"}));
@@ -856,12 +856,12 @@ async fn a_resident_follows_their_number_live_until_it_is_finished() {
         .await;
     assert_eq!(
         desk_ws.next_event("d", "queuePosition", WAIT).await,
-        json!({"ahead": 0, "nowCalling": "B003", "ticket": {"label": "B004", "status": "waiting"}})
+        json!({"ahead": 0, "nowCalling": "B003", "ticket": {"label": "B004", "status": "WAITING"}})
     );
     call().await;
     assert_eq!(
         desk_ws.next_event("d", "queuePosition", WAIT).await["ticket"]["status"],
-        "called"
+        "CALLED"
     );
     expect_data(
         &desk
@@ -871,7 +871,7 @@ async fn a_resident_follows_their_number_live_until_it_is_finished() {
     );
     assert_eq!(
         desk_ws.next_event("d", "queuePosition", WAIT).await["ticket"]["status"],
-        "absent"
+        "ABSENT"
     );
     assert_eq!(
         desk_ws.next_message(WAIT).await,
@@ -1118,14 +1118,8 @@ async fn contacts_are_recorded_or_back_filled_and_bad_ones_are_refused_writing_n
         assert_eq!(entry["item"]["id"], desk.item.as_str());
         assert_eq!(entry["note"], "电话咨询社保卡补办");
         assert!(entry["bookingCode"].is_null());
-        assert_eq!(
-            entry["channel"],
-            input["channel"].as_str().unwrap().to_lowercase()
-        );
-        assert_eq!(
-            entry["outcome"],
-            input["outcome"].as_str().unwrap().to_lowercase()
-        );
+        assert_eq!(entry["channel"], input["channel"].as_str().unwrap());
+        assert_eq!(entry["outcome"], input["outcome"].as_str().unwrap());
         ids.push(text(&entry["id"]));
     }
     let entries = ledger_entries(&desk, &agent, Value::Null).await;
@@ -1135,7 +1129,7 @@ async fn contacts_are_recorded_or_back_filled_and_bad_ones_are_refused_writing_n
         ids[2].as_str(),
         "oldest first, by occurrence"
     );
-    let refused = entries.iter().find(|e| e["outcome"] == "refused").unwrap();
+    let refused = entries.iter().find(|e| e["outcome"] == "REFUSED").unwrap();
     assert_eq!(refused["reasonCode"], "NOT_OUR_LEVEL");
 
     let filtered: Vec<(Value, Vec<&str>)> = vec![
@@ -1308,7 +1302,7 @@ async fn the_ledger_shows_names_to_the_desk_masks_them_for_others_and_filters() 
             .collect();
         let want: Vec<(String, String)> = expected
             .iter()
-            .map(|(c, o)| (c.to_string(), o.to_string()))
+            .map(|(c, o)| (c.to_uppercase(), o.to_uppercase()))
             .collect();
         assert_eq!(got, want, "{filter}");
     }
@@ -1400,13 +1394,13 @@ async fn the_ledger_exports_as_csv_with_bom_chinese_header_and_defused_formulas(
         let occurred = instant(&entry["occurredAt"]).with_timezone(&CHINA);
         assert_eq!(fields[0], occurred.format("%Y-%m-%d %H:%M").to_string());
         assert!(!fields[1].is_empty(), "the point's name: {line}");
-        assert_eq!(fields[2], text(&entry["channel"]));
+        assert_eq!(fields[2], text(&entry["channel"]).to_lowercase());
         assert_eq!(
             fields[3].trim_start_matches('\''),
             text(&entry["applicant"]),
             "the applicant, defused"
         );
-        assert_eq!(fields[5], text(&entry["outcome"]));
+        assert_eq!(fields[5], text(&entry["outcome"]).to_lowercase());
         assert_eq!(
             fields[6].trim_start_matches('\''),
             entry["reasonCode"].as_str().unwrap_or("")
@@ -1501,7 +1495,7 @@ async fn a_follower_that_falls_behind_is_not_told_its_number_is_done() {
     ws.subscribe("q", FOLLOW, json!({"t": ticket["id"]})).await;
     assert_eq!(
         ws.next_event("q", "queuePosition", WAIT).await,
-        json!({"ahead": 0, "nowCalling": null, "ticket": {"label": "B001", "status": "waiting"}})
+        json!({"ahead": 0, "nowCalling": null, "ticket": {"label": "B001", "status": "WAITING"}})
     );
 
     // A burst of check-ins behind B001, published to the point's queue subject faster than the
@@ -1539,7 +1533,7 @@ async fn a_follower_that_falls_behind_is_not_told_its_number_is_done() {
     assert_eq!(called["callNext"]["label"], "B001");
     assert_eq!(
         ws.next_event("q", "queuePosition", WAIT).await,
-        json!({"ahead": null, "nowCalling": "B001", "ticket": {"label": "B001", "status": "called"}})
+        json!({"ahead": null, "nowCalling": "B001", "ticket": {"label": "B001", "status": "CALLED"}})
     );
 }
 

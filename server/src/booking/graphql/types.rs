@@ -157,14 +157,19 @@ impl LedgerEntry {
     async fn id(&self) -> ID {
         ID(self.0.entry.id.to_string())
     }
-    /// `online`, `phone`, `window`, `agent_on_behalf` or `remote`.
-    async fn channel(&self) -> &str {
-        &self.0.entry.channel
+    /// How the contact reached the point.
+    async fn channel(&self) -> GqlResult<Channel> {
+        Channel::parse(&self.0.entry.channel).ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "unknown channel {:?} in the ledger",
+                self.0.entry.channel
+            ))
+            .into()
+        })
     }
-    /// `booked`, `accepted`, `refused`, `cancelled`, `rescheduled`, `no_show`, `served`,
-    /// `absent`, `unfinished`, `consulted` or `referred`.
-    async fn outcome(&self) -> &str {
-        &self.0.entry.outcome
+    /// What came of it.
+    async fn outcome(&self) -> GqlResult<LedgerOutcome> {
+        Ok(self.0.entry.outcome.parse()?)
     }
     /// For refusals: the reason code.
     async fn reason_code(&self) -> Option<&str> {
@@ -228,48 +233,31 @@ pub struct LedgerPageType {
     pub next_cursor: Option<String>,
 }
 
-/// Outcomes to filter the ledger by.
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum LedgerOutcome {
-    /// A booking was made, online or on the resident's behalf.
-    Booked,
-    /// A booking was accepted (受理).
-    Accepted,
-    /// A booking or a contact was refused (不予受理), with a reason code.
-    Refused,
-    /// A booking was cancelled.
-    Cancelled,
-    /// A booking was moved to another slot.
-    Rescheduled,
-    /// A missed booking (爽约): not checked in by its slot's end and grace, or absent when called.
-    NoShow,
-    /// Served at the counter: a booking, a walk-in number or a recorded contact.
-    Served,
-    /// A walk-in number absent when called.
-    Absent,
-    /// Advice given (a recorded contact).
-    Consulted,
-    /// Sent to another point or department (a recorded contact).
-    Referred,
-    /// A checked-in number the desk never finished that day.
-    Unfinished,
-}
-
-impl LedgerOutcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Booked => "booked",
-            Self::Accepted => "accepted",
-            Self::Refused => "refused",
-            Self::Cancelled => "cancelled",
-            Self::Rescheduled => "rescheduled",
-            Self::NoShow => "no_show",
-            Self::Served => "served",
-            Self::Absent => "absent",
-            Self::Consulted => "consulted",
-            Self::Referred => "referred",
-            Self::Unfinished => "unfinished",
-        }
+crate::stored_enum! {
+    /// What came of a contact recorded in the ledger (台账).
+    pub enum LedgerOutcome {
+        /// A booking was made, online or on the resident's behalf.
+        Booked = "booked",
+        /// A booking was accepted (受理).
+        Accepted = "accepted",
+        /// A booking or a contact was refused (不予受理), with a reason code.
+        Refused = "refused",
+        /// A booking was cancelled.
+        Cancelled = "cancelled",
+        /// A booking was moved to another slot.
+        Rescheduled = "rescheduled",
+        /// A missed booking (爽约): not checked in by its slot's end and grace, or absent when called.
+        NoShow = "no_show",
+        /// Served at the counter: a booking, a walk-in number or a recorded contact.
+        Served = "served",
+        /// A walk-in number absent when called.
+        Absent = "absent",
+        /// Advice given (a recorded contact).
+        Consulted = "consulted",
+        /// Sent to another point or department (a recorded contact).
+        Referred = "referred",
+        /// A checked-in number the desk never finished that day.
+        Unfinished = "unfinished",
     }
 }
 
@@ -521,12 +509,9 @@ impl WaitlistEntry {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
-    /// `waiting`, `offered` (a seat is held for you until `offeredUntil`), `claimed`, `expired`,
-    /// `left`, or `skipped` (a seat came free but you could not have claimed it: a booking
-    /// restriction, a booking in this slot already, or your open bookings at the point's cap;
-    /// event `waitlist.skipped` says which).
-    async fn status(&self) -> &str {
-        &self.0.status
+    /// Where the entry stands.
+    async fn status(&self) -> GqlResult<WaitlistStatus> {
+        Ok(self.0.status.parse()?)
     }
     /// Claim with `claimWaitlistOffer` before this instant (UTC, ISO 8601).
     async fn offered_until(&self) -> Option<DateTime<Utc>> {
@@ -573,10 +558,9 @@ impl QueueTicket {
     async fn label(&self) -> &str {
         &self.0.label
     }
-    /// `waiting`, `called`, `served`, `absent`, `withdrawn` (refused after check-in) or
-    /// `unfinished` (never finished by the desk that day).
-    async fn status(&self) -> &str {
-        &self.0.status
+    /// Where the number stands.
+    async fn status(&self) -> GqlResult<TicketStatus> {
+        Ok(self.0.status.parse()?)
     }
     /// The China date the number is for.
     async fn day(&self) -> NaiveDate {
@@ -638,9 +622,9 @@ impl BookingRestriction {
     async fn reason(&self) -> &str {
         &self.0.reason
     }
-    /// `active`, `appealed`, `lifted` or `upheld`.
-    async fn status(&self) -> &str {
-        &self.0.status
+    /// Where the suspension stands.
+    async fn status(&self) -> GqlResult<RestrictionStatus> {
+        Ok(self.0.status.parse()?)
     }
     /// The resident's appeal; null until appealed.
     async fn appeal(&self) -> Option<&str> {
@@ -668,4 +652,56 @@ pub struct BookOnBehalfInput {
     pub booking: BookAppointmentInput,
     /// The channel the resident used, and for AGENT_ON_BEHALF their consent.
     pub on_behalf: OnBehalfInput,
+}
+
+crate::stored_enum! {
+    /// Where a waitlist entry stands.
+    pub enum WaitlistStatus {
+        /// In line for a seat.
+        Waiting = "waiting",
+        /// A seat is held for the resident until `offeredUntil`: claim it with `claimWaitlistOffer`.
+        Offered = "offered",
+        /// The offer was claimed: the resident has a booking.
+        Claimed = "claimed",
+        /// The offer lapsed, or the slot started, before it was claimed.
+        Expired = "expired",
+        /// The resident left the waitlist, or booked the slot directly.
+        Left = "left",
+        /// A seat came free but the resident could not have claimed it (a booking restriction,
+        /// a booking in this slot already, or open bookings at the point's cap); event
+        /// `waitlist.skipped` says which.
+        Skipped = "skipped",
+    }
+}
+
+crate::stored_enum! {
+    /// Where a queue number (排队号) stands.
+    pub enum TicketStatus {
+        /// Checked in, waiting to be called.
+        Waiting = "waiting",
+        /// Called to the desk.
+        Called = "called",
+        /// Served at the desk.
+        Served = "served",
+        /// Not there when called.
+        Absent = "absent",
+        /// Withdrawn: the booking was refused after check-in.
+        Withdrawn = "withdrawn",
+        /// Never finished by the desk that day (closed by the end-of-day job).
+        Unfinished = "unfinished",
+    }
+}
+
+crate::stored_enum! {
+    /// Where a suspension of online booking stands.
+    pub enum RestrictionStatus {
+        /// In force until `until`.
+        Active = "active",
+        /// Appealed by the resident; still in force until decided.
+        Appealed = "appealed",
+        /// Lifted on appeal.
+        Lifted = "lifted",
+        /// Upheld on appeal; in force until `until`.
+        Upheld = "upheld",
+    }
 }
