@@ -216,7 +216,7 @@ async fn a_phone_number_belongs_to_one_account_and_binding_it_elsewhere_moves_it
 
 #[tokio::test]
 async fn check_in_needs_the_code_shown_at_the_desk_and_opens_only_shortly_before_the_slot() {
-    use crate::queue_ledger::{agent, book, move_to, scan, scene_of, slots_after, text};
+    use crate::queue::{agent, book, move_to, scan, scene_of, slots_after, text};
     let desk = crate::booking::desk(1).await;
     let app = &desk.app;
     let scene = scene_of(app, &desk.point).await;
@@ -267,7 +267,7 @@ async fn check_in_needs_the_code_shown_at_the_desk_and_opens_only_shortly_before
 
 #[tokio::test]
 async fn a_checked_in_booking_the_desk_never_finished_counts_for_the_no_show_rule() {
-    use crate::queue_ledger::{book, move_to, scan, scene_of, slots_after, text};
+    use crate::queue::{book, move_to, scan, scene_of, slots_after, text};
     let desk = crate::booking::desk(1).await;
     let app = &desk.app;
     let county = app
@@ -338,7 +338,7 @@ async fn a_retried_booking_whose_cached_answer_was_lost_gets_its_booking_not_slo
 )]
 async fn queue_numbers_continue_from_the_database_while_the_store_is_down() {
     use crate::events::{OwnRedis, free_port};
-    use crate::queue_ledger::{book, move_to, scan, scene_of, slots_after, text};
+    use crate::queue::{book, move_to, scan, scene_of, slots_after, text};
     let (database, _) = crate::helpers::postgres_backend().expect("PostgreSQL + Redis");
     let dir = std::env::temp_dir().join(format!("bangban-redis-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
