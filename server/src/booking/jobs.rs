@@ -278,26 +278,24 @@ async fn close_unfinished_days(state: &AppState) -> AppResult<u64> {
                 }
             }
             None => {
-                let at =
-                    chrono::DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
-                entity::ledger_entries::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    service_point_id: Set(ticket.service_point_id),
-                    booking_id: Set(None),
-                    user_id: Set(ticket.user_id),
-                    item_id: Set(None),
-                    channel: Set(Channel::Window.as_str().into()),
-                    outcome: Set("unfinished".into()),
-                    agent_id: Set(None),
-                    occurred_at: Set(at),
-                    backfilled: Set(false),
-                    entered_by: Set(None),
-                    entered_at: Set(at),
-                    reason_code: Set(None),
-                    applicant_name_enc: Set(None),
-                    note: Set(Some(format!("取号 {} {}", ticket.label, ticket.day))),
-                }
-                .insert(&*tx)
+                crate::booking::ledger::write(
+                    &*tx,
+                    crate::booking::ledger::NewEntry {
+                        service_point_id: ticket.service_point_id,
+                        booking_id: None,
+                        user_id: ticket.user_id,
+                        item_id: None,
+                        channel: Channel::Window,
+                        outcome: "unfinished".into(),
+                        agent_id: None,
+                        occurred_at: now,
+                        entered_at: now,
+                        backfilled: false,
+                        reason_code: None,
+                        applicant_name_enc: None,
+                        note: Some(format!("取号 {} {}", ticket.label, ticket.day)),
+                    },
+                )
                 .await?;
             }
         }

@@ -488,30 +488,28 @@ pub async fn record(
         ));
     }
     let backfilled = now - occurred_at > Duration::minutes(10);
-    let micros =
-        |t: DateTime<Utc>| DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t);
     let txn = crate::db::begin_write(&state.db).await?;
-    let entry = ledger_entries::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        service_point_id: Set(input.service_point_id),
-        booking_id: Set(None),
-        user_id: Set(None),
-        item_id: Set(input.item_id),
-        channel: Set(input.channel.as_str().into()),
-        outcome: Set(input.outcome.clone()),
-        agent_id: Set(Some(who.staff_id)),
-        occurred_at: Set(micros(occurred_at)),
-        backfilled: Set(backfilled),
-        entered_by: Set(Some(who.staff_id)),
-        entered_at: Set(micros(now)),
-        reason_code: Set(reason_code),
-        applicant_name_enc: Set(name
-            .map(|n| state.cipher.encrypt(&n))
-            .transpose()
-            .map_err(AppError::internal)?),
-        note: Set(note),
-    }
-    .insert(&txn)
+    let entry = write(
+        &txn,
+        NewEntry {
+            service_point_id: input.service_point_id,
+            booking_id: None,
+            user_id: None,
+            item_id: input.item_id,
+            channel: input.channel,
+            outcome: input.outcome.clone(),
+            agent_id: Some(who.staff_id),
+            occurred_at,
+            entered_at: now,
+            backfilled,
+            reason_code,
+            applicant_name_enc: name
+                .map(|n| state.cipher.encrypt(&n))
+                .transpose()
+                .map_err(AppError::internal)?,
+            note,
+        },
+    )
     .await?;
     if backfilled {
         crate::audit::record_action(
@@ -531,4 +529,55 @@ pub async fn record(
     };
     let mut view = views(state, vec![entry], &reader).await?;
     view.pop().ok_or(AppError::NotFound("ledger entry"))
+}
+
+/// One ledger entry, as every writer of the ledger gives it; [`write`] is the one constructor
+/// of the row (a new id, times to the microsecond as both databases store them, so that page
+/// cursors compare exactly).
+pub(crate) struct NewEntry {
+    pub service_point_id: Uuid,
+    pub booking_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub item_id: Option<Uuid>,
+    pub channel: Channel,
+    /// The outcome's stored text (`booked`, `served`, … as `LedgerOutcome` writes them).
+    pub outcome: String,
+    /// The agent who handled the contact, and who entered it (the same person, or none for
+    /// the system).
+    pub agent_id: Option<Uuid>,
+    pub occurred_at: DateTime<Utc>,
+    pub entered_at: DateTime<Utc>,
+    pub backfilled: bool,
+    pub reason_code: Option<String>,
+    /// The applicant's name, already sealed with the field cipher.
+    pub applicant_name_enc: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Writes a ledger entry in the caller's transaction.
+pub(crate) async fn write(
+    conn: &impl sea_orm::ConnectionTrait,
+    entry: NewEntry,
+) -> AppResult<ledger_entries::Model> {
+    let micros =
+        |t: DateTime<Utc>| DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t);
+    Ok(ledger_entries::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        service_point_id: Set(entry.service_point_id),
+        booking_id: Set(entry.booking_id),
+        user_id: Set(entry.user_id),
+        item_id: Set(entry.item_id),
+        channel: Set(entry.channel.as_str().into()),
+        outcome: Set(entry.outcome),
+        agent_id: Set(entry.agent_id),
+        occurred_at: Set(micros(entry.occurred_at)),
+        backfilled: Set(entry.backfilled),
+        entered_by: Set(entry.agent_id),
+        entered_at: Set(micros(entry.entered_at)),
+        reason_code: Set(entry.reason_code),
+        applicant_name_enc: Set(entry.applicant_name_enc),
+        note: Set(entry.note),
+    }
+    .insert(conn)
+    .await?)
 }

@@ -481,28 +481,24 @@ pub async fn finish(
         }
         Some(_) => {}
         None => {
-            entity::ledger_entries::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                service_point_id: Set(ticket.service_point_id),
-                booking_id: Set(None),
-                user_id: Set(ticket.user_id),
-                item_id: Set(None),
-                channel: Set(Channel::Window.as_str().into()),
-                outcome: Set(to.into()),
-                agent_id: Set(Some(who.staff_id)),
-                occurred_at: Set(
-                    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-                ),
-                backfilled: Set(false),
-                entered_by: Set(Some(who.staff_id)),
-                entered_at: Set(
-                    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-                ),
-                reason_code: Set(None),
-                applicant_name_enc: Set(None),
-                note: Set(Some(format!("取号 {}", ticket.label))),
-            }
-            .insert(&*tx)
+            crate::booking::ledger::write(
+                &*tx,
+                crate::booking::ledger::NewEntry {
+                    service_point_id: ticket.service_point_id,
+                    booking_id: None,
+                    user_id: ticket.user_id,
+                    item_id: None,
+                    channel: Channel::Window,
+                    outcome: to.into(),
+                    agent_id: Some(who.staff_id),
+                    occurred_at: now,
+                    entered_at: now,
+                    backfilled: false,
+                    reason_code: None,
+                    applicant_name_enc: None,
+                    note: Some(format!("取号 {}", ticket.label)),
+                },
+            )
             .await?;
         }
     }

@@ -9,12 +9,10 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{
-    bookings, idempotency_keys, items, ledger_entries, service_points, slots, staff_accounts,
-};
+use entity::{bookings, idempotency_keys, items, service_points, slots, staff_accounts};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, OnConflict},
 };
 use serde_json::json;
@@ -369,26 +367,24 @@ pub(crate) async fn ledger(
     contact: Contact<'_>,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    // Microsecond precision, as both databases store it, so that page cursors compare exactly.
-    let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
-    ledger_entries::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        service_point_id: Set(booking.service_point_id),
-        booking_id: Set(Some(booking.id)),
-        user_id: Set(Some(booking.user_id)),
-        item_id: Set(Some(booking.item_id)),
-        channel: Set(contact.channel.as_str().into()),
-        outcome: Set(contact.outcome.into()),
-        agent_id: Set(contact.agent),
-        occurred_at: Set(now),
-        backfilled: Set(false),
-        entered_by: Set(contact.agent),
-        entered_at: Set(now),
-        reason_code: Set(contact.reason_code),
-        applicant_name_enc: Set(None),
-        note: Set(contact.note),
-    }
-    .insert(conn)
+    crate::booking::ledger::write(
+        conn,
+        crate::booking::ledger::NewEntry {
+            service_point_id: booking.service_point_id,
+            booking_id: Some(booking.id),
+            user_id: Some(booking.user_id),
+            item_id: Some(booking.item_id),
+            channel: contact.channel,
+            outcome: contact.outcome.into(),
+            agent_id: contact.agent,
+            occurred_at: now,
+            entered_at: now,
+            backfilled: false,
+            reason_code: contact.reason_code,
+            applicant_name_enc: None,
+            note: contact.note,
+        },
+    )
     .await?;
     Ok(())
 }
