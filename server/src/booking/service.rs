@@ -11,8 +11,8 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{bookings, idempotency_keys, items, service_points, slots, staff_accounts};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, OnConflict},
 };
 use serde_json::json;
