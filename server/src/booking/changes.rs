@@ -1,10 +1,11 @@
 //! Changes to a booking after it is made: cancelling and moving it (by the resident, or by the
-//! point's desk on their behalf), and review (受理 / 不予受理).
+//! point's desk on their behalf), review (受理 / 不予受理), and closing a booking (the guarded
+//! status change every closing path — cancel, refusal, no-show, the desk — goes through).
 use std::time::Duration as StdDuration;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use entity::bookings;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -15,7 +16,7 @@ use crate::{
         model::{BookingStatus, Channel, OnBehalf, check_bookable},
         schedule::{policy, slot},
         seats::{lock_slot, release_seat, seats_freed, take_seat},
-        service::{Closing, Contact, close_booking, ledger, load_booking, lock_user, target},
+        service::{Contact, ledger, load_booking, lock_user, target},
     },
     db::is_unique_violation,
     directory::model::text,
@@ -394,4 +395,75 @@ pub async fn review(
         seats_freed(state, booking.slot_id).await;
     }
     load_booking(state, id).await
+}
+
+/// How a booking is closed.
+pub(crate) struct Closing {
+    pub to: BookingStatus,
+    pub reviewed_by: Option<Uuid>,
+    pub reason: Option<(String, String)>,
+    /// Only while the resident has not checked in (cancellation, the no-show job): a check-in
+    /// committed meanwhile wins.
+    pub before_check_in: bool,
+}
+
+impl Closing {
+    pub fn to(to: BookingStatus) -> Self {
+        Self {
+            to,
+            reviewed_by: None,
+            reason: None,
+            before_check_in: false,
+        }
+    }
+}
+
+/// Closes an open booking (guarded on its status). The caller decides about the seat.
+pub(crate) async fn close_booking(
+    conn: &impl ConnectionTrait,
+    booking: &bookings::Model,
+    closing: Closing,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let Closing {
+        to,
+        reviewed_by,
+        reason,
+        before_check_in,
+    } = closing;
+    let mut update = bookings::Entity::update_many()
+        .col_expr(bookings::Column::Status, Expr::value(to.as_str()))
+        .col_expr(
+            bookings::Column::OpenMarker,
+            Expr::value(Option::<i32>::None),
+        )
+        .col_expr(bookings::Column::UpdatedAt, Expr::value(now))
+        .filter(bookings::Column::Id.eq(booking.id))
+        .filter(bookings::Column::Status.is_in([
+            BookingStatus::Booked.as_str(),
+            BookingStatus::Accepted.as_str(),
+        ]));
+    if before_check_in {
+        update = update.filter(bookings::Column::CheckedInAt.is_null());
+    }
+    if let Some(by) = reviewed_by {
+        update = update
+            .col_expr(bookings::Column::ReviewedBy, Expr::value(Some(by)))
+            .col_expr(bookings::Column::ReviewedAt, Expr::value(Some(now)));
+    }
+    if let Some((code, explanation)) = reason {
+        update = update
+            .col_expr(bookings::Column::ReasonCode, Expr::value(Some(code)))
+            .col_expr(
+                bookings::Column::Explanation,
+                Expr::value(Some(explanation)),
+            );
+    }
+    if update.exec(conn).await?.rows_affected == 0 {
+        return Err(AppError::InvalidTransition(format!(
+            "the booking is {} already, or the resident has checked in",
+            booking.status
+        )));
+    }
+    Ok(())
 }

@@ -14,13 +14,14 @@ use uuid::Uuid;
 
 use crate::{
     booking::{
+        changes::{Closing, close_booking},
         model::{
             BookingStatus, Channel, Reminder, add_opening_minutes, is_no_show, reminders_due,
             restriction_due,
         },
         restrictions::RESTRICTING,
         schedule::policy,
-        service::{Closing, Contact, IDEMPOTENCY_HOURS, close_booking, ledger},
+        service::{Contact, IDEMPOTENCY_HOURS, ledger},
         waitlist,
     },
     calendar,

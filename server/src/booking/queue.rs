@@ -20,10 +20,11 @@ use super::check_in_code::check_in_code_matches;
 use crate::{
     auth::Viewer,
     booking::{
+        changes::{Closing, close_booking},
         desk::ensure_desk,
         model::{BookingStatus, Channel, Waiting, call_order, is_no_show, queue_label},
         schedule::policy,
-        service::{Closing, Contact, close_booking, ledger},
+        service::{Contact, ledger},
     },
     clock::local_date,
     db::is_unique_violation,
