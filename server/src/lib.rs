@@ -104,17 +104,24 @@ impl Application {
         calendar::service::ensure_official(&db, clock.now())
             .await
             .map_err(|e| anyhow::anyhow!("loading the official calendar: {}", e.message()))?;
-        let demo_staff = if settings.seeds_demo() {
+        let loaded = if settings.seeds_demo() {
             directory::seed::load_demo(&db, clock.now(), settings.seed_demo_staff)
                 .await
                 .map_err(|e| anyhow::anyhow!("loading the demo directory: {}", e.message()))?
         } else {
-            None
+            directory::seed::DemoLoad::Existed
+        };
+        let demo_staff = match loaded {
+            directory::seed::DemoLoad::Loaded { staff } => {
+                tracing::warn!(
+                    "loaded the 沁水县 DEMO directory (regions, service points, items{}): replace it with the county's real lists",
+                    if staff.is_some() { ", demo staff" } else { "" }
+                );
+                staff
+            }
+            directory::seed::DemoLoad::Existed => None,
         };
         if let Some(demo) = &demo_staff {
-            tracing::warn!(
-                "loaded the 沁水县 DEMO directory (regions, service points, items, demo staff): replace it with the county's real lists"
-            );
             // Once, on the console only (never in the structured log): the demo staff's password.
             eprintln!(
                 "demo staff (development only): county admin `{}` and an agent at every demo point (`{}` … `{}`), password: {}",

@@ -164,14 +164,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             match loaded {
-                Some(demo) => println!(
+                directory::seed::DemoLoad::Loaded { staff: Some(demo) } => println!(
                     "demo directory loaded, with demo staff: county admin `{}` and an agent at every demo point (`{}` … `{}`), password: {}",
                     demo.admin,
                     demo.agents.first().map(String::as_str).unwrap_or_default(),
                     demo.agents.last().map(String::as_str).unwrap_or_default(),
                     demo.password
                 ),
-                None => println!("the county exists already; nothing loaded"),
+                directory::seed::DemoLoad::Loaded { staff: None } => {
+                    println!("demo directory loaded (no demo staff)")
+                }
+                directory::seed::DemoLoad::Existed => {
+                    println!("the county exists already; nothing loaded")
+                }
             }
         }
         Command::AuditVerify => {

@@ -104,3 +104,19 @@ fn production_refuses_demo_data() {
     let refused = settings.validate().unwrap_err();
     assert!(refused.contains("demo"), "{refused}");
 }
+
+#[tokio::test]
+async fn without_demo_staff_the_demo_county_has_no_staff_and_no_password_is_shown() {
+    // The demo directory with demo staff turned off (as the benchmark and most tests run).
+    let app = TestApp::with_demo().await;
+    assert!(
+        app.demo_staff.is_none(),
+        "no demo staff, so no password to show: {:?}",
+        app.demo_staff
+    );
+    let staff = staff_accounts::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(staff.is_empty(), "{} staff accounts", staff.len());
+}

@@ -50,21 +50,29 @@ pub struct DemoStaff {
     pub password: String,
 }
 
+/// What loading the demo set did.
+#[derive(Clone, Debug)]
+pub enum DemoLoad {
+    /// The county exists already: nothing was loaded.
+    Existed,
+    /// The directory was loaded, with its demo staff when they were asked for.
+    Loaded { staff: Option<DemoStaff> },
+}
+
 /// Loads the demo set unless the county already exists: the regions, points and catalogue, and
-/// (`with_staff`) the demo staff. Returns the demo staff when it loaded anything (no accounts
-/// and no password without `with_staff`).
+/// (`with_staff`) the demo staff.
 pub async fn load_demo(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     with_staff: bool,
-) -> AppResult<Option<DemoStaff>> {
+) -> AppResult<DemoLoad> {
     let exists = regions::Entity::find()
         .filter(regions::Column::Code.eq(COUNTY_CODE))
         .one(db)
         .await?
         .is_some();
     if exists {
-        return Ok(None);
+        return Ok(DemoLoad::Existed);
     }
     let mut points = Vec::new();
     let txn = crate::db::begin_write(db).await?;
@@ -270,16 +278,12 @@ pub async fn load_demo(
         write_item(&txn, now, None, &fields.validate("seed.")?).await?;
     }
     let staff = if with_staff {
-        demo_staff(&txn, now, county.id, &points).await?
+        Some(demo_staff(&txn, now, county.id, &points).await?)
     } else {
-        DemoStaff {
-            admin: String::new(),
-            agents: Vec::new(),
-            password: String::new(),
-        }
+        None
     };
     txn.commit().await?;
-    Ok(Some(staff))
+    Ok(DemoLoad::Loaded { staff })
 }
 
 /// A county admin and an agent (on duty) at every demo point, marked demo, with one generated
