@@ -257,13 +257,8 @@ fn named_paths(code: &str) -> (Vec<String>, Vec<String>) {
     (uses, inline)
 }
 
-/// The module a path names from inside `from` (declared in `file`): the longest known prefix.
-fn target(
-    path: &str,
-    from: &str,
-    is_mod_file: bool,
-    known: &BTreeMap<Module, PathBuf>,
-) -> Option<Module> {
+/// The module a path names from inside module `from`: the longest known prefix.
+fn target(path: &str, from: &str, known: &BTreeMap<Module, PathBuf>) -> Option<Module> {
     let mut segments: Vec<&str> = path.split("::").collect();
     let mut base: Vec<&str> = if from.is_empty() {
         Vec::new()
@@ -277,7 +272,6 @@ fn target(
         }
         Some("super") => {
             // In `a/b.rs` (module a::b) `super` is `a`; in `a/b/mod.rs` (a::b) too.
-            let _ = is_mod_file;
             base.pop();
             segments.remove(0);
             while segments.first() == Some(&"super") {
@@ -316,9 +310,6 @@ pub(crate) fn graph(root: &Path) -> BTreeMap<Module, BTreeSet<Module>> {
     let mut edges = BTreeMap::new();
     for (module, file) in &known {
         let source = std::fs::read_to_string(file).unwrap_or_default();
-        let is_mod_file = file
-            .file_name()
-            .is_some_and(|n| n == "mod.rs" || n == "lib.rs");
         let mut to = BTreeSet::new();
         if COMPOSITION.contains(&module.as_str()) {
             edges.insert(module.clone(), to);
@@ -375,7 +366,7 @@ pub(crate) fn graph(root: &Path) -> BTreeMap<Module, BTreeSet<Module>> {
                     None => continue,
                 },
             };
-            if let Some(t) = target(&path, module, is_mod_file, &known)
+            if let Some(t) = target(&path, module, &known)
                 && t != *module
             {
                 to.insert(t);
@@ -491,7 +482,7 @@ mod tests {
             ("std::sync::Arc", "events", None),
         ] {
             assert_eq!(
-                target(path, from, false, &known).as_deref(),
+                target(path, from, &known).as_deref(),
                 to,
                 "{path} from {from}"
             );

@@ -281,21 +281,13 @@ async fn close_unfinished_days(state: &AppState) -> AppResult<u64> {
             None => {
                 crate::booking::ledger::write(
                     &*tx,
-                    crate::booking::ledger::NewEntry {
-                        service_point_id: ticket.service_point_id,
-                        booking_id: None,
-                        user_id: ticket.user_id,
-                        item_id: None,
-                        channel: Channel::Window,
-                        outcome: "unfinished".into(),
-                        agent_id: None,
-                        occurred_at: now,
-                        entered_at: now,
-                        backfilled: false,
-                        reason_code: None,
-                        applicant_name_enc: None,
-                        note: Some(format!("取号 {} {}", ticket.label, ticket.day)),
-                    },
+                    crate::booking::ledger::NewEntry::walk_in(
+                        &ticket,
+                        "unfinished",
+                        None,
+                        now,
+                        format!("取号 {} {}", ticket.label, ticket.day),
+                    ),
                 )
                 .await?;
             }

@@ -554,6 +554,34 @@ pub(crate) struct NewEntry {
     pub note: Option<String>,
 }
 
+impl NewEntry {
+    /// What became of a walk-in number (取号, no booking) at the window: served, absent, or
+    /// left unfinished by the desk (`agent` none: closed by the end-of-day job).
+    pub(crate) fn walk_in(
+        ticket: &entity::queue_tickets::Model,
+        outcome: &str,
+        agent: Option<Uuid>,
+        now: DateTime<Utc>,
+        note: String,
+    ) -> Self {
+        Self {
+            service_point_id: ticket.service_point_id,
+            booking_id: None,
+            user_id: ticket.user_id,
+            item_id: None,
+            channel: Channel::Window,
+            outcome: outcome.into(),
+            agent_id: agent,
+            occurred_at: now,
+            entered_at: now,
+            backfilled: false,
+            reason_code: None,
+            applicant_name_enc: None,
+            note: Some(note),
+        }
+    }
+}
+
 /// Writes a ledger entry in the caller's transaction.
 pub(crate) async fn write(
     conn: &impl sea_orm::ConnectionTrait,

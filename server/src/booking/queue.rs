@@ -484,21 +484,13 @@ pub async fn finish(
         None => {
             crate::booking::ledger::write(
                 &*tx,
-                crate::booking::ledger::NewEntry {
-                    service_point_id: ticket.service_point_id,
-                    booking_id: None,
-                    user_id: ticket.user_id,
-                    item_id: None,
-                    channel: Channel::Window,
-                    outcome: to.into(),
-                    agent_id: Some(who.staff_id),
-                    occurred_at: now,
-                    entered_at: now,
-                    backfilled: false,
-                    reason_code: None,
-                    applicant_name_enc: None,
-                    note: Some(format!("取号 {}", ticket.label)),
-                },
+                crate::booking::ledger::NewEntry::walk_in(
+                    &ticket,
+                    to,
+                    Some(who.staff_id),
+                    now,
+                    format!("取号 {}", ticket.label),
+                ),
             )
             .await?;
         }
