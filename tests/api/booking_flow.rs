@@ -417,6 +417,9 @@ async fn reminders_go_the_day_before_and_shortly_before_only_to_active_bookings_
     let desk = desk(2).await;
     let app = &desk.app;
     let (day, slots) = desk.next_day_slots().await;
+    // Booked on the morning before, so the day-before reminder's moment is still ahead
+    // whatever the time of day the suite runs at.
+    app.clock.set(at(&previous_day(&day), "08:00"));
     let resident = app.login_resident("reminded").await;
     let quitter = app.login_resident("quitter").await;
     let slot = slots[2]["id"].as_str().unwrap().to_string(); // 10:00
@@ -1050,6 +1053,8 @@ async fn reminders_reach_wechat_as_subscribe_messages_within_the_residents_conse
     let desk = desk_on(app, 2).await;
     let app = &desk.app;
     let (day, slots) = desk.next_day_slots().await;
+    // Booked on the morning before (see above): the day-before reminder is still due.
+    app.clock.set(at(&previous_day(&day), "08:00"));
     let login = |openid: &'static str| {
         let fake = fake.clone();
         async move {
