@@ -17,6 +17,8 @@ pub struct Model {
     pub details: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The county whose auditors read this row (a reading scope, outside the hash chain).
+    pub county_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,9 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub user_id: Uuid,
+    /// The county whose no-show rule made it: it suspends online booking there, and that
+    /// county's administration decides its appeal.
+    pub county_id: Option<Uuid>,
     pub starts_at: DateTimeUtc,
     pub until: DateTimeUtc,
     pub reason: String,

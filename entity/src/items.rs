@@ -6,6 +6,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
+    /// The county whose catalogue this item belongs to (each county keeps its own).
+    pub county_id: Option<Uuid>,
     /// 事项清单目录（主项）
     pub main_item: String,
     /// 是否列入省“四级四同”清单

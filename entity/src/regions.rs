@@ -16,6 +16,8 @@ pub struct Model {
     /// `/<county id>/<township id>/<village id>/`: a region is inside another when its path
     /// starts with the other's.
     pub path: String,
+    /// The county this region lies in (a county is its own; a level above the county has none).
+    pub county_id: Option<Uuid>,
     /// Shipped demo data, to be replaced by the county's real lists.
     pub demo: bool,
     pub created_at: DateTimeUtc,

@@ -17,6 +17,7 @@ pub mod m20261202_000011_booking_foreign_keys;
 mod m20261202_000012_data_key_check;
 mod m20261202_000013_event_lookups;
 mod m20261202_000014_demo_staff;
+mod m20261202_000015_counties;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_data_key_check::Migration),
             Box::new(m20261202_000013_event_lookups::Migration),
             Box::new(m20261202_000014_demo_staff::Migration),
+            Box::new(m20261202_000015_counties::Migration),
         ]
     }
 }

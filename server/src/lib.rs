@@ -9,7 +9,10 @@
 //! the result):
 //! - `directory` owns regions, service points, staff, the item catalogue and the change
 //!   registers, and the one place access is decided: `directory::jurisdiction`. It never
-//!   imports a domain that uses it.
+//!   imports a domain that uses it. One deployment serves many counties: every region knows its
+//!   county (`regions.county_id`), and a row that belongs to a county but to no region of its own
+//!   (a catalogue item, a restriction, an audit row) carries the county; reads of such rows go
+//!   through `Jurisdiction::counties`, decisions on one through `Jurisdiction::ensure_in_county`.
 //! - `calendar` owns working days (holidays and 调休) and their arithmetic.
 //! - `booking` owns slots, bookings, the waitlist, check-in and queue numbers, restrictions and
 //!   the ledger. It reads the directory and the calendar, and learns of roster changes only

@@ -1,4 +1,5 @@
-//! The `bangban` binary: `serve` (default), `migrate`, `create-staff`, `print-schema`.
+//! The `bangban` binary: `serve` (default), `migrate`, `add-county`, `create-staff`,
+//! `print-schema`, `seed-demo`, `audit-verify`.
 use std::{io::BufRead, path::PathBuf, sync::Arc};
 
 use bangban_server::{
@@ -37,14 +38,27 @@ enum Command {
         /// inspector or auditor.
         #[arg(long)]
         role: String,
-        /// The unit's division code (default: the county).
+        /// The unit's division code (default: the county, while the deployment has only one).
         #[arg(long)]
         region_code: Option<String>,
+    },
+    /// Add a county to the deployment (one deployment serves many counties); its admin is then
+    /// created with `create-staff --role county_admin --region-code <code>`.
+    AddCounty {
+        /// The county's six-digit division code.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
     },
     /// Print the GraphQL SDL.
     PrintSchema,
     /// Load the 沁水县 demo directory (idempotent: nothing happens when the county exists).
-    SeedDemo,
+    SeedDemo {
+        /// Load the second demo county, 阳城县, beside the first.
+        #[arg(long)]
+        second_county: bool,
+    },
     /// Walk the audit log's hash chain; exit 1 and name the first broken link if any.
     AuditVerify,
 }
@@ -109,14 +123,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         .await?
                         .ok_or_else(|| anyhow::anyhow!("no region with code {code}"))?
                 }
-                None => directory::seed::county(&connection)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.message()))?
-                    .ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "no county region yet: run `bangban seed-demo` or give --region-code"
-                        )
-                    })?,
+                None => {
+                    let counties = directory::seed::counties(&connection)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+                    match <[_; 1]>::try_from(counties) {
+                        Ok([only]) => only,
+                        Err(counties) if counties.is_empty() => anyhow::bail!(
+                            "no county yet: run `bangban add-county` (or `bangban seed-demo`) first"
+                        ),
+                        Err(_) => anyhow::bail!(
+                            "this deployment serves several counties: give --region-code"
+                        ),
+                    }
+                }
             };
             let now = SystemClock.now();
             let txn = db::begin_write(&connection).await?;
@@ -142,6 +162,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     target_kind: "staff",
                     target_id: Some(staff.id.to_string()),
                     details: serde_json::json!({"username": staff.username, "role": staff.role, "via": "cli"}),
+                    county: unit.county_id,
                 },
             )
             .await
@@ -150,7 +171,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created staff account {} ({})", staff.username, staff.id);
         }
         Command::PrintSchema => print!("{}", graphql::sdl()),
-        Command::SeedDemo => {
+        Command::AddCounty { code, name } => {
+            let connection = db::connect(&settings).await?;
+            db::migrate(&connection).await?;
+            let now = SystemClock.now();
+            let txn = db::begin_write(&connection).await?;
+            let county = directory::service::insert_region(
+                &txn,
+                now,
+                directory::service::NewRegion {
+                    parent_id: None,
+                    code,
+                    name,
+                    demo: false,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            bangban_server::audit::record(
+                &txn,
+                now,
+                bangban_server::audit::Entry {
+                    actor: bangban_server::audit::Actor::System,
+                    action: "region.create",
+                    target_kind: "region",
+                    target_id: Some(county.id.to_string()),
+                    details: serde_json::json!({"code": county.code, "name": county.name, "via": "cli"}),
+                    county: Some(county.id),
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            txn.commit().await?;
+            println!(
+                "added county {} {} ({})",
+                county.code, county.name, county.id
+            );
+        }
+        Command::SeedDemo { second_county } => {
             if settings.is_production() {
                 anyhow::bail!("BANGBAN_ENV=production refuses demo data");
             }
@@ -160,9 +218,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             bangban_server::calendar::service::ensure_official(&connection, now)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
-            let loaded = directory::seed::load_demo(&connection, now, settings.seed_demo_staff)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            let demo = if second_county {
+                &directory::seed::SECOND_COUNTY
+            } else {
+                &directory::seed::FIRST_COUNTY
+            };
+            let loaded =
+                directory::seed::load_county(&connection, now, demo, settings.seed_demo_staff)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             match loaded {
                 directory::seed::DemoLoad::Loaded { staff: Some(demo) } => println!(
                     "demo directory loaded, with demo staff: county admin `{}` and an agent at every demo point (`{}` … `{}`), password: {}",

@@ -357,7 +357,7 @@ async fn staffing_shortfalls_follow_the_seed_minimums() {
 
 const SUBMIT_STAFF_CHANGE: &str = "mutation($input: StaffChangeInput!) { submitStaffChange(input: $input) { id status idNumber phone arrivalDate } }";
 
-fn staff_change(region_id: &str, before: Option<&str>, arrival: &str) -> Value {
+pub fn staff_change(region_id: &str, before: Option<&str>, arrival: &str) -> Value {
     json!({"input": {
         "regionId": region_id, "beforeStaffId": before, "post": "村级帮办代办员", "name": "赵六",
         "username": "zhao.liu", "role": "VILLAGE_AGENT", "idNumber": test_id_number(7),
@@ -586,7 +586,7 @@ async fn a_staff_change_is_approved_and_applies_itself_on_its_date() {
     assert!(!csv.contains(&test_id_number(7)) && !csv.contains("13900000007"));
 }
 
-const ITEM: &str = r#"{"mainItem": "民政事项", "inProvincialList": true, "businessName": "临时救助申请", "itemType": "行政给付", "onIntegratedPlatform": true, "handlingType": "PROMISED", "atMostOneVisit": true, "promisedWorkingDays": 5, "materials": ["申请书", "居民身份证"], "levels": ["TOWNSHIP", "VILLAGE"]}"#;
+pub const ITEM: &str = r#"{"mainItem": "民政事项", "inProvincialList": true, "businessName": "临时救助申请", "itemType": "行政给付", "onIntegratedPlatform": true, "handlingType": "PROMISED", "atMostOneVisit": true, "promisedWorkingDays": 5, "materials": ["申请书", "居民身份证"], "levels": ["TOWNSHIP", "VILLAGE"]}"#;
 
 #[tokio::test]
 async fn the_county_owns_the_catalogue_and_item_changes_apply_on_their_date() {

@@ -103,6 +103,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
     vec![
         ("regions", Access::Public, "query($id: ID) { regions(parentId: $id) { id } }".into(), json!({"id": f.longgang})),
         ("region", Access::Public, "query($id: ID!) { region(id: $id) { id } }".into(), json!({"id": f.longgang})),
+        ("items", Access::Public, "query($id: ID) { items(regionId: $id) { id } }".into(), json!({"id": f.longgang})),
         ("servicePoints", Access::Public, "query($id: ID) { servicePoints(regionId: $id) { id } }".into(), json!({"id": f.longgang})),
         ("servicePoint", Access::Public, "query($id: ID!) { servicePoint(id: $id) { id } }".into(), json!({"id": f.village_point})),
         ("roster", Access::Public, "query($id: ID) { roster(regionId: $id) { name } }".into(), json!({"id": f.longgang})),

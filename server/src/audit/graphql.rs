@@ -3,6 +3,7 @@ use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::{
+    directory::jurisdiction::Jurisdiction,
     error::AppError,
     graphql::context::{ContextExt, GqlResult},
 };
@@ -10,7 +11,9 @@ use crate::{
 /// One audit record. The chain (`prevHash` → `hash`) makes any later edit detectable.
 #[derive(SimpleObject)]
 pub struct AuditEntry {
-    /// Position in the log: 1, 2, 3 … without gaps. Pass the last one seen as `afterSeq` to page on.
+    /// Position in the whole log, which every county of the deployment shares: 1, 2, 3 … without
+    /// gaps there, so a county's own records skip the numbers of other counties'. Pass the last
+    /// one seen as `afterSeq` to page on.
     pub seq: i64,
     /// When the action happened: UTC instant, ISO 8601.
     pub at: DateTime<Utc>,
@@ -38,7 +41,7 @@ pub struct AuditQuery;
 
 #[Object]
 impl AuditQuery {
-    /// Auditors and the county admin: records after `afterSeq` (default: from the start), oldest
+    /// Auditors and the county admin: their county's records after `afterSeq` (default: from the start), oldest
     /// first, `first` at a time (1–200, default 50).
     async fn audit_log(
         &self,
@@ -53,8 +56,11 @@ impl AuditQuery {
             return Err(AppError::bad_input("first", "between 1 and 200").into());
         }
         let first = u64::try_from(first).unwrap_or(50);
-        let rows =
-            crate::audit::entries(ctx.state(), ctx.viewer(), after_seq.unwrap_or(0), first).await?;
+        let db = &ctx.state().db;
+        let who = Jurisdiction::of(db, ctx.viewer()).await?;
+        who.ensure_auditor()?;
+        let counties = who.counties(db).await?;
+        let rows = crate::audit::entries(db, counties, after_seq.unwrap_or(0), first).await?;
         Ok(rows
             .into_iter()
             .map(|r| AuditEntry {

@@ -54,6 +54,9 @@ pub struct Entry<'a> {
     pub target_id: Option<String>,
     /// Never plain personal data: ids, masked values, reasons.
     pub details: Value,
+    /// The county whose auditors read it (None: a deployment-wide action, such as one from the
+    /// command line before any county exists; no county auditor reads it).
+    pub county: Option<Uuid>,
 }
 
 /// The chain hash of a row: SHA-256 over the previous hash and every field, in a fixed order.
@@ -115,13 +118,15 @@ pub struct Pending {
     pub target_kind: String,
     pub target_id: Option<String>,
     pub details: Value,
+    pub county: Option<Uuid>,
 }
 
 impl Pending {
-    /// What `viewer` did to one target at `at`.
+    /// What `viewer` did to one target at `at`, in `county` (whose auditors read it).
     pub fn action(
         at: DateTime<Utc>,
         viewer: &Viewer,
+        county: Option<Uuid>,
         action: impl Into<String>,
         target_kind: &str,
         target_id: impl ToString,
@@ -134,12 +139,14 @@ impl Pending {
             target_kind: target_kind.into(),
             target_id: Some(target_id.to_string()),
             details,
+            county,
         }
     }
 
-    /// What the system (a job, an applied change) did.
+    /// What the system (a job, an applied change) did, in `county`.
     pub fn system(
         at: DateTime<Utc>,
+        county: Option<Uuid>,
         action: impl Into<String>,
         target_kind: &str,
         target_id: impl ToString,
@@ -150,6 +157,7 @@ impl Pending {
             ..Self::action(
                 at,
                 &Viewer::Anonymous,
+                county,
                 action,
                 target_kind,
                 target_id,
@@ -166,32 +174,10 @@ impl Pending {
             target_kind: &self.target_kind,
             target_id: self.target_id.clone(),
             details: self.details.clone(),
+            county: self.county,
         };
         record(conn, self.at, entry).await
     }
-}
-
-/// Records what a viewer did to one target: the common case of [`record`]. In a transaction
-/// that takes other locks, call it last, just before the commit (or queue it with
-/// [`crate::events::Tx::audit`], which does so): the audit head is the last lock of every
-/// transaction, so appends never deadlock with the rows a change locks.
-pub async fn record_action(
-    conn: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    viewer: &Viewer,
-    action: &str,
-    target_kind: &str,
-    target_id: impl ToString,
-    details: Value,
-) -> AppResult<i64> {
-    let entry = Entry {
-        actor: Actor::of(viewer),
-        action,
-        target_kind,
-        target_id: Some(target_id.to_string()),
-        details,
-    };
-    record(conn, now, entry).await
 }
 
 /// Appends one entry. Call inside the transaction that makes the change, as its last write:
@@ -239,6 +225,7 @@ pub async fn record(
         details: Set(details),
         prev_hash: Set(head.hash.clone()),
         hash: Set(hash.clone()),
+        county_id: Set(entry.county),
     }
     .insert(conn)
     .await?;
@@ -250,21 +237,20 @@ pub async fn record(
     Ok(head.seq)
 }
 
-/// Auditors and the county admin: records after `after_seq`, oldest first.
+/// The records of `counties` after `after_seq`, oldest first (the caller decides which
+/// counties the viewer may read).
 pub async fn entries(
-    state: &crate::state::AppState,
-    viewer: &Viewer,
+    conn: &impl ConnectionTrait,
+    counties: Vec<Uuid>,
     after_seq: i64,
     first: u64,
 ) -> AppResult<Vec<audit_log::Model>> {
-    crate::directory::jurisdiction::Jurisdiction::of(&state.db, viewer)
-        .await?
-        .ensure_auditor()?;
     Ok(audit_log::Entity::find()
         .filter(audit_log::Column::Seq.gt(after_seq))
+        .filter(audit_log::Column::CountyId.is_in(counties))
         .order_by_asc(audit_log::Column::Seq)
         .limit(first)
-        .all(&state.db)
+        .all(conn)
         .await?)
 }
 

@@ -304,13 +304,17 @@ async fn book_admitted(
     )
     .await?;
     let now = state.clock.now();
+    // The desk's county, for the audit row of a booking made on a resident's behalf.
+    let mut desk_county = None;
     let (user_id, channel, created_by, consent, by_number) = match staff {
         None => {
             check_bookable(now, target.slot.starts_at, &target.policy)?;
             (actor, Channel::Online, None, None, None)
         }
         Some((phone, on_behalf)) => {
-            ensure_desk(state, viewer, target.point.id).await?;
+            desk_county = ensure_desk(state, viewer, target.point.id)
+                .await?
+                .county_id();
             if target.slot.starts_at <= now {
                 return Err(AppError::bad_input(
                     "input.slotId",
@@ -369,7 +373,7 @@ async fn book_admitted(
         return Ok((earlier, false));
     }
     if channel == Channel::Online
-        && let Some(restriction) = active_restriction(&*tx, user_id, now).await?
+        && let Some(restriction) = active_restriction(&*tx, user_id, target.point.id, now).await?
     {
         return Err(AppError::BookingRestricted(format!(
             "online booking is suspended until {} after repeated no-shows; you may appeal",
@@ -404,6 +408,7 @@ async fn book_admitted(
         tx.audit(crate::audit::Pending::action(
             now,
             viewer,
+            desk_county,
             "booking.on_behalf",
             "booking",
             booking.id,

@@ -27,16 +27,30 @@ use crate::{
 
 /// Who may change a booking, and how: its resident (online, within the cutoff) or the point's
 /// staff on the resident's behalf (until the slot starts).
+/// Who changes a booking: the resident online, or staff at the desk on their behalf.
+struct Actor {
+    channel: Channel,
+    /// The staff member acting on the resident's behalf.
+    staff: Option<Uuid>,
+    /// The resident's consent, when staff act for them.
+    consent: Option<String>,
+    /// The acting staff member's county (for the audit row).
+    county: Option<Uuid>,
+}
+
 async fn actor_for(
     state: &AppState,
     viewer: &Viewer,
     booking: &bookings::Model,
     on_behalf: Option<OnBehalf>,
-) -> AppResult<(Channel, Option<Uuid>, Option<String>)> {
+) -> AppResult<Actor> {
     match (viewer, on_behalf) {
-        (Viewer::Resident { user_id, .. }, None) if *user_id == booking.user_id => {
-            Ok((Channel::Online, None, None))
-        }
+        (Viewer::Resident { user_id, .. }, None) if *user_id == booking.user_id => Ok(Actor {
+            channel: Channel::Online,
+            staff: None,
+            consent: None,
+            county: None,
+        }),
         (Viewer::Resident { user_id, .. }, Some(_)) if *user_id == booking.user_id => Err(
             AppError::bad_input("onBehalf", "only staff act on a resident's behalf"),
         ),
@@ -55,7 +69,12 @@ async fn actor_for(
                     )
                 })?
                 .validate()?;
-            Ok((on_behalf.channel, Some(who.staff_id), on_behalf.consent))
+            Ok(Actor {
+                channel: on_behalf.channel,
+                staff: Some(who.staff_id),
+                consent: on_behalf.consent,
+                county: who.county_id(),
+            })
         }
         (Viewer::Anonymous, _) => Err(AppError::Unauthenticated("log in first".into())),
         _ => Err(AppError::NotFound("booking")),
@@ -71,7 +90,12 @@ pub async fn cancel(
     on_behalf: Option<OnBehalf>,
 ) -> AppResult<bookings::Model> {
     let booking = load_booking(state, id).await?;
-    let (channel, staff, consent) = actor_for(state, viewer, &booking, on_behalf).await?;
+    let Actor {
+        channel,
+        staff,
+        consent,
+        county,
+    } = actor_for(state, viewer, &booking, on_behalf).await?;
     let slot = slot(&state.db, booking.slot_id).await?;
     let policy = policy(&state.db, booking.service_point_id).await?;
     let now = state.clock.now();
@@ -123,6 +147,7 @@ pub async fn cancel(
         tx.audit(crate::audit::Pending::action(
             now,
             viewer,
+            county,
             "booking.cancelled_on_behalf",
             "booking",
             booking.id,
@@ -152,7 +177,12 @@ pub async fn reschedule(
     on_behalf: Option<OnBehalf>,
 ) -> AppResult<bookings::Model> {
     let booking = load_booking(state, id).await?;
-    let (channel, staff, consent) = actor_for(state, viewer, &booking, on_behalf).await?;
+    let Actor {
+        channel,
+        staff,
+        consent,
+        county,
+    } = actor_for(state, viewer, &booking, on_behalf).await?;
     if let Viewer::Resident { .. } = viewer {
         state
             .limiter
@@ -265,6 +295,7 @@ pub async fn reschedule(
         tx.audit(crate::audit::Pending::action(
             now,
             viewer,
+            county,
             "booking.moved_on_behalf",
             "booking",
             booking.id,
@@ -377,6 +408,7 @@ pub async fn review(
     tx.audit(crate::audit::Pending::action(
         now,
         viewer,
+        who.county_id(),
         format!("booking.{outcome}"),
         "booking",
         booking.id,

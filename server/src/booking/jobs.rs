@@ -147,7 +147,7 @@ async fn mark_no_shows(state: &AppState) -> AppResult<(u64, u64)> {
             audience: vec![resident_key(booking.user_id)],
             payload: json!({"code": booking.code, "status": "no_show"}),
         });
-        if apply_no_show_rule(&mut tx, booking.user_id, &policy, now).await? {
+        if apply_no_show_rule(&mut tx, &booking, &policy, now).await? {
             restricted += 1;
         }
         tx.commit().await?;
@@ -156,22 +156,33 @@ async fn mark_no_shows(state: &AppState) -> AppResult<(u64, u64)> {
     Ok((marked, restricted))
 }
 
-/// The no-show rule, after a no-show was recorded in `tx`: when the resident's no-shows (by
-/// the end of their slots) within the point's window reach its limit, and no restriction is in
-/// force, online booking is suspended for the ban days. True when a restriction was made.
+/// The no-show rule, after `booking` was recorded in `tx` as a no-show: when the resident's
+/// no-shows (by the end of their slots) at the points of the booking's county within the point's
+/// window reach its limit, and no restriction of that county is in force, online booking in the
+/// county is suspended for the ban days (the rule is the county's: another county's no-shows
+/// and restrictions do not count). True when a restriction was made.
 pub(crate) async fn apply_no_show_rule(
     tx: &mut Tx<'_>,
-    user_id: Uuid,
+    booking: &bookings::Model,
     policy: &crate::booking::model::Policy,
     now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<bool> {
     if policy.no_show_ban_days <= 0 {
         return Ok(false);
     }
+    let user_id = booking.user_id;
+    let Some(county) =
+        crate::directory::service::region(&**tx, point_region(&**tx, booking).await?)
+            .await?
+            .county_id
+    else {
+        return Ok(false);
+    };
     let since = now - Duration::days(policy.no_show_window_days);
     let count = bookings::Entity::find()
         .inner_join(slots::Entity)
         .filter(bookings::Column::UserId.eq(user_id))
+        .filter(bookings::Column::ServicePointId.in_subquery(points_of_county(county)))
         // A booking checked in but never finished by the desk counts too: a check-in proves
         // presence only at that moment, and someone who left before being served was absent.
         .filter(bookings::Column::Status.is_in([
@@ -186,6 +197,7 @@ pub(crate) async fn apply_no_show_rule(
     }
     let already = booking_restrictions::Entity::find()
         .filter(booking_restrictions::Column::UserId.eq(user_id))
+        .filter(booking_restrictions::Column::CountyId.eq(county))
         .filter(booking_restrictions::Column::Status.is_in(RESTRICTING))
         .filter(booking_restrictions::Column::Until.gt(now))
         .count(&**tx)
@@ -197,6 +209,7 @@ pub(crate) async fn apply_no_show_rule(
     let restriction = booking_restrictions::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user_id),
+        county_id: Set(Some(county)),
         starts_at: Set(now),
         until: Set(until),
         reason: Set(format!(
@@ -221,6 +234,35 @@ pub(crate) async fn apply_no_show_rule(
         payload: json!({"until": until.to_rfc3339(), "noShows": count, "status": "active"}),
     });
     Ok(true)
+}
+
+/// The region of a booking's service point.
+async fn point_region(
+    conn: &impl sea_orm::ConnectionTrait,
+    booking: &bookings::Model,
+) -> AppResult<Uuid> {
+    Ok(service_points::Entity::find_by_id(booking.service_point_id)
+        .one(conn)
+        .await?
+        .ok_or(crate::error::AppError::NotFound("service point"))?
+        .region_id)
+}
+
+/// The service points of a county, as a subquery.
+fn points_of_county(county: Uuid) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    Query::select()
+        .column((service_points::Entity, service_points::Column::Id))
+        .from(service_points::Entity)
+        .inner_join(
+            entity::regions::Entity,
+            Expr::col((entity::regions::Entity, entity::regions::Column::Id))
+                .equals((service_points::Entity, service_points::Column::RegionId)),
+        )
+        .and_where(
+            Expr::col((entity::regions::Entity, entity::regions::Column::CountyId)).eq(county),
+        )
+        .to_owned()
 }
 
 /// Numbers the desk never finished on a day that has ended: the ticket and its booking are
@@ -275,7 +317,7 @@ async fn close_unfinished_days(state: &AppState) -> AppResult<u64> {
                     )
                     .await?;
                     let policy = policy(&*tx, booking.service_point_id).await?;
-                    apply_no_show_rule(&mut tx, booking.user_id, &policy, now).await?;
+                    apply_no_show_rule(&mut tx, &booking, &policy, now).await?;
                 }
             }
             None => {

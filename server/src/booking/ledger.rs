@@ -13,7 +13,7 @@ use crate::{
     directory::{
         jurisdiction::Jurisdiction,
         model::text,
-        service::{region, subtree},
+        service::{county_of_point, region, subtree},
     },
     error::{AppError, AppResult},
     pii::mask_name,
@@ -470,9 +470,15 @@ pub async fn record(
         .transpose()?;
     if let Some(item_id) = input.item_id {
         items::Entity::find_by_id(item_id)
+            .filter(items::Column::CountyId.in_subquery(county_of_point(input.service_point_id)))
             .one(&state.db)
             .await?
-            .ok_or_else(|| AppError::bad_input("input.itemId", "no such item in the catalogue"))?;
+            .ok_or_else(|| {
+                AppError::bad_input(
+                    "input.itemId",
+                    "no such item in the catalogue of the service point's county",
+                )
+            })?;
     }
     let occurred_at = input.occurred_at.unwrap_or(now);
     if occurred_at > now + Duration::minutes(1) {
@@ -512,15 +518,16 @@ pub async fn record(
     )
     .await?;
     if backfilled {
-        crate::audit::record_action(
-            &txn,
+        crate::audit::Pending::action(
             now,
             viewer,
+            who.county_id(),
             "ledger.backfilled",
             "ledger_entry",
             entry.id,
             serde_json::json!({"occurredAt": occurred_at.to_rfc3339(), "outcome": input.outcome}),
         )
+        .append(&txn)
         .await?;
     }
     txn.commit().await?;

@@ -464,8 +464,7 @@ pub async fn finish(
             if !served {
                 // Absent when called counts like any no-show.
                 let policy = policy(&*tx, booking.service_point_id).await?;
-                crate::booking::jobs::apply_no_show_rule(&mut tx, booking.user_id, &policy, now)
-                    .await?;
+                crate::booking::jobs::apply_no_show_rule(&mut tx, &booking, &policy, now).await?;
             }
             tx.emit(EventDraft {
                 kind: if served {

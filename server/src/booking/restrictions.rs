@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    directory::{jurisdiction::Jurisdiction, model::text},
+    directory::{jurisdiction::Jurisdiction, model::text, service::county_of_point},
     error::{AppError, AppResult},
     events::{EventDraft, Tx, resident_key},
     state::AppState,
@@ -19,14 +19,17 @@ use crate::{
 /// Restrictions in these states still suspend online booking (an upheld appeal changes nothing).
 pub const RESTRICTING: [&str; 3] = ["active", "appealed", "upheld"];
 
-/// An active restriction of online booking (the no-show rule), if any.
+/// An active restriction of online booking (the no-show rule) that applies at a service point,
+/// if any: a restriction is the rule of one county and suspends online booking in that county.
 pub async fn active_restriction(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
+    point_id: Uuid,
     now: DateTime<Utc>,
 ) -> AppResult<Option<booking_restrictions::Model>> {
     Ok(booking_restrictions::Entity::find()
         .filter(booking_restrictions::Column::UserId.eq(user_id))
+        .filter(booking_restrictions::Column::CountyId.in_subquery(county_of_point(point_id)))
         .filter(booking_restrictions::Column::Status.is_in(RESTRICTING))
         .filter(booking_restrictions::Column::Until.gt(now))
         .one(conn)
@@ -112,22 +115,23 @@ pub async fn appeal(
     load(state, id).await
 }
 
-/// County administrators: the appeals waiting for a decision, oldest first.
+/// County administrators: their county's appeals waiting for a decision, oldest first.
 pub async fn appeals(
     state: &AppState,
     viewer: &Viewer,
 ) -> AppResult<Vec<booking_restrictions::Model>> {
-    Jurisdiction::of(&state.db, viewer)
-        .await?
-        .ensure_county_admin()?;
+    let who = Jurisdiction::of(&state.db, viewer).await?;
+    who.ensure_county_admin()?;
     Ok(booking_restrictions::Entity::find()
+        .filter(booking_restrictions::Column::CountyId.is_in(who.counties(&state.db).await?))
         .filter(booking_restrictions::Column::Status.eq("appealed"))
         .order_by_asc(booking_restrictions::Column::AppealedAt)
         .all(&state.db)
         .await?)
 }
 
-/// A county administrator lifts or upholds an appealed restriction, with a reason (audited).
+/// A county administrator lifts or upholds an appealed restriction of their county, with a
+/// reason (audited); another county's answers NOT_FOUND.
 pub async fn decide(
     state: &AppState,
     viewer: &Viewer,
@@ -139,6 +143,7 @@ pub async fn decide(
     who.ensure_county_admin()?;
     let decision = text(decision, "decision", 500)?;
     let restriction = load(state, id).await?;
+    who.ensure_in_county(restriction.county_id, "restriction")?;
     let now = state.clock.now();
     let status = if lift { "lifted" } else { "upheld" };
     let mut tx = Tx::begin(state).await?;
@@ -169,6 +174,7 @@ pub async fn decide(
     tx.audit(crate::audit::Pending::action(
         now,
         viewer,
+        restriction.county_id,
         format!("restriction.{status}"),
         "restriction",
         id,

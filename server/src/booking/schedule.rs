@@ -343,15 +343,16 @@ pub async fn set_policy(
     .exec_without_returning(&txn)
     .await?;
     let details = policy_json(&policy);
-    crate::audit::record_action(
-        &txn,
+    crate::audit::Pending::action(
         now,
         viewer,
+        who.county_id(),
         "booking.policy",
         "service_point",
         point_id,
         details,
     )
+    .append(&txn)
     .await?;
     txn.commit().await?;
     Ok(policy)

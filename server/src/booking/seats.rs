@@ -109,7 +109,7 @@ async fn cannot_claim(
     max_open_bookings: i64,
     now: DateTime<Utc>,
 ) -> AppResult<Option<&'static str>> {
-    if active_restriction(conn, entry.user_id, now)
+    if active_restriction(conn, entry.user_id, entry.service_point_id, now)
         .await?
         .is_some()
     {
@@ -355,6 +355,7 @@ pub async fn set_duty_day(
     tx.audit(crate::audit::Pending::action(
         now,
         viewer,
+        who.county_id(),
         "staff.duty_day",
         "staff",
         staff_id,

@@ -29,7 +29,7 @@ use crate::{
         catalogue::ItemFields,
         jurisdiction::Jurisdiction,
         model::{RegionLevel, ServicePointKind},
-        service::region,
+        service::{county_of_point, region},
     },
     error::{AppError, AppResult},
     events::{EventDraft, Tx, resident_key},
@@ -148,12 +148,17 @@ pub(crate) async fn target(
     field: &str,
 ) -> AppResult<Target> {
     let point = active_point(conn, point_id, &format!("{field}.servicePointId")).await?;
+    // Only an item of the catalogue of the point's own county.
     let item = items::Entity::find_by_id(item_id)
+        .filter(items::Column::CountyId.in_subquery(county_of_point(point_id)))
         .one(conn)
         .await?
         .filter(|i| i.active)
         .ok_or_else(|| {
-            AppError::bad_input(format!("{field}.itemId"), "no such item in the catalogue")
+            AppError::bad_input(
+                format!("{field}.itemId"),
+                "no such item in the catalogue of the service point's county",
+            )
         })?;
     let level: RegionLevel = point
         .kind

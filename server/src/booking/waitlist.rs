@@ -56,7 +56,7 @@ pub async fn join(
             "this slot has free seats; book it instead".into(),
         ));
     }
-    if let Some(restriction) = active_restriction(&state.db, user_id, now).await? {
+    if let Some(restriction) = active_restriction(&state.db, user_id, point_id, now).await? {
         return Err(AppError::BookingRestricted(format!(
             "online booking is suspended until {}",
             restriction.until.to_rfc3339()
@@ -219,7 +219,9 @@ pub async fn claim(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<boo
             "the offer has expired and passed to the next in line".into(),
         ));
     }
-    if let Some(restriction) = active_restriction(&state.db, entry.user_id, now).await? {
+    if let Some(restriction) =
+        active_restriction(&state.db, entry.user_id, entry.service_point_id, now).await?
+    {
         return Err(AppError::BookingRestricted(format!(
             "online booking is suspended until {}",
             restriction.until.to_rfc3339()

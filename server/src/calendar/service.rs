@@ -148,15 +148,16 @@ pub async fn set_day(
     )
     .exec_without_returning(&txn)
     .await?;
-    audit::record_action(
-        &txn,
+    audit::Pending::action(
         now,
         viewer,
+        who.county_id(),
         "calendar.set_day",
         "calendar_day",
         date,
         json!({"isWorkday": is_workday, "name": name}),
     )
+    .append(&txn)
     .await?;
     txn.commit().await?;
     Ok(CalendarDay {
@@ -178,9 +179,8 @@ pub async fn publish_year(state: &AppState, viewer: &Viewer, year: i32) -> AppRe
         ));
     }
     let txn = crate::db::begin_write(&state.db).await?;
-    Jurisdiction::of(&txn, viewer)
-        .await?
-        .ensure_county_admin()?;
+    let who = Jurisdiction::of(&txn, viewer).await?;
+    who.ensure_county_admin()?;
     let exists = calendar_years::Entity::find()
         .filter(calendar_years::Column::Year.eq(year))
         .one(&txn)
@@ -190,15 +190,16 @@ pub async fn publish_year(state: &AppState, viewer: &Viewer, year: i32) -> AppRe
         calendar_years::ActiveModel { year: Set(year) }
             .insert(&txn)
             .await?;
-        audit::record_action(
-            &txn,
+        audit::Pending::action(
             now,
             viewer,
+            who.county_id(),
             "calendar.publish_year",
             "calendar_year",
             year,
             json!({}),
         )
+        .append(&txn)
         .await?;
     }
     txn.commit().await?;

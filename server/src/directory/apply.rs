@@ -162,6 +162,7 @@ async fn apply_staff_change(
         .await?;
     txn.audit(crate::audit::Pending::system(
         now,
+        unit.county_id,
         "staff_change.apply",
         "staff_change",
         change.id,
@@ -197,7 +198,16 @@ async fn apply_item_change(
     if !claim::<item_change_requests::Entity>(&*txn, change.id, now).await? {
         return Ok(false);
     }
-    let item = write_item(&*txn, now, change.before_item_id, &fields).await?;
+    let county = region(&*txn, change.region_id)
+        .await?
+        .county_id
+        .ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "item change {} lies in no county",
+                change.id
+            ))
+        })?;
+    let item = write_item(&*txn, now, county, change.before_item_id, &fields).await?;
     item_change_requests::Entity::update_many()
         .col_expr(
             item_change_requests::Column::AppliedItemId,
@@ -208,6 +218,7 @@ async fn apply_item_change(
         .await?;
     txn.audit(crate::audit::Pending::system(
         now,
+        Some(county),
         "item_change.apply",
         "item_change",
         change.id,

@@ -1,9 +1,10 @@
 //! Directory use cases for the item catalogue (附件5).
 
 use chrono::{DateTime, Utc};
-use entity::items;
+use entity::{items, regions};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -106,13 +107,62 @@ pub async fn item(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<items::Mod
         .ok_or(AppError::NotFound("item"))
 }
 
-/// Public: active catalogue items, optionally those a level may handle, optionally matching text.
+/// An item of `county`'s catalogue: NOT_FOUND for another county's (its existence is not told).
+pub async fn county_item(
+    conn: &impl ConnectionTrait,
+    county: Uuid,
+    id: Uuid,
+) -> AppResult<items::Model> {
+    Some(item(conn, id).await?)
+        .filter(|i| i.county_id == Some(county))
+        .ok_or(AppError::NotFound("item"))
+}
+
+/// The county a county administrator acts for: FORBIDDEN for anyone else.
+fn admins_county(who: &Jurisdiction) -> AppResult<Uuid> {
+    who.ensure_county_admin()?;
+    who.county_id()
+        .ok_or_else(|| AppError::Forbidden("this account's unit lies in no county".into()))
+}
+
+/// The county whose catalogue a public reader means: the county of `region` (a county or any
+/// region inside it), or, when none is named, the deployment's only county. BAD_USER_INPUT
+/// `regionId` when the deployment serves several counties and none is named.
+pub async fn catalogue_county(
+    conn: &impl ConnectionTrait,
+    region: Option<Uuid>,
+) -> AppResult<Uuid> {
+    if let Some(id) = region {
+        return crate::directory::service::region(conn, id)
+            .await?
+            .county_id
+            .ok_or(AppError::NotFound("region"));
+    }
+    let counties = regions::Entity::find()
+        .filter(regions::Column::Level.eq(RegionLevel::County.as_str()))
+        .limit(2)
+        .all(conn)
+        .await?;
+    match counties.as_slice() {
+        [only] => Ok(only.id),
+        [] => Err(AppError::NotFound("county")),
+        _ => Err(AppError::bad_input(
+            "regionId",
+            "this deployment serves several counties: name the county (or a region inside it)",
+        )),
+    }
+}
+
+/// Public: a county's active catalogue items, optionally those a level may handle, optionally
+/// matching text.
 pub async fn list_items(
     conn: &impl ConnectionTrait,
+    county: Uuid,
     level: Option<RegionLevel>,
     search: Option<&str>,
 ) -> AppResult<Vec<items::Model>> {
     let mut query = items::Entity::find()
+        .filter(items::Column::CountyId.eq(county))
         .filter(items::Column::Active.eq(true))
         .order_by_asc(items::Column::MainItem)
         .order_by_asc(items::Column::BusinessName);
@@ -132,18 +182,21 @@ pub async fn list_items(
     Ok(query.all(conn).await?)
 }
 
-/// Writes an item (new when `id` is None) without permission checks: used by the seed, by
-/// `upsert_item` and by applied change requests.
+/// Writes an item of `county`'s catalogue (new when `id` is None) without permission checks:
+/// used by the seed, by `upsert_item` and by applied change requests. NOT_FOUND when `id` names
+/// an item of another county.
 pub async fn write_item(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
+    county: Uuid,
     id: Option<Uuid>,
     fields: &ItemFields,
 ) -> AppResult<items::Model> {
     let base = match id {
-        Some(id) => item(conn, id).await?.into(),
+        Some(id) => county_item(conn, county, id).await?.into(),
         None => items::ActiveModel {
             id: Set(Uuid::now_v7()),
+            county_id: Set(Some(county)),
             active: Set(true),
             created_at: Set(now),
             ..Default::default()
@@ -168,7 +221,8 @@ pub async fn write_item(
     })
 }
 
-/// County admin: publishes a new item or changes one (the county centre owns the catalogue).
+/// County admin: publishes a new item of their county's catalogue or changes one (the county
+/// centre owns its catalogue; another county's items answer NOT_FOUND).
 pub async fn upsert_item(
     state: &AppState,
     viewer: &Viewer,
@@ -177,15 +231,13 @@ pub async fn upsert_item(
 ) -> AppResult<items::Model> {
     let fields = fields.validate("input.")?;
     let txn = crate::db::begin_write(&state.db).await?;
-    Jurisdiction::of(&txn, viewer)
-        .await?
-        .ensure_county_admin()?;
+    let county = admins_county(&Jurisdiction::of(&txn, viewer).await?)?;
     let now = state.clock.now();
-    let item = write_item(&txn, now, id, &fields).await?;
-    audit::record_action(
-        &txn,
+    let item = write_item(&txn, now, county, id, &fields).await?;
+    audit::Pending::action(
         now,
         viewer,
+        Some(county),
         if id.is_some() {
             "item.update"
         } else {
@@ -195,6 +247,7 @@ pub async fn upsert_item(
         item.id,
         json!({"businessName": item.business_name}),
     )
+    .append(&txn)
     .await?;
     txn.commit().await?;
     Ok(item)
@@ -208,22 +261,21 @@ pub async fn set_item_active(
     active_flag: bool,
 ) -> AppResult<items::Model> {
     let txn = crate::db::begin_write(&state.db).await?;
-    Jurisdiction::of(&txn, viewer)
-        .await?
-        .ensure_county_admin()?;
-    let mut active: items::ActiveModel = item(&txn, id).await?.into();
+    let county = admins_county(&Jurisdiction::of(&txn, viewer).await?)?;
+    let mut active: items::ActiveModel = county_item(&txn, county, id).await?.into();
     active.active = Set(active_flag);
     active.updated_at = Set(state.clock.now());
     let item = active.update(&txn).await?;
-    audit::record_action(
-        &txn,
+    audit::Pending::action(
         state.clock.now(),
         viewer,
+        Some(county),
         "item.active",
         "item",
         item.id,
         json!({"active": active_flag}),
     )
+    .append(&txn)
     .await?;
     txn.commit().await?;
     Ok(item)

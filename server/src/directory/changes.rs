@@ -15,7 +15,7 @@ use crate::{
     auth::{Role, Viewer},
     clock::local_date,
     directory::{
-        catalogue::{ItemFields, item},
+        catalogue::{ItemFields, county_item},
         jurisdiction::Jurisdiction,
         model::text,
         service::{level_of, region},
@@ -207,15 +207,16 @@ pub async fn submit_staff_change(
     }
     .insert(&txn)
     .await?;
-    audit::record_action(
-        &txn,
+    audit::Pending::action(
         now,
         viewer,
+        unit.county_id,
         "staff_change.submit",
         "staff_change",
         request.id,
         json!({"unit": unit.code, "arrivalDate": request.arrival_date.to_string()}),
     )
+    .append(&txn)
     .await?;
     txn.commit().await?;
     Ok(request)
@@ -369,6 +370,7 @@ where
     txn.audit(crate::audit::Pending::action(
         now,
         viewer,
+        unit.county_id,
         &action,
         R::NAME,
         id,
@@ -437,15 +439,12 @@ pub async fn submit_item_change(
         .await
         .map_err(crate::error::hidden_as_not_found("region"))?;
     who.ensure_admin_over(&unit, "region")?;
+    let county = unit.county_id.ok_or(AppError::NotFound("region"))?;
     let before = match input.before_item_id {
-        Some(id) => Some(
-            item(&txn, id)
-                .await
-                .map_err(crate::error::missing_as_bad_input(
-                    "input.beforeItemId",
-                    "no such item",
-                ))?,
-        ),
+        // Only an item of the unit's own county's catalogue.
+        Some(id) => Some(county_item(&txn, county, id).await.map_err(
+            crate::error::missing_as_bad_input("input.beforeItemId", "no such item"),
+        )?),
         None => None,
     };
     let request = item_change_requests::ActiveModel {
@@ -467,15 +466,16 @@ pub async fn submit_item_change(
     }
     .insert(&txn)
     .await?;
-    audit::record_action(
-        &txn,
+    audit::Pending::action(
         now,
         viewer,
+        Some(county),
         "item_change.submit",
         "item_change",
         request.id,
         json!({"unit": unit.code, "effectiveDate": request.effective_date.to_string()}),
     )
+    .append(&txn)
     .await?;
     txn.commit().await?;
     Ok(request)

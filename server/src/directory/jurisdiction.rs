@@ -1,9 +1,10 @@
 //! The one place that decides what a staff viewer may see and do. A village agent sees its
-//! village; a township its own region and its villages; the county everything. Objects outside
+//! village; a township its own region and its villages; the county everything in the county.
+//! One deployment serves many counties: nothing reaches across a county's border. Objects outside
 //! the viewer's jurisdiction answer NOT_FOUND (their existence is not revealed); actions the
 //! role may not take inside it answer FORBIDDEN.
 use entity::{regions, staff_accounts};
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::{
@@ -51,6 +52,36 @@ impl Jurisdiction {
     /// Whether a region (by its path) lies inside this jurisdiction.
     pub fn covers_path(&self, path: &str) -> bool {
         path.starts_with(&self.region.path)
+    }
+
+    /// The county this jurisdiction lies in (None for a level above the county).
+    pub fn county_id(&self) -> Option<Uuid> {
+        self.region.county_id
+    }
+
+    /// The counties this jurisdiction oversees: its own county, or (for a level above the
+    /// county) every county below it. Rows tagged with a county are read through this.
+    pub async fn counties(&self, conn: &impl ConnectionTrait) -> AppResult<Vec<Uuid>> {
+        if let Some(county) = self.region.county_id {
+            return Ok(vec![county]);
+        }
+        Ok(regions::Entity::find()
+            .filter(regions::Column::Path.starts_with(&self.region.path))
+            .filter(regions::Column::Level.eq("county"))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .collect())
+    }
+
+    /// NOT_FOUND `what` unless a row tagged with `county` is inside this jurisdiction's counties
+    /// (a row of another county is not revealed).
+    pub fn ensure_in_county(&self, county: Option<Uuid>, what: &'static str) -> AppResult<()> {
+        match (self.region.county_id, county) {
+            (Some(own), Some(theirs)) if own == theirs => Ok(()),
+            _ => Err(AppError::NotFound(what)),
+        }
     }
 
     pub fn covers(&self, region: &regions::Model) -> bool {
@@ -134,6 +165,7 @@ mod tests {
             level: level.into(),
             parent_id: None,
             path: path.into(),
+            county_id: None,
             demo: true,
             created_at: chrono::Utc::now(),
         }

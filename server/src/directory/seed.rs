@@ -3,11 +3,15 @@
 //! sharing one generated password shown once on the console). Every region is marked `demo`; the township codes
 //! follow the statutory pattern but the village lists are invented — the county loads its real
 //! lists with `createRegion`. Loading is idempotent (nothing happens when the county exists).
+//!
+//! A second, smaller demo county (阳城县, 140522) can be loaded beside it (`bangban seed-demo
+//! --second-county`), with its own points, catalogue and demo staff (`demo2-…`): one deployment
+//! serves many counties, and the demo shows that nothing crosses between them.
 use chrono::{DateTime, Utc};
 use entity::{regions, service_points, staff_accounts};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, Set,
+    QueryFilter, QueryOrder, Set,
 };
 use uuid::Uuid;
 
@@ -22,6 +26,70 @@ use crate::{
 };
 
 pub const COUNTY_CODE: &str = "140521";
+
+/// A demo county: its regions, points and the prefix of its demo staff's usernames.
+pub struct DemoCounty {
+    pub code: &'static str,
+    pub name: &'static str,
+    /// The county-level points: kind, name, address, public phone.
+    pub county_points: &'static [(ServicePointKind, &'static str, &'static str, &'static str)],
+    /// Townships: code, name, two villages.
+    pub townships: &'static [(&'static str, &'static str, [&'static str; 2])],
+    /// The first digits of the county's phone numbers (`0356-7` for the first county).
+    pub phone_prefix: &'static str,
+    /// Demo usernames start with it: `demo-admin`, `demo-agent-01` …
+    pub username_prefix: &'static str,
+    pub location: (f64, f64),
+}
+
+/// 沁水县: the demo county loaded on a development machine's first start.
+pub const FIRST_COUNTY: DemoCounty = DemoCounty {
+    code: COUNTY_CODE,
+    name: "沁水县",
+    county_points: &[
+        (
+            ServicePointKind::CountyZone,
+            "县政务服务大厅帮办代办服务专区",
+            "沁水县政务服务中心一楼",
+            "0356-7000001",
+        ),
+        (
+            ServicePointKind::WindowUnit,
+            "县市场监督管理局窗口",
+            "沁水县政务服务中心二楼",
+            "0356-7000002",
+        ),
+        (
+            ServicePointKind::WindowUnit,
+            "县人力资源和社会保障局窗口",
+            "沁水县政务服务中心二楼",
+            "0356-7000003",
+        ),
+    ],
+    townships: &TOWNSHIPS,
+    phone_prefix: "0356-7",
+    username_prefix: "demo",
+    location: (35.689, 112.187),
+};
+
+/// 阳城县: the second demo county (invented lists), loaded on request.
+pub const SECOND_COUNTY: DemoCounty = DemoCounty {
+    code: "140522",
+    name: "阳城县",
+    county_points: &[(
+        ServicePointKind::CountyZone,
+        "县政务服务大厅帮办代办服务专区",
+        "阳城县政务服务中心一楼",
+        "0356-4000001",
+    )],
+    townships: &[
+        ("140522100", "凤城镇", ["东关社区", "西关社区"]),
+        ("140522101", "北留镇", ["北留村", "郭峪村"]),
+    ],
+    phone_prefix: "0356-4",
+    username_prefix: "demo2",
+    location: (35.486, 112.415),
+};
 
 const TOWNSHIPS: [(&str, &str, [&str; 2]); 12] = [
     ("140521100", "龙港镇", ["城内社区", "杏园社区"]),
@@ -59,15 +127,25 @@ pub enum DemoLoad {
     Loaded { staff: Option<DemoStaff> },
 }
 
-/// Loads the demo set unless the county already exists: the regions, points and catalogue, and
-/// (`with_staff`) the demo staff.
+/// Loads the first demo county unless it already exists: the regions, points and catalogue,
+/// and (`with_staff`) the demo staff.
 pub async fn load_demo(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     with_staff: bool,
 ) -> AppResult<DemoLoad> {
+    load_county(db, now, &FIRST_COUNTY, with_staff).await
+}
+
+/// Loads a demo county unless it already exists.
+pub async fn load_county(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    demo: &DemoCounty,
+    with_staff: bool,
+) -> AppResult<DemoLoad> {
     let exists = regions::Entity::find()
-        .filter(regions::Column::Code.eq(COUNTY_CODE))
+        .filter(regions::Column::Code.eq(demo.code))
         .one(db)
         .await?
         .is_some();
@@ -81,8 +159,8 @@ pub async fn load_demo(
         now,
         NewRegion {
             parent_id: None,
-            code: COUNTY_CODE.into(),
-            name: "沁水县".into(),
+            code: demo.code.into(),
+            name: demo.name.into(),
             demo: true,
         },
     )
@@ -97,52 +175,18 @@ pub async fn load_demo(
             location,
             opening_hours: None,
         };
-    points.push(
-        insert_service_point(
-            &txn,
-            now,
-            point(
-                county.id,
-                ServicePointKind::CountyZone,
-                "县政务服务大厅帮办代办服务专区",
-                "沁水县政务服务中心一楼",
-                "0356-7000001",
-                Some((35.689, 112.187)),
-            ),
-        )
-        .await?,
-    );
-    points.push(
-        insert_service_point(
-            &txn,
-            now,
-            point(
-                county.id,
-                ServicePointKind::WindowUnit,
-                "县市场监督管理局窗口",
-                "沁水县政务服务中心二楼",
-                "0356-7000002",
-                Some((35.689, 112.187)),
-            ),
-        )
-        .await?,
-    );
-    points.push(
-        insert_service_point(
-            &txn,
-            now,
-            point(
-                county.id,
-                ServicePointKind::WindowUnit,
-                "县人力资源和社会保障局窗口",
-                "沁水县政务服务中心二楼",
-                "0356-7000003",
-                Some((35.689, 112.187)),
-            ),
-        )
-        .await?,
-    );
-    for (i, (code, name, villages)) in TOWNSHIPS.iter().enumerate() {
+    for (kind, name, address, phone) in demo.county_points {
+        points.push(
+            insert_service_point(
+                &txn,
+                now,
+                point(county.id, *kind, name, address, phone, Some(demo.location)),
+            )
+            .await?,
+        );
+    }
+    let prefix = demo.phone_prefix;
+    for (i, (code, name, villages)) in demo.townships.iter().enumerate() {
         let township = insert_region(
             &txn,
             now,
@@ -164,7 +208,7 @@ pub async fn load_demo(
                     ServicePointKind::TownshipCenter,
                     &format!("{name}综合便民服务中心"),
                     &format!("{name}人民政府院内"),
-                    &format!("0356-70001{i:02}"),
+                    &format!("{prefix}0001{i:02}"),
                     Some((35.60 + offset, 112.10 + offset)),
                 ),
             )
@@ -191,7 +235,7 @@ pub async fn load_demo(
                         ServicePointKind::VillagePoint,
                         &format!("{village}便民服务点"),
                         &format!("{name}{village}村委会"),
-                        &format!("0356-7002{i:02}{j}"),
+                        &format!("{prefix}002{i:02}{j}"),
                         None,
                     ),
                 )
@@ -275,10 +319,10 @@ pub async fn load_demo(
         ),
     ];
     for fields in catalogue {
-        write_item(&txn, now, None, &fields.validate("seed.")?).await?;
+        write_item(&txn, now, county.id, None, &fields.validate("seed.")?).await?;
     }
     let staff = if with_staff {
-        Some(demo_staff(&txn, now, county.id, &points).await?)
+        Some(demo_staff(&txn, now, demo.username_prefix, county.id, &points).await?)
     } else {
         None
     };
@@ -291,6 +335,7 @@ pub async fn load_demo(
 async fn demo_staff(
     txn: &DatabaseTransaction,
     now: DateTime<Utc>,
+    prefix: &str,
     county_id: Uuid,
     points: &[service_points::Model],
 ) -> AppResult<DemoStaff> {
@@ -327,7 +372,7 @@ async fn demo_staff(
             demo: Set(true),
         }
     };
-    let admin = "demo-admin".to_string();
+    let admin = format!("{prefix}-admin");
     account(
         admin.clone(),
         "演示管理员".into(),
@@ -339,7 +384,7 @@ async fn demo_staff(
     .await?;
     let mut agents = Vec::new();
     for (n, point) in points.iter().enumerate() {
-        let username = format!("demo-agent-{:02}", n + 1);
+        let username = format!("{prefix}-agent-{:02}", n + 1);
         let role = match point
             .kind
             .parse::<ServicePointKind>()
@@ -368,10 +413,11 @@ async fn demo_staff(
     })
 }
 
-/// The county root (for the CLI's `--region-code` default).
-pub async fn county(db: &DatabaseConnection) -> AppResult<Option<regions::Model>> {
+/// The deployment's counties, oldest first (the CLI's `--region-code` default is the only one).
+pub async fn counties(db: &DatabaseConnection) -> AppResult<Vec<regions::Model>> {
     Ok(regions::Entity::find()
         .filter(regions::Column::Level.eq(RegionLevel::County.as_str()))
-        .one(db)
+        .order_by_asc(regions::Column::CreatedAt)
+        .all(db)
         .await?)
 }

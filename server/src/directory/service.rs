@@ -7,6 +7,7 @@ use entity::{regions, service_points};
 use rand::Rng;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -51,6 +52,21 @@ pub async fn list_regions(
         query = query.filter(regions::Column::Level.eq(level.as_str()));
     }
     Ok(query.all(conn).await?)
+}
+
+/// The counties a service point lies in (one, or none for a point without a county), as a
+/// subquery: a county's rows are matched against it without a round trip of their own.
+pub fn county_of_point(point_id: Uuid) -> SelectStatement {
+    Query::select()
+        .column((regions::Entity, regions::Column::CountyId))
+        .from(regions::Entity)
+        .inner_join(
+            service_points::Entity,
+            Expr::col((service_points::Entity, service_points::Column::RegionId))
+                .equals((regions::Entity, regions::Column::Id)),
+        )
+        .and_where(Expr::col((service_points::Entity, service_points::Column::Id)).eq(point_id))
+        .to_owned()
 }
 
 /// Every region inside `root` (itself included).
@@ -118,6 +134,10 @@ pub async fn insert_region(
         code: Set(code),
         name: Set(name),
         level: Set(level.as_str().into()),
+        county_id: Set(match level {
+            RegionLevel::County => Some(id),
+            _ => parent.as_ref().and_then(|p| p.county_id),
+        }),
         parent_id: Set(parent.map(|p| p.id)),
         path: Set(path),
         demo: Set(input.demo),
@@ -143,6 +163,15 @@ pub async fn create_region(
 ) -> AppResult<regions::Model> {
     let txn = crate::db::begin_write(&state.db).await?;
     let who = Jurisdiction::of(&txn, viewer).await?;
+    // A county is added by the deployment's operator (`bangban add-county`); an administrator
+    // adds regions inside their own county only.
+    let parent_id = input.parent_id.ok_or_else(|| {
+        AppError::bad_input(
+            "input.parentId",
+            "name the township or county the region lies in (a new county is added by the deployment's operator)",
+        )
+    })?;
+    who.ensure_covers(&region(&txn, parent_id).await?, "region")?;
     who.ensure_county_admin()?;
     let now = state.clock.now();
     let region = insert_region(
@@ -154,15 +183,16 @@ pub async fn create_region(
         },
     )
     .await?;
-    audit::record_action(
-        &txn,
+    audit::Pending::action(
         now,
         viewer,
+        region.county_id,
         "region.create",
         "region",
         region.id,
         json!({"code": region.code, "name": region.name}),
     )
+    .append(&txn)
     .await?;
     txn.commit().await?;
     Ok(region)
@@ -349,15 +379,16 @@ pub async fn create_service_point(
     who.ensure_admin_over(&target, "region")?;
     let now = state.clock.now();
     let point = insert_service_point(&txn, now, input).await?;
-    audit::record_action(
-        &txn,
+    audit::Pending::action(
         now,
         viewer,
+        target.county_id,
         "service_point.create",
         "service_point",
         point.id,
         json!({"name": point.name, "kind": point.kind}),
     )
+    .append(&txn)
     .await?;
     txn.commit().await?;
     Ok(point)
@@ -405,15 +436,16 @@ pub async fn update_service_point(
     }
     let point = active.update(&txn).await?;
     let now = state.clock.now();
-    audit::record_action(
-        &txn,
+    audit::Pending::action(
         now,
         viewer,
+        who.county_id(),
         "service_point.update",
         "service_point",
         point.id,
         json!({"name": point.name, "active": point.active}),
     )
+    .append(&txn)
     .await?;
     txn.commit().await?;
     Ok(point)
@@ -426,11 +458,12 @@ pub async fn generate_qr_code(
     viewer: &Viewer,
     id: Uuid,
 ) -> AppResult<service_points::Model> {
-    {
+    let county = {
         let who = Jurisdiction::of(&state.db, viewer).await?;
         let point = service_point(&state.db, id).await?;
         who.ensure_admin_over(&region(&state.db, point.region_id).await?, "service point")?;
-    }
+        who.county_id()
+    };
     let point = service_point(&state.db, id).await?;
     let wechat = state.wechat.as_ref().ok_or_else(|| {
         AppError::UpstreamWechat(
@@ -446,15 +479,16 @@ pub async fn generate_qr_code(
     active.qr_code = Set(Some(png));
     active.qr_generated_at = Set(Some(now));
     let point = active.update(&txn).await?;
-    audit::record_action(
-        &txn,
+    audit::Pending::action(
         now,
         viewer,
+        county,
         "service_point.qr_code",
         "service_point",
         point.id,
         json!({"scene": point.scene}),
     )
+    .append(&txn)
     .await?;
     txn.commit().await?;
     Ok(point)

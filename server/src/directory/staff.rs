@@ -176,6 +176,7 @@ pub async fn create_staff(
     txn.audit(audit::Pending::action(
         now,
         viewer,
+        target.county_id,
         "staff.create",
         "staff",
         staff.id,
@@ -274,7 +275,13 @@ async fn guarded_staff_change(
     }
     let details = json!({"onDuty": staff.on_duty, "active": staff.active});
     txn.audit(audit::Pending::action(
-        now, viewer, action, "staff", staff.id, details,
+        now,
+        viewer,
+        who.county_id(),
+        action,
+        "staff",
+        staff.id,
+        details,
     ));
     // Capacities of the point's generated days follow (never below what is booked).
     if before != (staff.on_duty, staff.active) {
@@ -367,15 +374,16 @@ pub async fn reset_staff_password(
     active.locked_until = Set(None);
     let staff = active.update(&txn).await?;
     revoke_all_sessions(&txn, staff.id, "password_reset", now).await?;
-    audit::record_action(
-        &txn,
+    audit::Pending::action(
         now,
         viewer,
+        who.county_id(),
         "staff.password_reset",
         "staff",
         staff.id,
         json!({}),
     )
+    .append(&txn)
     .await?;
     txn.commit().await?;
     Ok(password)
@@ -412,15 +420,16 @@ pub async fn reveal_staff_field(
         .map(|v| state.cipher.decrypt(v))
         .transpose()
         .map_err(AppError::internal)?;
-    audit::record_action(
-        &txn,
+    audit::Pending::action(
         state.clock.now(),
         viewer,
+        who.county_id(),
         "pii.reveal",
         "staff",
         staff.id,
         json!({"field": format!("{field:?}"), "reason": reason}),
     )
+    .append(&txn)
     .await?;
     txn.commit().await?;
     Ok(plain)

@@ -36,12 +36,13 @@ pub struct DirectoryQuery;
 
 #[Object]
 impl DirectoryQuery {
-    /// Public: regions under `parentId` (or the county when omitted), or all of one `level`.
+    /// Public: regions under `parentId` (or the deployment's counties when omitted), or all of one
+    /// `level`.
     async fn regions(
         &self,
         ctx: &Context<'_>,
         #[graphql(
-            desc = "The region whose children to list; omit for the county itself (with `level`: all of that level)."
+            desc = "The region whose children to list; omit for the counties themselves (with `level`: all of that level)."
         )]
         parent_id: Option<ID>,
         #[graphql(desc = "Only regions of this level.")] level: Option<RegionLevel>,
@@ -70,7 +71,9 @@ impl DirectoryQuery {
     async fn service_points(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Only points in this region or below it; omit for the whole county.")]
+        #[graphql(
+            desc = "Only points in this region or below it; omit for every county of the deployment."
+        )]
         region_id: Option<ID>,
         #[graphql(desc = "Only points of this kind.")] kind: Option<ServicePointKind>,
         #[graphql(
@@ -121,7 +124,9 @@ impl DirectoryQuery {
     async fn roster(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Only agents of this region and below; omit for the whole county.")]
+        #[graphql(
+            desc = "Only agents of this region and below; omit for every county of the deployment."
+        )]
         region_id: Option<ID>,
     ) -> GqlResult<Vec<RosterEntry>> {
         let region = parse_opt_id(region_id, "regionId")?;
@@ -138,11 +143,15 @@ impl DirectoryQuery {
             .collect())
     }
 
-    /// Public: the active catalogue, optionally the items a level may handle, optionally
-    /// matching `search` in the main item or business name.
+    /// Public: a county's active catalogue (each county keeps its own), optionally the items a
+    /// level may handle, optionally matching `search` in the main item or business name.
     async fn items(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The county whose catalogue to list, or any region inside it (e.g. the service point's region). May be omitted only while the deployment serves one county; with several it answers BAD_USER_INPUT."
+        )]
+        region_id: Option<ID>,
         #[graphql(desc = "Only items the agents of this level may handle.")] level: Option<
             RegionLevel,
         >,
@@ -151,13 +160,13 @@ impl DirectoryQuery {
         )]
         search: Option<String>,
     ) -> GqlResult<Vec<Item>> {
-        Ok(
-            catalogue::list_items(&ctx.state().db, level, search.as_deref())
-                .await?
-                .into_iter()
-                .map(Item)
-                .collect(),
-        )
+        let db = &ctx.state().db;
+        let county = catalogue::catalogue_county(db, parse_opt_id(region_id, "regionId")?).await?;
+        Ok(catalogue::list_items(db, county, level, search.as_deref())
+            .await?
+            .into_iter()
+            .map(Item)
+            .collect())
     }
 
     /// Public: one catalogue item.

@@ -349,6 +349,10 @@ impl Item {
     async fn id(&self) -> ID {
         id(self.0.id)
     }
+    /// The county whose catalogue it belongs to (a region id).
+    async fn county_id(&self) -> Option<ID> {
+        self.0.county_id.map(id)
+    }
     /// 事项清单目录（主项）
     /// The main catalogue entry the business belongs to.
     async fn main_item(&self) -> &str {

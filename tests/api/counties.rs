@@ -1,0 +1,365 @@
+//! Many counties in one deployment. Two counties side by side: the second one's staff create
+//! staff, items, change requests, a booking policy, and a resident's no-show there makes a
+//! restriction and an appeal. Nothing of it reaches the first county's administrator or
+//! auditor — no list, export, audit read or decision — and every attempt to act on it answers
+//! as if it did not exist and writes nothing; the second county's own staff see all of it (so
+//! the checks cannot pass by seeing nothing at all).
+use bangban_server::{
+    auth::Role,
+    clock::{Clock, local_date},
+    directory::seed::{DemoLoad, SECOND_COUNTY, load_county},
+};
+use chrono::{Duration, NaiveDate, NaiveTime};
+use serde_json::{Value, json};
+
+use crate::{
+    booking::BOOK,
+    directory::{COUNTY, ITEM, LONGGANG, staff_change},
+    helpers::{Session, TestApp, expect_data, expect_error},
+};
+
+const SECOND: &str = "140522";
+const SECOND_TOWN: &str = "140522100";
+const SECOND_VILLAGE: &str = "140522100200";
+/// Names and codes of the second county's regions: none may appear in the first county's
+/// exports.
+const SECOND_MARKS: [&str; 4] = ["阳城", "凤城镇", "东关社区", "140522"];
+
+async fn point_of(app: &TestApp, region_code: &str) -> String {
+    let points = expect_data(
+        &app.graphql(
+            None,
+            "query($r: ID) { servicePoints(regionId: $r, kind: TOWNSHIP_CENTER) { id } }",
+            json!({"r": app.region_id(region_code).await}),
+        )
+        .await,
+    );
+    points["servicePoints"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The slots of the point on the next working day after the test clock's date.
+async fn next_day_slots(app: &TestApp, point: &str) -> (String, Vec<Value>) {
+    let today = local_date(app.clock.now());
+    let next = expect_data(
+        &app.graphql(
+            None,
+            "query($d: NaiveDate!) { addWorkingDays(date: $d, days: 1) { date } }",
+            json!({"d": today.to_string()}),
+        )
+        .await,
+    );
+    let day = next["addWorkingDays"]["date"].as_str().unwrap().to_string();
+    let slots = expect_data(&app.graphql(None, "query($p: ID!, $d: NaiveDate!) { availableSlots(servicePointId: $p, from: $d, to: $d) { id } }", json!({"p": point, "d": day})).await);
+    (day, slots["availableSlots"].as_array().unwrap().clone())
+}
+
+async fn add_agent(app: &TestApp, admin: &Session, username: &str, town: &str, point: &str) {
+    let input = json!({"input": {"username": username, "displayName": "窗口", "password": "initial-password-1",
+        "role": "TOWNSHIP_AGENT", "regionId": app.region_id(town).await, "servicePointId": point}});
+    expect_data(
+        &app.as_(
+            admin,
+            "mutation($input: CreateStaffInput!) { createStaff(input: $input) { id } }",
+            input,
+        )
+        .await,
+    );
+}
+
+fn ids(list: &Value, field: &str) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v[field].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Every table an administrator's write could touch, as text (compared before and after the
+/// refused writes).
+async fn snapshot(app: &TestApp) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in [
+        "regions",
+        "service_points",
+        "staff_accounts",
+        "items",
+        "item_change_requests",
+        "staff_change_requests",
+        "booking_restrictions",
+        "booking_policies",
+        "audit_log",
+        "events",
+    ] {
+        out.push(app.dump_table(table).await);
+    }
+    out
+}
+
+#[tokio::test]
+async fn two_counties_share_a_deployment_and_nothing_crosses_between_them() {
+    let app = TestApp::with_demo().await;
+    let loaded = load_county(&app.state.db, app.clock.now(), &SECOND_COUNTY, false)
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    assert!(matches!(loaded, DemoLoad::Loaded { .. }));
+    let a_admin = app
+        .staff_session("a.admin", Role::CountyAdmin, COUNTY)
+        .await;
+    let a_auditor = app.staff_session("a.auditor", Role::Auditor, COUNTY).await;
+    let b_admin = app
+        .staff_session("b.admin", Role::CountyAdmin, SECOND)
+        .await;
+    let b_auditor = app.staff_session("b.auditor", Role::Auditor, SECOND).await;
+
+    // The second county at work.
+    let b_point = point_of(&app, SECOND_TOWN).await;
+    add_agent(&app, &b_admin, "b.agent", SECOND_TOWN, &b_point).await;
+    expect_data(&app.as_(&b_admin, "mutation($p: ID!) { setBookingPolicy(servicePointId: $p, input: {noShowLimit: 1}) { noShowLimit } }", json!({"p": b_point})).await);
+    let mut item: Value = serde_json::from_str(ITEM).unwrap();
+    item["businessName"] = json!("阳城县临时救助申请");
+    let b_item = expect_data(
+        &app.as_(
+            &b_admin,
+            "mutation($input: ItemInput!) { createItem(input: $input) { id countyId } }",
+            json!({"input": item}),
+        )
+        .await,
+    )["createItem"]
+        .clone();
+    assert_eq!(b_item["countyId"], json!(app.region_id(SECOND).await));
+    let b_item = b_item["id"].as_str().unwrap().to_string();
+    let today = local_date(app.clock.now());
+    let effective = (today + Duration::days(5)).to_string();
+    let b_item_change = expect_data(&app.as_(&b_admin, "mutation($input: ItemChangeInput!) { submitItemChange(input: $input) { id } }",
+        json!({"input": {"regionId": app.region_id(SECOND_TOWN).await, "beforeItemId": b_item, "after": item, "effectiveDate": effective}})).await)["submitItemChange"]["id"].clone();
+    let b_staff_change = expect_data(
+        &app.as_(
+            &b_admin,
+            "mutation($input: StaffChangeInput!) { submitStaffChange(input: $input) { id } }",
+            staff_change(&app.region_id(SECOND_VILLAGE).await, None, &effective),
+        )
+        .await,
+    )["submitStaffChange"]["id"]
+        .clone();
+
+    // A resident books there with the first county's item: refused, that item is not in the
+    // second county's catalogue. With the second county's item: booked, then missed.
+    let a_item = expect_data(
+        &app.graphql(
+            None,
+            "query($r: ID) { items(regionId: $r, level: TOWNSHIP) { id } }",
+            json!({"r": app.region_id(COUNTY).await}),
+        )
+        .await,
+    )["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resident = app.login_resident("two-county-resident").await;
+    let (day, slots) = next_day_slots(&app, &b_point).await;
+    let input = |item: &str, key: &str| json!({"input": {"servicePointId": b_point, "slotId": slots[0]["id"], "itemId": item, "kind": "HELP", "idempotencyKey": key}});
+    let refused = expect_error(
+        &app.as_(&resident, BOOK, input(&a_item, "cross")).await,
+        "BAD_USER_INPUT",
+    );
+    assert_eq!(refused["extensions"]["field"], "input.itemId");
+    expect_data(&app.as_(&resident, BOOK, input(&b_item, "b")).await);
+    let day_date = NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap();
+    app.clock.set(bangban_server::booking::model::china_instant(
+        day_date,
+        NaiveTime::from_hms_opt(23, 0, 0).unwrap(),
+    ));
+    let ran = bangban_server::jobs::run_due(&app.state)
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    assert_eq!(ran.count("booking", "restrictions"), 1);
+    // A day has passed: the sessions are refreshed.
+    let (a_admin, a_auditor, b_admin, b_auditor, resident) = (
+        app.refresh(&a_admin).await,
+        app.refresh(&a_auditor).await,
+        app.refresh(&b_admin).await,
+        app.refresh(&b_auditor).await,
+        app.refresh(&resident).await,
+    );
+    let restriction = expect_data(
+        &app.as_(
+            &resident,
+            "{ myBookingRestrictions { id status } }",
+            json!({}),
+        )
+        .await,
+    )["myBookingRestrictions"][0]["id"]
+        .clone();
+    expect_data(&app.as_(&resident, "mutation($id: ID!) { appealBookingRestriction(id: $id, reason: \"当天生病\") { status } }", json!({"id": restriction})).await);
+
+    // The restriction is the second county's: the resident still books in the first.
+    let a_point = point_of(&app, LONGGANG).await;
+    add_agent(&app, &a_admin, "a.agent", LONGGANG, &a_point).await;
+    let (_, a_slots) = next_day_slots(&app, &a_point).await;
+    expect_data(&app.as_(&resident, BOOK, json!({"input": {"servicePointId": a_point, "slotId": a_slots[0]["id"], "itemId": a_item, "kind": "HELP", "idempotencyKey": "a"}})).await);
+
+    // Lists and exports: the second county's staff see their own; the first county's see none.
+    let from = (app.clock.now() - Duration::days(30)).to_rfc3339();
+    let to = (app.clock.now() + Duration::days(30)).to_rfc3339();
+    let reads: Vec<(&str, String, Value)> = vec![
+        ("staffMembers", "{ staffMembers { username } }".into(), json!({})),
+        ("staffingShortfalls", "{ staffingShortfalls { region { code } } }".into(), json!({})),
+        ("staffChangeRequests", "{ staffChangeRequests { id } }".into(), json!({})),
+        ("itemChangeRequests", "{ itemChangeRequests { id } }".into(), json!({})),
+        ("staffChangeRegisterCsv", "{ staffChangeRegisterCsv }".into(), json!({})),
+        ("itemChangeRegisterCsv", "{ itemChangeRegisterCsv }".into(), json!({})),
+        ("ledger", "query($f: DateTime!, $t: DateTime!) { ledger(from: $f, to: $t, first: 200) { entries { servicePointId } } }".into(), json!({"f": from, "t": to})),
+        ("ledgerCsv", "query($f: DateTime!, $t: DateTime!) { ledgerCsv(from: $f, to: $t) }".into(), json!({"f": from, "t": to})),
+        ("restrictionAppeals", "{ restrictionAppeals { id } }".into(), json!({})),
+        ("auditLog", "{ auditLog(first: 200) { actorId targetId } }".into(), json!({})),
+    ];
+    let b_agent_and_admin = ["b.agent", "b.admin", "b.auditor"];
+    let b_ids = [
+        b_item.clone(),
+        b_item_change.as_str().unwrap().to_string(),
+        b_staff_change.as_str().unwrap().to_string(),
+        restriction.as_str().unwrap().to_string(),
+        b_point.clone(),
+    ];
+    let mentions_b = |name: &str, data: &Value| -> bool {
+        let text = data.to_string();
+        match name {
+            "staffMembers" => ids(&data[name], "username")
+                .iter()
+                .any(|u| b_agent_and_admin.contains(&u.as_str())),
+            "staffingShortfalls" => text.contains(SECOND),
+            "staffChangeRegisterCsv" | "itemChangeRegisterCsv" | "ledgerCsv" => {
+                SECOND_MARKS.iter().any(|m| text.contains(m))
+            }
+            _ => b_ids.iter().any(|id| text.contains(id.as_str())),
+        }
+    };
+    for (name, query, vars) in &reads {
+        let reader = if *name == "auditLog" {
+            &b_auditor
+        } else {
+            &b_admin
+        };
+        let seen_by_b = expect_data(&app.as_(reader, query, vars.clone()).await);
+        assert!(
+            mentions_b(name, &seen_by_b),
+            "{name}: the second county sees its own: {seen_by_b}"
+        );
+        for (who, session) in [("admin", &a_admin), ("auditor", &a_auditor)] {
+            let response = app.as_(session, query, vars.clone()).await;
+            if response.get("errors").is_some() {
+                // Not for this role at all (an auditor does not run the desk's ledger).
+                expect_error(&response, "FORBIDDEN");
+                continue;
+            }
+            let data = expect_data(&response);
+            assert!(
+                !mentions_b(name, &data),
+                "{name} shows the first county's {who} the second county's rows: {data}"
+            );
+        }
+    }
+    // The audit rows of the first county's own work are still there for its auditor.
+    let a_audit = expect_data(
+        &app.as_(&a_auditor, "{ auditLog(first: 200) { action } }", json!({}))
+            .await,
+    );
+    assert!(a_audit.to_string().contains("staff.create"), "{a_audit}");
+
+    // The catalogue: each county's own, and with two counties the reader must name one.
+    let catalogue = "query($r: ID) { items(regionId: $r) { id } }";
+    let first = expect_data(
+        &app.graphql(None, catalogue, json!({"r": app.region_id(COUNTY).await}))
+            .await,
+    );
+    assert!(!first.to_string().contains(&b_item), "{first}");
+    let second = expect_data(
+        &app.graphql(
+            None,
+            catalogue,
+            json!({"r": app.region_id(SECOND_VILLAGE).await}),
+        )
+        .await,
+    );
+    assert!(second.to_string().contains(&b_item), "{second}");
+    assert!(!second.to_string().contains(&a_item), "{second}");
+    let unnamed = expect_error(
+        &app.graphql(None, catalogue, json!({})).await,
+        "BAD_USER_INPUT",
+    );
+    assert_eq!(unnamed["extensions"]["field"], "regionId");
+
+    // Acting on the second county's rows: NOT_FOUND (nothing told), and nothing written.
+    let before = snapshot(&app).await;
+    let b_town = app.region_id(SECOND_TOWN).await;
+    let writes: Vec<(&str, &str, Value)> = vec![
+        (
+            "updateItem",
+            "mutation($id: ID!, $i: ItemInput!) { updateItem(id: $id, input: $i) { id } }",
+            json!({"id": b_item, "i": item}),
+        ),
+        (
+            "setItemActive",
+            "mutation($id: ID!) { setItemActive(id: $id, active: false) { id } }",
+            json!({"id": b_item}),
+        ),
+        (
+            "decideItemChange",
+            "mutation($id: ID!) { decideItemChange(id: $id, approve: true) { id } }",
+            json!({"id": b_item_change}),
+        ),
+        (
+            "decideStaffChange",
+            "mutation($id: ID!) { decideStaffChange(id: $id, approve: true) { id } }",
+            json!({"id": b_staff_change}),
+        ),
+        (
+            "decideRestrictionAppeal",
+            "mutation($id: ID!) { decideRestrictionAppeal(id: $id, lift: true, decision: \"x\") { id } }",
+            json!({"id": restriction}),
+        ),
+        (
+            "createRegion",
+            "mutation($p: ID!) { createRegion(input: {parentId: $p, code: \"140522100299\", name: \"新村\"}) { id } }",
+            json!({"p": b_town}),
+        ),
+        (
+            "createStaff",
+            "mutation($r: ID!) { createStaff(input: {username: \"intruder\", displayName: \"x\", password: \"initial-password-1\", role: \"TOWNSHIP_AGENT\", regionId: $r}) { id } }",
+            json!({"r": b_town}),
+        ),
+        (
+            "setBookingPolicy",
+            "mutation($p: ID!) { setBookingPolicy(servicePointId: $p, input: {noShowLimit: 9}) { noShowLimit } }",
+            json!({"p": b_point}),
+        ),
+        (
+            "pointBookings",
+            "query($p: ID!, $d: NaiveDate!) { pointBookings(servicePointId: $p, day: $d) { id } }",
+            json!({"p": b_point, "d": day}),
+        ),
+    ];
+    for (name, query, vars) in &writes {
+        let response = app.as_(&a_admin, query, vars.clone()).await;
+        assert_eq!(
+            response["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{name}: {response}"
+        );
+    }
+    let borrowed = expect_error(&app.as_(&a_admin, "mutation($input: ItemChangeInput!) { submitItemChange(input: $input) { id } }",
+        json!({"input": {"regionId": app.region_id(LONGGANG).await, "beforeItemId": b_item, "after": item, "effectiveDate": effective}})).await, "BAD_USER_INPUT");
+    assert_eq!(borrowed["extensions"]["field"], "input.beforeItemId");
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "a refused write changed nothing"
+    );
+
+    // The second county's admin decides its own appeal.
+    expect_data(&app.as_(&b_admin, "mutation($id: ID!) { decideRestrictionAppeal(id: $id, lift: true, decision: \"情况属实\") { status } }", json!({"id": restriction})).await);
+}
