@@ -176,10 +176,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db::migrate(&connection).await?;
             let now = SystemClock.now();
             let txn = db::begin_write(&connection).await?;
-            let county = directory::service::insert_region(
+            let county = directory::regions::insert_region(
                 &txn,
                 now,
-                directory::service::NewRegion {
+                directory::regions::NewRegion {
                     parent_id: None,
                     code,
                     name,

@@ -122,7 +122,7 @@ pub(crate) fn move_to(app: &TestApp, slot: &Value, minutes: i64) {
 
 /// The check-in code the point's desk shows now (what a resident on site reads off it).
 pub async fn site_code(app: &TestApp, scene: &str) -> String {
-    match bangban_server::directory::staff::service_point_by_scene(&app.state.db, scene).await {
+    match bangban_server::directory::points::service_point_by_scene(&app.state.db, scene).await {
         Ok(point) => {
             bangban_server::booking::check_in_code::check_in_code(
                 &app.state.cipher,

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{Role, Viewer},
-    directory::{jurisdiction::Jurisdiction, service::region},
+    directory::{jurisdiction::Jurisdiction, regions::region},
     error::{AppError, AppResult},
     state::AppState,
 };

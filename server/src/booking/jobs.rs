@@ -172,7 +172,7 @@ pub(crate) async fn apply_no_show_rule(
     }
     let user_id = booking.user_id;
     let Some(county) =
-        crate::directory::service::region(&**tx, point_region(&**tx, booking).await?)
+        crate::directory::regions::region(&**tx, point_region(&**tx, booking).await?)
             .await?
             .county_id
     else {

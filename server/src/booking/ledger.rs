@@ -13,7 +13,7 @@ use crate::{
     directory::{
         jurisdiction::Jurisdiction,
         model::text,
-        service::{county_of_point, region, subtree},
+        regions::{county_of_point, region, subtree},
     },
     error::{AppError, AppResult},
     pii::mask_name,

@@ -28,7 +28,7 @@ use crate::{
     },
     clock::local_date,
     db::is_unique_violation,
-    directory::staff::service_point_by_scene,
+    directory::points::service_point_by_scene,
     error::{AppError, AppResult},
     events::{
         EventDraft, Tx,

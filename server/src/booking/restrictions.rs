@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    directory::{jurisdiction::Jurisdiction, model::text, service::county_of_point},
+    directory::{jurisdiction::Jurisdiction, model::text, regions::county_of_point},
     error::{AppError, AppResult},
     events::{EventDraft, Tx, resident_key},
     state::AppState,

@@ -15,7 +15,7 @@ use crate::{
     booking::model::{Policy, PolicyPatch, capacity, check_bookable, china_instant, slot_times},
     calendar::{self, model::WorkingCalendar},
     clock::local_date,
-    directory::{jurisdiction::Jurisdiction, model::OpeningHours, service::region},
+    directory::{jurisdiction::Jurisdiction, model::OpeningHours, regions::region},
     error::{AppError, AppResult},
     state::AppState,
 };
@@ -162,7 +162,7 @@ pub async fn slot(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<slots::Mod
 
 /// Public: a service point's booking rules (the defaults until an admin sets them).
 pub async fn point_policy(conn: &impl ConnectionTrait, point_id: Uuid) -> AppResult<Policy> {
-    crate::directory::service::service_point(conn, point_id).await?;
+    crate::directory::points::service_point(conn, point_id).await?;
     policy(conn, point_id).await
 }
 

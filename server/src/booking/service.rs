@@ -29,7 +29,7 @@ use crate::{
         catalogue::ItemFields,
         jurisdiction::Jurisdiction,
         model::{RegionLevel, ServicePointKind},
-        service::{county_of_point, region},
+        regions::{county_of_point, region},
     },
     error::{AppError, AppResult},
     events::{EventDraft, Tx, resident_key},

@@ -10,7 +10,7 @@ use crate::{
     auth::{Role, service::revoke_all_sessions},
     directory::{
         catalogue::{ItemFields, write_item},
-        service::region,
+        regions::region,
         staff::duty_changed,
     },
     error::{AppError, AppResult},

@@ -133,7 +133,7 @@ pub async fn catalogue_county(
     region: Option<Uuid>,
 ) -> AppResult<Uuid> {
     if let Some(id) = region {
-        return crate::directory::service::region(conn, id)
+        return crate::directory::regions::region(conn, id)
             .await?
             .county_id
             .ok_or(AppError::NotFound("region"));

@@ -18,7 +18,7 @@ use crate::{
         catalogue::{ItemFields, county_item},
         jurisdiction::Jurisdiction,
         model::text,
-        service::{level_of, region},
+        regions::{level_of, region},
         staff::{seal, staff_in_jurisdiction},
     },
     error::{AppError, AppResult},
@@ -143,7 +143,7 @@ pub async fn submit_staff_change(
         ));
     }
     if let Some(point_id) = input.service_point_id {
-        let point = crate::directory::service::service_point(&txn, point_id)
+        let point = crate::directory::points::service_point(&txn, point_id)
             .await
             .map_err(crate::error::missing_as_bad_input(
                 "input.servicePointId",
@@ -489,7 +489,7 @@ pub async fn staff_changes(
 ) -> AppResult<Vec<staff_change_requests::Model>> {
     let who = Jurisdiction::of(&state.db, viewer).await?;
     who.ensure_admin_or_auditor()?;
-    let units: Vec<Uuid> = crate::directory::service::subtree(&state.db, &who.region)
+    let units: Vec<Uuid> = crate::directory::regions::subtree(&state.db, &who.region)
         .await?
         .into_iter()
         .map(|r| r.id)
@@ -510,7 +510,7 @@ pub async fn item_changes(
 ) -> AppResult<Vec<item_change_requests::Model>> {
     let who = Jurisdiction::of(&state.db, viewer).await?;
     who.ensure_admin_or_auditor()?;
-    let units: Vec<Uuid> = crate::directory::service::subtree(&state.db, &who.region)
+    let units: Vec<Uuid> = crate::directory::regions::subtree(&state.db, &who.region)
         .await?
         .into_iter()
         .map(|r| r.id)

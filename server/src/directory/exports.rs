@@ -2,7 +2,7 @@
 use crate::{
     auth::Viewer,
     csv::Csv,
-    directory::{catalogue::ItemFields, service::region},
+    directory::{catalogue::ItemFields, regions::region},
     error::{AppError, AppResult},
     state::AppState,
 };

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{auth::Role, error::AppError};
 
-/// Event kind: a staff member's standing duty changed (see `service::duty_changed`).
+/// Event kind: a staff member's standing duty changed (see `staff::duty_changed`).
 pub const STAFF_DUTY_CHANGED: &str = "staff.duty_changed";
 
 /// Level of a region in the division tree.

@@ -20,7 +20,8 @@ use crate::{
     directory::{
         catalogue::{ItemFields, write_item},
         model::{HandlingType, RegionLevel, ServicePointKind},
-        service::{NewRegion, ServicePointInput, insert_region, insert_service_point},
+        points::{ServicePointInput, insert_service_point},
+        regions::{NewRegion, insert_region},
     },
     error::AppResult,
 };

@@ -26,7 +26,10 @@ use crate::{
     state::AppState,
 };
 
-use super::service::{check_public_phone, level_of, region, service_point, subtree};
+use super::{
+    points::{check_public_phone, service_point},
+    regions::{level_of, region, subtree},
+};
 
 pub struct StaffInput {
     pub username: String,
@@ -203,18 +206,6 @@ pub async fn staff_in_jurisdiction(
     };
     who.ensure_covers(&region(conn, unit).await?, "staff member")?;
     Ok(staff)
-}
-
-/// Public: the point a scanned QR code names.
-pub async fn service_point_by_scene(
-    conn: &impl ConnectionTrait,
-    scene: &str,
-) -> AppResult<service_points::Model> {
-    service_points::Entity::find()
-        .filter(service_points::Column::Scene.eq(scene.trim()))
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("service point"))
 }
 
 /// One staff member inside the viewer's jurisdiction (NOT_FOUND outside it).

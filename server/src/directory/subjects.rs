@@ -7,7 +7,7 @@ use sea_orm::EntityTrait;
 
 use crate::{
     auth::Viewer,
-    directory::{jurisdiction::Jurisdiction, service::region},
+    directory::{jurisdiction::Jurisdiction, regions::region},
     error::{AppError, AppResult, hidden_as_not_found},
     events::subjects::{SubjectAccess, subject_uuid},
     state::AppState,

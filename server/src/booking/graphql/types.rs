@@ -82,7 +82,7 @@ impl Booking {
     /// The service point where it is booked.
     async fn service_point(&self, ctx: &Context<'_>) -> GqlResult<ServicePoint> {
         let point =
-            crate::directory::service::service_point(&ctx.state().db, self.0.service_point_id)
+            crate::directory::points::service_point(&ctx.state().db, self.0.service_point_id)
                 .await?;
         Ok(ServicePoint {
             model: point,

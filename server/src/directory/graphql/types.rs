@@ -14,7 +14,7 @@ use crate::{
         catalogue::ItemFields,
         changes::ChangeStatus,
         model::{HandlingType, OpeningHours, RegionLevel, ServicePointKind, StaffingUnit},
-        service, staff,
+        points, staff,
     },
     error::AppError,
     graphql::context::{ContextExt, GqlResult},
@@ -44,7 +44,7 @@ impl Region {
     }
     /// County (县), township (乡/镇) or village/community (村/社区).
     async fn level(&self) -> RegionLevel {
-        service::level_of(&self.0)
+        crate::directory::regions::level_of(&self.0)
     }
     /// True for shipped demo data, to be replaced by the county's real lists.
     async fn demo(&self) -> bool {
@@ -54,7 +54,7 @@ impl Region {
     async fn parent(&self, ctx: &Context<'_>) -> GqlResult<Option<Region>> {
         match self.0.parent_id {
             Some(parent) => Ok(Some(Region(
-                service::region(&ctx.state().db, parent).await?,
+                crate::directory::regions::region(&ctx.state().db, parent).await?,
             ))),
             None => Ok(None),
         }
@@ -62,7 +62,7 @@ impl Region {
     /// The regions one level down, by code.
     async fn children(&self, ctx: &Context<'_>) -> GqlResult<Vec<Region>> {
         Ok(
-            service::list_regions(&ctx.state().db, Some(self.0.id), None)
+            crate::directory::regions::list_regions(&ctx.state().db, Some(self.0.id), None)
                 .await?
                 .into_iter()
                 .map(Region)
@@ -163,7 +163,7 @@ impl ServicePoint {
     /// The region (县, 乡/镇 or 村/社区) the point belongs to.
     async fn region(&self, ctx: &Context<'_>) -> GqlResult<Region> {
         Ok(Region(
-            service::region(&ctx.state().db, self.model.region_id).await?,
+            crate::directory::regions::region(&ctx.state().db, self.model.region_id).await?,
         ))
     }
     /// Monday first; closed days have no intervals.
@@ -267,7 +267,9 @@ impl StaffMember {
     /// The unit (单位): the region the person works for; null for accounts without one.
     async fn unit(&self, ctx: &Context<'_>) -> GqlResult<Option<Region>> {
         match self.0.unit_id {
-            Some(unit) => Ok(Some(Region(service::region(&ctx.state().db, unit).await?))),
+            Some(unit) => Ok(Some(Region(
+                crate::directory::regions::region(&ctx.state().db, unit).await?,
+            ))),
             None => Ok(None),
         }
     }
@@ -275,7 +277,7 @@ impl StaffMember {
     async fn service_point(&self, ctx: &Context<'_>) -> GqlResult<Option<ServicePoint>> {
         match self.0.service_point_id {
             Some(p) => Ok(Some(point(
-                service::service_point(&ctx.state().db, p).await?,
+                points::service_point(&ctx.state().db, p).await?,
             ))),
             None => Ok(None),
         }
@@ -468,7 +470,7 @@ impl StaffChangeRequest {
     /// The unit (region) whose agent changes.
     async fn unit(&self, ctx: &Context<'_>) -> GqlResult<Region> {
         Ok(Region(
-            service::region(&ctx.state().db, self.0.region_id).await?,
+            crate::directory::regions::region(&ctx.state().db, self.0.region_id).await?,
         ))
     }
     /// When the change was registered: UTC instant, ISO 8601.
@@ -561,7 +563,7 @@ impl ItemChangeRequest {
     /// 单位: the region that registered the change.
     async fn unit(&self, ctx: &Context<'_>) -> GqlResult<Region> {
         Ok(Region(
-            service::region(&ctx.state().db, self.0.region_id).await?,
+            crate::directory::regions::region(&ctx.state().db, self.0.region_id).await?,
         ))
     }
     /// When the change was registered: UTC instant, ISO 8601.
