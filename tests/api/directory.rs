@@ -670,6 +670,20 @@ async fn the_county_owns_the_catalogue_and_item_changes_apply_on_their_date() {
         csv.contains("龙港镇,临时救助申请,行政给付,民政事项,是,临时救助申请（急难型）"),
         "{csv}"
     );
+    // The register shows the item after the change as typed fields.
+    let register = expect_data(
+        &app.as_(
+            &admin,
+            "{ itemChangeRequests { after { businessName handlingType promisedWorkingDays materials levels } } }",
+            json!({}),
+        )
+        .await,
+    );
+    assert_eq!(
+        register["itemChangeRequests"][0]["after"],
+        json!({"businessName": "临时救助申请（急难型）", "handlingType": "PROMISED", "promisedWorkingDays": 5,
+            "materials": ["申请书", "居民身份证"], "levels": ["TOWNSHIP", "VILLAGE"]})
+    );
 }
 
 #[tokio::test]

@@ -409,8 +409,10 @@ impl Item {
     }
 }
 
-/// The 附件5 fields of an item.
-#[derive(InputObject)]
+/// The 附件5 fields of an item: given as `ItemInput`, shown as `ItemDetails` (an item change's
+/// `after`).
+#[derive(InputObject, SimpleObject)]
+#[graphql(name = "ItemDetails", input_name = "ItemInput")]
 pub struct ItemInput {
     /// 事项清单目录（主项）: the main catalogue entry, 1–200 characters.
     pub main_item: String,
@@ -432,6 +434,23 @@ pub struct ItemInput {
     pub materials: Vec<String>,
     /// The levels whose agents may handle the item; at least one (duplicates are ignored).
     pub levels: Vec<RegionLevel>,
+}
+
+impl From<ItemFields> for ItemInput {
+    fn from(i: ItemFields) -> Self {
+        ItemInput {
+            main_item: i.main_item,
+            in_provincial_list: i.in_provincial_list,
+            business_name: i.business_name,
+            item_type: i.item_type,
+            on_integrated_platform: i.on_integrated_platform,
+            handling_type: i.handling_type,
+            at_most_one_visit: i.at_most_one_visit,
+            promised_working_days: i.promised_working_days,
+            materials: i.materials,
+            levels: i.levels,
+        }
+    }
 }
 
 impl From<ItemInput> for ItemFields {
@@ -578,9 +597,11 @@ impl ItemChangeRequest {
     async fn before_item_name(&self) -> Option<&str> {
         self.0.before_item_name.as_deref()
     }
-    /// The item after the change: the 附件5 fields as JSON.
-    async fn after(&self) -> &str {
-        &self.0.after
+    /// The item after the change: its 附件5 fields.
+    async fn after(&self) -> GqlResult<ItemInput> {
+        let fields: ItemFields =
+            serde_json::from_str(&self.0.after).map_err(crate::error::AppError::internal)?;
+        Ok(fields.into())
     }
     /// 生效日期: the China date the change takes effect.
     async fn effective_date(&self) -> NaiveDate {
