@@ -1,58 +1,26 @@
 //! Roles and the Viewer.
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::AppError;
 
-/// Staff roles (seed §四 and the product brief). Stored as snake_case text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
-pub enum Role {
-    /// 村（社区）帮办代办员
-    VillageAgent,
-    /// 乡镇帮办代办员
-    TownshipAgent,
-    /// 乡镇便民服务中心管理员
-    TownshipAdmin,
-    /// 县政务服务中心帮办代办员
-    CountyAgent,
-    /// 县政务服务中心管理员
-    CountyAdmin,
-    /// 投诉处理人员
-    Inspector,
-    /// 审计人员（只读）
-    Auditor,
-}
-
-impl Role {
-    pub const ALL: [Role; 7] = [
-        Role::VillageAgent,
-        Role::TownshipAgent,
-        Role::TownshipAdmin,
-        Role::CountyAgent,
-        Role::CountyAdmin,
-        Role::Inspector,
-        Role::Auditor,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::VillageAgent => "village_agent",
-            Role::TownshipAgent => "township_agent",
-            Role::TownshipAdmin => "township_admin",
-            Role::CountyAgent => "county_agent",
-            Role::CountyAdmin => "county_admin",
-            Role::Inspector => "inspector",
-            Role::Auditor => "auditor",
-        }
-    }
-}
-
-impl FromStr for Role {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or(())
+crate::stored_enum! {
+    /// Staff roles (seed §四 and the product brief). Stored as snake_case text.
+    pub enum Role {
+        /// 村（社区）帮办代办员
+        VillageAgent = "village_agent",
+        /// 乡镇帮办代办员
+        TownshipAgent = "township_agent",
+        /// 乡镇便民服务中心管理员
+        TownshipAdmin = "township_admin",
+        /// 县政务服务中心帮办代办员
+        CountyAgent = "county_agent",
+        /// 县政务服务中心管理员
+        CountyAdmin = "county_admin",
+        /// 投诉处理人员
+        Inspector = "inspector",
+        /// 审计人员（只读）
+        Auditor = "auditor",
     }
 }
 
@@ -150,7 +118,7 @@ mod tests {
     #[test]
     fn role_codes_round_trip() {
         for role in Role::ALL {
-            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+            assert_eq!(role.as_str().parse::<Role>().ok(), Some(*role));
         }
         assert!("admin".parse::<Role>().is_err());
     }

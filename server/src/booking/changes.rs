@@ -99,7 +99,7 @@ pub async fn cancel(
     let slot = slot(&state.db, booking.slot_id).await?;
     let policy = policy(&state.db, booking.service_point_id).await?;
     let now = state.clock.now();
-    if !BookingStatus::parse(&booking.status)?.is_open() {
+    if !booking.status.parse::<BookingStatus>()?.is_open() {
         return Err(AppError::InvalidTransition(format!(
             "the booking is {} already",
             booking.status
@@ -193,7 +193,7 @@ pub async fn reschedule(
             )
             .await?;
     }
-    if !BookingStatus::parse(&booking.status)?.is_open() || booking.checked_in_at.is_some() {
+    if !booking.status.parse::<BookingStatus>()?.is_open() || booking.checked_in_at.is_some() {
         return Err(AppError::InvalidTransition(format!(
             "a booking that is {}{} cannot be moved",
             booking.status,
@@ -397,7 +397,11 @@ pub async fn review(
         &booking,
         Contact {
             outcome,
-            channel: Channel::parse(&booking.channel).unwrap_or(Channel::Online),
+            channel: booking
+                .channel
+                .parse::<Channel>()
+                .ok()
+                .unwrap_or(Channel::Online),
             agent: Some(who.staff_id),
             reason_code: reason.as_ref().map(|r| r.0.clone()),
             note: None,

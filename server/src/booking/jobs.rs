@@ -131,7 +131,11 @@ async fn mark_no_shows(state: &AppState) -> AppResult<(u64, u64)> {
             &booking,
             Contact {
                 outcome: "no_show",
-                channel: Channel::parse(&booking.channel).unwrap_or(Channel::Online),
+                channel: booking
+                    .channel
+                    .parse::<Channel>()
+                    .ok()
+                    .unwrap_or(Channel::Online),
                 agent: None,
                 reason_code: None,
                 note: None,

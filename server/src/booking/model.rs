@@ -9,84 +9,40 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-/// What the resident wants at the counter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
-pub enum BookingKind {
-    /// 咨询: advice only.
-    Consult,
-    /// 帮办: assisted handling, the resident present.
-    Help,
-    /// 代办: proxy handling under an entrustment.
-    Proxy,
-}
-
-impl BookingKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Consult => "consult",
-            Self::Help => "help",
-            Self::Proxy => "proxy",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "consult" => Some(Self::Consult),
-            "help" => Some(Self::Help),
-            "proxy" => Some(Self::Proxy),
-            _ => None,
-        }
+crate::stored_enum! {
+    /// What the resident wants at the counter.
+    pub enum BookingKind {
+        /// 咨询: advice only.
+        Consult = "consult",
+        /// 帮办: assisted handling, the resident present.
+        Help = "help",
+        /// 代办: proxy handling under an entrustment.
+        Proxy = "proxy",
     }
 }
 
-/// Where a booking stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
-pub enum BookingStatus {
-    /// Booked, waiting for review.
-    Booked,
-    /// 受理: accepted by an agent of the point.
-    Accepted,
-    /// 不予受理: refused, with a reason code and an explanation.
-    Refused,
-    /// Cancelled by the resident, or by staff on their behalf.
-    Cancelled,
-    /// Not checked in by the end of the slot and its grace period (爽约).
-    NoShow,
-    /// Served at the counter.
-    Served,
-    /// Checked in, but the desk never finished the number that day (closed after the day ended,
-    /// counted neither as served nor as a no-show).
-    Unfinished,
+crate::stored_enum! {
+    /// Where a booking stands.
+    pub enum BookingStatus {
+        /// Booked, waiting for review.
+        Booked = "booked",
+        /// 受理: accepted by an agent of the point.
+        Accepted = "accepted",
+        /// 不予受理: refused, with a reason code and an explanation.
+        Refused = "refused",
+        /// Cancelled by the resident, or by staff on their behalf.
+        Cancelled = "cancelled",
+        /// Not checked in by the end of the slot and its grace period (爽约).
+        NoShow = "no_show",
+        /// Served at the counter.
+        Served = "served",
+        /// Checked in, but the desk never finished the number that day (closed after the day ended,
+        /// counted neither as served nor as a no-show).
+        Unfinished = "unfinished",
+    }
 }
 
 impl BookingStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Booked => "booked",
-            Self::Accepted => "accepted",
-            Self::Refused => "refused",
-            Self::Cancelled => "cancelled",
-            Self::NoShow => "no_show",
-            Self::Served => "served",
-            Self::Unfinished => "unfinished",
-        }
-    }
-    /// The stored form back; an unknown value is an error, never a silent default.
-    pub fn parse(s: &str) -> crate::error::AppResult<Self> {
-        Ok(match s {
-            "booked" => Self::Booked,
-            "accepted" => Self::Accepted,
-            "refused" => Self::Refused,
-            "cancelled" => Self::Cancelled,
-            "no_show" => Self::NoShow,
-            "served" => Self::Served,
-            "unfinished" => Self::Unfinished,
-            other => {
-                return Err(crate::error::AppError::internal(anyhow::anyhow!(
-                    "unknown booking status {other:?}"
-                )));
-            }
-        })
-    }
     pub fn is_open(self) -> bool {
         matches!(self, Self::Booked | Self::Accepted)
     }
@@ -399,41 +355,19 @@ pub fn restriction_due(no_shows: i64, policy: &Policy) -> bool {
     policy.no_show_limit > 0 && no_shows >= policy.no_show_limit
 }
 
-/// How a contact reached the point.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
-pub enum Channel {
-    /// The resident, in the mini-program.
-    Online,
-    /// Staff, on the telephone with the resident.
-    Phone,
-    /// Staff, at the counter (窗口) with the resident present.
-    Window,
-    /// An agent acting for the resident (代办) under their recorded consent.
-    AgentOnBehalf,
-    /// A remote (video or messaging) consultation.
-    Remote,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Online => "online",
-            Self::Phone => "phone",
-            Self::Window => "window",
-            Self::AgentOnBehalf => "agent_on_behalf",
-            Self::Remote => "remote",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Online,
-            Self::Phone,
-            Self::Window,
-            Self::AgentOnBehalf,
-            Self::Remote,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
+crate::stored_enum! {
+    /// How a contact reached the point.
+    pub enum Channel {
+        /// The resident, in the mini-program.
+        Online = "online",
+        /// Staff, on the telephone with the resident.
+        Phone = "phone",
+        /// Staff, at the counter (窗口) with the resident present.
+        Window = "window",
+        /// An agent acting for the resident (代办) under their recorded consent.
+        AgentOnBehalf = "agent_on_behalf",
+        /// A remote (video or messaging) consultation.
+        Remote = "remote",
     }
 }
 

@@ -184,7 +184,7 @@ pub async fn check_in(
             {
                 return Ok(ticket);
             }
-            if !BookingStatus::parse(&booking.status)?.is_open() {
+            if !booking.status.parse::<BookingStatus>()?.is_open() {
                 return Err(AppError::InvalidTransition(format!(
                     "the booking is {}",
                     booking.status
@@ -441,7 +441,7 @@ pub async fn finish(
         None => None,
     };
     match booking {
-        Some(booking) if BookingStatus::parse(&booking.status)?.is_open() => {
+        Some(booking) if booking.status.parse::<BookingStatus>()?.is_open() => {
             let status = if served {
                 BookingStatus::Served
             } else {

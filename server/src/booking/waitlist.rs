@@ -257,7 +257,11 @@ pub async fn claim(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<boo
     }
     let new = NewBooking {
         user_id: entry.user_id,
-        kind: BookingKind::parse(&entry.kind).unwrap_or(BookingKind::Consult),
+        kind: entry
+            .kind
+            .parse::<BookingKind>()
+            .ok()
+            .unwrap_or(BookingKind::Consult),
         enterprise: None,
         note: None,
         channel: Channel::Online,

@@ -86,7 +86,10 @@ impl ItemFields {
             business_name: item.business_name.clone(),
             item_type: item.item_type.clone(),
             on_integrated_platform: item.on_integrated_platform,
-            handling_type: HandlingType::parse(&item.handling_type)
+            handling_type: item
+                .handling_type
+                .parse::<HandlingType>()
+                .ok()
                 .unwrap_or(HandlingType::Promised),
             at_most_one_visit: item.at_most_one_visit,
             promised_working_days: item.promised_working_days,

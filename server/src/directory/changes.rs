@@ -30,41 +30,17 @@ use crate::{
 /// 附件4 note: a change must be submitted at least this many days before it takes effect.
 pub const NOTICE_DAYS: i64 = 3;
 
-/// Where a change request (附件4 or 附件5) stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
-pub enum ChangeStatus {
-    /// Waiting for the county centre.
-    Pending,
-    /// Approved; takes effect on its date.
-    Approved,
-    /// Refused, with a reason.
-    Rejected,
-    /// In effect.
-    Applied,
-}
-
-impl ChangeStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Rejected => "rejected",
-            Self::Applied => "applied",
-        }
-    }
-    /// The stored form back; an unknown value is an error, never a silent default.
-    pub fn parse(s: &str) -> AppResult<Self> {
-        Ok(match s {
-            "pending" => Self::Pending,
-            "approved" => Self::Approved,
-            "rejected" => Self::Rejected,
-            "applied" => Self::Applied,
-            other => {
-                return Err(AppError::internal(anyhow::anyhow!(
-                    "unknown change status {other:?}"
-                )));
-            }
-        })
+crate::stored_enum! {
+    /// Where a change request (附件4 or 附件5) stands.
+    pub enum ChangeStatus {
+        /// Waiting for the county centre.
+        Pending = "pending",
+        /// Approved; takes effect on its date.
+        Approved = "approved",
+        /// Refused, with a reason.
+        Rejected = "rejected",
+        /// In effect.
+        Applied = "applied",
     }
 }
 

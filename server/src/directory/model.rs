@@ -1,6 +1,5 @@
 //! Directory types that parse, and the pure rules: opening hours, staffing minimums (seed §四)
 //! and the high-frequency threshold (附件5: monthly average of completed cases ≥ 20).
-use std::str::FromStr;
 
 use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
@@ -10,42 +9,24 @@ use crate::{auth::Role, error::AppError};
 /// Event kind: a staff member's standing duty changed (see `staff::duty_changed`).
 pub const STAFF_DUTY_CHANGED: &str = "staff.duty_changed";
 
-/// Level of a region in the division tree.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    async_graphql::Enum,
-    Serialize,
-    Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum RegionLevel {
-    /// 县
-    /// County; its 区划代码 has 6 digits.
-    County,
-    /// 乡（镇）
-    /// Township; its 区划代码 has 9 digits.
-    Township,
-    /// 村（社区）
-    /// Village or urban community; its 区划代码 has 12 digits.
-    Village,
+crate::stored_enum! {
+    /// Level of a region in the division tree.
+    #[derive(PartialOrd, Ord, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RegionLevel {
+        /// 县
+        /// County; its 区划代码 has 6 digits.
+        County = "county",
+        /// 乡（镇）
+        /// Township; its 区划代码 has 9 digits.
+        Township = "township",
+        /// 村（社区）
+        /// Village or urban community; its 区划代码 has 12 digits.
+        Village = "village",
+    }
 }
 
 impl RegionLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RegionLevel::County => "county",
-            RegionLevel::Township => "township",
-            RegionLevel::Village => "village",
-        }
-    }
-
     pub fn child(self) -> Option<Self> {
         match self {
             RegionLevel::County => Some(RegionLevel::Township),
@@ -75,45 +56,25 @@ impl RegionLevel {
     }
 }
 
-impl FromStr for RegionLevel {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "county" => Ok(Self::County),
-            "township" => Ok(Self::Township),
-            "village" => Ok(Self::Village),
-            _ => Err(()),
-        }
+crate::stored_enum! {
+    /// Kinds of service point (seed §四).
+    pub enum ServicePointKind {
+        /// 县政务服务大厅帮办代办服务专区
+        /// The 帮办代办 service zone in the county government-service hall.
+        CountyZone = "county_zone",
+        /// 政务大厅窗口单位
+        /// A department's window in the county government-service hall.
+        WindowUnit = "window_unit",
+        /// 乡（镇）综合便民服务中心
+        /// A township's comprehensive 便民服务中心.
+        TownshipCenter = "township_center",
+        /// 村（社区）便民服务点
+        /// A village's or community's 便民服务点.
+        VillagePoint = "village_point",
     }
-}
-
-/// Kinds of service point (seed §四).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
-pub enum ServicePointKind {
-    /// 县政务服务大厅帮办代办服务专区
-    /// The 帮办代办 service zone in the county government-service hall.
-    CountyZone,
-    /// 政务大厅窗口单位
-    /// A department's window in the county government-service hall.
-    WindowUnit,
-    /// 乡（镇）综合便民服务中心
-    /// A township's comprehensive 便民服务中心.
-    TownshipCenter,
-    /// 村（社区）便民服务点
-    /// A village's or community's 便民服务点.
-    VillagePoint,
 }
 
 impl ServicePointKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CountyZone => "county_zone",
-            Self::WindowUnit => "window_unit",
-            Self::TownshipCenter => "township_center",
-            Self::VillagePoint => "village_point",
-        }
-    }
-
     pub fn level(self) -> RegionLevel {
         match self {
             Self::CountyZone | Self::WindowUnit => RegionLevel::County,
@@ -123,43 +84,14 @@ impl ServicePointKind {
     }
 }
 
-impl FromStr for ServicePointKind {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        [
-            Self::CountyZone,
-            Self::WindowUnit,
-            Self::TownshipCenter,
-            Self::VillagePoint,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-        .ok_or(())
-    }
-}
-
-/// 即办件 or 承诺件.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum, Serialize, Deserialize)]
-pub enum HandlingType {
-    /// 即办件: handled on the spot.
-    Immediate,
-    /// 承诺件: handled within the promised working days.
-    Promised,
-}
-
-impl HandlingType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Immediate => "immediate",
-            Self::Promised => "promised",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "immediate" => Some(Self::Immediate),
-            "promised" => Some(Self::Promised),
-            _ => None,
-        }
+crate::stored_enum! {
+    /// 即办件 or 承诺件.
+    #[derive(Serialize, Deserialize)]
+    pub enum HandlingType {
+        /// 即办件: handled on the spot.
+        Immediate = "immediate",
+        /// 承诺件: handled within the promised working days.
+        Promised = "promised",
     }
 }
 

@@ -49,7 +49,7 @@ impl PushDelivery {
     }
     /// Where the message stands: queued, sent, or why it was not.
     async fn status(&self) -> GqlResult<DeliveryStatus> {
-        Ok(DeliveryStatus::parse(&self.0.status)?)
+        Ok(self.0.status.parse::<DeliveryStatus>()?)
     }
     /// Send attempts made.
     async fn attempts(&self) -> i32 {

@@ -34,58 +34,26 @@ pub enum ConsentAnswer {
     Filter,
 }
 
-/// The delivery status of one message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
-pub enum DeliveryStatus {
-    /// Waiting for the push worker.
-    Queued,
-    /// Handed to WeChat; the answer is being recorded.
-    Sending,
-    /// WeChat accepted it (`msgid` set).
-    Sent,
-    /// No consent credit for the template (or WeChat answered 43101): not sent.
-    NoConsent,
-    /// WeChat stayed busy or unreachable after the retries (it provably never took the
-    /// message); the consent credit was given back.
-    FailedTemporary,
-    /// WeChat refused it (e.g. 47003 invalid data, the field named in `lastError`).
-    FailedPermanent,
-    /// The request may have reached WeChat but no answer came back (a timeout, a broken
-    /// connection, a 5xx), or the worker stopped while sending. WeChat may have shown it;
-    /// it is never resent, so the resident never gets it twice.
-    Unknown,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Sending => "sending",
-            Self::Sent => "sent",
-            Self::NoConsent => "no_consent",
-            Self::FailedTemporary => "failed_temporary",
-            Self::FailedPermanent => "failed_permanent",
-            Self::Unknown => "unknown",
-        }
-    }
-
-    /// The stored form back; an unknown value is an error (the row was written by something
-    /// newer or is damaged), never a silent default.
-    pub fn parse(s: &str) -> AppResult<Self> {
-        Ok(match s {
-            "queued" => Self::Queued,
-            "sending" => Self::Sending,
-            "sent" => Self::Sent,
-            "no_consent" => Self::NoConsent,
-            "failed_temporary" => Self::FailedTemporary,
-            "failed_permanent" => Self::FailedPermanent,
-            "unknown" => Self::Unknown,
-            other => {
-                return Err(AppError::internal(anyhow::anyhow!(
-                    "unknown delivery status {other:?}"
-                )));
-            }
-        })
+crate::stored_enum! {
+    /// The delivery status of one message.
+    pub enum DeliveryStatus {
+        /// Waiting for the push worker.
+        Queued = "queued",
+        /// Handed to WeChat; the answer is being recorded.
+        Sending = "sending",
+        /// WeChat accepted it (`msgid` set).
+        Sent = "sent",
+        /// No consent credit for the template (or WeChat answered 43101): not sent.
+        NoConsent = "no_consent",
+        /// WeChat stayed busy or unreachable after the retries (it provably never took the
+        /// message); the consent credit was given back.
+        FailedTemporary = "failed_temporary",
+        /// WeChat refused it (e.g. 47003 invalid data, the field named in `lastError`).
+        FailedPermanent = "failed_permanent",
+        /// The request may have reached WeChat but no answer came back (a timeout, a broken
+        /// connection, a 5xx), or the worker stopped while sending. WeChat may have shown it;
+        /// it is never resent, so the resident never gets it twice.
+        Unknown = "unknown",
     }
 }
 

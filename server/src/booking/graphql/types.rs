@@ -69,11 +69,11 @@ impl Booking {
     }
     /// Where the booking stands.
     async fn status(&self) -> GqlResult<BookingStatus> {
-        Ok(BookingStatus::parse(&self.0.status)?)
+        Ok(self.0.status.parse::<BookingStatus>()?)
     }
     /// What the resident wants (咨询, 帮办 or 代办); null only for an unrecognised stored value.
     async fn kind(&self) -> Option<BookingKind> {
-        BookingKind::parse(&self.0.kind)
+        self.0.kind.parse::<BookingKind>().ok()
     }
     /// The booked slot (the new one after a move).
     async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Slot> {
@@ -118,7 +118,7 @@ impl Booking {
     }
     /// How it was made: ONLINE by the resident, or by staff on their behalf.
     async fn channel(&self) -> Option<Channel> {
-        Channel::parse(&self.0.channel)
+        self.0.channel.parse::<Channel>().ok()
     }
     /// When the resident checked in on site.
     async fn checked_in_at(&self) -> Option<DateTime<Utc>> {
@@ -159,7 +159,7 @@ impl LedgerEntry {
     }
     /// How the contact reached the point.
     async fn channel(&self) -> GqlResult<Channel> {
-        Channel::parse(&self.0.entry.channel).ok_or_else(|| {
+        self.0.entry.channel.parse::<Channel>().ok().ok_or_else(|| {
             AppError::internal(anyhow::anyhow!(
                 "unknown channel {:?} in the ledger",
                 self.0.entry.channel

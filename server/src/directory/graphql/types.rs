@@ -382,7 +382,7 @@ impl Item {
     }
     /// 办件类型: 即办件 or 承诺件
     async fn handling_type(&self) -> Option<HandlingType> {
-        HandlingType::parse(&self.0.handling_type)
+        self.0.handling_type.parse::<HandlingType>().ok()
     }
     /// 是否最多跑一次办理
     /// True when residents need to come in at most once.
@@ -483,7 +483,7 @@ impl StaffChangeRequest {
     }
     /// PENDING until the county centre decides, then APPROVED or REJECTED; APPLIED once in effect.
     async fn status(&self) -> GqlResult<ChangeStatus> {
-        Ok(ChangeStatus::parse(&self.0.status)?)
+        Ok(self.0.status.parse::<ChangeStatus>()?)
     }
     /// 单位
     /// The unit (region) whose agent changes.
@@ -577,7 +577,7 @@ impl ItemChangeRequest {
     }
     /// PENDING until the county centre decides, then APPROVED or REJECTED; APPLIED once in effect.
     async fn status(&self) -> GqlResult<ChangeStatus> {
-        Ok(ChangeStatus::parse(&self.0.status)?)
+        Ok(self.0.status.parse::<ChangeStatus>()?)
     }
     /// 单位: the region that registered the change.
     async fn unit(&self, ctx: &Context<'_>) -> GqlResult<Region> {
