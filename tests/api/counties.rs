@@ -363,3 +363,113 @@ async fn two_counties_share_a_deployment_and_nothing_crosses_between_them() {
     // The second county's admin decides its own appeal.
     expect_data(&app.as_(&b_admin, "mutation($id: ID!) { decideRestrictionAppeal(id: $id, lift: true, decision: \"情况属实\") { status } }", json!({"id": restriction})).await);
 }
+
+const COUNTIES_MIGRATION: &str = "m20261202_000015_counties";
+
+/// A database of its own, migrated to just before the counties migration, holding the given
+/// counties (by code) and one catalogue item.
+async fn database_before_counties(codes: &[&str]) -> sea_orm::DatabaseConnection {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Statement};
+    let mut settings = bangban_server::config::Settings {
+        data_dir: std::env::temp_dir()
+            .join(format!("bangban-test-{}", uuid::Uuid::new_v4().simple())),
+        ..bangban_server::config::Settings::default()
+    };
+    if let Some((server, _)) = crate::helpers::postgres_backend() {
+        settings.database.url = Some(bangban_server::config::Secret::new(
+            crate::helpers::fresh_postgres_database(&server).await,
+        ));
+    }
+    let db = bangban_server::db::connect(&settings).await.unwrap();
+    let before = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == COUNTIES_MIGRATION)
+        .expect("the counties migration");
+    Migrator::up(&db, Some(u32::try_from(before).unwrap()))
+        .await
+        .unwrap();
+    let backend = db.get_database_backend();
+    for (n, code) in codes.iter().enumerate() {
+        let id = uuid::Uuid::now_v7();
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            match backend {
+                sea_orm::DatabaseBackend::Postgres => "INSERT INTO regions (id, code, name, level, parent_id, path, demo, created_at) VALUES ($1, $2, $3, 'county', NULL, $4, false, $5)",
+                _ => "INSERT INTO regions (id, code, name, level, parent_id, path, demo, created_at) VALUES (?, ?, ?, 'county', NULL, ?, false, ?)",
+            },
+            [
+                id.into(),
+                (*code).into(),
+                format!("县{n}").into(),
+                format!("/{id}/").into(),
+                (chrono::Utc::now() + Duration::seconds(n as i64)).into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        match backend {
+            sea_orm::DatabaseBackend::Postgres => "INSERT INTO items (id, main_item, in_provincial_list, business_name, item_type, on_integrated_platform, handling_type, at_most_one_visit, promised_working_days, materials, levels, active, created_at, updated_at) VALUES ($1, 'x', true, 'y', '公共服务', true, 'immediate', true, 0, '[]', 'county', true, $2, $2)",
+            _ => "INSERT INTO items (id, main_item, in_provincial_list, business_name, item_type, on_integrated_platform, handling_type, at_most_one_visit, promised_working_days, materials, levels, active, created_at, updated_at) VALUES (?, 'x', true, 'y', '公共服务', true, 'immediate', true, 0, '[]', 'county', true, ?, ?)",
+        },
+        match backend {
+            sea_orm::DatabaseBackend::Postgres => {
+                vec![uuid::Uuid::now_v7().into(), chrono::Utc::now().into()]
+            }
+            _ => vec![
+                uuid::Uuid::now_v7().into(),
+                chrono::Utc::now().into(),
+                chrono::Utc::now().into(),
+            ],
+        },
+    ))
+    .await
+    .unwrap();
+    db
+}
+
+#[tokio::test]
+async fn upgrading_a_one_county_database_gives_its_rows_to_that_county() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::EntityTrait;
+    let db = database_before_counties(&[COUNTY]).await;
+    Migrator::up(&db, None).await.unwrap();
+    let county = entity::regions::Entity::find()
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(county.county_id, Some(county.id), "a county is its own");
+    let item = entity::items::Entity::find()
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item.county_id, Some(county.id));
+}
+
+#[tokio::test]
+async fn upgrading_a_database_of_several_counties_refuses_to_guess_whose_rows_are_whose() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::EntityTrait;
+    let db = database_before_counties(&[COUNTY, SECOND]).await;
+    let refused = Migrator::up(&db, None)
+        .await
+        .expect_err("an item of no known county stops it")
+        .to_string();
+    assert!(
+        refused.contains("2 counties") && refused.contains("BANGBAN_MIGRATE_UNOWNED_TO"),
+        "{refused}"
+    );
+    let pending = Migrator::get_pending_migrations(&db).await.unwrap();
+    assert_eq!(pending[0].name(), COUNTIES_MIGRATION, "it did not run");
+    // Without such rows, nothing is guessed and the migration runs.
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("DELETE FROM items").await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    let counties = entity::regions::Entity::find().all(&db).await.unwrap();
+    assert!(counties.iter().all(|c| c.county_id == Some(c.id)));
+}
