@@ -90,6 +90,7 @@ async fn snapshot(app: &TestApp) -> Vec<String> {
         "staff_change_requests",
         "booking_restrictions",
         "booking_policies",
+        "calendar_days",
         "audit_log",
         "events",
     ] {
@@ -358,6 +359,25 @@ async fn two_counties_share_a_deployment_and_nothing_crosses_between_them() {
         snapshot(&app).await,
         before,
         "a refused write changed nothing"
+    );
+
+    // The working calendar is shared: no county's admin changes it for every county.
+    let later = (today + Duration::days(40)).to_string();
+    for admin in [&a_admin, &b_admin] {
+        expect_error(
+            &app.as_(
+                admin,
+                "mutation($d: NaiveDate!) { setCalendarDay(date: $d, isWorkday: false, name: \"闭馆\") { date } }",
+                json!({"d": later}),
+            )
+            .await,
+            "FORBIDDEN",
+        );
+    }
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "a refused calendar edit changed nothing"
     );
 
     // The second county's admin decides its own appeal.

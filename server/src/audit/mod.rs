@@ -54,8 +54,8 @@ pub struct Entry<'a> {
     pub target_id: Option<String>,
     /// Never plain personal data: ids, masked values, reasons.
     pub details: Value,
-    /// The county whose auditors read it (None: a deployment-wide action, such as one from the
-    /// command line before any county exists; no county auditor reads it).
+    /// The county whose auditors read it (None: a deployment-wide action, such as a change to
+    /// the shared working calendar, read by every county's auditors).
     pub county: Option<Uuid>,
 }
 
@@ -237,8 +237,8 @@ pub async fn record(
     Ok(head.seq)
 }
 
-/// The records of `counties` after `after_seq`, oldest first (the caller decides which
-/// counties the viewer may read).
+/// The records of `counties`, and the deployment-wide ones, after `after_seq`, oldest first (the
+/// caller decides which counties the viewer may read).
 pub async fn entries(
     conn: &impl ConnectionTrait,
     counties: Vec<Uuid>,
@@ -247,7 +247,11 @@ pub async fn entries(
 ) -> AppResult<Vec<audit_log::Model>> {
     Ok(audit_log::Entity::find()
         .filter(audit_log::Column::Seq.gt(after_seq))
-        .filter(audit_log::Column::CountyId.is_in(counties))
+        .filter(
+            sea_orm::Condition::any()
+                .add(audit_log::Column::CountyId.is_in(counties))
+                .add(audit_log::Column::CountyId.is_null()),
+        )
         .order_by_asc(audit_log::Column::Seq)
         .limit(first)
         .all(conn)

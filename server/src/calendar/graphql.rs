@@ -112,7 +112,9 @@ pub struct CalendarMutation;
 
 #[Object]
 impl CalendarMutation {
-    /// County admin: make a future day a working or rest day (audited).
+    /// County admin of a one-county deployment: make a future day a working or rest day
+    /// (audited). The calendar is shared by every county of a deployment: with several, this
+    /// answers FORBIDDEN.
     async fn set_calendar_day(
         &self,
         ctx: &Context<'_>,
@@ -131,8 +133,9 @@ impl CalendarMutation {
         })
     }
 
-    /// County admin: declare a year's table complete (after entering its holidays and 调休 with
-    /// `setCalendarDay`); answers about that year stop being provisional. False if it already was.
+    /// County admin of a one-county deployment (FORBIDDEN with several): declare a year's table
+    /// complete (after entering its holidays and 调休 with `setCalendarDay`); answers about that
+    /// year stop being provisional. False if it already was.
     async fn publish_calendar_year(
         &self,
         ctx: &Context<'_>,

@@ -2,8 +2,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{calendar_days, calendar_years};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    sea_query::OnConflict,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, Set, sea_query::OnConflict,
 };
 use serde_json::json;
 
@@ -106,9 +106,28 @@ pub async fn days(
         .collect())
 }
 
-/// County admin: sets a future day as a working or rest day (e.g. a local closure, or the days of
-/// next year's table once it is announced). Days of a year that is not published yet take effect
-/// when the year is published with `publish_year`.
+/// The working calendar is the deployment's, shared by all its counties: its administrator
+/// edits it only while the deployment serves one county (FORBIDDEN with several, where one
+/// county's admin would change every county's working days). Its audit rows are deployment-wide
+/// (no county), read by every county's auditors.
+async fn ensure_calendar_admin(conn: &impl ConnectionTrait, who: &Jurisdiction) -> AppResult<()> {
+    who.ensure_county_admin()?;
+    let counties = entity::regions::Entity::find()
+        .filter(entity::regions::Column::Level.eq("county"))
+        .limit(2)
+        .count(conn)
+        .await?;
+    if counties > 1 {
+        return Err(AppError::Forbidden(
+            "the working calendar is shared by every county of this deployment; a county's administrator cannot change it".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// County admin of a one-county deployment: sets a future day as a working or rest day (e.g. a
+/// local closure, or the days of next year's table once it is announced). Days of a year that is
+/// not published yet take effect when the year is published with `publish_year`.
 pub async fn set_day(
     state: &AppState,
     viewer: &Viewer,
@@ -126,7 +145,7 @@ pub async fn set_day(
     }
     let txn = crate::db::begin_write(&state.db).await?;
     let who = Jurisdiction::of(&txn, viewer).await?;
-    who.ensure_county_admin()?;
+    ensure_calendar_admin(&txn, &who).await?;
     calendar_days::Entity::insert(calendar_days::ActiveModel {
         date: Set(date),
         is_workday: Set(is_workday),
@@ -151,7 +170,7 @@ pub async fn set_day(
     audit::Pending::action(
         now,
         viewer,
-        who.county_id(),
+        None,
         "calendar.set_day",
         "calendar_day",
         date,
@@ -167,7 +186,7 @@ pub async fn set_day(
     })
 }
 
-/// County admin: marks a future year's table as published (its days entered with `setCalendarDay`),
+/// County admin of a one-county deployment: marks a future year's table as published (its days entered with `setCalendarDay`),
 /// so answers about that year stop being provisional.
 pub async fn publish_year(state: &AppState, viewer: &Viewer, year: i32) -> AppResult<bool> {
     use chrono::Datelike;
@@ -180,7 +199,7 @@ pub async fn publish_year(state: &AppState, viewer: &Viewer, year: i32) -> AppRe
     }
     let txn = crate::db::begin_write(&state.db).await?;
     let who = Jurisdiction::of(&txn, viewer).await?;
-    who.ensure_county_admin()?;
+    ensure_calendar_admin(&txn, &who).await?;
     let exists = calendar_years::Entity::find()
         .filter(calendar_years::Column::Year.eq(year))
         .one(&txn)
@@ -193,7 +212,7 @@ pub async fn publish_year(state: &AppState, viewer: &Viewer, year: i32) -> AppRe
         audit::Pending::action(
             now,
             viewer,
-            who.county_id(),
+            None,
             "calendar.publish_year",
             "calendar_year",
             year,
