@@ -11,8 +11,10 @@
 //!   registers, and the one place access is decided: `directory::jurisdiction`. It never
 //!   imports a domain that uses it. One deployment serves many counties: every region knows its
 //!   county (`regions.county_id`), and a row that belongs to a county but to no region of its own
-//!   (a catalogue item, a restriction, an audit row) carries the county; reads of such rows go
-//!   through `Jurisdiction::counties`, decisions on one through `Jurisdiction::ensure_in_county`.
+//!   (a catalogue item, a restriction, an audit row) carries the county. Restriction and audit
+//!   reads go through `Jurisdiction::counties`, a decision on a restriction through
+//!   `Jurisdiction::ensure_in_county`, the catalogue through `catalogue::catalogue_county` (public
+//!   reads) and `catalogue::county_item` (writes, and items named by a change).
 //! - `calendar` owns working days (holidays and 调休) and their arithmetic.
 //! - `booking` owns slots, bookings, the waitlist, check-in and queue numbers, restrictions and
 //!   the ledger. It reads the directory and the calendar, and learns of roster changes only
@@ -35,8 +37,9 @@
 //! → the relay positions committed events in commit order and publishes them → every instance's
 //! hub → live subscriptions; replay reads the same positions from the database.
 //!
-//! **Lock order** (one order everywhere, so PostgreSQL never deadlocks): the acting person's
-//! row (`auth::service::lock_people`, several in id order) → the domain rows in id order (the
+//! **Lock order** (one order everywhere, so PostgreSQL never deadlocks): the row of the person
+//! the change is about (`auth::service::lock_people`, several in id order: the resident booking,
+//! or the resident a desk or job records a no-show for) → the domain rows in id order (the
 //! service point for capacity changes, then slots, then the booking) → the audit head, last,
 //! appended by `Tx::commit`. The relay's `event_head` row is only ever taken alone.
 //!

@@ -508,3 +508,63 @@ async fn a_duty_day_more_than_a_year_ahead_is_refused_and_changes_nothing() {
     let near = (today + chrono::Duration::days(30)).to_string();
     expect_data(&app.as_(&county, duty, json!({"s": staff, "d": near})).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    not(backend_postgres),
+    ignore = "a race between transactions: SQLite runs one writer at a time"
+)]
+async fn the_desk_and_the_no_show_job_recording_a_residents_no_shows_at_once_make_one_restriction()
+{
+    use crate::queue::{agent, book, move_to, scan, scene_of, slots_after, text};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let desk = crate::booking::desk(1).await;
+    let app = &desk.app;
+    let county = app
+        .login_staff_session("county.admin", crate::helpers::STAFF_PASSWORD)
+        .await;
+    expect_data(&app.as_(&county, "mutation($p: ID!, $i: BookingPolicyInput!) { setBookingPolicy(servicePointId: $p, input: $i) { noShowLimit } }",
+        json!({"p": desk.point, "i": {"noShowLimit": 1}})).await);
+    let scene = scene_of(app, &desk.point).await;
+    for round in 0..8 {
+        // A resident misses an early slot and is absent when called for a later one; the job
+        // records the first no-show while the desk records the second.
+        let (_, slots) = slots_after(&desk, 1).await;
+        let openid = format!("absent-twice-{round}");
+        book(&desk, &openid, &slots[0]).await;
+        let called = book(&desk, &openid, &slots[2]).await;
+        move_to(app, &slots[2], -10);
+        let resident = app.login_resident(&openid).await;
+        expect_data(&scan(app, &resident, &scene, Some(&text(&called["code"]))).await);
+        let agent = agent(&desk, 0).await;
+        let ticket = expect_data(
+            &app.as_(
+                &agent,
+                "mutation($p: ID!) { callNext(servicePointId: $p) { id } }",
+                json!({"p": desk.point}),
+            )
+            .await,
+        )["callNext"]["id"]
+            .clone();
+        let (job, finished) = tokio::join!(
+            bangban_server::jobs::run_due(&app.state),
+            app.as_(
+                &agent,
+                "mutation($id: ID!) { finishTicket(id: $id, served: false) { status } }",
+                json!({"id": ticket}),
+            )
+        );
+        job.map_err(|e| e.message()).unwrap();
+        expect_data(&finished);
+        let user = uuid::Uuid::parse_str(&resident.user_id).unwrap();
+        let restrictions = entity::booking_restrictions::Entity::find()
+            .filter(entity::booking_restrictions::Column::UserId.eq(user))
+            .count(&app.state.db)
+            .await
+            .unwrap();
+        assert_eq!(
+            restrictions, 1,
+            "round {round}: one restriction, not one per no-show"
+        );
+    }
+}

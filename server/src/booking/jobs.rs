@@ -21,7 +21,7 @@ use crate::{
         },
         restrictions::RESTRICTING,
         schedule::policy,
-        service::{Contact, IDEMPOTENCY_HOURS, ledger},
+        service::{Contact, IDEMPOTENCY_HOURS, ledger, lock_user},
         waitlist,
     },
     calendar,
@@ -119,6 +119,9 @@ async fn mark_no_shows(state: &AppState) -> AppResult<(u64, u64)> {
             continue;
         }
         let mut tx = Tx::begin(state).await?;
+        // The resident first (the lock order): the no-show rule reads their no-shows and
+        // restrictions, and must not race the desk recording another no-show of theirs.
+        lock_user(&*tx, booking.user_id).await?;
         let closing = Closing {
             before_check_in: true,
             ..Closing::to(BookingStatus::NoShow)
@@ -285,6 +288,10 @@ async fn close_unfinished_days(state: &AppState) -> AppResult<u64> {
     let mut closed = 0;
     for ticket in stale {
         let mut tx = Tx::begin(state).await?;
+        // The resident first (the lock order), for the no-show rule.
+        if let Some(user) = ticket.user_id {
+            lock_user(&*tx, user).await?;
+        }
         let done = queue_tickets::Entity::update_many()
             .col_expr(queue_tickets::Column::Status, Expr::value("unfinished"))
             .col_expr(queue_tickets::Column::FinishedAt, Expr::value(Some(now)))

@@ -24,7 +24,7 @@ use crate::{
         desk::ensure_desk,
         model::{BookingStatus, Channel, Waiting, call_order, is_no_show, queue_label},
         schedule::policy,
-        service::{Contact, ledger},
+        service::{Contact, ledger, lock_user},
     },
     clock::local_date,
     db::is_unique_violation,
@@ -423,6 +423,11 @@ pub async fn finish(
     let now = state.clock.now();
     let to = if served { "served" } else { "absent" };
     let mut tx = Tx::begin(state).await?;
+    // The resident first (the lock order): an absent number runs the no-show rule, which must
+    // not race another no-show of theirs being recorded (two desks, or the no-show job).
+    if let Some(user) = ticket.user_id {
+        lock_user(&*tx, user).await?;
+    }
     let done = queue_tickets::Entity::update_many()
         .col_expr(queue_tickets::Column::Status, Expr::value(to))
         .col_expr(queue_tickets::Column::FinishedAt, Expr::value(Some(now)))

@@ -307,7 +307,8 @@ where
         .ok_or(AppError::NotFound(R::NOT_FOUND))
 }
 
-/// The county admin approves or rejects a pending change of either register. Guarded: a change
+/// The admin of the change's county approves or rejects a pending change of either register
+/// (another county's change answers NOT_FOUND). Guarded: a change
 /// decided by someone else meanwhile answers INVALID_TRANSITION.
 pub async fn decide_change<R: Register>(
     state: &AppState,

@@ -54,13 +54,15 @@ impl Jurisdiction {
         path.starts_with(&self.region.path)
     }
 
-    /// The county this jurisdiction lies in (None for a level above the county).
+    /// The county this jurisdiction lies in (None only for a level above the county, which the
+    /// region tree does not hold yet).
     pub fn county_id(&self) -> Option<Uuid> {
         self.region.county_id
     }
 
     /// The counties this jurisdiction oversees: its own county, or (for a level above the
-    /// county) every county below it. Rows tagged with a county are read through this.
+    /// county, once the tree holds one) every county below it. Audit rows and restrictions are
+    /// listed through this.
     pub async fn counties(&self, conn: &impl ConnectionTrait) -> AppResult<Vec<Uuid>> {
         if let Some(county) = self.region.county_id {
             return Ok(vec![county]);

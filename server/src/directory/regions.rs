@@ -83,7 +83,8 @@ pub struct NewRegion {
     pub demo: bool,
 }
 
-/// Inserts a region below its parent (or as the county root), checking the division code.
+/// Inserts a region below its parent (or, without one, a county root), checking the division
+/// code.
 pub async fn insert_region(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
