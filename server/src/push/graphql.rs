@@ -6,7 +6,10 @@ use entity::push_deliveries;
 use crate::{
     error::AppError,
     graphql::context::{ContextExt, GqlResult},
-    push::service::{self, ConsentAnswer, DeliveryStatus},
+    push::{
+        model::{ConsentAnswer, DeliveryStatus},
+        service,
+    },
 };
 
 /// One answer of `wx.requestSubscribeMessage` (its `res[templateId]`).

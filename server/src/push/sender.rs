@@ -21,9 +21,7 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::{
-    error::AppResult, push::service::DeliveryStatus, state::AppState, wechat::WechatError,
-};
+use crate::{error::AppResult, push::model::DeliveryStatus, state::AppState, wechat::WechatError};
 
 type Key = (Uuid, Uuid);
 
