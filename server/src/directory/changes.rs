@@ -226,76 +226,59 @@ pub trait Register: EntityTrait {
     fn decided_at_column() -> Self::Column;
     fn reason_column() -> Self::Column;
     fn applied_at_column() -> Self::Column;
+    fn region_column() -> Self::Column;
+    fn submitted_at_column() -> Self::Column;
     fn region_of(model: &Self::Model) -> Uuid;
     fn status_of(model: &Self::Model) -> &str;
     fn submitter_of(model: &Self::Model) -> Uuid;
 }
 
-impl Register for staff_change_requests::Entity {
-    const NAME: &'static str = "staff_change";
-    const NOT_FOUND: &'static str = "staff change";
-    const DECIDED: &'static str = "staff_change.decided";
-    fn id_column() -> Self::Column {
-        staff_change_requests::Column::Id
-    }
-    fn status_column() -> Self::Column {
-        staff_change_requests::Column::Status
-    }
-    fn decided_by_column() -> Self::Column {
-        staff_change_requests::Column::DecidedBy
-    }
-    fn decided_at_column() -> Self::Column {
-        staff_change_requests::Column::DecidedAt
-    }
-    fn reason_column() -> Self::Column {
-        staff_change_requests::Column::DecisionReason
-    }
-    fn applied_at_column() -> Self::Column {
-        staff_change_requests::Column::AppliedAt
-    }
-    fn region_of(model: &Self::Model) -> Uuid {
-        model.region_id
-    }
-    fn status_of(model: &Self::Model) -> &str {
-        &model.status
-    }
-    fn submitter_of(model: &Self::Model) -> Uuid {
-        model.submitted_by
-    }
+/// Both registers' tables name their columns alike: one declaration each.
+macro_rules! register {
+    ($table:ident, $name:literal, $not_found:literal) => {
+        impl Register for $table::Entity {
+            const NAME: &'static str = $name;
+            const NOT_FOUND: &'static str = $not_found;
+            const DECIDED: &'static str = concat!($name, ".decided");
+            fn id_column() -> Self::Column {
+                $table::Column::Id
+            }
+            fn status_column() -> Self::Column {
+                $table::Column::Status
+            }
+            fn decided_by_column() -> Self::Column {
+                $table::Column::DecidedBy
+            }
+            fn decided_at_column() -> Self::Column {
+                $table::Column::DecidedAt
+            }
+            fn reason_column() -> Self::Column {
+                $table::Column::DecisionReason
+            }
+            fn applied_at_column() -> Self::Column {
+                $table::Column::AppliedAt
+            }
+            fn region_column() -> Self::Column {
+                $table::Column::RegionId
+            }
+            fn submitted_at_column() -> Self::Column {
+                $table::Column::SubmittedAt
+            }
+            fn region_of(model: &Self::Model) -> Uuid {
+                model.region_id
+            }
+            fn status_of(model: &Self::Model) -> &str {
+                &model.status
+            }
+            fn submitter_of(model: &Self::Model) -> Uuid {
+                model.submitted_by
+            }
+        }
+    };
 }
 
-impl Register for item_change_requests::Entity {
-    const NAME: &'static str = "item_change";
-    const NOT_FOUND: &'static str = "item change";
-    const DECIDED: &'static str = "item_change.decided";
-    fn id_column() -> Self::Column {
-        item_change_requests::Column::Id
-    }
-    fn status_column() -> Self::Column {
-        item_change_requests::Column::Status
-    }
-    fn decided_by_column() -> Self::Column {
-        item_change_requests::Column::DecidedBy
-    }
-    fn decided_at_column() -> Self::Column {
-        item_change_requests::Column::DecidedAt
-    }
-    fn reason_column() -> Self::Column {
-        item_change_requests::Column::DecisionReason
-    }
-    fn applied_at_column() -> Self::Column {
-        item_change_requests::Column::AppliedAt
-    }
-    fn region_of(model: &Self::Model) -> Uuid {
-        model.region_id
-    }
-    fn status_of(model: &Self::Model) -> &str {
-        &model.status
-    }
-    fn submitter_of(model: &Self::Model) -> Uuid {
-        model.submitted_by
-    }
-}
+register!(staff_change_requests, "staff_change", "staff change");
+register!(item_change_requests, "item_change", "item change");
 
 async fn find_change<R: Register>(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<R::Model>
 where
@@ -458,12 +441,12 @@ pub async fn submit_item_change(
     Ok(request)
 }
 
-/// Both registers, as the viewer may see them (their jurisdiction), newest first.
-pub async fn staff_changes(
+/// A register (either), as the viewer may see it (their jurisdiction), newest first.
+pub async fn list_changes<R: Register>(
     state: &AppState,
     viewer: &Viewer,
     status: Option<ChangeStatus>,
-) -> AppResult<Vec<staff_change_requests::Model>> {
+) -> AppResult<Vec<R::Model>> {
     let who = Jurisdiction::of(&state.db, viewer).await?;
     who.ensure_admin_or_auditor()?;
     let units: Vec<Uuid> = crate::directory::regions::subtree(&state.db, &who.region)
@@ -471,32 +454,11 @@ pub async fn staff_changes(
         .into_iter()
         .map(|r| r.id)
         .collect();
-    let mut query = staff_change_requests::Entity::find()
-        .filter(staff_change_requests::Column::RegionId.is_in(units))
-        .order_by_desc(staff_change_requests::Column::SubmittedAt);
+    let mut query = R::find()
+        .filter(R::region_column().is_in(units))
+        .order_by_desc(R::submitted_at_column());
     if let Some(status) = status {
-        query = query.filter(staff_change_requests::Column::Status.eq(status.as_str()));
-    }
-    Ok(query.all(&state.db).await?)
-}
-
-pub async fn item_changes(
-    state: &AppState,
-    viewer: &Viewer,
-    status: Option<ChangeStatus>,
-) -> AppResult<Vec<item_change_requests::Model>> {
-    let who = Jurisdiction::of(&state.db, viewer).await?;
-    who.ensure_admin_or_auditor()?;
-    let units: Vec<Uuid> = crate::directory::regions::subtree(&state.db, &who.region)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    let mut query = item_change_requests::Entity::find()
-        .filter(item_change_requests::Column::RegionId.is_in(units))
-        .order_by_desc(item_change_requests::Column::SubmittedAt);
-    if let Some(status) = status {
-        query = query.filter(item_change_requests::Column::Status.eq(status.as_str()));
+        query = query.filter(R::status_column().eq(status.as_str()));
     }
     Ok(query.all(&state.db).await?)
 }

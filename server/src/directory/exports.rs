@@ -1,4 +1,6 @@
 //! The change registers as CSV (UTF-8 with BOM), for the county centre's records.
+use entity::{item_change_requests, staff_change_requests};
+
 use crate::{
     auth::Viewer,
     csv::Csv,
@@ -7,12 +9,12 @@ use crate::{
     state::AppState,
 };
 
-use super::changes::{item_changes, staff_changes};
+use super::changes::list_changes;
 
 /// 附件4 in its column order: 单位名称, 变动前人员姓名, 岗位, then the new person's 姓名, 身份证号
 /// (masked), 联系电话 (masked), 邮箱, 到岗时间; then the register's own status columns.
 pub async fn staff_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<String> {
-    let rows = staff_changes(state, viewer, None).await?;
+    let rows = list_changes::<staff_change_requests::Entity>(state, viewer, None).await?;
     let mut out = Csv::with_header(&[
         "单位名称",
         "变动前人员姓名",
@@ -55,7 +57,7 @@ pub async fn staff_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<St
 /// (主项, 四级四同, 业务办理项目名称, 事项类型, 一体化平台, 高频, 办件类型), 是否最多跑一次办理; then the
 /// register's own columns.
 pub async fn item_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<String> {
-    let rows = item_changes(state, viewer, None).await?;
+    let rows = list_changes::<item_change_requests::Entity>(state, viewer, None).await?;
     let mut out = Csv::with_header(&[
         "单位名称",
         "变动前事项名称",

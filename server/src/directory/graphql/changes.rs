@@ -29,11 +29,15 @@ impl ChangesQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Only changes in this state; omit for all.")] status: Option<ChangeStatus>,
     ) -> GqlResult<Vec<StaffChangeRequest>> {
-        Ok(changes::staff_changes(ctx.state(), ctx.viewer(), status)
-            .await?
-            .into_iter()
-            .map(StaffChangeRequest)
-            .collect())
+        Ok(changes::list_changes::<staff_change_requests::Entity>(
+            ctx.state(),
+            ctx.viewer(),
+            status,
+        )
+        .await?
+        .into_iter()
+        .map(StaffChangeRequest)
+        .collect())
     }
 
     /// Admins and auditors: the item change register (附件5), newest first.
@@ -42,11 +46,17 @@ impl ChangesQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Only changes in this state; omit for all.")] status: Option<ChangeStatus>,
     ) -> GqlResult<Vec<ItemChangeRequest>> {
-        Ok(changes::item_changes(ctx.state(), ctx.viewer(), status)
+        Ok(
+            changes::list_changes::<item_change_requests::Entity>(
+                ctx.state(),
+                ctx.viewer(),
+                status,
+            )
             .await?
             .into_iter()
             .map(ItemChangeRequest)
-            .collect())
+            .collect(),
+        )
     }
 
     /// The staff change register as CSV (UTF-8 with BOM) in 附件4 column order; personal data masked.
