@@ -380,6 +380,25 @@ async fn two_counties_share_a_deployment_and_nothing_crosses_between_them() {
         "a refused calendar edit changed nothing"
     );
 
+    // Booking on a resident's behalf at another county's point: NOT_FOUND, and the seat is not
+    // held — a resident books it next.
+    let (_, b_slots) = next_day_slots(&app, &b_point).await;
+    let on_behalf = json!({"input": {"residentPhone": "13900001234", "onBehalf": {"channel": "PHONE"},
+        "booking": {"servicePointId": b_point, "slotId": b_slots[0]["id"], "itemId": b_item, "kind": "HELP", "idempotencyKey": "cross-county"}}});
+    let refused = app
+        .as_(
+            &a_admin,
+            "mutation($input: BookOnBehalfInput!) { bookOnBehalf(input: $input) { id } }",
+            on_behalf,
+        )
+        .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{refused}"
+    );
+    let other = app.login_resident("second-county-resident").await;
+    expect_data(&app.as_(&other, BOOK, json!({"input": {"servicePointId": b_point, "slotId": b_slots[0]["id"], "itemId": b_item, "kind": "HELP", "idempotencyKey": "b2"}})).await);
+
     // The second county's admin decides its own appeal.
     expect_data(&app.as_(&b_admin, "mutation($id: ID!) { decideRestrictionAppeal(id: $id, lift: true, decision: \"情况属实\") { status } }", json!({"id": restriction})).await);
 }

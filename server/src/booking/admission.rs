@@ -96,6 +96,9 @@ pub(super) async fn book_as(
             on_behalf,
         } => {
             let staff_id = &viewer.require_staff()?;
+            // Only the point's desk books for residents there: asked before anything is
+            // admitted or held, so a stranger to the point leaves no trace (NOT_FOUND).
+            ensure_desk(state, viewer, input.service_point_id).await?;
             let phone = MobileNumber::parse(resident_phone, "input.residentPhone")?;
             let on_behalf = on_behalf.clone().validate()?;
             (*staff_id, client_ip.as_str(), Some((phone, on_behalf)))
