@@ -14,7 +14,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema};
 use crate::{
     audit::graphql::AuditQuery,
     auth::graphql::{AuthMutation, AuthQuery},
-    booking::graphql::{BookingMutation, BookingQuery, QueueSubscription},
+    booking::graphql::{BookingMutation, BookingQuery, queue::QueueSubscription},
     calendar::graphql::{CalendarMutation, CalendarQuery},
     config::Settings,
     directory::graphql::{DirectoryMutation, DirectoryQuery},

@@ -610,6 +610,10 @@ impl BookingRestriction {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// The county whose no-show rule made it (a region id): online booking is suspended there.
+    async fn county_id(&self) -> Option<ID> {
+        self.0.county_id.map(|id| ID(id.to_string()))
+    }
     /// When the suspension began (UTC, ISO 8601).
     async fn starts_at(&self) -> DateTime<Utc> {
         self.0.starts_at
