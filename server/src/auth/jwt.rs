@@ -198,7 +198,7 @@ impl AccessClaims {
     pub fn viewer(&self) -> AppResult<Viewer> {
         let invalid = || AppError::Unauthenticated("the access token is invalid".into());
         let expires_at = DateTime::from_timestamp(self.exp, 0).ok_or_else(invalid)?;
-        match SubjectKind::parse(&self.knd).ok_or_else(invalid)? {
+        match self.knd.parse::<SubjectKind>().map_err(|_| invalid())? {
             SubjectKind::Resident => Ok(Viewer::Resident {
                 user_id: self.sub,
                 session_id: self.sid,

@@ -24,25 +24,13 @@ crate::stored_enum! {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SubjectKind {
-    Resident,
-    Staff,
-}
-
-impl SubjectKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SubjectKind::Resident => "resident",
-            SubjectKind::Staff => "staff",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "resident" => Some(Self::Resident),
-            "staff" => Some(Self::Staff),
-            _ => None,
-        }
+crate::stored_enum! {
+    /// Who a session belongs to (the access token's `knd` claim).
+    pub enum SubjectKind {
+        /// A resident, signed in through WeChat.
+        Resident = "resident",
+        /// A staff member, signed in with a password.
+        Staff = "staff",
     }
 }
 

@@ -368,8 +368,7 @@ pub async fn refresh_session(state: &AppState, refresh_token: &str) -> AppResult
         return Err(refused());
     }
     let new_refresh = insert_refresh_token(&txn, state, session.id, now).await?;
-    let kind = SubjectKind::parse(&session.subject_kind)
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown subject kind")))?;
+    let kind = session.subject_kind.parse::<SubjectKind>()?;
     let (role, unit_id) = match kind {
         SubjectKind::Resident => (None, None),
         SubjectKind::Staff => {
