@@ -16,6 +16,8 @@
 //!   `Jurisdiction::ensure_in_county`, the catalogue through `catalogue::catalogue_county` (public
 //!   reads) and `catalogue::county_item` (writes, and items named by a change).
 //! - `calendar` owns working days (holidays and 调休) and their arithmetic.
+//! - `cases` (being built, issue 11) owns cases (办件): so far their model and the two state
+//!   machines, as a pure function (`cases::state::transition`).
 //! - `booking` owns slots, bookings, the waitlist, check-in and queue numbers, restrictions and
 //!   the ledger. It reads the directory and the calendar, and learns of roster changes only
 //!   through the directory's `staff.duty_changed` event (a durable reaction).
@@ -49,6 +51,7 @@ pub mod audit;
 pub mod auth;
 pub mod booking;
 pub mod calendar;
+pub mod cases;
 pub mod clock;
 pub mod config;
 pub mod csv;

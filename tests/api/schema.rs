@@ -17,6 +17,34 @@ fn the_committed_schema_matches_the_code() {
     );
 }
 
+/// The README's case flowcharts (附件1) are generated from the cases' state machines and must
+/// not drift; `UPDATE_SCHEMA=1` rewrites them.
+#[test]
+fn the_readme_case_diagrams_match_the_state_machines() {
+    use bangban_server::cases::{model::CaseKind, state::mermaid};
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md");
+    let mut updated = readme.clone();
+    for kind in [CaseKind::Help, CaseKind::Proxy] {
+        let open = format!("<!-- case-diagram: {} -->\n", kind.as_str());
+        let close = "<!-- /case-diagram -->";
+        let start = updated
+            .find(&open)
+            .unwrap_or_else(|| panic!("README.md lacks {open}"))
+            + open.len();
+        let end = start + updated[start..].find(close).expect("the closing marker");
+        updated.replace_range(start..end, &format!("```mermaid\n{}```\n", mermaid(kind)));
+    }
+    if std::env::var("UPDATE_SCHEMA").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &updated).expect("write README.md");
+        return;
+    }
+    assert!(
+        readme == updated,
+        "the README's case diagrams are out of date: run `UPDATE_SCHEMA=1 cargo test --test api schema` and commit it"
+    );
+}
+
 /// Every type, field, argument, input field and enum value of the API has a description for
 /// the mini-program's developers (the schema reads like a manual).
 #[tokio::test]
