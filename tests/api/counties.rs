@@ -399,6 +399,26 @@ async fn two_counties_share_a_deployment_and_nothing_crosses_between_them() {
     let other = app.login_resident("second-county-resident").await;
     expect_data(&app.as_(&other, BOOK, json!({"input": {"servicePointId": b_point, "slotId": b_slots[0]["id"], "itemId": b_item, "kind": "HELP", "idempotencyKey": "b2"}})).await);
 
+    // Naming another county's point for a new colleague answers exactly as a point that does
+    // not exist: nothing tells the other county's points apart from nothing.
+    let a_town = app.region_id(LONGGANG).await;
+    let create = "mutation($input: CreateStaffInput!) { createStaff(input: $input) { id } }";
+    let answer = |point: String| {
+        json!({"input": {"username": "a.new", "displayName": "新人", "password": "initial-password-1",
+            "role": "TOWNSHIP_AGENT", "regionId": a_town, "servicePointId": point}})
+    };
+    let foreign = expect_error(
+        &app.as_(&a_admin, create, answer(b_point.clone())).await,
+        "BAD_USER_INPUT",
+    );
+    let missing = expect_error(
+        &app.as_(&a_admin, create, answer(uuid::Uuid::now_v7().to_string()))
+            .await,
+        "BAD_USER_INPUT",
+    );
+    assert_eq!(foreign["message"], missing["message"]);
+    assert_eq!(foreign["extensions"], missing["extensions"]);
+
     // The second county's admin decides its own appeal.
     expect_data(&app.as_(&b_admin, "mutation($id: ID!) { decideRestrictionAppeal(id: $id, lift: true, decision: \"情况属实\") { status } }", json!({"id": restriction})).await);
 }

@@ -119,17 +119,16 @@ pub async fn submit_staff_change(
         ));
     }
     if let Some(point_id) = input.service_point_id {
+        // A point elsewhere answers as a missing one (nothing is told about other units).
+        const NO_SUCH_POINT: &str = "no such service point in the unit";
         let point = crate::directory::points::service_point(&txn, point_id)
             .await
             .map_err(crate::error::missing_as_bad_input(
                 "input.servicePointId",
-                "no such service point",
+                NO_SUCH_POINT,
             ))?;
         if point.region_id != unit.id {
-            return Err(AppError::bad_input(
-                "input.servicePointId",
-                "the service point is not in the unit",
-            ));
+            return Err(AppError::bad_input("input.servicePointId", NO_SUCH_POINT));
         }
     }
     let before = match input.before_staff_id {

@@ -64,17 +64,17 @@ async fn check_placement(
         ));
     }
     if let Some(point_id) = service_point_id {
-        let point = service_point(conn, point_id).await.map_err(|_| {
+        // A point elsewhere answers as a missing one: nothing tells another county's (or
+        // township's) points apart from none.
+        let refused = || {
             AppError::bad_input(
                 format!("{field_prefix}servicePointId"),
-                "no such service point",
+                "no such service point in the staff member's region",
             )
-        })?;
+        };
+        let point = service_point(conn, point_id).await.map_err(|_| refused())?;
         if point.region_id != region.id {
-            return Err(AppError::bad_input(
-                format!("{field_prefix}servicePointId"),
-                "the service point is not in the staff member's region",
-            ));
+            return Err(refused());
         }
     }
     Ok(())
