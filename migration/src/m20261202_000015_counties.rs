@@ -38,9 +38,24 @@ async fn owner_of_unowned_rows(db: &SchemaManagerConnection<'_>) -> Result<Strin
                 "BANGBAN_MIGRATE_UNOWNED_TO must be a county's six-digit code, not {code:?}"
             )));
         }
-        return Ok(format!(
-            "(SELECT c.id FROM regions c WHERE c.level = 'county' AND c.code = '{code}')"
-        ));
+        let owner =
+            format!("(SELECT c.id FROM regions c WHERE c.level = 'county' AND c.code = '{code}')");
+        // A code naming no county would leave the rows without one: refuse it instead.
+        let found = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) FROM regions WHERE level = 'county' AND code = '{code}'"),
+            ))
+            .await?
+            .map(|row| row.try_get_by_index::<i64>(0))
+            .transpose()?
+            .unwrap_or(0);
+        if found != 1 {
+            return Err(DbErr::Migration(format!(
+                "BANGBAN_MIGRATE_UNOWNED_TO names {code}, which is no county of this database"
+            )));
+        }
+        return Ok(owner);
     }
     refuse_to_guess(db).await?;
     Ok(OLDEST_COUNTY.to_string())

@@ -344,6 +344,31 @@ async fn two_counties_share_a_deployment_and_nothing_crosses_between_them() {
             "query($p: ID!, $d: NaiveDate!) { pointBookings(servicePointId: $p, day: $d) { id } }",
             json!({"p": b_point, "d": day}),
         ),
+        (
+            "pointSlots",
+            "query($p: ID!, $d: NaiveDate!) { pointSlots(servicePointId: $p, day: $d) { id } }",
+            json!({"p": b_point, "d": day}),
+        ),
+        (
+            "pointQueue",
+            "query($p: ID!) { pointQueue(servicePointId: $p) { id } }",
+            json!({"p": b_point}),
+        ),
+        (
+            "pointCheckInCode",
+            "query($p: ID!) { pointCheckInCode(servicePointId: $p) { code } }",
+            json!({"p": b_point}),
+        ),
+        (
+            "ledger of the point",
+            "query($p: ID!, $f: DateTime!, $t: DateTime!) { ledger(servicePointId: $p, from: $f, to: $t) { nextCursor } }",
+            json!({"p": b_point, "f": from, "t": to}),
+        ),
+        (
+            "pushDeliveries",
+            "query($s: ID!) { pushDeliveries(subjectId: $s) { status } }",
+            json!({"s": b_item_change}),
+        ),
     ];
     for (name, query, vars) in &writes {
         let response = app.as_(&a_admin, query, vars.clone()).await;
@@ -428,19 +453,37 @@ const COUNTIES_MIGRATION: &str = "m20261202_000015_counties";
 /// A database of its own, migrated to just before the counties migration, holding the given
 /// counties (by code) and one catalogue item.
 async fn database_before_counties(codes: &[&str]) -> sea_orm::DatabaseConnection {
-    use migration::{Migrator, MigratorTrait};
-    use sea_orm::{ConnectionTrait, Statement};
+    let data_dir =
+        std::env::temp_dir().join(format!("bangban-test-{}", uuid::Uuid::new_v4().simple()));
+    let url = match crate::helpers::postgres_backend() {
+        Some((server, _)) => Some(crate::helpers::fresh_postgres_database(&server).await),
+        None => None,
+    };
+    database_before_counties_at(codes, data_dir, url).await.0
+}
+
+/// The database of these settings (a data directory, or a PostgreSQL URL).
+async fn open(data_dir: std::path::PathBuf, url: Option<String>) -> sea_orm::DatabaseConnection {
     let mut settings = bangban_server::config::Settings {
-        data_dir: std::env::temp_dir()
-            .join(format!("bangban-test-{}", uuid::Uuid::new_v4().simple())),
+        data_dir,
         ..bangban_server::config::Settings::default()
     };
-    if let Some((server, _)) = crate::helpers::postgres_backend() {
-        settings.database.url = Some(bangban_server::config::Secret::new(
-            crate::helpers::fresh_postgres_database(&server).await,
-        ));
-    }
-    let db = bangban_server::db::connect(&settings).await.unwrap();
+    settings.database.url = url.map(bangban_server::config::Secret::new);
+    bangban_server::db::connect(&settings).await.unwrap()
+}
+
+async fn database_before_counties_at(
+    codes: &[&str],
+    data_dir: std::path::PathBuf,
+    url: Option<String>,
+) -> (
+    sea_orm::DatabaseConnection,
+    std::path::PathBuf,
+    Option<String>,
+) {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = open(data_dir.clone(), url.clone()).await;
     let before = Migrator::migrations()
         .iter()
         .position(|m| m.name() == COUNTIES_MIGRATION)
@@ -487,7 +530,7 @@ async fn database_before_counties(codes: &[&str]) -> sea_orm::DatabaseConnection
     ))
     .await
     .unwrap();
-    db
+    (db, data_dir, url)
 }
 
 #[tokio::test]
@@ -531,4 +574,77 @@ async fn upgrading_a_database_of_several_counties_refuses_to_guess_whose_rows_ar
     Migrator::up(&db, None).await.unwrap();
     let counties = entity::regions::Entity::find().all(&db).await.unwrap();
     assert!(counties.iter().all(|c| c.county_id == Some(c.id)));
+}
+
+/// Run by the test below as a child process, with `BANGBAN_MIGRATE_UNOWNED_TO` set (the
+/// environment is the process's): migrates the database it is given.
+#[tokio::test]
+#[ignore = "run as a child process by the operator-override test"]
+async fn migrate_the_given_database_in_this_process() {
+    use migration::{Migrator, MigratorTrait};
+    let data_dir = std::env::var("BANGBAN_TEST_CHILD_DATA_DIR").expect("a data directory");
+    let url = std::env::var("BANGBAN_TEST_CHILD_DATABASE_URL").ok();
+    let db = open(data_dir.into(), url).await;
+    Migrator::up(&db, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_operator_names_the_county_that_owns_the_rows_that_name_none() {
+    use sea_orm::EntityTrait;
+    let data_dir =
+        std::env::temp_dir().join(format!("bangban-test-{}", uuid::Uuid::new_v4().simple()));
+    let url = match crate::helpers::postgres_backend() {
+        Some((server, _)) => Some(crate::helpers::fresh_postgres_database(&server).await),
+        None => None,
+    };
+    let (db, data_dir, url) = database_before_counties_at(&[COUNTY, SECOND], data_dir, url).await;
+    let migrate = |owner: &str| {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child
+            .args([
+                "counties::migrate_the_given_database_in_this_process",
+                "--exact",
+                "--ignored",
+            ])
+            .env("BANGBAN_MIGRATE_UNOWNED_TO", owner)
+            .env("BANGBAN_TEST_CHILD_DATA_DIR", &data_dir);
+        if let Some(url) = &url {
+            child.env("BANGBAN_TEST_CHILD_DATABASE_URL", url);
+        }
+        child.output().unwrap()
+    };
+    // A code that names no county is refused, and nothing is tagged.
+    let refused = migrate("149999");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).contains("no county of this database"),
+        "{}",
+        String::from_utf8_lossy(&refused.stdout)
+    );
+    let pending = {
+        use migration::{Migrator, MigratorTrait};
+        Migrator::get_pending_migrations(&db).await.unwrap()
+    };
+    assert_eq!(pending[0].name(), COUNTIES_MIGRATION, "it did not run");
+    // The second county named: its rows are the unowned ones.
+    let done = migrate(SECOND);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stdout)
+    );
+    let db = open(data_dir.clone(), url.clone()).await;
+    let second = entity::regions::Entity::find()
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.code == SECOND)
+        .unwrap();
+    let item = entity::items::Entity::find()
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item.county_id, Some(second.id));
 }

@@ -6,11 +6,13 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, sea_query::Expr,
 };
-use uuid::Uuid;
 
 use crate::{
     audit::model::{Entry, Pending, chain_hash, row_hash},
+    auth::Viewer,
+    directory::jurisdiction::Jurisdiction,
     error::{AppError, AppResult},
+    state::AppState,
 };
 
 impl Pending {
@@ -85,14 +87,17 @@ pub async fn record(
     Ok(head.seq)
 }
 
-/// The records of `counties`, and the deployment-wide ones, after `after_seq`, oldest first (the
-/// caller decides which counties the viewer may read).
+/// Auditors and the county admin: the records of the counties they oversee, and the
+/// deployment-wide ones, after `after_seq`, oldest first.
 pub async fn entries(
-    conn: &impl ConnectionTrait,
-    counties: Vec<Uuid>,
+    state: &AppState,
+    viewer: &Viewer,
     after_seq: i64,
     first: u64,
 ) -> AppResult<Vec<audit_log::Model>> {
+    let who = Jurisdiction::of(&state.db, viewer).await?;
+    who.ensure_auditor()?;
+    let counties = who.counties(&state.db).await?;
     Ok(audit_log::Entity::find()
         .filter(audit_log::Column::Seq.gt(after_seq))
         .filter(
@@ -102,7 +107,7 @@ pub async fn entries(
         )
         .order_by_asc(audit_log::Column::Seq)
         .limit(first)
-        .all(conn)
+        .all(&state.db)
         .await?)
 }
 

@@ -20,18 +20,38 @@ use crate::{
     state::AppState,
 };
 
-/// The 附件5 fields of a catalogue item, validated.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// The 附件5 fields of a catalogue item: given as `ItemInput` (checked when submitted), shown as
+/// `ItemDetails` (an item change's `after`).
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    serde::Serialize,
+    serde::Deserialize,
+    async_graphql::InputObject,
+    async_graphql::SimpleObject,
+)]
+#[graphql(name = "ItemDetails", input_name = "ItemInput")]
 pub struct ItemFields {
+    /// 事项清单目录（主项）: the main catalogue entry, 1–200 characters.
     pub main_item: String,
+    /// 是否列入省“四级四同”清单: true when on the provincial 四级四同 list.
     pub in_provincial_list: bool,
+    /// 业务办理项目名称: the business name residents search for, 1–200 characters.
     pub business_name: String,
+    /// 事项类型, e.g. 行政许可 or 公共服务; 1–32 characters.
     pub item_type: String,
+    /// 事项是否在一体化平台办理: true when handled on the integrated government-service platform.
     pub on_integrated_platform: bool,
+    /// 办件类型: 即办件 (handled on the spot) or 承诺件 (within the promised working days).
     pub handling_type: HandlingType,
+    /// 是否最多跑一次办理: true when residents need to come in at most once.
     pub at_most_one_visit: bool,
+    /// 承诺办结时限 in working days: 0–1 for 即办件, 1–365 for 承诺件.
     pub promised_working_days: i32,
+    /// 申报材料: the documents required, at most 50, each 1–100 characters.
     pub materials: Vec<String>,
+    /// The levels whose agents may handle the item; at least one (duplicates are ignored).
     pub levels: Vec<RegionLevel>,
 }
 
@@ -156,14 +176,15 @@ pub async fn catalogue_county(
     }
 }
 
-/// Public: a county's active catalogue items, optionally those a level may handle, optionally
-/// matching text.
+/// Public: a county's active catalogue items (the county of `region`, see
+/// [`catalogue_county`]), optionally those a level may handle, optionally matching text.
 pub async fn list_items(
     conn: &impl ConnectionTrait,
-    county: Uuid,
+    region: Option<Uuid>,
     level: Option<RegionLevel>,
     search: Option<&str>,
 ) -> AppResult<Vec<items::Model>> {
+    let county = catalogue_county(conn, region).await?;
     let mut query = items::Entity::find()
         .filter(items::Column::CountyId.eq(county))
         .filter(items::Column::Active.eq(true))

@@ -40,7 +40,10 @@ pub struct DemoCounty {
     pub phone_prefix: &'static str,
     /// Demo usernames start with it: `demo-admin`, `demo-agent-01` …
     pub username_prefix: &'static str,
+    /// Where the county hall stands.
     pub location: (f64, f64),
+    /// Where the first township centre stands (the others step north-east from it).
+    pub townships_from: (f64, f64),
 }
 
 /// 沁水县: the demo county loaded on a development machine's first start.
@@ -71,6 +74,7 @@ pub const FIRST_COUNTY: DemoCounty = DemoCounty {
     phone_prefix: "0356-7",
     username_prefix: "demo",
     location: (35.689, 112.187),
+    townships_from: (35.60, 112.10),
 };
 
 /// 阳城县: the second demo county (invented lists), loaded on request.
@@ -90,6 +94,7 @@ pub const SECOND_COUNTY: DemoCounty = DemoCounty {
     phone_prefix: "0356-4",
     username_prefix: "demo2",
     location: (35.486, 112.415),
+    townships_from: (35.45, 112.35),
 };
 
 const TOWNSHIPS: [(&str, &str, [&str; 2]); 12] = [
@@ -210,7 +215,10 @@ pub async fn load_county(
                     &format!("{name}综合便民服务中心"),
                     &format!("{name}人民政府院内"),
                     &format!("{prefix}0001{i:02}"),
-                    Some((35.60 + offset, 112.10 + offset)),
+                    Some((
+                        demo.townships_from.0 + offset,
+                        demo.townships_from.1 + offset,
+                    )),
                 ),
             )
             .await?,

@@ -3,8 +3,8 @@ use async_graphql::{Context, ID, Object};
 
 use crate::{
     directory::{
-        catalogue,
-        graphql::types::{Item, ItemInput},
+        catalogue::{self, ItemFields},
+        graphql::types::Item,
         model::RegionLevel,
     },
     graphql::context::{ContextExt, GqlResult, parse_id, parse_opt_id},
@@ -33,13 +33,14 @@ impl CatalogueQuery {
         )]
         search: Option<String>,
     ) -> GqlResult<Vec<Item>> {
-        let db = &ctx.state().db;
-        let county = catalogue::catalogue_county(db, parse_opt_id(region_id, "regionId")?).await?;
-        Ok(catalogue::list_items(db, county, level, search.as_deref())
-            .await?
-            .into_iter()
-            .map(Item)
-            .collect())
+        let region = parse_opt_id(region_id, "regionId")?;
+        Ok(
+            catalogue::list_items(&ctx.state().db, region, level, search.as_deref())
+                .await?
+                .into_iter()
+                .map(Item)
+                .collect(),
+        )
     }
 
     /// Public: one catalogue item.
@@ -64,10 +65,10 @@ impl CatalogueMutation {
     async fn create_item(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The 附件5 fields of the new item.")] input: ItemInput,
+        #[graphql(desc = "The 附件5 fields of the new item.")] input: ItemFields,
     ) -> GqlResult<Item> {
         Ok(Item(
-            catalogue::upsert_item(ctx.state(), ctx.viewer(), None, input.into()).await?,
+            catalogue::upsert_item(ctx.state(), ctx.viewer(), None, input).await?,
         ))
     }
 
@@ -77,16 +78,11 @@ impl CatalogueMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The catalogue item's id.")] id: ID,
         #[graphql(desc = "All 附件5 fields of the item, replacing the current ones.")]
-        input: ItemInput,
+        input: ItemFields,
     ) -> GqlResult<Item> {
         Ok(Item(
-            catalogue::upsert_item(
-                ctx.state(),
-                ctx.viewer(),
-                Some(parse_id(&id, "id")?),
-                input.into(),
-            )
-            .await?,
+            catalogue::upsert_item(ctx.state(), ctx.viewer(), Some(parse_id(&id, "id")?), input)
+                .await?,
         ))
     }
 

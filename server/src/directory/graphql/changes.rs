@@ -133,7 +133,7 @@ impl ChangesMutation {
         let data = ItemChangeData {
             region_id: parse_id(&input.region_id, "input.regionId")?,
             before_item_id: parse_opt_id(input.before_item_id, "input.beforeItemId")?,
-            after: input.after.into(),
+            after: input.after,
             effective_date: input.effective_date,
         };
         Ok(ItemChangeRequest(

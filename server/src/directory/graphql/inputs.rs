@@ -2,9 +2,10 @@
 use async_graphql::{ID, InputObject};
 use chrono::NaiveDate;
 
-use crate::{auth::Role, directory::model::ServicePointKind};
-
-use super::types::*;
+use crate::{
+    auth::Role,
+    directory::{catalogue::ItemFields, graphql::types::OpeningDay, model::ServicePointKind},
+};
 
 /// A position for "near me" searches (GCJ-02 as `wx.getLocation` returns with type `gcj02`).
 #[derive(InputObject)]
@@ -126,7 +127,7 @@ pub struct ItemChangeInput {
     /// The catalogue item to change; omit to add a new item.
     pub before_item_id: Option<ID>,
     /// All 附件5 fields of the item as it will be after the change.
-    pub after: ItemInput,
+    pub after: ItemFields,
     /// At least 3 days after today.
     pub effective_date: NaiveDate,
 }

@@ -409,67 +409,6 @@ impl Item {
     }
 }
 
-/// The 附件5 fields of an item: given as `ItemInput`, shown as `ItemDetails` (an item change's
-/// `after`).
-#[derive(InputObject, SimpleObject)]
-#[graphql(name = "ItemDetails", input_name = "ItemInput")]
-pub struct ItemInput {
-    /// 事项清单目录（主项）: the main catalogue entry, 1–200 characters.
-    pub main_item: String,
-    /// 是否列入省“四级四同”清单: true when on the provincial 四级四同 list.
-    pub in_provincial_list: bool,
-    /// 业务办理项目名称: the business name residents search for, 1–200 characters.
-    pub business_name: String,
-    /// 事项类型, e.g. 行政许可 or 公共服务; 1–32 characters.
-    pub item_type: String,
-    /// 事项是否在一体化平台办理: true when handled on the integrated government-service platform.
-    pub on_integrated_platform: bool,
-    /// 办件类型: 即办件 (handled on the spot) or 承诺件 (within the promised working days).
-    pub handling_type: HandlingType,
-    /// 是否最多跑一次办理: true when residents need to come in at most once.
-    pub at_most_one_visit: bool,
-    /// 承诺办结时限 in working days: 0–1 for 即办件, 1–365 for 承诺件.
-    pub promised_working_days: i32,
-    /// 申报材料: the documents required, at most 50, each 1–100 characters.
-    pub materials: Vec<String>,
-    /// The levels whose agents may handle the item; at least one (duplicates are ignored).
-    pub levels: Vec<RegionLevel>,
-}
-
-impl From<ItemFields> for ItemInput {
-    fn from(i: ItemFields) -> Self {
-        ItemInput {
-            main_item: i.main_item,
-            in_provincial_list: i.in_provincial_list,
-            business_name: i.business_name,
-            item_type: i.item_type,
-            on_integrated_platform: i.on_integrated_platform,
-            handling_type: i.handling_type,
-            at_most_one_visit: i.at_most_one_visit,
-            promised_working_days: i.promised_working_days,
-            materials: i.materials,
-            levels: i.levels,
-        }
-    }
-}
-
-impl From<ItemInput> for ItemFields {
-    fn from(i: ItemInput) -> Self {
-        ItemFields {
-            main_item: i.main_item,
-            in_provincial_list: i.in_provincial_list,
-            business_name: i.business_name,
-            item_type: i.item_type,
-            on_integrated_platform: i.on_integrated_platform,
-            handling_type: i.handling_type,
-            at_most_one_visit: i.at_most_one_visit,
-            promised_working_days: i.promised_working_days,
-            materials: i.materials,
-            levels: i.levels,
-        }
-    }
-}
-
 /// A staff change (附件4 人员变动登记).
 pub struct StaffChangeRequest(pub staff_change_requests::Model);
 
@@ -598,10 +537,8 @@ impl ItemChangeRequest {
         self.0.before_item_name.as_deref()
     }
     /// The item after the change: its 附件5 fields.
-    async fn after(&self) -> GqlResult<ItemInput> {
-        let fields: ItemFields =
-            serde_json::from_str(&self.0.after).map_err(crate::error::AppError::internal)?;
-        Ok(fields.into())
+    async fn after(&self) -> GqlResult<ItemFields> {
+        Ok(serde_json::from_str(&self.0.after).map_err(crate::error::AppError::internal)?)
     }
     /// 生效日期: the China date the change takes effect.
     async fn effective_date(&self) -> NaiveDate {
