@@ -18,6 +18,7 @@ mod m20261202_000012_data_key_check;
 mod m20261202_000013_event_lookups;
 mod m20261202_000014_demo_staff;
 mod m20261202_000015_counties;
+mod m20261202_000016_cases;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_event_lookups::Migration),
             Box::new(m20261202_000014_demo_staff::Migration),
             Box::new(m20261202_000015_counties::Migration),
+            Box::new(m20261202_000016_cases::Migration),
         ]
     }
 }

@@ -71,6 +71,7 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub events: EventSettings,
     pub push: PushSettings,
+    pub cases: CaseSettings,
     /// Load the 沁水县 demo directory on start when the database has no county yet. Default: on
     /// for the embedded SQLite database, off when `database.url` is set.
     pub seed_demo: Option<bool>,
@@ -167,6 +168,29 @@ impl PushSettings {
     }
     pub fn template(&self, template_id: &str) -> Option<&TemplateSettings> {
         self.templates.iter().find(|t| t.template_id == template_id)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaseSettings {
+    /// A case is flagged due soon when at most this many working days are left (the deadline
+    /// day included).
+    pub due_soon_working_days: i64,
+    /// Hours a receiving unit has to accept or refuse a transfer or escalation.
+    pub transfer_response_hours: i64,
+    /// A material still in an agent's custody this many days after its case ended (completed,
+    /// terminated) is flagged: it should have gone back or on.
+    pub material_idle_days: i64,
+}
+
+impl Default for CaseSettings {
+    fn default() -> Self {
+        Self {
+            due_soon_working_days: 2,
+            transfer_response_hours: 24,
+            material_idle_days: 5,
+        }
     }
 }
 
@@ -329,6 +353,7 @@ impl Default for Settings {
             jobs: JobSettings::default(),
             events: EventSettings::default(),
             push: PushSettings::default(),
+            cases: CaseSettings::default(),
             seed_demo: None,
             seed_demo_staff: true,
         }
@@ -424,9 +449,9 @@ impl Default for RateLimitSettings {
 }
 
 /// Sections whose keys may be given as `BANGBAN_<SECTION>_<KEY>` (e.g. `BANGBAN_WECHAT_APPID`).
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "http", "database", "redis", "log", "auth", "wechat", "pii", "graphql", "limits", "jobs",
-    "events", "push",
+    "events", "push", "cases",
 ];
 
 /// Maps an environment key (without the `BANGBAN_` prefix) to a settings path:

@@ -30,6 +30,8 @@ pub enum AppError {
     Lagged(String),
     /// The WeChat server API failed or is unavailable.
     UpstreamWechat(String),
+    /// A case cannot be archived yet; `missing` lists everything still to record.
+    CaseIncomplete(Vec<String>),
     /// The database cannot be reached right now (restarting, failing over, pool exhausted):
     /// nothing was changed; retry shortly. The cause goes to the log only.
     Unavailable(anyhow::Error),
@@ -93,6 +95,9 @@ impl AppError {
                 retry_after_seconds,
             } => format!("too many requests; retry after {retry_after_seconds} s"),
             Self::UpstreamWechat(m) => format!("WeChat is unavailable: {m}"),
+            Self::CaseIncomplete(missing) => {
+                format!("the case is not complete: {}", missing.join(", "))
+            }
             Self::Unavailable(cause) => format!("service unavailable: {cause:#}"),
             Self::Internal(cause) => format!("{cause:#}"),
         }
@@ -112,6 +117,7 @@ impl AppError {
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Lagged(_) => "SUBSCRIPTION_LAGGED",
             Self::UpstreamWechat(_) => "UPSTREAM_WECHAT",
+            Self::CaseIncomplete(_) => "CASE_INCOMPLETE",
             Self::Unavailable(_) => UNAVAILABLE_CODE,
             Self::Internal(_) => INTERNAL_CODE,
         }
@@ -219,6 +225,7 @@ impl From<AppError> for async_graphql::Error {
                 AppError::RateLimited {
                     retry_after_seconds,
                 } => ext.set("retryAfter", *retry_after_seconds),
+                AppError::CaseIncomplete(missing) => ext.set("missing", missing.clone()),
                 _ => {}
             }
         })
@@ -259,6 +266,10 @@ mod tests {
                 "RATE_LIMITED",
             ),
             (AppError::UpstreamWechat("x".into()), "UPSTREAM_WECHAT"),
+            (
+                AppError::CaseIncomplete(vec!["OUTCOME".into()]),
+                "CASE_INCOMPLETE",
+            ),
             (AppError::Lagged("x".into()), "SUBSCRIPTION_LAGGED"),
             (
                 AppError::internal(anyhow::anyhow!("disk on fire")),

@@ -316,6 +316,7 @@ fn schedule() -> jobs::Schedule {
     jobs::Schedule::new(vec![
         Arc::new(directory::apply::DirectoryJobs),
         Arc::new(booking::jobs::BookingJobs),
+        Arc::new(cases::jobs::CaseJobs),
     ])
 }
 
@@ -324,6 +325,7 @@ fn subjects() -> anyhow::Result<events::subjects::Subjects> {
     events::subjects::Subjects::new(vec![
         Arc::new(auth::subjects::AccountSubjects),
         Arc::new(booking::subjects::BookingSubjects),
+        Arc::new(cases::subjects::CaseSubjects),
         Arc::new(directory::subjects::DirectorySubjects),
     ])
 }

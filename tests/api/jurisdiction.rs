@@ -85,6 +85,8 @@ struct Fixture {
     item_change: String,
     ticket: String,
     slot: String,
+    case: String,
+    help_booking: String,
 }
 
 enum Access {
@@ -152,6 +154,35 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("appealBookingRestriction", Access::Guarded, "mutation($id: ID!) { appealBookingRestriction(id: $id, reason: \"x\") { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
         ("decideRestrictionAppeal", Access::Guarded, "mutation($id: ID!) { decideRestrictionAppeal(id: $id, lift: true, decision: \"x\") { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
         ("decideItemChange", Access::Guarded, "mutation($id: ID!) { decideItemChange(id: $id, approve: true) { id } }".into(), json!({"id": f.item_change})),
+        ("case", Access::Guarded, "query($id: ID!) { case(id: $id) { id } }".into(), json!({"id": f.case})),
+        ("cases", Access::Guarded, "query($id: ID) { cases(filter: {unitId: $id}) { nextCursor } }".into(), json!({"id": f.longgang})),
+        ("openCase", Access::Guarded, "mutation($id: ID!) { openCase(bookingId: $id) { id } }".into(), json!({"id": f.help_booking})),
+        ("openCaseFromContact", Access::Guarded, "mutation($id: ID!) { openCaseFromContact(ledgerEntryId: $id, kind: HELP) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("acceptCase", Access::Guarded, "mutation($id: ID!) { acceptCase(id: $id) { id } }".into(), json!({"id": f.case})),
+        ("refuseCase", Access::Guarded, "mutation($id: ID!) { refuseCase(id: $id, reasonCode: \"X\", explanation: \"x\") { id } }".into(), json!({"id": f.case})),
+        ("startCaseService", Access::Guarded, "mutation($id: ID!) { startCaseService(id: $id) { id } }".into(), json!({"id": f.case})),
+        ("recordCaseService", Access::Guarded, "mutation($id: ID!) { recordCaseService(id: $id, service: FORM_HELP) { id } }".into(), json!({"id": f.case})),
+        ("submitCase", Access::Guarded, "mutation($id: ID!) { submitCase(id: $id, reference: \"R\") { id } }".into(), json!({"id": f.case})),
+        ("recordCaseReturn", Access::Guarded, "mutation($id: ID!) { recordCaseReturn(id: $id, reason: \"x\") { id } }".into(), json!({"id": f.case})),
+        ("resumeCase", Access::Guarded, "mutation($id: ID!) { resumeCase(id: $id) { id } }".into(), json!({"id": f.case})),
+        ("startCaseProgress", Access::Guarded, "mutation($id: ID!) { startCaseProgress(id: $id) { id } }".into(), json!({"id": f.case})),
+        ("closeCase", Access::Guarded, "mutation($id: ID!) { closeCase(id: $id) { id } }".into(), json!({"id": f.case})),
+        ("stopCaseClock", Access::Guarded, "mutation($id: ID!) { stopCaseClock(id: $id, note: \"x\") { id } }".into(), json!({"id": f.case})),
+        ("restartCaseClock", Access::Guarded, "mutation($id: ID!) { restartCaseClock(id: $id) { id } }".into(), json!({"id": f.case})),
+        ("entrustmentLink", Access::Guarded, "query($id: ID!) { entrustmentLink(caseId: $id) { path } }".into(), json!({"id": f.case})),
+        ("prepareEntrustment", Access::Guarded, "mutation($id: ID!, $n: String!) { prepareEntrustment(caseId: $id, input: {contactName: \"x\", contactPhone: \"13900000031\", idNumber: $n, validUntil: \"2099-01-01\"}) { contentHash } }".into(), json!({"id": f.case, "n": test_id_number(31)})),
+        ("confirmEntrustment", Access::Guarded, "mutation($id: ID!) { confirmEntrustment(caseId: $id, contentHash: \"x\") { contentHash } }".into(), json!({"id": f.case})),
+        ("revokeEntrustment", Access::Guarded, "mutation($id: ID!) { revokeEntrustment(caseId: $id, reason: \"x\") { id } }".into(), json!({"id": f.case})),
+        ("receiveCaseMaterial", Access::Guarded, "mutation($id: ID!) { receiveCaseMaterial(caseId: $id, input: {name: \"x\", original: true, mustReturn: true}) { id } }".into(), json!({"id": f.case})),
+        ("confirmCaseMaterialsReceived", Access::Guarded, "mutation($id: ID!) { confirmCaseMaterialsReceived(caseId: $id) { id } }".into(), json!({"id": f.case})),
+        ("moveCaseMaterial", Access::Guarded, "mutation($id: ID!) { moveCaseMaterial(materialId: $id, input: {to: APPLICANT}) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("transferCase", Access::Guarded, "mutation($id: ID!, $u: ID!) { transferCase(caseId: $id, toUnitId: $u, reason: \"x\") { id } }".into(), json!({"id": f.case, "u": f.chengnei})),
+        ("escalateCase", Access::Guarded, "mutation($id: ID!, $u: ID!) { escalateCase(caseId: $id, toUnitId: $u, reason: \"x\") { id } }".into(), json!({"id": f.case, "u": f.longgang})),
+        ("respondToCaseTransfer", Access::Guarded, "mutation($id: ID!) { respondToCaseTransfer(transferId: $id, accept: true) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("completeCase", Access::Guarded, "mutation($id: ID!) { completeCase(id: $id, outcome: []) { id } }".into(), json!({"id": f.case})),
+        ("deliverCase", Access::Guarded, "mutation($id: ID!) { deliverCase(id: $id, input: {method: IN_PERSON, receiverName: \"x\", idChecked: true}) { id } }".into(), json!({"id": f.case})),
+        ("archiveCase", Access::Guarded, "mutation($id: ID!) { archiveCase(id: $id) { id } }".into(), json!({"id": f.case})),
+        ("terminateCase", Access::Guarded, "mutation($id: ID!) { terminateCase(id: $id, reason: NOT_COMPLETABLE, note: \"x\") { id } }".into(), json!({"id": f.case})),
     ]
 }
 
@@ -224,7 +255,44 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
         .as_str()
         .unwrap()
         .to_string();
+    // A help booking at the centre, accepted, with its case.
+    let desk = app
+        .login_staff_session("lg.desk", "initial-password-1")
+        .await;
+    let helper = app.login_resident("jurisdiction-helped").await;
+    let help_booking = expect_data(&app.as_(&helper, "mutation($p: ID!, $s: ID!, $i: ID!) { bookAppointment(input: {servicePointId: $p, slotId: $s, itemId: $i, kind: HELP, idempotencyKey: \"fixture-help\"}) { id } }", json!({"p": centre, "s": slots["availableSlots"][2]["id"], "i": township_item})).await)["bookAppointment"]["id"].as_str().unwrap().to_string();
+    expect_data(
+        &app.as_(
+            &desk,
+            "mutation($id: ID!) { acceptBooking(id: $id) { id } }",
+            json!({"id": help_booking}),
+        )
+        .await,
+    );
+    let case = expect_data(
+        &app.as_(
+            &desk,
+            "mutation($id: ID!) { openCase(bookingId: $id) { id } }",
+            json!({"id": help_booking}),
+        )
+        .await,
+    )["openCase"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = app.login_resident("jurisdiction-helped-2").await;
+    let help_booking = expect_data(&app.as_(&other, "mutation($p: ID!, $s: ID!, $i: ID!) { bookAppointment(input: {servicePointId: $p, slotId: $s, itemId: $i, kind: HELP, idempotencyKey: \"fixture-help-2\"}) { id } }", json!({"p": centre, "s": slots["availableSlots"][3]["id"], "i": township_item})).await)["bookAppointment"]["id"].as_str().unwrap().to_string();
+    expect_data(
+        &app.as_(
+            &desk,
+            "mutation($id: ID!) { acceptBooking(id: $id) { id } }",
+            json!({"id": help_booking}),
+        )
+        .await,
+    );
     Fixture {
+        case,
+        help_booking,
         ticket,
         slot: slots["availableSlots"][1]["id"]
             .as_str()

@@ -6,6 +6,7 @@ mod auth;
 mod booking;
 mod booking_flow;
 mod calendar;
+mod cases;
 mod counties;
 mod data_key;
 mod demo;

@@ -136,3 +136,77 @@ pub enum CaseRole {
     /// A scheduled job.
     System,
 }
+
+crate::stored_enum! {
+    /// Where a case came from.
+    pub enum CaseOrigin {
+        /// An accepted booking (`openCase`).
+        Booking = "booking",
+        /// A contact in the ledger: phone, window or remote (`openCaseFromContact`).
+        Contact = "contact",
+    }
+}
+
+crate::stored_enum! {
+    /// How close a case is to its deadline, as the deadline job last found it.
+    pub enum DueFlag {
+        /// More than the warning days left, or no deadline yet.
+        OnTrack = "on_track",
+        /// Within the warning days of the deadline.
+        DueSoon = "due_soon",
+        /// Past its deadline.
+        Overdue = "overdue",
+    }
+}
+
+crate::stored_enum! {
+    /// The services given in assisted handling (seed §六(一)2).
+    pub enum HelpService {
+        /// 政策咨询: policy advice.
+        PolicyAdvice = "policy_advice",
+        /// 答疑解惑: questions answered.
+        QuestionsAnswered = "questions_answered",
+        /// 流程讲解: the process explained.
+        ProcessExplained = "process_explained",
+        /// 填表辅导: help with the forms.
+        FormHelp = "form_help",
+        /// 网上申报: filed online for the applicant.
+        OnlineFiling = "online_filing",
+    }
+}
+
+crate::stored_enum! {
+    /// Where a material of a proxy case is.
+    pub enum MaterialStatus {
+        /// In the agent's custody.
+        Held = "held",
+        /// Handed to the approving window (审批窗口).
+        HandedOn = "handed_on",
+        /// Given back to the applicant.
+        Returned = "returned",
+        /// Lost: flagged, an assessment deduction later.
+        Lost = "lost",
+    }
+}
+
+crate::stored_enum! {
+    /// Down to a lower unit (转办) or up to a higher one (上报, for coordination or joint handling).
+    pub enum TransferDirection {
+        /// 转办: to a township or village unit below.
+        Down = "down",
+        /// 上报: to the township or county above.
+        Up = "up",
+    }
+}
+
+crate::stored_enum! {
+    /// Where a transfer stands.
+    pub enum TransferStatus {
+        /// Waiting for the receiving unit; the sender still holds the case.
+        Pending = "pending",
+        /// The receiving unit took the case.
+        Accepted = "accepted",
+        /// The receiving unit refused, with a reason; the sender keeps the case.
+        Refused = "refused",
+    }
+}

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use entity::{items, regions};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -303,4 +303,53 @@ pub async fn set_item_active(
     .await?;
     txn.commit().await?;
     Ok(item)
+}
+
+/// The twelve full China-calendar months before `now`'s month: `[start, end)` in UTC.
+pub fn last_twelve_months(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    use chrono::Datelike;
+    let today = crate::clock::local_date(now);
+    let first = today.with_day(1).unwrap_or(today);
+    let start = first.with_year(first.year() - 1).unwrap_or(first);
+    let at = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(crate::clock::CHINA).single())
+            .map_or(now, |t| t.with_timezone(&Utc))
+    };
+    (at(start), at(first))
+}
+
+/// 附件5's 是否高频事项: the item's cases completed (办结) in the last twelve full months average
+/// at least 20 a month (see `model::is_high_frequency`). Counted from the cases' completion
+/// steps, in one statement.
+pub async fn is_high_frequency_item(
+    conn: &impl ConnectionTrait,
+    item_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
+    use entity::{case_steps, cases};
+    use sea_orm::sea_query::Query;
+    let (start, end) = last_twelve_months(now);
+    let completed = case_steps::Entity::find()
+        .select_only()
+        .column(case_steps::Column::CaseId)
+        .distinct()
+        .filter(case_steps::Column::Action.eq("completed"))
+        .filter(case_steps::Column::At.gte(start))
+        .filter(case_steps::Column::At.lt(end))
+        .filter(
+            case_steps::Column::CaseId.in_subquery(
+                Query::select()
+                    .column(cases::Column::Id)
+                    .from(cases::Entity)
+                    .and_where(cases::Column::ItemId.eq(item_id))
+                    .to_owned(),
+            ),
+        )
+        .count(conn)
+        .await?;
+    // Only the total over the twelve months decides their average.
+    let mut months = [0u32; 12];
+    months[0] = u32::try_from(completed).unwrap_or(u32::MAX);
+    Ok(crate::directory::model::is_high_frequency(&months))
 }

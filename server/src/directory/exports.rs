@@ -93,10 +93,19 @@ pub async fn item_change_csv(state: &AppState, viewer: &Viewer) -> AppResult<Str
             after.business_name,
             after.item_type,
             yes_no(after.on_integrated_platform),
-            // 是否高频事项 is computed from completed cases (monthly average ≥ 20, see
-            // `model::is_high_frequency`); cases do not exist yet, so the column stays empty rather
-            // than claim an answer.
-            String::new(),
+            // 是否高频事项: computed from the completed cases of the item changed (a new item
+            // has none yet).
+            yes_no(match row.before_item_id {
+                Some(item) => {
+                    crate::directory::catalogue::is_high_frequency_item(
+                        &state.db,
+                        item,
+                        state.clock.now(),
+                    )
+                    .await?
+                }
+                None => false,
+            }),
             match after.handling_type {
                 crate::directory::model::HandlingType::Immediate => "即办件".into(),
                 crate::directory::model::HandlingType::Promised => "承诺件".into(),

@@ -16,6 +16,7 @@ use crate::{
     auth::graphql::{AuthMutation, AuthQuery},
     booking::graphql::{BookingMutation, BookingQuery, queue::QueueSubscription},
     calendar::graphql::{CalendarMutation, CalendarQuery},
+    cases::graphql::{CaseMutation, CaseQuery},
     config::Settings,
     directory::graphql::{DirectoryMutation, DirectoryQuery},
     events::graphql::EventSubscription,
@@ -33,6 +34,7 @@ pub struct Query(
     AuditQuery,
     PushQuery,
     BookingQuery,
+    CaseQuery,
 );
 
 /// Changing: logins and sessions, directory administration, change registers, the calendar.
@@ -43,6 +45,7 @@ pub struct Mutation(
     CalendarMutation,
     PushMutation,
     BookingMutation,
+    CaseMutation,
 );
 
 /// Live updates over the WebSocket endpoint (`graphql-transport-ws`).

@@ -32,6 +32,7 @@ pub fn routes(state: Arc<AppState>, schema: AppSchema) -> impl Endpoint {
         .at("/metrics", get(prometheus_metrics))
         .at("/schema.graphql", get(schema_sdl))
         .at("/graphiql", get(graphiql))
+        .at("/entrustments/:case_id", get(entrustment_document))
         .data(state)
         .data(schema)
         .with(observe)
@@ -130,6 +131,46 @@ async fn schema_sdl(Data(state): Data<&Arc<AppState>>, Data(schema): Data<&AppSc
     Response::builder()
         .content_type("text/plain; charset=utf-8")
         .body(schema.sdl())
+}
+
+/// Query of a signed entrustment link (see `cases::entrustment::signed_path`).
+#[derive(serde::Deserialize)]
+struct SignedLink {
+    expires: i64,
+    signature: String,
+}
+
+/// `GET /entrustments/<case>?expires=…&signature=…`: the entrustment's printable text for the
+/// mini-program's web-view. A wrong or expired signature is answered 404, like a missing
+/// document. The page may run no script and load nothing.
+#[handler]
+async fn entrustment_document(
+    poem::web::Path(case_id): poem::web::Path<String>,
+    poem::web::Query(link): poem::web::Query<SignedLink>,
+    Data(state): Data<&Arc<AppState>>,
+) -> Response {
+    let Ok(case_id) = uuid::Uuid::parse_str(&case_id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match crate::cases::entrustment::open_signed(state, case_id, link.expires, &link.signature)
+        .await
+    {
+        Ok(Some(html)) => Response::builder()
+            .content_type("text/html; charset=utf-8")
+            .header(
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
+            )
+            .header("X-Content-Type-Options", "nosniff")
+            .header("Cache-Control", "no-store")
+            .header("Referrer-Policy", "no-referrer")
+            .body(html),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(error) => {
+            tracing::error!(error = error.message(), "entrustment document");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 /// GraphiQL, development only.

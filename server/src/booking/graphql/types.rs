@@ -145,6 +145,19 @@ impl Booking {
     async fn consent(&self) -> Option<&str> {
         self.0.consent.as_deref()
     }
+    /// The case opened from this booking (`openCase`), once there is one.
+    async fn case_id(&self, ctx: &Context<'_>) -> GqlResult<Option<ID>> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+        let case = entity::cases::Entity::find()
+            .select_only()
+            .column(entity::cases::Column::Id)
+            .filter(entity::cases::Column::BookingId.eq(self.0.id))
+            .into_tuple::<uuid::Uuid>()
+            .one(&ctx.state().db)
+            .await
+            .map_err(AppError::from)?;
+        Ok(case.map(|id| ID(id.to_string())))
+    }
 }
 
 /// One ledger (台账) entry: a contact and its outcome.

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::{
     auth::Role,
     directory::{
-        catalogue::ItemFields,
+        catalogue::{self, ItemFields},
         changes::ChangeStatus,
         model::{HandlingType, OpeningHours, RegionLevel, ServicePointKind, StaffingUnit},
         points, staff,
@@ -393,6 +393,12 @@ impl Item {
     /// 0–1 for 即办件, 1–365 for 承诺件; `addWorkingDays` turns it into a due date.
     async fn promised_working_days(&self) -> i32 {
         self.0.promised_working_days
+    }
+    /// 是否高频事项 (附件5): its cases completed in the last twelve full months average at least
+    /// 20 a month.
+    async fn high_frequency(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        let state = ctx.state();
+        Ok(catalogue::is_high_frequency_item(&state.db, self.0.id, state.clock.now()).await?)
     }
     /// 申报材料
     /// The documents the resident must provide, one per entry.

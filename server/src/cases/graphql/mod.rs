@@ -1,0 +1,15 @@
+//! Cases in the API, one file per part: reading, opening and the working moves (`cases`);
+//! the entrustment, materials, transfers and how a case ends (`proxy`); types in `types`.
+pub mod cases;
+pub mod proxy;
+pub mod types;
+
+use async_graphql::MergedObject;
+
+/// Case queries.
+#[derive(MergedObject, Default)]
+pub struct CaseQuery(cases::CasesQuery, proxy::ProxyQuery);
+
+/// Case mutations.
+#[derive(MergedObject, Default)]
+pub struct CaseMutation(cases::CasesMutation, proxy::ProxyMutation);

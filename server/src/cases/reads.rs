@@ -1,0 +1,272 @@
+//! Reading cases: one case, a resident's own cases, staff's cases in their jurisdiction (plus
+//! those waiting to be received by a unit in it), newest first with opaque cursors, and a
+//! case's trail. What a page refers to (items, units, agents) is read in one batch per kind,
+//! never one query per case.
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{case_steps, case_transfers, cases, items, regions, staff_accounts};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Query,
+};
+use uuid::Uuid;
+
+use crate::{
+    auth::Viewer,
+    cases::{
+        model::{CaseStatus, DueFlag, TransferStatus},
+        service::case_for,
+    },
+    directory::jurisdiction::Jurisdiction,
+    error::{AppError, AppResult},
+    state::AppState,
+};
+
+/// A case with what its readers see about it, read in batches.
+#[derive(Clone, Debug)]
+pub struct CaseView {
+    pub case: cases::Model,
+    pub item_name: String,
+    pub unit_name: String,
+    /// The agent's working name (never their personal data).
+    pub agent_name: Option<String>,
+    /// Staff reading (internal notes and details are theirs only).
+    pub staff_reader: bool,
+}
+
+/// One page of cases, newest first.
+pub struct CasePage {
+    pub cases: Vec<CaseView>,
+    /// Pass as `after` for the next page; None at the end.
+    pub next: Option<String>,
+}
+
+/// What staff narrow the list by.
+#[derive(Default)]
+pub struct CaseFilter {
+    pub status: Option<CaseStatus>,
+    pub unit_id: Option<Uuid>,
+    pub agent_id: Option<Uuid>,
+    pub item_id: Option<Uuid>,
+    pub overdue: Option<bool>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+fn cursor_of(case: &cases::Model) -> String {
+    format!("{}_{}", case.created_at.timestamp_micros(), case.id)
+}
+
+fn parse_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
+    let bad = || AppError::bad_input("after", "not a cursor from a previous page");
+    let (micros, id) = cursor.split_once('_').ok_or_else(bad)?;
+    let at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+}
+
+fn page_size(first: i32) -> AppResult<u64> {
+    match u64::try_from(first) {
+        Ok(n @ 1..=100) => Ok(n),
+        _ => Err(AppError::bad_input("first", "1–100")),
+    }
+}
+
+async fn page(
+    conn: &impl ConnectionTrait,
+    condition: Condition,
+    first: i32,
+    after: Option<&str>,
+    staff_reader: bool,
+) -> AppResult<CasePage> {
+    let first = page_size(first)?;
+    let mut query = cases::Entity::find()
+        .filter(condition)
+        .order_by_desc(cases::Column::CreatedAt)
+        .order_by_desc(cases::Column::Id);
+    if let Some(after) = after {
+        let (at, id) = parse_cursor(after)?;
+        query = query.filter(
+            Condition::any().add(cases::Column::CreatedAt.lt(at)).add(
+                Condition::all()
+                    .add(cases::Column::CreatedAt.eq(at))
+                    .add(cases::Column::Id.lt(id)),
+            ),
+        );
+    }
+    let mut rows = query.limit(first + 1).all(conn).await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+    let next = if more {
+        rows.last().map(cursor_of)
+    } else {
+        None
+    };
+    Ok(CasePage {
+        cases: views(conn, rows, staff_reader).await?,
+        next,
+    })
+}
+
+/// The views of some cases: their items, units and agents in one query each.
+pub async fn views(
+    conn: &impl ConnectionTrait,
+    rows: Vec<cases::Model>,
+    staff_reader: bool,
+) -> AppResult<Vec<CaseView>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let item_ids: Vec<Uuid> = rows.iter().map(|c| c.item_id).collect();
+    let unit_ids: Vec<Uuid> = rows.iter().map(|c| c.unit_id).collect();
+    let agent_ids: Vec<Uuid> = rows.iter().filter_map(|c| c.agent_id).collect();
+    let items: HashMap<Uuid, String> = items::Entity::find()
+        .filter(items::Column::Id.is_in(item_ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i.business_name))
+        .collect();
+    let units: HashMap<Uuid, String> = regions::Entity::find()
+        .filter(regions::Column::Id.is_in(unit_ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect();
+    let agents: HashMap<Uuid, String> = if agent_ids.is_empty() {
+        HashMap::new()
+    } else {
+        staff_accounts::Entity::find()
+            .filter(staff_accounts::Column::Id.is_in(agent_ids))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.display_name))
+            .collect()
+    };
+    Ok(rows
+        .into_iter()
+        .map(|case| CaseView {
+            item_name: items.get(&case.item_id).cloned().unwrap_or_default(),
+            unit_name: units.get(&case.unit_id).cloned().unwrap_or_default(),
+            agent_name: case.agent_id.and_then(|a| agents.get(&a).cloned()),
+            staff_reader,
+            case,
+        })
+        .collect())
+}
+
+/// One case, for its applicant or staff who may see it.
+pub async fn one(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<CaseView> {
+    let (case, acting) = case_for(state, viewer, id).await?;
+    let mut views = views(&state.db, vec![case], acting.is_staff()).await?;
+    views
+        .pop()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("case view lost")))
+}
+
+/// Residents: their own cases, newest first.
+pub async fn mine(
+    state: &AppState,
+    viewer: &Viewer,
+    first: i32,
+    after: Option<&str>,
+) -> AppResult<CasePage> {
+    let user = viewer.require_resident("residents only; staff list cases with `cases`")?;
+    page(
+        &state.db,
+        Condition::all().add(cases::Column::UserId.eq(user)),
+        first,
+        after,
+        false,
+    )
+    .await
+}
+
+/// Staff: cases held or opened by units in their jurisdiction, and those a pending transfer
+/// addresses to one, narrowed by the filter.
+pub async fn list(
+    state: &AppState,
+    viewer: &Viewer,
+    filter: &CaseFilter,
+    first: i32,
+    after: Option<&str>,
+) -> AppResult<CasePage> {
+    let who = Jurisdiction::of(&state.db, viewer).await?;
+    let units = Query::select()
+        .column(regions::Column::Id)
+        .from(regions::Entity)
+        .and_where(regions::Column::Path.starts_with(&who.region.path))
+        .to_owned();
+    let pending = Query::select()
+        .column(case_transfers::Column::CaseId)
+        .from(case_transfers::Entity)
+        .and_where(case_transfers::Column::Status.eq(TransferStatus::Pending.as_str()))
+        .and_where(case_transfers::Column::ToUnit.in_subquery(units.clone()))
+        .to_owned();
+    let mut condition = Condition::all().add(
+        Condition::any()
+            .add(cases::Column::UnitId.in_subquery(units.clone()))
+            .add(cases::Column::OriginUnitId.in_subquery(units))
+            .add(cases::Column::Id.in_subquery(pending)),
+    );
+    if let Some(status) = filter.status {
+        condition = condition.add(cases::Column::Status.eq(status.as_str()));
+    }
+    if let Some(unit) = filter.unit_id {
+        let region = crate::directory::regions::region(&state.db, unit)
+            .await
+            .map_err(crate::error::hidden_as_not_found("region"))?;
+        who.ensure_covers(&region, "region")?;
+        condition = condition.add(cases::Column::UnitId.eq(unit));
+    }
+    if let Some(agent) = filter.agent_id {
+        condition = condition.add(cases::Column::AgentId.eq(agent));
+    }
+    if let Some(item) = filter.item_id {
+        condition = condition.add(cases::Column::ItemId.eq(item));
+    }
+    if let Some(overdue) = filter.overdue {
+        let flag = cases::Column::DueFlag.eq(DueFlag::Overdue.as_str());
+        condition = condition.add(if overdue {
+            flag
+        } else {
+            cases::Column::DueFlag.ne(DueFlag::Overdue.as_str())
+        });
+    }
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
+        && to < from
+    {
+        return Err(AppError::bad_input("filter.to", "not before `from`"));
+    }
+    if let Some(from) = filter.from {
+        condition = condition.add(cases::Column::CreatedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        condition = condition.add(cases::Column::CreatedAt.lte(to));
+    }
+    page(&state.db, condition, first, after, true).await
+}
+
+/// A case's trail, oldest first: every step for staff; for the applicant, only the steps with
+/// a public note (internal notes and details are removed by the API type).
+pub async fn trail(
+    state: &AppState,
+    viewer: &Viewer,
+    case_id: Uuid,
+) -> AppResult<(Vec<case_steps::Model>, bool)> {
+    let (_, acting) = case_for(state, viewer, case_id).await?;
+    let mut query = case_steps::Entity::find()
+        .filter(case_steps::Column::CaseId.eq(case_id))
+        .order_by_asc(case_steps::Column::At)
+        .order_by_asc(case_steps::Column::Id);
+    if !acting.is_staff() {
+        query = query.filter(case_steps::Column::PublicNote.is_not_null());
+    }
+    Ok((query.all(&state.db).await?, acting.is_staff()))
+}

@@ -1,0 +1,1099 @@
+//! Cases end to end over the API: the help flow and the proxy flow from the booking to the
+//! archive (entrustment, materials, transfer down and back, escalation, the clock, completion,
+//! EMS delivery), every termination reason, concurrent moves and case numbers, the deadline
+//! job on the test clock, refusals that write nothing, and the applicant following each step
+//! live and on their timeline.
+use std::time::Duration;
+
+use bangban_server::{auth::Role, clock::Clock};
+use serde_json::{Value, json};
+
+use crate::{
+    booking::{Desk, desk},
+    directory::{CHENGNEI, COUNTY, LONGGANG, test_id_number},
+    helpers::{Session, WsClient, expect_data, expect_error},
+};
+
+const CASE_FIELDS: &str = "id number kind status dueOn dueFlag waitingSince agentName unitName itemName outcome { kind name number } deliveryMethod terminationReason";
+
+fn q(mutation: &str, args: &str, params: &str) -> String {
+    format!("mutation({params}) {{ {mutation}({args}) {{ {CASE_FIELDS} }} }}")
+}
+
+struct Flow {
+    desk: Desk,
+    agent: Session,
+    resident: Session,
+    county: Session,
+    booking: String,
+}
+
+impl Flow {
+    async fn act(
+        &self,
+        who: &Session,
+        mutation: &str,
+        args: &str,
+        params: &str,
+        vars: Value,
+    ) -> Value {
+        let response = self
+            .desk
+            .app
+            .as_(who, &q(mutation, args, params), vars)
+            .await;
+        expect_data(&response)[mutation].clone()
+    }
+
+    async fn refused(
+        &self,
+        who: &Session,
+        mutation: &str,
+        args: &str,
+        params: &str,
+        vars: Value,
+        code: &str,
+    ) -> Value {
+        let response = self
+            .desk
+            .app
+            .as_(who, &q(mutation, args, params), vars)
+            .await;
+        expect_error(&response, code)
+    }
+
+    async fn on(&self, who: &Session, mutation: &str, id: &str) -> Value {
+        self.act(who, mutation, "id: $id", "$id: ID!", json!({"id": id}))
+            .await
+    }
+
+    /// The case tables, to prove a refused call wrote nothing.
+    async fn snapshot(&self) -> String {
+        let mut all = String::new();
+        for table in [
+            "cases",
+            "case_steps",
+            "case_pauses",
+            "case_holdings",
+            "entrustments",
+            "case_materials",
+            "material_custody",
+            "case_transfers",
+            "case_counters",
+            "events",
+            "audit_log",
+        ] {
+            all.push_str(&self.desk.app.dump_table(table).await);
+        }
+        all
+    }
+}
+
+/// A resident's booking of `kind` at 龙港镇's centre, accepted by its agent.
+async fn accepted_booking(kind: &str) -> Flow {
+    let mut desk = desk(1).await;
+    // A promised item (承诺件), so its clock has working days to count.
+    let items = expect_data(
+        &desk
+            .app
+            .graphql(
+                None,
+                "{ items(level: TOWNSHIP) { id promisedWorkingDays } }",
+                json!({}),
+            )
+            .await,
+    );
+    desk.item = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["promisedWorkingDays"].as_i64().unwrap() >= 3)
+        .expect("a promised item")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let county = desk
+        .app
+        .staff_session("cases.county", Role::CountyAdmin, COUNTY)
+        .await;
+    let agent = desk
+        .app
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    let resident = desk.app.login_resident(&format!("case-{kind}")).await;
+    let (_, slots) = desk.next_day_slots().await;
+    let mut input = desk.input(slots[0]["id"].as_str().unwrap(), "case-key");
+    input["input"]["kind"] = json!(kind);
+    let booked = expect_data(&desk.app.as_(&resident, crate::booking::BOOK, input).await);
+    let booking = booked["bookAppointment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    expect_data(
+        &desk
+            .app
+            .as_(
+                &agent,
+                "mutation($id: ID!) { acceptBooking(id: $id) { status } }",
+                json!({"id": booking}),
+            )
+            .await,
+    );
+    Flow {
+        desk,
+        agent,
+        resident,
+        county,
+        booking,
+    }
+}
+
+async fn open(flow: &Flow) -> Value {
+    flow.act(
+        &flow.agent,
+        "openCase",
+        "bookingId: $b",
+        "$b: ID!",
+        json!({"b": flow.booking}),
+    )
+    .await
+}
+
+const TRAIL: &str = "query($id: ID!) { case(id: $id) { trail { action toStatus publicNote internalNote details actorKind } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_help_case_runs_from_the_booking_to_closed_and_the_applicant_follows_it() {
+    let flow = accepted_booking("HELP").await;
+    let app = &flow.desk.app;
+    let case = open(&flow).await;
+    let id = case["id"].as_str().unwrap().to_string();
+    assert_eq!(case["status"], "REGISTERED");
+    assert_eq!(case["kind"], "HELP");
+    let year = bangban_server::clock::local_date(app.clock.now())
+        .format("%Y")
+        .to_string();
+    assert_eq!(case["number"], format!("140521-{year}-000001"));
+    let booking = expect_data(
+        &app.as_(&flow.resident, "{ myBookings { id caseId } }", json!({}))
+            .await,
+    )["myBookings"][0]["caseId"]
+        .clone();
+    assert_eq!(booking, id, "the booking shows its case");
+    // A second case of the same booking is refused and writes nothing.
+    let before = flow.snapshot().await;
+    flow.refused(
+        &flow.agent,
+        "openCase",
+        "bookingId: $b",
+        "$b: ID!",
+        json!({"b": flow.booking}),
+        "CONFLICT",
+    )
+    .await;
+    assert_eq!(before, flow.snapshot().await);
+
+    let mut live = WsClient::connect(app, Some(&flow.resident.access)).await;
+    live.subscribe(
+        "c",
+        "subscription($s: ID!) { subjectEvents(subjectId: $s) { kind payload } }",
+        json!({"s": id}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let accepted = flow.on(&flow.agent, "acceptCase", &id).await;
+    assert_eq!(accepted["status"], "ACCEPTED");
+    assert!(accepted["dueOn"].is_string(), "{accepted}");
+    let event = live
+        .next_event("c", "subjectEvents", Duration::from_secs(10))
+        .await;
+    assert_eq!(event["kind"], "case.accepted");
+    assert_eq!(event["payload"]["status"], "ACCEPTED");
+    assert!(event["payload"].get("explanation").is_none());
+
+    // The applicant may not move their own case, and a wrong move names the current status.
+    let before = flow.snapshot().await;
+    flow.refused(
+        &flow.resident,
+        "startCaseService",
+        "id: $id",
+        "$id: ID!",
+        json!({"id": id}),
+        "FORBIDDEN",
+    )
+    .await;
+    let wrong = flow
+        .refused(
+            &flow.agent,
+            "submitCase",
+            "id: $id, reference: \"X1\"",
+            "$id: ID!",
+            json!({"id": id}),
+            "INVALID_TRANSITION",
+        )
+        .await;
+    assert!(
+        wrong["message"].as_str().unwrap().contains("accepted"),
+        "{wrong}"
+    );
+    assert_eq!(before, flow.snapshot().await, "refused moves write nothing");
+
+    flow.on(&flow.agent, "startCaseService", &id).await;
+    for service in ["POLICY_ADVICE", "FORM_HELP", "ONLINE_FILING"] {
+        flow.act(
+            &flow.agent,
+            "recordCaseService",
+            "id: $id, service: $s",
+            "$id: ID!, $s: HelpService!",
+            json!({"id": id, "s": service}),
+        )
+        .await;
+    }
+    let submitted = flow
+        .act(
+            &flow.agent,
+            "submitCase",
+            "id: $id, reference: $r",
+            "$id: ID!, $r: String!",
+            json!({"id": id, "r": "QS2026-0001"}),
+        )
+        .await;
+    assert_eq!(submitted["status"], "SUBMITTED");
+    flow.act(
+        &flow.agent,
+        "recordCaseReturn",
+        "id: $id, reason: $r",
+        "$id: ID!, $r: String!",
+        json!({"id": id, "r": "缺少房屋租赁合同"}),
+    )
+    .await;
+    flow.on(&flow.agent, "resumeCase", &id).await;
+    flow.act(
+        &flow.agent,
+        "submitCase",
+        "id: $id, reference: $r",
+        "$id: ID!, $r: String!",
+        json!({"id": id, "r": "QS2026-0002"}),
+    )
+    .await;
+    let done = flow.act(&flow.agent, "completeCase", "id: $id, outcome: $o", "$id: ID!, $o: [OutcomeInput!]!", json!({"id": id, "o": [{"kind": "APPROVAL", "name": "临时救助审批表", "number": "LZ-1"}]})).await;
+    assert_eq!(done["status"], "COMPLETED");
+    assert_eq!(done["outcome"][0]["number"], "LZ-1");
+    // Closing is an administrator's (or the system's).
+    flow.refused(
+        &flow.agent,
+        "closeCase",
+        "id: $id",
+        "$id: ID!",
+        json!({"id": id}),
+        "FORBIDDEN",
+    )
+    .await;
+    let closed = flow.on(&flow.county, "closeCase", &id).await;
+    assert_eq!(closed["status"], "CLOSED");
+
+    // The applicant's timeline: public notes only, no internal fields.
+    let mine = expect_data(&app.as_(&flow.resident, TRAIL, json!({"id": id})).await);
+    let steps = mine["case"]["trail"].as_array().unwrap();
+    assert!(
+        steps.iter().all(|s| s["internalNote"].is_null()
+            && s["details"].is_null()
+            && s["actorKind"].is_null()),
+        "{steps:?}"
+    );
+    assert!(
+        steps.iter().all(|s| s["action"] != "service_given"),
+        "services without a public note stay internal"
+    );
+    let staff = expect_data(&app.as_(&flow.agent, TRAIL, json!({"id": id})).await);
+    let actions: Vec<&str> = staff["case"]["trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "opened",
+            "accepted",
+            "service_started",
+            "service_given",
+            "service_given",
+            "service_given",
+            "submitted",
+            "returned",
+            "resumed",
+            "submitted",
+            "completed",
+            "closed"
+        ]
+    );
+    let list = expect_data(
+        &app.as_(
+            &flow.resident,
+            "{ myCases { cases { id status } nextCursor } }",
+            json!({}),
+        )
+        .await,
+    );
+    assert_eq!(list["myCases"]["cases"][0]["status"], "CLOSED");
+    // Replay: the applicant's events of the case, in order.
+    let mut replay = WsClient::connect(app, Some(&flow.resident.access)).await;
+    replay
+        .subscribe(
+            "r",
+            "subscription($s: ID!, $a: ID) { subjectEvents(subjectId: $s, after: $a) { kind } }",
+            json!({"s": id, "a": "00000000-0000-7000-8000-000000000000"}),
+        )
+        .await;
+    let first = replay.next_message(Duration::from_secs(5)).await.unwrap();
+    assert!(
+        first["payload"].get("errors").is_none()
+            || first["payload"]["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT",
+        "{first}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_case_runs_through_entrustment_custody_transfers_and_ems_to_the_archive() {
+    let flow = accepted_booking("PROXY").await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    flow.on(&flow.agent, "acceptCase", &id).await;
+    // Proxy handling cannot pass ACCEPTED without the entrustment.
+    flow.refused(
+        &flow.agent,
+        "confirmCaseMaterialsReceived",
+        "caseId: $id",
+        "$id: ID!",
+        json!({"id": id}),
+        "INVALID_TRANSITION",
+    )
+    .await;
+    let prepare = "mutation($id: ID!, $i: EntrustmentInput!) { prepareEntrustment(caseId: $id, input: $i) { contentHash applicantConfirmedAt } }";
+    let principal = |n: &str| json!({"contactName": "赵六", "contactPhone": "13900000021", "idNumber": n, "enterpriseName": "沁水县某某农业有限公司", "creditCode": "91140521TEMP00013X", "validUntil": "2027-12-31"});
+    let bad = app
+        .as_(
+            &flow.agent,
+            prepare,
+            json!({"id": id, "i": principal("140521199001010000")}),
+        )
+        .await;
+    assert_eq!(
+        expect_error(&bad, "BAD_USER_INPUT")["extensions"]["field"],
+        "input.idNumber"
+    );
+    let entrustment = expect_data(
+        &app.as_(
+            &flow.agent,
+            prepare,
+            json!({"id": id, "i": principal(&test_id_number(21))}),
+        )
+        .await,
+    );
+    let entrustment = &entrustment["prepareEntrustment"];
+    let hash = entrustment["contentHash"].as_str().unwrap().to_string();
+
+    // The applicant opens the text at the signed link; a tampered link is not found.
+    let link = expect_data(
+        &app.as_(
+            &flow.resident,
+            "query($id: ID!) { entrustmentLink(caseId: $id) { path expiresAt } }",
+            json!({"id": id}),
+        )
+        .await,
+    );
+    let path = link["entrustmentLink"]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = reqwest::get(app.url(&path)).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("代办服务委托书") && html.contains("(7) "),
+        "{html}"
+    );
+    assert_eq!(
+        bangban_server::cases::entrustment::content_hash(&html),
+        hash,
+        "the hash is of the text shown"
+    );
+    let tampered = reqwest::get(app.url(&path.replace("signature=", "signature=0")))
+        .await
+        .unwrap();
+    assert_eq!(tampered.status(), 404);
+
+    let confirm = "mutation($id: ID!, $h: String!) { confirmEntrustment(caseId: $id, contentHash: $h) { applicantConfirmedAt agentConfirmedAt } }";
+    expect_error(
+        &app.as_(
+            &flow.resident,
+            confirm,
+            json!({"id": id, "h": "0".repeat(64)}),
+        )
+        .await,
+        "CONFLICT",
+    );
+    expect_data(
+        &app.as_(&flow.resident, confirm, json!({"id": id, "h": hash}))
+            .await,
+    );
+    expect_error(
+        &app.as_(&flow.resident, confirm, json!({"id": id, "h": hash}))
+            .await,
+        "INVALID_TRANSITION",
+    );
+    expect_data(
+        &app.as_(&flow.agent, confirm, json!({"id": id, "h": hash}))
+            .await,
+    );
+    let case = expect_data(
+        &app.as_(
+            &flow.resident,
+            "query($id: ID!) { case(id: $id) { status } }",
+            json!({"id": id}),
+        )
+        .await,
+    );
+    assert_eq!(case["case"]["status"], "ENTRUSTED");
+
+    let receive = "mutation($id: ID!, $i: MaterialInput!) { receiveCaseMaterial(caseId: $id, input: $i) { id status } }";
+    let licence = expect_data(
+        &app.as_(
+            &flow.agent,
+            receive,
+            json!({"id": id, "i": {"name": "营业执照副本", "original": true, "mustReturn": true}}),
+        )
+        .await,
+    )["receiveCaseMaterial"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let form = expect_data(&app.as_(&flow.agent, receive, json!({"id": id, "i": {"name": "申请表", "original": true, "copies": 2, "mustReturn": false}})).await)["receiveCaseMaterial"]["id"].as_str().unwrap().to_string();
+    flow.act(
+        &flow.agent,
+        "confirmCaseMaterialsReceived",
+        "caseId: $id",
+        "$id: ID!",
+        json!({"id": id}),
+    )
+    .await;
+    let progress = flow.on(&flow.agent, "startCaseProgress", &id).await;
+    assert_eq!(progress["status"], "IN_PROGRESS");
+
+    // Down to 城内村 and back up.
+    let village = app
+        .staff_session("cn.agent", Role::VillageAgent, CHENGNEI)
+        .await;
+    let transfer = "mutation($id: ID!, $u: ID!) { transferCase(caseId: $id, toUnitId: $u, reason: \"村级帮办员就近办理\") { id status } }";
+    let escalate = "mutation($id: ID!, $u: ID!) { escalateCase(caseId: $id, toUnitId: $u, reason: \"需乡镇协调\") { id status } }";
+    let respond = "mutation($t: ID!, $a: Boolean!, $n: String) { respondToCaseTransfer(transferId: $t, accept: $a, note: $n) { status } }";
+    let wrong_way = app
+        .as_(
+            &flow.agent,
+            escalate,
+            json!({"id": id, "u": app.region_id(CHENGNEI).await}),
+        )
+        .await;
+    assert_eq!(
+        expect_error(&wrong_way, "BAD_USER_INPUT")["extensions"]["field"],
+        "toUnitId"
+    );
+    let down = expect_data(
+        &app.as_(
+            &flow.agent,
+            transfer,
+            json!({"id": id, "u": app.region_id(CHENGNEI).await}),
+        )
+        .await,
+    )["transferCase"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    expect_error(
+        &app.as_(
+            &flow.agent,
+            transfer,
+            json!({"id": id, "u": app.region_id(CHENGNEI).await}),
+        )
+        .await,
+        "CONFLICT",
+    );
+    let waiting = expect_data(
+        &app.as_(&village, "{ caseTransfersWaiting { id } }", json!({}))
+            .await,
+    );
+    assert_eq!(waiting["caseTransfersWaiting"][0]["id"], down);
+    expect_error(
+        &app.as_(&village, respond, json!({"t": down, "a": false}))
+            .await,
+        "BAD_USER_INPUT",
+    );
+    assert_eq!(
+        expect_data(
+            &app.as_(&village, respond, json!({"t": down, "a": true}))
+                .await
+        )["respondToCaseTransfer"]["status"],
+        "ACCEPTED"
+    );
+    let held = expect_data(
+        &app.as_(
+            &village,
+            "query($id: ID!) { case(id: $id) { unitName agentName status } }",
+            json!({"id": id}),
+        )
+        .await,
+    );
+    assert_eq!(
+        held["case"]["status"], "IN_PROGRESS",
+        "a transfer does not change the status"
+    );
+    // The township still sees the case it opened but no longer acts on it.
+    flow.refused(
+        &flow.agent,
+        "stopCaseClock",
+        "id: $id, note: \"x\"",
+        "$id: ID!",
+        json!({"id": id}),
+        "FORBIDDEN",
+    )
+    .await;
+    let up = expect_data(
+        &app.as_(
+            &village,
+            escalate,
+            json!({"id": id, "u": app.region_id(LONGGANG).await}),
+        )
+        .await,
+    )["escalateCase"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    expect_data(
+        &app.as_(&flow.agent, respond, json!({"t": up, "a": true}))
+            .await,
+    );
+
+    // The clock stops while waiting for the applicant and restarts.
+    let stopped = flow
+        .act(
+            &flow.agent,
+            "stopCaseClock",
+            "id: $id, note: $n",
+            "$id: ID!, $n: String!",
+            json!({"id": id, "n": "补充法人授权书"}),
+        )
+        .await;
+    assert!(
+        stopped["waitingSince"].is_string() && stopped["dueOn"].is_null(),
+        "{stopped}"
+    );
+    let restarted = flow.on(&flow.agent, "restartCaseClock", &id).await;
+    assert!(
+        restarted["waitingSince"].is_null() && restarted["dueOn"].is_string(),
+        "{restarted}"
+    );
+
+    let move_ = "mutation($m: ID!, $i: MaterialMoveInput!) { moveCaseMaterial(materialId: $m, input: $i) { status } }";
+    expect_data(
+        &app.as_(
+            &flow.agent,
+            move_,
+            json!({"m": form, "i": {"to": "WINDOW", "window": "县市场监管局窗口"}}),
+        )
+        .await,
+    );
+    expect_error(
+        &app.as_(
+            &flow.agent,
+            move_,
+            json!({"m": form, "i": {"to": "APPLICANT"}}),
+        )
+        .await,
+        "INVALID_TRANSITION",
+    );
+    let proxy_without_outcome = app
+        .as_(
+            &flow.agent,
+            &q("completeCase", "id: $id, outcome: []", "$id: ID!"),
+            json!({"id": id}),
+        )
+        .await;
+    expect_error(&proxy_without_outcome, "BAD_USER_INPUT");
+    flow.act(&flow.agent, "completeCase", "id: $id, outcome: $o", "$id: ID!, $o: [OutcomeInput!]!", json!({"id": id, "o": [{"kind": "CERTIFICATE", "name": "食品经营许可证", "number": "JY11405210000001"}]})).await;
+
+    // Archiving too early is refused as a transition; after delivery, as incomplete.
+    flow.refused(
+        &flow.agent,
+        "archiveCase",
+        "id: $id",
+        "$id: ID!",
+        json!({"id": id}),
+        "INVALID_TRANSITION",
+    )
+    .await;
+    let now = app.clock.now();
+    let ems = json!({"method": "EMS", "trackingNumber": "EA123456789CN", "sentAt": (now - chrono::Duration::hours(20)).to_rfc3339(), "receivedAt": (now - chrono::Duration::hours(1)).to_rfc3339()});
+    let delivered = flow
+        .act(
+            &flow.agent,
+            "deliverCase",
+            "id: $id, input: $i",
+            "$id: ID!, $i: DeliveryInput!",
+            json!({"id": id, "i": ems}),
+        )
+        .await;
+    assert_eq!(delivered["deliveryMethod"], "EMS");
+    let before = flow.snapshot().await;
+    let incomplete = flow
+        .refused(
+            &flow.agent,
+            "archiveCase",
+            "id: $id",
+            "$id: ID!",
+            json!({"id": id}),
+            "CASE_INCOMPLETE",
+        )
+        .await;
+    assert_eq!(
+        incomplete["extensions"]["missing"],
+        json!(["MATERIAL:营业执照副本"])
+    );
+    assert_eq!(
+        before,
+        flow.snapshot().await,
+        "a refused archive writes nothing"
+    );
+    expect_data(
+        &app.as_(
+            &flow.agent,
+            move_,
+            json!({"m": licence, "i": {"to": "APPLICANT"}}),
+        )
+        .await,
+    );
+    assert_eq!(
+        flow.on(&flow.agent, "archiveCase", &id).await["status"],
+        "ARCHIVED"
+    );
+    assert_eq!(
+        flow.on(&flow.county, "closeCase", &id).await["status"],
+        "CLOSED"
+    );
+
+    let custody = expect_data(&app.as_(&flow.agent, "query($id: ID!) { case(id: $id) { materials { name status custody { holder until } } } }", json!({"id": id})).await);
+    let licence_rows = &custody["case"]["materials"][0]["custody"];
+    assert_eq!(licence_rows.as_array().unwrap().len(), 2);
+    assert_eq!(licence_rows[1]["holder"], "APPLICANT");
+    assert!(licence_rows[0]["until"].is_string());
+    let applicant_view = expect_data(&app.as_(&flow.resident, "query($id: ID!) { case(id: $id) { agentId transfers { id } trail { action } materials { location custody { holder } } } }", json!({"id": id})).await);
+    assert!(applicant_view["case"]["agentId"].is_null());
+    assert_eq!(applicant_view["case"]["transfers"], json!([]));
+    assert_eq!(applicant_view["case"]["materials"][0]["custody"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_termination_reason_records_what_it_needs() {
+    let reasons = [
+        ("REQUESTED_BY_APPLICANT", json!({})),
+        (
+            "DISHONEST_ENTERPRISE",
+            json!({"creditCheck": {"source": "信用中国", "checkedAt": "2026-01-05T02:00:00Z", "result": "列入严重失信主体名单", "evidence": "截图 2026-001"}}),
+        ),
+        ("NOT_COMPLETABLE", json!({})),
+        ("FALSE_MATERIALS", json!({})),
+        ("APPLICANT_BREACH", json!({})),
+        (
+            "LONG_STANDSTILL",
+            json!({"conversation": {"heldAt": "2026-01-05T02:00:00Z", "summary": "电话沟通，申请人表示暂不办理"}}),
+        ),
+    ];
+    let flow = accepted_booking("PROXY").await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    flow.on(&flow.agent, "acceptCase", &id).await;
+    let terminate = "mutation($id: ID!, $r: TerminationReason!, $c: CreditCheckInput, $t: ConversationInput) { terminateCase(id: $id, reason: $r, note: \"说明\", creditCheck: $c, conversation: $t) { status terminationReason } }";
+    let before = flow.snapshot().await;
+    for (reason, field) in [
+        ("DISHONEST_ENTERPRISE", "creditCheck"),
+        ("LONG_STANDSTILL", "conversation"),
+        ("MATTER_COMPLETED", "reason"),
+    ] {
+        let refused = app
+            .as_(&flow.agent, terminate, json!({"id": id, "r": reason}))
+            .await;
+        assert_eq!(
+            expect_error(&refused, "BAD_USER_INPUT")["extensions"]["field"],
+            field,
+            "{reason}"
+        );
+    }
+    assert_eq!(before, flow.snapshot().await);
+    // One case per reason: each terminates from an open status with its record.
+    for (n, (reason, extra)) in reasons.iter().enumerate() {
+        let case_id = if n == 0 {
+            id.clone()
+        } else {
+            let (_, slots) = flow.desk.next_day_slots().await;
+            let resident = app.login_resident(&format!("terminated-{n}")).await;
+            let mut input = flow.desk.input(
+                slots[n % slots.len()]["id"].as_str().unwrap(),
+                &format!("t{n}"),
+            );
+            input["input"]["kind"] = json!("PROXY");
+            let booking = expect_data(&app.as_(&resident, crate::booking::BOOK, input).await)["bookAppointment"]["id"].as_str().unwrap().to_string();
+            expect_data(
+                &app.as_(
+                    &flow.agent,
+                    "mutation($id: ID!) { acceptBooking(id: $id) { status } }",
+                    json!({"id": booking}),
+                )
+                .await,
+            );
+            expect_data(
+                &app.as_(
+                    &flow.agent,
+                    "mutation($b: ID!) { openCase(bookingId: $b) { id } }",
+                    json!({"b": booking}),
+                )
+                .await,
+            )["openCase"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let mut vars = json!({"id": case_id, "r": reason});
+        if let Some(c) = extra.get("creditCheck") {
+            vars["c"] = c.clone();
+        }
+        if let Some(t) = extra.get("conversation") {
+            vars["t"] = t.clone();
+        }
+        let who = if n == 0 { &flow.resident } else { &flow.agent };
+        let ended = expect_data(&app.as_(who, terminate, vars).await);
+        assert_eq!(ended["terminateCase"]["status"], "TERMINATED", "{reason}");
+        assert_eq!(ended["terminateCase"]["terminationReason"], *reason);
+        let trail = expect_data(&app.as_(&flow.agent, TRAIL, json!({"id": case_id})).await);
+        let last = trail["case"]["trail"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        let details: Value = serde_json::from_str(last["details"].as_str().unwrap()).unwrap();
+        assert_eq!(details["reason"].as_str().unwrap().to_uppercase(), *reason);
+        match *reason {
+            "DISHONEST_ENTERPRISE" => assert_eq!(details["creditCheck"]["source"], "信用中国"),
+            "LONG_STANDSTILL" => assert!(details["conversation"]["summary"].is_string()),
+            "FALSE_MATERIALS" => assert_eq!(details["filingReturned"], true),
+            _ => {}
+        }
+        // Terminated is final.
+        expect_error(
+            &app.as_(
+                &flow.agent,
+                terminate,
+                json!({"id": case_id, "r": "NOT_COMPLETABLE"}),
+            )
+            .await,
+            "INVALID_TRANSITION",
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_job_flags_due_soon_and_overdue_once_by_the_test_clock() {
+    let flow = accepted_booking("HELP").await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    let accepted = flow.on(&flow.agent, "acceptCase", &id).await;
+    let due =
+        chrono::NaiveDate::parse_from_str(accepted["dueOn"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let run = || async {
+        bangban_server::jobs::run_due(&app.state)
+            .await
+            .map_err(|e| e.message())
+            .unwrap()
+    };
+    let at = |day: chrono::NaiveDate| {
+        bangban_server::booking::model::china_instant(
+            day,
+            chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        )
+    };
+    app.clock.set(at(due));
+    assert_eq!(run().await.count("cases", "due_soon"), 1);
+    assert_eq!(run().await.count("cases", "due_soon"), 0, "flagged once");
+    app.clock.set(at(due + chrono::Duration::days(1)));
+    assert_eq!(run().await.count("cases", "overdue"), 1);
+    // The clock moved past the sessions' access tokens: sign in again.
+    let agent = app
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    let resident = app.login_resident("case-HELP").await;
+    let overdue = expect_data(
+        &app.as_(
+            &agent,
+            "{ cases(filter: {overdue: true}) { cases { id dueFlag } } }",
+            json!({}),
+        )
+        .await,
+    );
+    assert_eq!(overdue["cases"]["cases"][0]["id"], id);
+    let trail = expect_data(&app.as_(&resident, TRAIL, json!({"id": id})).await);
+    let actions: Vec<&str> = trail["case"]["trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.ends_with(&["due_soon", "overdue"]), "{actions:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_moves_let_exactly_one_win_and_case_numbers_have_no_gaps() {
+    let rounds = if crate::helpers::postgres_backend().is_some() {
+        8
+    } else {
+        3
+    };
+    let flow = accepted_booking("HELP").await;
+    let app = &flow.desk.app;
+    let second = app
+        .staff_session("lg.admin", Role::TownshipAdmin, LONGGANG)
+        .await;
+    let mut numbers = Vec::new();
+    let first = open(&flow).await;
+    numbers.push(first["number"].as_str().unwrap().to_string());
+    let mut ids = vec![first["id"].as_str().unwrap().to_string()];
+    // More bookings, opened concurrently.
+    let mut bookings = Vec::new();
+    for n in 0..rounds {
+        let (_, slots) = flow.desk.next_day_slots().await;
+        let resident = app.login_resident(&format!("race-{n}")).await;
+        let slot = slots[(n + 1) % slots.len()]["id"].as_str().unwrap();
+        let booking = expect_data(
+            &app.as_(
+                &resident,
+                crate::booking::BOOK,
+                flow.desk.input(slot, &format!("r{n}")),
+            )
+            .await,
+        )["bookAppointment"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        expect_data(
+            &app.as_(
+                &flow.agent,
+                "mutation($id: ID!) { acceptBooking(id: $id) { status } }",
+                json!({"id": booking}),
+            )
+            .await,
+        );
+        bookings.push(booking);
+    }
+    let opened = futures_util::future::join_all(bookings.iter().map(|b| {
+        app.as_(
+            &flow.agent,
+            "mutation($b: ID!) { openCase(bookingId: $b) { id number } }",
+            json!({"b": b}),
+        )
+    }))
+    .await;
+    for o in &opened {
+        let o = expect_data(o);
+        numbers.push(o["openCase"]["number"].as_str().unwrap().to_string());
+        ids.push(o["openCase"]["id"].as_str().unwrap().to_string());
+    }
+    let mut seq: Vec<u32> = numbers
+        .iter()
+        .map(|n| n.rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
+    seq.sort();
+    assert_eq!(
+        seq,
+        (1..=u32::try_from(rounds + 1).unwrap()).collect::<Vec<_>>(),
+        "{numbers:?}"
+    );
+
+    // Two staff accept the same case at once, for each case: exactly one wins.
+    for id in &ids {
+        let both = futures_util::future::join(
+            app.as_(
+                &flow.agent,
+                "mutation($id: ID!) { acceptCase(id: $id) { status } }",
+                json!({"id": id}),
+            ),
+            app.as_(
+                &second,
+                "mutation($id: ID!) { acceptCase(id: $id) { status } }",
+                json!({"id": id}),
+            ),
+        )
+        .await;
+        let results = [both.0, both.1];
+        let won = results.iter().filter(|r| r.get("errors").is_none()).count();
+        assert_eq!(won, 1, "{results:?}");
+        let lost = results.iter().find(|r| r.get("errors").is_some()).unwrap();
+        let code = lost["errors"][0]["extensions"]["code"].as_str().unwrap();
+        assert!(code == "CONFLICT" || code == "INVALID_TRANSITION", "{lost}");
+    }
+    let steps = app.dump_table("case_steps").await;
+    assert_eq!(
+        steps.lines().filter(|l| l.contains("accepted")).count(),
+        ids.len(),
+        "one acceptance step per case"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_jurisdictions_and_other_residents_see_no_case() {
+    let flow = accepted_booking("HELP").await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    let other_town = app
+        .staff_session("zc.admin", Role::TownshipAdmin, "140521101")
+        .await;
+    let other_resident = app.login_resident("someone-else").await;
+    let before = flow.snapshot().await;
+    for who in [&other_town, &other_resident] {
+        expect_error(
+            &app.as_(
+                who,
+                "query($id: ID!) { case(id: $id) { id } }",
+                json!({"id": id}),
+            )
+            .await,
+            "NOT_FOUND",
+        );
+        flow.refused(
+            who,
+            "acceptCase",
+            "id: $id",
+            "$id: ID!",
+            json!({"id": id}),
+            "NOT_FOUND",
+        )
+        .await;
+    }
+    let listed = expect_data(
+        &app.as_(&other_town, "{ cases { cases { id } } }", json!({}))
+            .await,
+    );
+    assert_eq!(listed["cases"]["cases"], json!([]));
+    expect_error(
+        &app.as_(
+            &other_town,
+            "query($u: ID) { cases(filter: {unitId: $u}) { cases { id } } }",
+            json!({"u": app.region_id(LONGGANG).await}),
+        )
+        .await,
+        "NOT_FOUND",
+    );
+    let mine = expect_data(
+        &app.as_(&other_resident, "{ myCases { cases { id } } }", json!({}))
+            .await,
+    );
+    assert_eq!(mine["myCases"]["cases"], json!([]));
+    let note = app
+        .as_(
+            &flow.agent,
+            &q(
+                "refuseCase",
+                "id: $id, reasonCode: \"NOT_ELIGIBLE\", explanation: $e",
+                "$id: ID!, $e: String!",
+            ),
+            json!({"id": id, "e": "a\u{0}b"}),
+        )
+        .await;
+    assert_eq!(
+        expect_error(&note, "BAD_USER_INPUT")["extensions"]["field"],
+        "explanation"
+    );
+    assert_eq!(before, flow.snapshot().await);
+    let refused = flow
+        .act(
+            &flow.agent,
+            "refuseCase",
+            "id: $id, reasonCode: \"NOT_ELIGIBLE\", explanation: $e",
+            "$id: ID!, $e: String!",
+            json!({"id": id, "e": "该事项不属于帮办代办范围，请至县市场监管局窗口办理"}),
+        )
+        .await;
+    assert_eq!(refused["status"], "REFUSED");
+}
+
+#[tokio::test]
+async fn an_item_is_high_frequency_from_twenty_completed_cases_a_month_over_twelve_months() {
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    let flow = accepted_booking("HELP").await;
+    let app = &flow.desk.app;
+    let opened = open(&flow).await;
+    let template = entity::cases::Entity::find_by_id(
+        uuid::Uuid::parse_str(opened["id"].as_str().unwrap()).unwrap(),
+    )
+    .one(&app.state.db)
+    .await
+    .unwrap()
+    .unwrap();
+    let now = app.clock.now();
+    let (start, _) = bangban_server::directory::catalogue::last_twelve_months(now);
+    // 239 cases completed over the last twelve months: not yet; the 240th makes the average 20.
+    for n in 0..240 {
+        let id = uuid::Uuid::now_v7();
+        entity::cases::ActiveModel::from(entity::cases::Model {
+            id,
+            number: format!("T-{n}"),
+            booking_id: None,
+            ..template.clone()
+        })
+        .insert(&app.state.db)
+        .await
+        .unwrap();
+        entity::case_steps::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            case_id: Set(id),
+            at: Set(start + chrono::Duration::days(n % 360)),
+            action: Set("completed".into()),
+            from_status: Set(None),
+            to_status: Set(None),
+            actor_kind: Set("staff".into()),
+            actor_id: Set(None),
+            unit_id: Set(None),
+            public_note: Set(None),
+            internal_note: Set(None),
+            details: Set("{}".into()),
+        }
+        .insert(&app.state.db)
+        .await
+        .unwrap();
+        if n == 238 {
+            let item = expect_data(
+                &app.graphql(
+                    None,
+                    "query($id: ID!) { item(id: $id) { highFrequency } }",
+                    json!({"id": flow.desk.item}),
+                )
+                .await,
+            );
+            assert_eq!(item["item"]["highFrequency"], false);
+        }
+    }
+    let item = expect_data(
+        &app.graphql(
+            None,
+            "query($id: ID!) { item(id: $id) { highFrequency } }",
+            json!({"id": flow.desk.item}),
+        )
+        .await,
+    );
+    assert_eq!(item["item"]["highFrequency"], true);
+}
