@@ -255,6 +255,7 @@ impl MigrationTrait for Migration {
                 vec![Cases::CountyId, Cases::CreatedAt, Cases::Id],
             ),
             ("idx_cases_due", vec![Cases::Status, Cases::DueOn]),
+            ("idx_cases_item", vec![Cases::ItemId]),
         ] {
             let mut index = Index::create().name(name).table(Cases::Table).to_owned();
             for col in cols {
@@ -262,6 +263,17 @@ impl MigrationTrait for Migration {
             }
             manager.create_index(index).await?;
         }
+        // One case per ledger contact (NULLs, cases from bookings, are distinct).
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_cases_ledger_entry")
+                    .table(Cases::Table)
+                    .col(Cases::LedgerEntryId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()

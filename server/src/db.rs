@@ -1,6 +1,13 @@
 //! Database connection: PostgreSQL when `database.url` is set, else SQLite (WAL) under the data
 //! directory. Migrations are applied by `connect_and_migrate`.
-use std::time::Duration;
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
@@ -47,9 +54,39 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
                 .foreign_keys(true)
         });
     }
-    Database::connect(options)
+    let mut db = Database::connect(options)
         .await
-        .context("connecting to the database")
+        .context("connecting to the database")?;
+    db.set_metric_callback(|_| {
+        let _ = STATEMENTS.try_with(|count| count.fetch_add(1, Ordering::Relaxed));
+    });
+    Ok(db)
+}
+
+tokio::task_local! {
+    /// The statements sent by the work running in this scope (see [`counting`]).
+    static STATEMENTS: Arc<AtomicU64>;
+}
+
+/// Runs `work`, counting the SQL statements it sends (and those of the batch loads it
+/// starts, see `graphql::loaders`): how the read paths are measured.
+pub async fn counting<F: Future>(work: F) -> (F::Output, u64) {
+    let count = Arc::new(AtomicU64::new(0));
+    let out = STATEMENTS.scope(count.clone(), work).await;
+    (out, count.load(Ordering::Relaxed))
+}
+
+/// The counter of the scope this runs in, to hand to work spawned from it.
+pub fn statement_counter() -> Option<Arc<AtomicU64>> {
+    STATEMENTS.try_with(Clone::clone).ok()
+}
+
+/// Runs spawned `work` in the counting scope it was started from, if any.
+pub async fn counted_by<F: Future>(counter: Option<Arc<AtomicU64>>, work: F) -> F::Output {
+    match counter {
+        Some(count) => STATEMENTS.scope(count, work).await,
+        None => work.await,
+    }
 }
 
 fn sqlx_sqlite_journal_wal() -> sea_orm::sqlx::sqlite::SqliteJournalMode {

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub reaction_failures: IntCounterVec,
     /// Runs of a room's scheduled jobs that failed (tried again on the next run), by room.
     pub job_failures: IntCounterVec,
+    /// SQL statements each GraphQL-over-HTTP request sent (batch loads included).
+    pub db_statements: prometheus::Histogram,
     seen_operations: Mutex<HashSet<String>>,
 }
 
@@ -55,6 +57,16 @@ impl Metrics {
             .buckets(buckets),
             &["operation"],
         )?;
+        let db_statements = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "db_statements_per_request",
+                "SQL statements sent by one GraphQL-over-HTTP request",
+            )
+            .buckets(vec![
+                1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 64.0, 128.0,
+            ]),
+        )?;
+        registry.register(Box::new(db_statements.clone()))?;
         let websockets_open =
             IntGauge::new("websockets_open", "Open GraphQL WebSocket connections")?;
         registry.register(Box::new(http_requests.clone()))?;
@@ -96,6 +108,7 @@ impl Metrics {
             store_writes_failed,
             reaction_failures,
             job_failures,
+            db_statements,
             seen_operations: Mutex::new(HashSet::new()),
         })
     }

@@ -195,7 +195,7 @@ async fn a_help_case_runs_from_the_booking_to_closed_and_the_applicant_follows_i
     let mut live = WsClient::connect(app, Some(&flow.resident.access)).await;
     live.subscribe(
         "c",
-        "subscription($s: ID!) { subjectEvents(subjectId: $s) { kind payload } }",
+        "subscription($s: ID!) { subjectEvents(subjectId: $s) { id kind payload } }",
         json!({"s": id}),
     )
     .await;
@@ -344,14 +344,31 @@ async fn a_help_case_runs_from_the_booking_to_closed_and_the_applicant_follows_i
         .subscribe(
             "r",
             "subscription($s: ID!, $a: ID) { subjectEvents(subjectId: $s, after: $a) { kind } }",
-            json!({"s": id, "a": "00000000-0000-7000-8000-000000000000"}),
+            json!({"s": id, "a": event["id"]}),
         )
         .await;
-    let first = replay.next_message(Duration::from_secs(5)).await.unwrap();
-    assert!(
-        first["payload"].get("errors").is_none()
-            || first["payload"]["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT",
-        "{first}"
+    let mut replayed = Vec::new();
+    for _ in 0..10 {
+        let event = replay
+            .next_event("r", "subjectEvents", Duration::from_secs(5))
+            .await;
+        replayed.push(event["kind"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        replayed,
+        [
+            "case.service_started",
+            "case.service_given",
+            "case.service_given",
+            "case.service_given",
+            "case.submitted",
+            "case.returned",
+            "case.resumed",
+            "case.submitted",
+            "case.completed",
+            "case.closed"
+        ],
+        "the applicant replays every step after the one they saw, in order"
     );
 }
 
@@ -422,7 +439,7 @@ async fn a_proxy_case_runs_through_entrustment_custody_transfers_and_ems_to_the_
         "{html}"
     );
     assert_eq!(
-        bangban_server::cases::entrustment::content_hash(&html),
+        bangban_server::cases::entrustment::content_hash(&app.state.cipher, &html),
         hash,
         "the hash is of the text shown"
     );
@@ -855,6 +872,33 @@ async fn the_deadline_job_flags_due_soon_and_overdue_once_by_the_test_clock() {
         .map(|s| s["action"].as_str().unwrap())
         .collect();
     assert!(actions.ends_with(&["due_soon", "overdue"]), "{actions:?}");
+
+    // Waiting for the applicant for ten days moves the deadline on: the flag is judged afresh.
+    flow.act(
+        &agent,
+        "stopCaseClock",
+        "id: $id, note: $n",
+        "$id: ID!, $n: String!",
+        json!({"id": id, "n": "补充材料"}),
+    )
+    .await;
+    app.clock.set(at(due + chrono::Duration::days(11)));
+    let agent = app
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    let restarted = flow.on(&agent, "restartCaseClock", &id).await;
+    assert_eq!(restarted["dueFlag"], "ON_TRACK", "{restarted}");
+    let new_due =
+        chrono::NaiveDate::parse_from_str(restarted["dueOn"].as_str().unwrap(), "%Y-%m-%d")
+            .unwrap();
+    // The next run judges the new deadline: overdue again only if it has passed too.
+    let today = bangban_server::clock::local_date(app.clock.now());
+    let flagged = run().await;
+    assert_eq!(
+        flagged.count("cases", "overdue"),
+        u64::from(new_due < today),
+        "{new_due} {today}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1053,6 +1097,7 @@ async fn an_item_is_high_frequency_from_twenty_completed_cases_a_month_over_twel
             id,
             number: format!("T-{n}"),
             booking_id: None,
+            ledger_entry_id: None,
             ..template.clone()
         })
         .insert(&app.state.db)
@@ -1096,4 +1141,179 @@ async fn an_item_is_high_frequency_from_twenty_completed_cases_a_month_over_twel
         .await,
     );
     assert_eq!(item["item"]["highFrequency"], true);
+}
+
+/// A proxy case accepted, its entrustment signed by both sides (ENTRUSTED); returns the case id
+/// and the entrustment's hash.
+async fn entrusted(flow: &Flow) -> (String, String) {
+    let app = &flow.desk.app;
+    let id = open(flow).await["id"].as_str().unwrap().to_string();
+    flow.on(&flow.agent, "acceptCase", &id).await;
+    let prepared = expect_data(&app.as_(&flow.agent, "mutation($id: ID!, $n: String!) { prepareEntrustment(caseId: $id, input: {contactName: \"钱七\", contactPhone: \"13900000041\", idNumber: $n, validUntil: \"2027-12-31\"}) { contentHash } }", json!({"id": id, "n": test_id_number(41)})).await);
+    let hash = prepared["prepareEntrustment"]["contentHash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let confirm = "mutation($id: ID!, $h: String!) { confirmEntrustment(caseId: $id, contentHash: $h) { agentConfirmedAt } }";
+    expect_data(
+        &app.as_(&flow.resident, confirm, json!({"id": id, "h": hash}))
+            .await,
+    );
+    expect_data(
+        &app.as_(&flow.agent, confirm, json!({"id": id, "h": hash}))
+            .await,
+    );
+    (id, hash)
+}
+
+const LINK: &str = "query($id: ID!) { entrustmentLink(caseId: $id) { path } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_entrustment_is_opened_only_by_its_parties_and_a_revocation_terminates_the_case() {
+    let flow = accepted_booking("PROXY").await;
+    let app = &flow.desk.app;
+    let (id, _) = entrusted(&flow).await;
+    // Watchers (an inspector, an auditor) see the case but not the document with its ID number.
+    for (name, role) in [
+        ("cases.inspector", Role::Inspector),
+        ("cases.auditor", Role::Auditor),
+    ] {
+        let watcher = app.staff_session(name, role, COUNTY).await;
+        expect_data(
+            &app.as_(
+                &watcher,
+                "query($id: ID!) { case(id: $id) { id } }",
+                json!({"id": id}),
+            )
+            .await,
+        );
+        expect_error(
+            &app.as_(&watcher, LINK, json!({"id": id})).await,
+            "FORBIDDEN",
+        );
+    }
+    let audit_before = app
+        .dump_table("audit_log")
+        .await
+        .lines()
+        .filter(|l| l.contains("entrustment_opened"))
+        .count();
+    let path = expect_data(&app.as_(&flow.resident, LINK, json!({"id": id})).await)["entrustmentLink"]["path"].as_str().unwrap().to_string();
+    let audit_after = app
+        .dump_table("audit_log")
+        .await
+        .lines()
+        .filter(|l| l.contains("entrustment_opened"))
+        .count();
+    assert_eq!(
+        audit_after,
+        audit_before + 1,
+        "every link given out is audited"
+    );
+    assert_eq!(reqwest::get(app.url(&path)).await.unwrap().status(), 200);
+    // The signature binds the case: the same query on another case's path is not found.
+    let elsewhere = path.replacen(&id, &uuid::Uuid::now_v7().to_string(), 1);
+    assert_eq!(
+        reqwest::get(app.url(&elsewhere)).await.unwrap().status(),
+        404
+    );
+
+    let receive = "mutation($id: ID!, $i: MaterialInput!) { receiveCaseMaterial(caseId: $id, input: $i) { id } }";
+    let deed = expect_data(
+        &app.as_(
+            &flow.agent,
+            receive,
+            json!({"id": id, "i": {"name": "土地使用证", "original": true, "mustReturn": true}}),
+        )
+        .await,
+    )["receiveCaseMaterial"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let copy = expect_data(&app.as_(&flow.agent, receive, json!({"id": id, "i": {"name": "委托人身份证复印件", "original": false, "mustReturn": false}})).await)["receiveCaseMaterial"]["id"].as_str().unwrap().to_string();
+    let move_ = "mutation($m: ID!, $i: MaterialMoveInput!) { moveCaseMaterial(materialId: $m, input: $i) { status flag } }";
+    let lost = expect_data(
+        &app.as_(
+            &flow.agent,
+            move_,
+            json!({"m": copy, "i": {"to": "LOST", "note": "归档时未找到"}}),
+        )
+        .await,
+    );
+    assert_eq!(lost["moveCaseMaterial"]["flag"], "LOST");
+    expect_error(
+        &app.as_(
+            &flow.agent,
+            move_,
+            json!({"m": copy, "i": {"to": "APPLICANT"}}),
+        )
+        .await,
+        "INVALID_TRANSITION",
+    );
+
+    // Only the applicant revokes; the case terminates for reason (2) with what goes back listed.
+    expect_error(
+        &app.as_(
+            &flow.agent,
+            "mutation($id: ID!) { revokeEntrustment(caseId: $id, reason: \"x\") { id } }",
+            json!({"id": id}),
+        )
+        .await,
+        "FORBIDDEN",
+    );
+    let revoked = expect_data(&app.as_(&flow.resident, "mutation($id: ID!) { revokeEntrustment(caseId: $id, reason: \"不再需要办理\") { status terminationReason } }", json!({"id": id})).await);
+    assert_eq!(revoked["revokeEntrustment"]["status"], "TERMINATED");
+    assert_eq!(
+        revoked["revokeEntrustment"]["terminationReason"],
+        "REQUESTED_BY_APPLICANT"
+    );
+    let trail = expect_data(&app.as_(&flow.agent, TRAIL, json!({"id": id})).await);
+    let last = trail["case"]["trail"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let details: Value = serde_json::from_str(last["details"].as_str().unwrap()).unwrap();
+    assert_eq!(details["toReturn"], json!(["土地使用证"]));
+    // The revoked text is gone from its link; what must go back still goes back.
+    assert_eq!(reqwest::get(app.url(&path)).await.unwrap().status(), 404);
+    expect_error(
+        &app.as_(&flow.resident, LINK, json!({"id": id})).await,
+        "NOT_FOUND",
+    );
+    expect_error(
+        &app.as_(
+            &flow.agent,
+            move_,
+            json!({"m": deed, "i": {"to": "WINDOW", "window": "x"}}),
+        )
+        .await,
+        "INVALID_TRANSITION",
+    );
+    let back = expect_data(
+        &app.as_(
+            &flow.agent,
+            move_,
+            json!({"m": deed, "i": {"to": "APPLICANT"}}),
+        )
+        .await,
+    );
+    assert_eq!(back["moveCaseMaterial"]["status"], "RETURNED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entrustment_link_expires() {
+    let flow = accepted_booking("PROXY").await;
+    let app = &flow.desk.app;
+    let (id, _) = entrusted(&flow).await;
+    let path = expect_data(&app.as_(&flow.agent, LINK, json!({"id": id})).await)["entrustmentLink"]
+        ["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(reqwest::get(app.url(&path)).await.unwrap().status(), 200);
+    app.clock
+        .set(app.clock.now() + chrono::Duration::minutes(11));
+    assert_eq!(reqwest::get(app.url(&path)).await.unwrap().status(), 404);
 }

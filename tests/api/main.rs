@@ -28,6 +28,7 @@ mod ops;
 mod outages;
 mod push_delivery;
 mod queue;
+mod read_paths;
 mod schema;
 mod transport;
 mod walkthrough;

@@ -12,8 +12,8 @@ use crate::{
     cases::{
         model::{CaseAction, CaseRole, CaseStatus, HelpService},
         service::{
-            Move, Step, apply, case_for, close_open_pause, load_case, note, optional_note, record,
-            status_of, store_deadline,
+            Move, Step, apply, case_for, close_open_pause, load_case, lock_case, note,
+            optional_note, record, status_of, store_deadline,
         },
     },
     error::{AppError, AppResult},
@@ -139,17 +139,7 @@ pub async fn record_service(
     let mut tx = Tx::begin(state).await?;
     // The row is locked first (lock order: the case, then its steps), and a concurrent move
     // out of service is seen.
-    let moved = cases::Entity::update_many()
-        .col_expr(cases::Column::UpdatedAt, Expr::value(now))
-        .filter(cases::Column::Id.eq(id))
-        .filter(cases::Column::Status.eq(case.status.as_str()))
-        .exec(&*tx)
-        .await?;
-    if moved.rows_affected == 0 {
-        return Err(AppError::Conflict(
-            "someone else changed this case first".into(),
-        ));
-    }
+    lock_case(&*tx, &case, now).await?;
     let step = Step {
         public_note,
         details: json!({"service": service.as_str()}),
@@ -233,6 +223,7 @@ pub async fn stop_clock(
         .col_expr(cases::Column::UpdatedAt, Expr::value(now))
         .filter(cases::Column::Id.eq(id))
         .filter(cases::Column::Status.eq(case.status.as_str()))
+        .filter(cases::Column::UnitId.eq(case.unit_id))
         .filter(cases::Column::WaitingSince.is_null())
         .exec(&*tx)
         .await?;
@@ -287,6 +278,8 @@ pub async fn restart_clock(state: &AppState, viewer: &Viewer, id: Uuid) -> AppRe
         )
         .col_expr(cases::Column::UpdatedAt, Expr::value(now))
         .filter(cases::Column::Id.eq(id))
+        .filter(cases::Column::Status.eq(case.status.as_str()))
+        .filter(cases::Column::UnitId.eq(case.unit_id))
         .filter(cases::Column::WaitingSince.is_not_null())
         .exec(&*tx)
         .await?;

@@ -13,7 +13,7 @@ use crate::{
     auth::Viewer,
     cases::{
         model::{CaseAction, CaseKind, MaterialStatus, TerminationReason},
-        service::{Acting, Move, Step, apply, case_for, kind_of, load_case, note},
+        service::{Acting, Move, Step, apply, case_for, kind_of, load_case, lock_case, note},
     },
     directory::model::text,
     error::{AppError, AppResult},
@@ -136,6 +136,8 @@ pub async fn terminate_in(
     mut details: Value,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
+    // The case row first, then what it holds (a material received meanwhile is listed).
+    lock_case(&**tx, case, now).await?;
     let to_return = to_give_back(&**tx, case.id).await?;
     details["reason"] = json!(reason.as_str());
     details["toReturn"] = json!(to_return);
@@ -186,10 +188,10 @@ pub async fn complete(
         .map(|(n, (kind, name, number))| {
             Ok(OutcomeDocument {
                 kind: kind.as_str().into(),
-                name: text(&name, &format!("outcome.{n}.name"), 100)?,
+                name: text(&name, &format!("outcome[{n}].name"), 100)?,
                 number: number
                     .as_deref()
-                    .map(|x| text(x, &format!("outcome.{n}.number"), 64))
+                    .map(|x| text(x, &format!("outcome[{n}].number"), 64))
                     .transpose()?,
             })
         })
@@ -242,10 +244,10 @@ pub async fn deliver(
             receiver,
             id_checked,
         } => {
-            let receiver = text(&receiver, "delivery.receiverName", 50)?;
+            let receiver = text(&receiver, "input.receiverName", 50)?;
             if !id_checked {
                 return Err(AppError::bad_input(
-                    "delivery.idChecked",
+                    "input.idChecked",
                     "check the receiver's ID before handing over the outcome",
                 ));
             }
@@ -256,16 +258,16 @@ pub async fn deliver(
             sent_at,
             received_at,
         } => {
-            let tracking = text(&tracking_number, "delivery.trackingNumber", 32)?;
+            let tracking = text(&tracking_number, "input.trackingNumber", 32)?;
             if !tracking.chars().all(|c| c.is_ascii_alphanumeric()) {
                 return Err(AppError::bad_input(
-                    "delivery.trackingNumber",
+                    "input.trackingNumber",
                     "letters and digits only",
                 ));
             }
             if received_at < sent_at || received_at > now {
                 return Err(AppError::bad_input(
-                    "delivery.receivedAt",
+                    "input.receivedAt",
                     "must lie between the sending and now",
                 ));
             }
@@ -317,7 +319,8 @@ pub fn missing(
         missing.push("MATERIALS".to_string());
     }
     for m in materials {
-        if !matches!(m.status.as_str(), "returned" | "handed_on") {
+        // A lost material is accounted for (recorded, flagged and deducted), not missing.
+        if !matches!(m.status.as_str(), "returned" | "handed_on" | "lost") {
             missing.push(format!("MATERIAL:{}", m.name));
         }
     }
@@ -488,12 +491,7 @@ mod tests {
                 case(Some("[]"), Some("{}")),
                 Some(half_signed),
                 vec![material("身份证复印件", "held"), material("房产证", "lost")],
-                vec![
-                    "ENTRUSTMENT",
-                    "MATERIAL:身份证复印件",
-                    "MATERIAL:房产证",
-                    "OUTCOME",
-                ],
+                vec!["ENTRUSTMENT", "MATERIAL:身份证复印件", "OUTCOME"],
             ),
         ];
         for (case, entrustment, materials, expected) in table {

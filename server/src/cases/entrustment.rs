@@ -8,14 +8,15 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{cases, entrustments, items, regions, staff_accounts};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
     cases::{
         model::{CaseAction, CaseKind, CaseRole, CaseStatus, TerminationReason},
-        service::{Move, Step, apply, case_for, kind_of, load_case, note, record, status_of},
+        service::{
+            Move, Step, apply, case_for, kind_of, load_case, lock_case, note, record, status_of,
+        },
     },
     error::{AppError, AppResult},
     events::Tx,
@@ -117,12 +118,11 @@ fn render(c: &Content) -> String {
     )
 }
 
-/// The SHA-256 of the document, hex.
-pub fn content_hash(html: &str) -> String {
-    Sha256::digest(html.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// The document's content hash: a keyed HMAC (the deployment's blind-index key) over its
+/// text, hex. Keyed, because the text holds an ID number a plain hash would let anyone with a
+/// copy of the database guess back.
+pub fn content_hash(cipher: &crate::pii::FieldCipher, html: &str) -> String {
+    cipher.blind_index("entrustment-text", html)
 }
 
 async fn current(
@@ -228,10 +228,10 @@ pub async fn prepare(
         issued,
     };
     let html = render(&content);
-    let hash = content_hash(&html);
+    let hash = content_hash(&state.cipher, &html);
     let sealed = state.cipher.encrypt(&html).map_err(AppError::internal)?;
     let mut tx = Tx::begin(state).await?;
-    lock_case_row(&tx, &case, now).await?;
+    lock_case(&*tx, &case, now).await?;
     if let Some(existing) = current(&*tx, case_id).await? {
         if existing.applicant_confirmed_at.is_some() || existing.agent_confirmed_at.is_some() {
             return Err(AppError::Conflict(
@@ -276,23 +276,6 @@ pub async fn prepare(
     Ok(row)
 }
 
-/// Locks the case row for a change of its children, guarded on its status: CONFLICT when the
-/// case moved meanwhile.
-async fn lock_case_row(tx: &Tx<'_>, case: &cases::Model, now: DateTime<Utc>) -> AppResult<()> {
-    let locked = cases::Entity::update_many()
-        .col_expr(cases::Column::UpdatedAt, Expr::value(now))
-        .filter(cases::Column::Id.eq(case.id))
-        .filter(cases::Column::Status.eq(case.status.as_str()))
-        .exec(&**tx)
-        .await?;
-    if locked.rows_affected == 0 {
-        return Err(AppError::Conflict(
-            "someone else changed this case first".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// The applicant (bound to the hash of the text they saw) or the holding unit's agent
 /// confirms the entrustment; the second confirmation moves the case to ENTRUSTED.
 pub async fn confirm(
@@ -308,12 +291,30 @@ pub async fn confirm(
             "the applicant and the holding unit's agent sign the entrustment".into(),
         ));
     }
+    if kind_of(&case)? != CaseKind::Proxy || status_of(&case)? != CaseStatus::Accepted {
+        return Err(AppError::InvalidTransition(format!(
+            "the entrustment is signed while the proxy case is ACCEPTED; it is {}",
+            case.status.to_uppercase()
+        )));
+    }
+    if role == CaseRole::HandlingAgent && case.agent_id.is_some_and(|a| a != acting.person) {
+        return Err(AppError::Forbidden(
+            "the agent named in the entrustment signs it".into(),
+        ));
+    }
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
-    lock_case_row(&tx, &case, now).await?;
+    // Guarded on the status and unit read above: a case moved or transferred meanwhile is
+    // CONFLICT.
+    lock_case(&*tx, &case, now).await?;
     let entrustment = current(&*tx, case_id)
         .await?
         .ok_or_else(|| AppError::InvalidTransition("no entrustment has been prepared".into()))?;
+    if entrustment.valid_until < crate::clock::local_date(now) {
+        return Err(AppError::InvalidTransition(
+            "the entrustment's validity has passed; prepare it again".into(),
+        ));
+    }
     if entrustment.content_hash != seen_hash.trim() {
         return Err(AppError::Conflict(
             "the entrustment is not the text you read; open it again".into(),
@@ -434,54 +435,92 @@ pub async fn revoke(
     load_case(&state.db, case_id).await
 }
 
-fn signature(state: &AppState, case_id: Uuid, expires: i64) -> String {
-    state
-        .cipher
-        .blind_index("entrustment-url", &format!("{case_id}:{expires}"))
+fn signature(
+    state: &AppState,
+    case_id: Uuid,
+    entrustment: &entrustments::Model,
+    expires: i64,
+) -> String {
+    state.cipher.blind_index(
+        "entrustment-url",
+        &format!(
+            "{case_id}:{}:{}:{expires}",
+            entrustment.id, entrustment.content_hash
+        ),
+    )
 }
 
-/// A short-lived signed path to the document, for the applicant or staff who may read the case.
+/// A short-lived signed path to the document, for its parties: the applicant, the holding
+/// unit's agent and administrators over it (the text holds the applicant's ID number and
+/// phone). Every link given out is audited.
 pub async fn signed_path(
     state: &AppState,
     viewer: &Viewer,
     case_id: Uuid,
 ) -> AppResult<(String, DateTime<Utc>)> {
-    case_for(state, viewer, case_id).await?;
-    if current(&state.db, case_id).await?.is_none() {
-        return Err(AppError::NotFound("entrustment"));
+    let (case, acting) = case_for(state, viewer, case_id).await?;
+    if !matches!(
+        acting.role()?,
+        CaseRole::Applicant | CaseRole::HandlingAgent | CaseRole::Admin
+    ) {
+        return Err(AppError::Forbidden(
+            "only the entrustment's parties open it".into(),
+        ));
     }
-    let expires_at = state.clock.now() + Duration::minutes(URL_MINUTES);
+    let entrustment = current(&state.db, case_id)
+        .await?
+        .filter(|e| e.revoked_at.is_none())
+        .ok_or(AppError::NotFound("entrustment"))?;
+    let now = state.clock.now();
+    let expires_at = now + Duration::minutes(URL_MINUTES);
     let expires = expires_at.timestamp();
+    let mut tx = Tx::begin(state).await?;
+    tx.audit(crate::audit::Pending::action(
+        now,
+        viewer,
+        Some(case.county_id),
+        "case.entrustment_opened",
+        "case",
+        case.id,
+        json!({"number": case.number, "expiresAt": expires_at}),
+    ));
+    tx.commit().await?;
     Ok((
         format!(
             "/entrustments/{case_id}?expires={expires}&signature={}",
-            signature(state, case_id, expires)
+            signature(state, case_id, &entrustment, expires)
         ),
         expires_at,
     ))
 }
 
-/// The document behind a signed path, or None when the signature is wrong or has expired (the
-/// caller answers 404 either way).
+/// The document behind a signed path, or None when the signature is wrong or has expired, or
+/// the entrustment was revoked or prepared again since (the caller answers 404 either way).
 pub async fn open_signed(
     state: &AppState,
     case_id: Uuid,
     expires: i64,
     signature_given: &str,
 ) -> AppResult<Option<String>> {
-    let expected = signature(state, case_id, expires);
+    if state.clock.now().timestamp() > expires {
+        return Ok(None);
+    }
+    let Some(row) = current(&state.db, case_id)
+        .await?
+        .filter(|e| e.revoked_at.is_none())
+    else {
+        return Ok(None);
+    };
+    let expected = signature(state, case_id, &row, expires);
     let valid = expected.len() == signature_given.len()
         && expected
             .bytes()
             .zip(signature_given.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
-    if !valid || state.clock.now().timestamp() > expires {
+    if !valid {
         return Ok(None);
     }
-    let Some(row) = current(&state.db, case_id).await? else {
-        return Ok(None);
-    };
     Ok(Some(
         state
             .cipher
@@ -522,11 +561,16 @@ mod tests {
     }
 
     #[test]
-    fn the_hash_follows_the_content() {
+    fn the_hash_follows_the_content_under_the_key() {
+        let key = crate::pii::FieldCipher::new(&[7u8; 32]).unwrap();
+        let other = crate::pii::FieldCipher::new(&[8u8; 32]).unwrap();
         let a = render(&content("甲公司"));
         let b = render(&content("乙公司"));
-        assert_eq!(content_hash(&a), content_hash(&render(&content("甲公司"))));
-        assert_ne!(content_hash(&a), content_hash(&b));
-        assert_eq!(content_hash(&a).len(), 64);
+        assert_eq!(
+            content_hash(&key, &a),
+            content_hash(&key, &render(&content("甲公司")))
+        );
+        assert_ne!(content_hash(&key, &a), content_hash(&key, &b));
+        assert_ne!(content_hash(&key, &a), content_hash(&other, &a), "keyed");
     }
 }

@@ -77,6 +77,7 @@ pub async fn flag_deadlines(state: &AppState) -> AppResult<(u64, u64)> {
             .filter(cases::Column::Id.eq(case.id))
             .filter(cases::Column::Status.eq(case.status.as_str()))
             .filter(cases::Column::DueFlag.eq(case.due_flag.as_str()))
+            .filter(cases::Column::DueOn.eq(due))
             .filter(cases::Column::WaitingSince.is_null())
             .exec(&*tx)
             .await?;

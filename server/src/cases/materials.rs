@@ -16,7 +16,9 @@ use crate::{
     auth::Viewer,
     cases::{
         model::{CaseAction, CaseKind, CaseRole, CaseStatus, MaterialStatus},
-        service::{Acting, Move, Step, apply, case_for, kind_of, load_case, record, status_of},
+        service::{
+            Acting, Move, Step, apply, case_for, kind_of, load_case, lock_case, record, status_of,
+        },
     },
     directory::model::text,
     error::{AppError, AppResult},
@@ -55,22 +57,6 @@ fn staff_of_case(acting: &Acting) -> AppResult<()> {
     }
 }
 
-/// Locks the case row (lock order: the case before its materials), guarded on its status.
-async fn lock_case(tx: &Tx<'_>, case: &cases::Model, now: DateTime<Utc>) -> AppResult<()> {
-    let locked = cases::Entity::update_many()
-        .col_expr(cases::Column::UpdatedAt, Expr::value(now))
-        .filter(cases::Column::Id.eq(case.id))
-        .filter(cases::Column::Status.eq(case.status.as_str()))
-        .exec(&**tx)
-        .await?;
-    if locked.rows_affected == 0 {
-        return Err(AppError::Conflict(
-            "someone else changed this case first".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// Receives a material into the acting agent's custody (a proxy case from ENTRUSTED on).
 pub async fn receive(
     state: &AppState,
@@ -102,7 +88,7 @@ pub async fn receive(
     }
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
-    lock_case(&tx, &case, now).await?;
+    lock_case(&*tx, &case, now).await?;
     let material = case_materials::ActiveModel {
         id: Set(Uuid::now_v7()),
         case_id: Set(case_id),
@@ -193,6 +179,7 @@ pub async fn confirm_received(
     let (case, acting) = case_for(state, viewer, case_id).await?;
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
+    lock_case(&*tx, &case, now).await?;
     let held = case_materials::Entity::find()
         .filter(case_materials::Column::CaseId.eq(case_id))
         .all(&*tx)
@@ -246,10 +233,17 @@ pub async fn move_material(
             let staff = entity::staff_accounts::Entity::find_by_id(agent)
                 .one(&state.db)
                 .await?
-                .filter(|s| s.active && s.unit_id == Some(case.unit_id))
+                .filter(|s| {
+                    s.active
+                        && s.unit_id == Some(case.unit_id)
+                        && matches!(
+                            s.role.as_str(),
+                            "village_agent" | "township_agent" | "county_agent"
+                        )
+                })
                 .ok_or_else(|| {
                     AppError::bad_input(
-                        "to.agentId",
+                        "input.agentId",
                         "an active agent of the unit holding the case",
                     )
                 })?;
@@ -262,7 +256,7 @@ pub async fn move_material(
             )
         }
         MaterialMove::HandOn(window) => {
-            let window = text(&window, "to.window", 100)?;
+            let window = text(&window, "input.window", 100)?;
             (
                 MaterialStatus::HandedOn,
                 "window",
@@ -279,7 +273,7 @@ pub async fn move_material(
             format!("材料「{}」已退还申请人", material.name),
         ),
         MaterialMove::Lost(what) => {
-            let what = text(&what, "to.note", 500)?;
+            let what = text(&what, "input.note", 500)?;
             (
                 MaterialStatus::Lost,
                 "lost",
@@ -290,7 +284,7 @@ pub async fn move_material(
         }
     };
     let mut tx = Tx::begin(state).await?;
-    lock_case(&tx, &case, now).await?;
+    lock_case(&*tx, &case, now).await?;
     let mut update = case_materials::Entity::update_many()
         .col_expr(case_materials::Column::Status, Expr::value(status.as_str()))
         .col_expr(
@@ -316,6 +310,10 @@ pub async fn move_material(
     let moved = update
         .filter(case_materials::Column::Id.eq(material_id))
         .filter(case_materials::Column::Status.eq(MaterialStatus::Held.as_str()))
+        .filter(match material.holder_staff_id {
+            Some(holder) => case_materials::Column::HolderStaffId.eq(holder),
+            None => case_materials::Column::HolderStaffId.is_null(),
+        })
         .exec(&*tx)
         .await?;
     if moved.rows_affected == 0 {

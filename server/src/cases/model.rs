@@ -208,5 +208,7 @@ crate::stored_enum! {
         Accepted = "accepted",
         /// The receiving unit refused, with a reason; the sender keeps the case.
         Refused = "refused",
+        /// The case ended before the receiving unit answered.
+        Withdrawn = "withdrawn",
     }
 }

@@ -210,6 +210,24 @@ async fn insert_case(
     if let Some(user) = new.user_id {
         crate::auth::service::lock_people(&*tx, vec![user]).await?;
     }
+    if let Some(booking) = new.booking_id {
+        // The booking's row, guarded on its status (lock order: the person, the booking, the
+        // counter, the case): a cancellation committed meanwhile wins.
+        let still = bookings::Entity::update_many()
+            .col_expr(
+                bookings::Column::UpdatedAt,
+                Expr::col(bookings::Column::UpdatedAt),
+            )
+            .filter(bookings::Column::Id.eq(booking))
+            .filter(bookings::Column::Status.is_in(["accepted", "served"]))
+            .exec(&*tx)
+            .await?;
+        if still.rows_affected == 0 {
+            return Err(AppError::InvalidTransition(
+                "the booking changed meanwhile; only an accepted booking opens a case".into(),
+            ));
+        }
+    }
     let number = next_number(&*tx, &county, year).await?;
     let case = cases::Model {
         id: Uuid::now_v7(),

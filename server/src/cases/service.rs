@@ -153,6 +153,29 @@ pub fn status_of(case: &cases::Model) -> AppResult<CaseStatus> {
     case.status.parse()
 }
 
+/// Locks the case row for a change that is not a move (its children, its clock), guarded on
+/// what was read: CONFLICT when the status or the holding unit changed meanwhile. Lock order:
+/// the case row before its children.
+pub async fn lock_case(
+    conn: &impl ConnectionTrait,
+    case: &cases::Model,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let locked = cases::Entity::update_many()
+        .col_expr(cases::Column::UpdatedAt, Expr::value(now))
+        .filter(cases::Column::Id.eq(case.id))
+        .filter(cases::Column::Status.eq(case.status.as_str()))
+        .filter(cases::Column::UnitId.eq(case.unit_id))
+        .exec(conn)
+        .await?;
+    if locked.rows_affected == 0 {
+        return Err(AppError::Conflict(
+            "someone else changed this case first".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A step of the trail about to be written.
 #[derive(Default)]
 pub struct Step {
@@ -226,9 +249,12 @@ pub async fn apply(
     for (column, value) in mv.set {
         update = update.col_expr(column, value);
     }
+    // Guarded on what the decision was made from: the status and the unit holding the case (a
+    // transfer accepted meanwhile takes the case from the one acting).
     let updated = update
         .filter(cases::Column::Id.eq(case.id))
         .filter(cases::Column::Status.eq(from.as_str()))
+        .filter(cases::Column::UnitId.eq(case.unit_id))
         .exec(&**tx)
         .await?;
     if updated.rows_affected == 0 {
@@ -240,6 +266,23 @@ pub async fn apply(
     }
     if !to.is_open() {
         close_open_pause(&**tx, case.id, crate::clock::local_date(now)).await?;
+        // A transfer still waiting for an answer goes with the case's end.
+        entity::case_transfers::Entity::update_many()
+            .col_expr(
+                entity::case_transfers::Column::Status,
+                Expr::value(crate::cases::model::TransferStatus::Withdrawn.as_str()),
+            )
+            .col_expr(
+                entity::case_transfers::Column::RespondedAt,
+                Expr::value(Some(now)),
+            )
+            .filter(entity::case_transfers::Column::CaseId.eq(case.id))
+            .filter(
+                entity::case_transfers::Column::Status
+                    .eq(crate::cases::model::TransferStatus::Pending.as_str()),
+            )
+            .exec(&**tx)
+            .await?;
     }
     record(
         tx,
@@ -446,6 +489,11 @@ pub async fn store_deadline(conn: &impl ConnectionTrait, case: &cases::Model) ->
         .col_expr(
             cases::Column::DueProvisional,
             Expr::value(reckoned.provisional),
+        )
+        // A new deadline is judged afresh by the next run of the deadline job.
+        .col_expr(
+            cases::Column::DueFlag,
+            Expr::value(crate::cases::model::DueFlag::OnTrack.as_str()),
         )
         .filter(cases::Column::Id.eq(case.id))
         .exec(conn)

@@ -216,6 +216,12 @@ pub async fn respond(
         )));
     }
     let case = load_case(&state.db, transfer.case_id).await?;
+    if !status_of(&case)?.is_open() {
+        return Err(AppError::InvalidTransition(format!(
+            "the case is {}; it can no longer be received",
+            case.status.to_uppercase()
+        )));
+    }
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
     // Lock order: the case row, then the transfer.

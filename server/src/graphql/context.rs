@@ -53,6 +53,8 @@ pub trait ContextExt {
     fn state(&self) -> &AppState;
     fn viewer(&self) -> &Viewer;
     fn client_ip(&self) -> &str;
+    /// The schema's batch loader (see `loaders`).
+    fn loaders(&self) -> Result<&crate::graphql::loaders::Loaders, AppError>;
 }
 
 impl ContextExt for Context<'_> {
@@ -64,6 +66,10 @@ impl ContextExt for Context<'_> {
     }
     fn client_ip(&self) -> &str {
         &self.data_unchecked::<RequestContext>().client_ip
+    }
+    fn loaders(&self) -> Result<&crate::graphql::loaders::Loaders, AppError> {
+        self.data::<crate::graphql::loaders::Loaders>()
+            .map_err(|_| AppError::internal(anyhow::anyhow!("the schema has no loaders")))
     }
 }
 

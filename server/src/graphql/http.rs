@@ -247,6 +247,18 @@ pub async fn graphql_http(
     Data(state): Data<&Arc<AppState>>,
     Data(schema): Data<&AppSchema>,
 ) -> Response {
+    let (response, statements) = crate::db::counting(serve_graphql(req, body, state, schema)).await;
+    state.metrics.db_statements.observe(statements as f64);
+    response
+}
+
+/// One GraphQL-over-HTTP request: negotiation, the viewer, the batch, the response.
+async fn serve_graphql(
+    req: &Request,
+    body: Body,
+    state: &Arc<AppState>,
+    schema: &AppSchema,
+) -> Response {
     let mut context = RequestContext::of(req);
     let request_id = context.request_id.clone();
     let accept = req

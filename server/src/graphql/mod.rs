@@ -4,6 +4,7 @@
 pub mod context;
 pub mod extensions;
 pub mod http;
+pub mod loaders;
 mod system;
 pub mod ws;
 
@@ -77,6 +78,7 @@ pub fn build_schema(settings: &Settings, state: Option<Arc<AppState>>) -> AppSch
     if let Some(state) = state {
         builder = builder
             .extension(extensions::Telemetry::new(state.metrics.clone()))
+            .data(loaders::loaders(state.db.clone()))
             .data(state);
     }
     builder.finish()

@@ -9,16 +9,16 @@ use crate::{
     booking::{
         ledger::{self, LedgerFilter},
         model::{BookingKind, BookingStatus, Channel, OnBehalf},
-        queue, schedule,
+        queue,
         service::{BookInput, Enterprise},
         waitlist,
     },
-    directory::{
-        catalogue,
-        graphql::types::{Item, ServicePoint},
-    },
+    directory::graphql::types::{Item, ServicePoint},
     error::AppError,
-    graphql::context::{ContextExt, GqlResult, parse_id},
+    graphql::{
+        context::{ContextExt, GqlResult, parse_id},
+        loaders::{CaseOfBooking, ItemId, PointId, SlotId},
+    },
 };
 
 /// A bookable time at a service point.
@@ -77,13 +77,21 @@ impl Booking {
     }
     /// The booked slot (the new one after a move).
     async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Slot> {
-        Ok(Slot(schedule::slot(&ctx.state().db, self.0.slot_id).await?))
+        let slot = ctx
+            .loaders()?
+            .load_one(SlotId(self.0.slot_id))
+            .await
+            .map_err(AppError::from)?;
+        Ok(Slot(slot.ok_or(AppError::NotFound("slot"))?))
     }
     /// The service point where it is booked.
     async fn service_point(&self, ctx: &Context<'_>) -> GqlResult<ServicePoint> {
-        let point =
-            crate::directory::points::service_point(&ctx.state().db, self.0.service_point_id)
-                .await?;
+        let point = ctx
+            .loaders()?
+            .load_one(PointId(self.0.service_point_id))
+            .await
+            .map_err(AppError::from)?
+            .ok_or(AppError::NotFound("service point"))?;
         Ok(ServicePoint {
             model: point,
             distance_km: None,
@@ -91,9 +99,12 @@ impl Booking {
     }
     /// The catalogue item (事项) it is for.
     async fn item(&self, ctx: &Context<'_>) -> GqlResult<Item> {
-        Ok(Item(
-            catalogue::item(&ctx.state().db, self.0.item_id).await?,
-        ))
+        let item = ctx
+            .loaders()?
+            .load_one(ItemId(self.0.item_id))
+            .await
+            .map_err(AppError::from)?;
+        Ok(Item(item.ok_or(AppError::NotFound("item"))?))
     }
     /// For an enterprise applicant: its name.
     async fn enterprise_name(&self) -> Option<&str> {
@@ -147,13 +158,9 @@ impl Booking {
     }
     /// The case opened from this booking (`openCase`), once there is one.
     async fn case_id(&self, ctx: &Context<'_>) -> GqlResult<Option<ID>> {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
-        let case = entity::cases::Entity::find()
-            .select_only()
-            .column(entity::cases::Column::Id)
-            .filter(entity::cases::Column::BookingId.eq(self.0.id))
-            .into_tuple::<uuid::Uuid>()
-            .one(&ctx.state().db)
+        let case = ctx
+            .loaders()?
+            .load_one(CaseOfBooking(self.0.id))
             .await
             .map_err(AppError::from)?;
         Ok(case.map(|id| ID(id.to_string())))
@@ -536,7 +543,12 @@ impl WaitlistEntry {
     }
     /// The full slot waited for.
     async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Slot> {
-        Ok(Slot(schedule::slot(&ctx.state().db, self.0.slot_id).await?))
+        let slot = ctx
+            .loaders()?
+            .load_one(SlotId(self.0.slot_id))
+            .await
+            .map_err(AppError::from)?;
+        Ok(Slot(slot.ok_or(AppError::NotFound("slot"))?))
     }
     /// The booking made when the offer was claimed.
     async fn booking_id(&self) -> Option<ID> {
