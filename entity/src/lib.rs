@@ -11,6 +11,7 @@ pub mod calendar_years;
 pub mod case_counters;
 pub mod case_holdings;
 pub mod case_materials;
+pub mod case_milestones;
 pub mod case_pauses;
 pub mod case_steps;
 pub mod case_transfers;

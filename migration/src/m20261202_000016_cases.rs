@@ -140,6 +140,23 @@ enum MaterialCustody {
 }
 
 #[derive(DeriveIden)]
+enum CaseMilestones {
+    Table,
+    Id,
+    CaseId,
+    Seq,
+    Title,
+    WorkingDays,
+    DueOn,
+    ReportToCounty,
+    AcknowledgedAt,
+    DoneAt,
+    ReportedAt,
+    OverdueFlagged,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
 enum CaseTransfers {
     Table,
     Id,
@@ -442,7 +459,38 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(CaseMilestones::Table)
+                    .col(pk_uuid(CaseMilestones::Id))
+                    .col(uuid(CaseMilestones::CaseId))
+                    .col(integer(CaseMilestones::Seq))
+                    .col(string_len(CaseMilestones::Title, 100))
+                    .col(integer(CaseMilestones::WorkingDays))
+                    .col(date(CaseMilestones::DueOn))
+                    .col(boolean(CaseMilestones::ReportToCounty))
+                    .col(timestamp_with_time_zone_null(
+                        CaseMilestones::AcknowledgedAt,
+                    ))
+                    .col(timestamp_with_time_zone_null(CaseMilestones::DoneAt))
+                    .col(timestamp_with_time_zone_null(CaseMilestones::ReportedAt))
+                    .col(boolean(CaseMilestones::OverdueFlagged).default(false))
+                    .col(timestamp_with_time_zone(CaseMilestones::CreatedAt))
+                    .foreign_key(&mut child_of_case(
+                        CaseMilestones::Table,
+                        CaseMilestones::CaseId,
+                        "fk_case_milestones_case",
+                    ))
+                    .to_owned(),
+            )
+            .await?;
         for (name, table, col) in [
+            (
+                "idx_case_milestones_case",
+                CaseMilestones::Table.into_iden(),
+                CaseMilestones::CaseId.into_iden(),
+            ),
             (
                 "idx_case_pauses_case",
                 CasePauses::Table.into_iden(),
@@ -483,6 +531,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            CaseMilestones::Table.into_iden(),
             CaseTransfers::Table.into_iden(),
             MaterialCustody::Table.into_iden(),
             CaseMaterials::Table.into_iden(),

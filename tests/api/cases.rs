@@ -1317,3 +1317,141 @@ async fn an_entrustment_link_expires() {
         .set(app.clock.now() + chrono::Duration::minutes(11));
     assert_eq!(reqwest::get(app.url(&path)).await.unwrap().status(), 404);
 }
+
+const PLAN_FIELDS: &str =
+    "id seq title dueOn acknowledgedAt doneAt overdue reportToCounty reportedAt reportOverdue";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_is_agreed_acknowledged_followed_and_its_overdue_milestones_flagged() {
+    let flow = accepted_booking("PROXY").await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    let set = format!(
+        "mutation($id: ID!, $m: [MilestoneInput!]!) {{ setCasePlan(caseId: $id, milestones: $m) {{ {PLAN_FIELDS} }} }}"
+    );
+    let plan = json!([
+        {"title": "项目备案", "workingDays": 3},
+        {"title": "环评批复", "workingDays": 10, "reportToCounty": true},
+        {"title": "施工许可", "workingDays": 20},
+    ]);
+    // Not before acceptance, not by the applicant, not out of order.
+    expect_error(
+        &app.as_(&flow.agent, &set, json!({"id": id, "m": plan}))
+            .await,
+        "INVALID_TRANSITION",
+    );
+    flow.on(&flow.agent, "acceptCase", &id).await;
+    expect_error(
+        &app.as_(&flow.resident, &set, json!({"id": id, "m": plan}))
+            .await,
+        "FORBIDDEN",
+    );
+    let backwards = json!([{"title": "a", "workingDays": 5}, {"title": "b", "workingDays": 2}]);
+    let refused = app
+        .as_(&flow.agent, &set, json!({"id": id, "m": backwards}))
+        .await;
+    assert_eq!(
+        expect_error(&refused, "BAD_USER_INPUT")["extensions"]["field"],
+        "milestones[1].workingDays"
+    );
+    let milestones = expect_data(
+        &app.as_(&flow.agent, &set, json!({"id": id, "m": plan}))
+            .await,
+    )["setCasePlan"]
+        .clone();
+    assert_eq!(milestones.as_array().unwrap().len(), 3);
+    let first = milestones[0]["id"].as_str().unwrap().to_string();
+    let second = milestones[1]["id"].as_str().unwrap().to_string();
+
+    let ack = format!(
+        "mutation($m: ID!) {{ acknowledgeMilestone(milestoneId: $m) {{ {PLAN_FIELDS} }} }}"
+    );
+    expect_error(
+        &app.as_(&flow.agent, &ack, json!({"m": first})).await,
+        "FORBIDDEN",
+    );
+    let other = app.login_resident("not-the-applicant").await;
+    expect_error(
+        &app.as_(&other, &ack, json!({"m": first})).await,
+        "NOT_FOUND",
+    );
+    assert!(expect_data(&app.as_(&flow.resident, &ack, json!({"m": first})).await)["acknowledgeMilestone"]["acknowledgedAt"].is_string());
+    expect_error(
+        &app.as_(&flow.resident, &ack, json!({"m": first})).await,
+        "INVALID_TRANSITION",
+    );
+    // Acknowledged: the plan is no longer replaced, only followed.
+    expect_error(
+        &app.as_(&flow.agent, &set, json!({"id": id, "m": plan}))
+            .await,
+        "CONFLICT",
+    );
+
+    let progress = format!(
+        "mutation($m: ID!, $n: String!, $d: Boolean) {{ recordMilestoneProgress(milestoneId: $m, note: $n, done: $d) {{ {PLAN_FIELDS} }} }}"
+    );
+    let done = expect_data(
+        &app.as_(
+            &flow.agent,
+            &progress,
+            json!({"m": first, "n": "已取得备案证明", "d": true}),
+        )
+        .await,
+    );
+    assert!(done["recordMilestoneProgress"]["doneAt"].is_string());
+    let report = format!(
+        "mutation($m: ID!) {{ reportMilestoneToCounty(milestoneId: $m) {{ {PLAN_FIELDS} }} }}"
+    );
+    expect_error(
+        &app.as_(&flow.agent, &report, json!({"m": first})).await,
+        "INVALID_TRANSITION",
+    );
+
+    // Past the second milestone's day: flagged overdue once, its report to the county missing.
+    let due =
+        chrono::NaiveDate::parse_from_str(milestones[1]["dueOn"].as_str().unwrap(), "%Y-%m-%d")
+            .unwrap();
+    app.clock.set(bangban_server::booking::model::china_instant(
+        due + chrono::Duration::days(1),
+        chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+    ));
+    let run = || async {
+        bangban_server::jobs::run_due(&app.state)
+            .await
+            .map_err(|e| e.message())
+            .unwrap()
+    };
+    assert_eq!(run().await.count("cases", "milestones_overdue"), 1);
+    assert_eq!(
+        run().await.count("cases", "milestones_overdue"),
+        0,
+        "flagged once"
+    );
+    let resident = app.login_resident("case-PROXY").await;
+    let seen = expect_data(&app.as_(&resident, &format!("query($id: ID!) {{ case(id: $id) {{ plan {{ {PLAN_FIELDS} }} trail {{ action publicNote }} }} }}"), json!({"id": id})).await);
+    let plan_now = &seen["case"]["plan"];
+    assert_eq!(plan_now[0]["overdue"], false, "done in time");
+    assert_eq!(plan_now[1]["overdue"], true);
+    assert_eq!(plan_now[1]["reportOverdue"], true);
+    let notes: Vec<&str> = seen["case"]["trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["publicNote"].as_str())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains("已取得备案证明")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("环评批复") && n.contains("超期")),
+        "{notes:?}"
+    );
+    let agent = app
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    let reported = expect_data(&app.as_(&agent, &report, json!({"m": second})).await);
+    assert_eq!(reported["reportMilestoneToCounty"]["reportOverdue"], false);
+}

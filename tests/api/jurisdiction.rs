@@ -182,6 +182,10 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("completeCase", Access::Guarded, "mutation($id: ID!) { completeCase(id: $id, outcome: []) { id } }".into(), json!({"id": f.case})),
         ("deliverCase", Access::Guarded, "mutation($id: ID!) { deliverCase(id: $id, input: {method: IN_PERSON, receiverName: \"x\", idChecked: true}) { id } }".into(), json!({"id": f.case})),
         ("archiveCase", Access::Guarded, "mutation($id: ID!) { archiveCase(id: $id) { id } }".into(), json!({"id": f.case})),
+        ("setCasePlan", Access::Guarded, "mutation($id: ID!) { setCasePlan(caseId: $id, milestones: [{title: \"x\", workingDays: 1}]) { id } }".into(), json!({"id": f.case})),
+        ("acknowledgeMilestone", Access::Guarded, "mutation($id: ID!) { acknowledgeMilestone(milestoneId: $id) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("recordMilestoneProgress", Access::Guarded, "mutation($id: ID!) { recordMilestoneProgress(milestoneId: $id, note: \"x\") { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("reportMilestoneToCounty", Access::Guarded, "mutation($id: ID!) { reportMilestoneToCounty(milestoneId: $id) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
         ("terminateCase", Access::Guarded, "mutation($id: ID!) { terminateCase(id: $id, reason: NOT_COMPLETABLE, note: \"x\") { id } }".into(), json!({"id": f.case})),
     ]
 }

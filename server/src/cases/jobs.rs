@@ -30,7 +30,12 @@ impl ScheduledJobs for CaseJobs {
 
     async fn run_due(&self, state: &AppState) -> AppResult<Counts> {
         let (soon, overdue) = flag_deadlines(state).await?;
-        Ok(Counts::from([("due_soon", soon), ("overdue", overdue)]))
+        let milestones = crate::cases::plans::flag_overdue(state, state.clock.now()).await?;
+        Ok(Counts::from([
+            ("due_soon", soon),
+            ("overdue", overdue),
+            ("milestones_overdue", milestones),
+        ]))
     }
 }
 

@@ -3,7 +3,7 @@
 //! state machines (`state`, pure) and the working-day deadline (`deadline`, pure) decide; the
 //! services apply them in one transaction each: opening with a gap-free number (`opening`),
 //! the working moves and the clock (`actions`), the entrustment (`entrustment`), materials
-//! custody (`materials`), transfers between the levels (`transfers`), how a case ends
+//! custody (`materials`), plans for complex matters (`plans`), transfers between the levels (`transfers`), how a case ends
 //! (`ending`), reads (`reads`), the deadline job (`jobs`) and who may follow a case's events
 //! (`subjects`). Shared pieces are in `service`.
 pub mod actions;
@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod materials;
 pub mod model;
 pub mod opening;
+pub mod plans;
 pub mod reads;
 pub mod service;
 pub mod state;

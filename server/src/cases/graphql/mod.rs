@@ -1,6 +1,8 @@
 //! Cases in the API, one file per part: reading, opening and the working moves (`cases`);
-//! the entrustment, materials, transfers and how a case ends (`proxy`); types in `types`.
+//! the entrustment, materials, transfers and how a case ends (`proxy`); the plan (`plans`);
+//! types in `types`.
 pub mod cases;
+pub mod plans;
 pub mod proxy;
 pub mod types;
 
@@ -12,4 +14,8 @@ pub struct CaseQuery(cases::CasesQuery, proxy::ProxyQuery);
 
 /// Case mutations.
 #[derive(MergedObject, Default)]
-pub struct CaseMutation(cases::CasesMutation, proxy::ProxyMutation);
+pub struct CaseMutation(
+    cases::CasesMutation,
+    proxy::ProxyMutation,
+    plans::PlansMutation,
+);

@@ -205,6 +205,14 @@ impl Case {
                 .collect(),
         )
     }
+    /// The plan of a complex matter (申报计划), in order; empty when there is none.
+    async fn plan(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<crate::cases::graphql::plans::Milestone>> {
+        let rows = crate::cases::plans::of_case(&ctx.state().db, self.0.case.id).await?;
+        Ok(crate::cases::graphql::plans::milestones(ctx, rows))
+    }
     /// Staff: the transfers and escalations, oldest first.
     async fn transfers(&self, ctx: &Context<'_>) -> GqlResult<Vec<CaseTransfer>> {
         if !self.0.staff_reader {
