@@ -16,6 +16,8 @@ pub mod case_pauses;
 pub mod case_steps;
 pub mod case_transfers;
 pub mod cases;
+pub mod consultation_replies;
+pub mod consultations;
 pub mod data_key_check;
 pub mod entrustments;
 pub mod event_audience;

@@ -1,7 +1,8 @@
 //! Cases (办件): the case with its human number per county and year, its trail of steps (the
 //! timeline the applicant follows and the internal notes they never see), the units that held
 //! it, the pauses of its clock, the entrustment (代办服务委托书), the materials in custody
-//! (申报材料移交清单) with every move, and transfers between the three levels.
+//! (申报材料移交清单) with every move, transfers between the three levels, the plans of complex
+//! matters, and remote consultations with the county's agents.
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -154,6 +155,32 @@ enum CaseMilestones {
     ReportedAt,
     OverdueFlagged,
     CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Consultations {
+    Table,
+    Id,
+    CountyId,
+    CaseId,
+    ItemId,
+    UnitId,
+    OpenedBy,
+    Question,
+    Status,
+    LedgerEntryId,
+    CreatedAt,
+    ClosedAt,
+}
+
+#[derive(DeriveIden)]
+enum ConsultationReplies {
+    Table,
+    Id,
+    ConsultationId,
+    AuthorId,
+    Body,
+    At,
 }
 
 #[derive(DeriveIden)]
@@ -485,7 +512,57 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Consultations::Table)
+                    .col(pk_uuid(Consultations::Id))
+                    .col(uuid(Consultations::CountyId))
+                    .col(uuid_null(Consultations::CaseId))
+                    .col(uuid_null(Consultations::ItemId))
+                    .col(uuid(Consultations::UnitId))
+                    .col(uuid(Consultations::OpenedBy))
+                    .col(text(Consultations::Question))
+                    .col(string_len(Consultations::Status, 16))
+                    .col(uuid(Consultations::LedgerEntryId))
+                    .col(timestamp_with_time_zone(Consultations::CreatedAt))
+                    .col(timestamp_with_time_zone_null(Consultations::ClosedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ConsultationReplies::Table)
+                    .col(pk_uuid(ConsultationReplies::Id))
+                    .col(uuid(ConsultationReplies::ConsultationId))
+                    .col(uuid(ConsultationReplies::AuthorId))
+                    .col(text(ConsultationReplies::Body))
+                    .col(timestamp_with_time_zone(ConsultationReplies::At))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_consultation_replies_consultation")
+                            .from(
+                                ConsultationReplies::Table,
+                                ConsultationReplies::ConsultationId,
+                            )
+                            .to(Consultations::Table, Consultations::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .to_owned(),
+            )
+            .await?;
         for (name, table, col) in [
+            (
+                "idx_consultations_county",
+                Consultations::Table.into_iden(),
+                Consultations::CountyId.into_iden(),
+            ),
+            (
+                "idx_consultation_replies_consultation",
+                ConsultationReplies::Table.into_iden(),
+                ConsultationReplies::ConsultationId.into_iden(),
+            ),
             (
                 "idx_case_milestones_case",
                 CaseMilestones::Table.into_iden(),
@@ -531,6 +608,8 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            ConsultationReplies::Table.into_iden(),
+            Consultations::Table.into_iden(),
             CaseMilestones::Table.into_iden(),
             CaseTransfers::Table.into_iden(),
             MaterialCustody::Table.into_iden(),

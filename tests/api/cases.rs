@@ -1455,3 +1455,129 @@ async fn a_plan_is_agreed_acknowledged_followed_and_its_overdue_milestones_flagg
     let reported = expect_data(&app.as_(&agent, &report, json!({"m": second})).await);
     assert_eq!(reported["reportMilestoneToCounty"]["reportOverdue"], false);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_township_agent_consults_the_county_and_the_answer_is_recorded() {
+    let flow = accepted_booking("HELP").await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    let county_agent = app
+        .staff_session("cases.county.agent", Role::CountyAgent, COUNTY)
+        .await;
+    let other_town = app
+        .staff_session("zc.agent", Role::TownshipAgent, "140521101")
+        .await;
+    let mut live = WsClient::connect(app, Some(&county_agent.access)).await;
+    live.subscribe(
+        "m",
+        "subscription { myEvents { kind subjectId } }",
+        json!({}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let ask = "mutation($c: ID, $q: String!) { openConsultation(caseId: $c, question: $q) { id status ledgerEntryId } }";
+    expect_error(
+        &app.as_(&county_agent, ask, json!({"c": id, "q": "x"}))
+            .await,
+        "FORBIDDEN",
+    );
+    expect_error(
+        &app.as_(&other_town, ask, json!({"c": id, "q": "x"})).await,
+        "NOT_FOUND",
+    );
+    let refused = app
+        .as_(&flow.agent, ask, json!({"q": "没有对象的问题"}))
+        .await;
+    assert_eq!(
+        expect_error(&refused, "BAD_USER_INPUT")["extensions"]["field"],
+        "caseId"
+    );
+    let opened = expect_data(
+        &app.as_(
+            &flow.agent,
+            ask,
+            json!({"c": id, "q": "宅基地审批需要哪些村级证明？"}),
+        )
+        .await,
+    )["openConsultation"]
+        .clone();
+    let consultation = opened["id"].as_str().unwrap().to_string();
+    let event = live
+        .next_event("m", "myEvents", Duration::from_secs(10))
+        .await;
+    assert_eq!(event["kind"], "consultation.opened");
+    assert_eq!(event["subjectId"], consultation);
+    let ledger = app.dump_table("ledger_entries").await;
+    assert!(
+        ledger
+            .lines()
+            .any(|l| l.contains(opened["ledgerEntryId"].as_str().unwrap()) && l.contains("remote")),
+        "{ledger}"
+    );
+
+    let reply =
+        "mutation($id: ID!, $b: String!) { replyToConsultation(id: $id, body: $b) { at body } }";
+    expect_error(
+        &app.as_(&other_town, reply, json!({"id": consultation, "b": "x"}))
+            .await,
+        "NOT_FOUND",
+    );
+    expect_data(
+        &app.as_(
+            &county_agent,
+            reply,
+            json!({"id": consultation, "b": "需村委会出具的申请人家庭情况证明"}),
+        )
+        .await,
+    );
+    let listed = expect_data(
+        &app.as_(
+            &county_agent,
+            "{ consultations { id question replies { body } } }",
+            json!({}),
+        )
+        .await,
+    );
+    assert_eq!(listed["consultations"][0]["id"], consultation);
+    let mine = expect_data(
+        &app.as_(
+            &flow.agent,
+            "{ consultations { id replies { body authorId } } }",
+            json!({}),
+        )
+        .await,
+    );
+    assert_eq!(
+        mine["consultations"][0]["replies"][0]["body"],
+        "需村委会出具的申请人家庭情况证明"
+    );
+    let none = expect_data(
+        &app.as_(&other_town, "{ consultations { id } }", json!({}))
+            .await,
+    );
+    assert_eq!(none["consultations"], json!([]));
+    expect_error(
+        &app.as_(
+            &county_agent,
+            "mutation($id: ID!) { closeConsultation(id: $id) { status } }",
+            json!({"id": consultation}),
+        )
+        .await,
+        "FORBIDDEN",
+    );
+    let closed = expect_data(
+        &app.as_(
+            &flow.agent,
+            "mutation($id: ID!) { closeConsultation(id: $id) { status closedAt } }",
+            json!({"id": consultation}),
+        )
+        .await,
+    );
+    assert_eq!(closed["closeConsultation"]["status"], "CLOSED");
+    expect_error(
+        &app.as_(&county_agent, reply, json!({"id": consultation, "b": "x"}))
+            .await,
+        "INVALID_TRANSITION",
+    );
+}

@@ -186,6 +186,9 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("acknowledgeMilestone", Access::Guarded, "mutation($id: ID!) { acknowledgeMilestone(milestoneId: $id) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
         ("recordMilestoneProgress", Access::Guarded, "mutation($id: ID!) { recordMilestoneProgress(milestoneId: $id, note: \"x\") { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
         ("reportMilestoneToCounty", Access::Guarded, "mutation($id: ID!) { reportMilestoneToCounty(milestoneId: $id) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("openConsultation", Access::Guarded, "mutation($id: ID) { openConsultation(caseId: $id, question: \"x\") { id } }".into(), json!({"id": f.case})),
+        ("replyToConsultation", Access::Guarded, "mutation($id: ID!) { replyToConsultation(id: $id, body: \"x\") { at } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("closeConsultation", Access::Guarded, "mutation($id: ID!) { closeConsultation(id: $id) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
         ("terminateCase", Access::Guarded, "mutation($id: ID!) { terminateCase(id: $id, reason: NOT_COMPLETABLE, note: \"x\") { id } }".into(), json!({"id": f.case})),
     ]
 }

@@ -3,10 +3,11 @@
 //! state machines (`state`, pure) and the working-day deadline (`deadline`, pure) decide; the
 //! services apply them in one transaction each: opening with a gap-free number (`opening`),
 //! the working moves and the clock (`actions`), the entrustment (`entrustment`), materials
-//! custody (`materials`), plans for complex matters (`plans`), transfers between the levels (`transfers`), how a case ends
+//! custody (`materials`), plans for complex matters (`plans`), transfers between the levels (`transfers`), remote consultations (`consultations`), how a case ends
 //! (`ending`), reads (`reads`), the deadline job (`jobs`) and who may follow a case's events
 //! (`subjects`). Shared pieces are in `service`.
 pub mod actions;
+pub mod consultations;
 pub mod deadline;
 pub mod ending;
 pub mod entrustment;
