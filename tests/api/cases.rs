@@ -1581,3 +1581,115 @@ async fn a_township_agent_consults_the_county_and_the_answer_is_recorded() {
         "INVALID_TRANSITION",
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_transfers_answers_and_signatures_leave_one_outcome_each() {
+    let rounds = if crate::helpers::postgres_backend().is_some() {
+        6
+    } else {
+        2
+    };
+    let flow = accepted_booking("PROXY").await;
+    let app = &flow.desk.app;
+    let village = app
+        .staff_session("cn.race.a", Role::VillageAgent, CHENGNEI)
+        .await;
+    let village_admin = app
+        .staff_session("lg.race.admin", Role::TownshipAdmin, LONGGANG)
+        .await;
+    let chengnei = app.region_id(CHENGNEI).await;
+    let transfer = "mutation($id: ID!, $u: ID!) { transferCase(caseId: $id, toUnitId: $u, reason: \"就近办理\") { id } }";
+    let respond =
+        "mutation($t: ID!) { respondToCaseTransfer(transferId: $t, accept: true) { status } }";
+    let confirm = "mutation($id: ID!, $h: String!) { confirmEntrustment(caseId: $id, contentHash: $h) { applicantConfirmedAt } }";
+    let ok = |r: &Value| r.get("errors").is_none();
+    let lost_code = |r: &Value| {
+        r["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    for round in 0..rounds {
+        // A fresh proxy case for the round (another resident, another slot).
+        let resident = app.login_resident(&format!("race-proxy-{round}")).await;
+        let (_, slots) = flow.desk.next_day_slots().await;
+        let mut input = flow.desk.input(
+            slots[(round + 1) % slots.len()]["id"].as_str().unwrap(),
+            &format!("rp{round}"),
+        );
+        input["input"]["kind"] = json!("PROXY");
+        let booking =
+            expect_data(&app.as_(&resident, crate::booking::BOOK, input).await)["bookAppointment"]
+                ["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        expect_data(
+            &app.as_(
+                &flow.agent,
+                "mutation($id: ID!) { acceptBooking(id: $id) { status } }",
+                json!({"id": booking}),
+            )
+            .await,
+        );
+        let id = expect_data(
+            &app.as_(
+                &flow.agent,
+                "mutation($b: ID!) { openCase(bookingId: $b) { id } }",
+                json!({"b": booking}),
+            )
+            .await,
+        )["openCase"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        flow.on(&flow.agent, "acceptCase", &id).await;
+        let hash = expect_data(&app.as_(&flow.agent, "mutation($id: ID!, $n: String!) { prepareEntrustment(caseId: $id, input: {contactName: \"孙八\", contactPhone: \"13900000051\", idNumber: $n, validUntil: \"2027-12-31\"}) { contentHash } }", json!({"id": id, "n": test_id_number(51)})).await)["prepareEntrustment"]["contentHash"].as_str().unwrap().to_string();
+
+        // The applicant's two taps on "confirm": one confirmation.
+        let (a, b) = futures_util::future::join(
+            app.as_(&resident, confirm, json!({"id": id, "h": hash})),
+            app.as_(&resident, confirm, json!({"id": id, "h": hash})),
+        )
+        .await;
+        assert_eq!([&a, &b].iter().filter(|r| ok(r)).count(), 1, "{a} {b}");
+
+        // Two transfers of one case at once: one waits for an answer.
+        let (a, b) = futures_util::future::join(
+            app.as_(&flow.agent, transfer, json!({"id": id, "u": chengnei})),
+            app.as_(&flow.agent, transfer, json!({"id": id, "u": chengnei})),
+        )
+        .await;
+        let made: Vec<&Value> = [&a, &b].into_iter().filter(|r| ok(r)).collect();
+        assert_eq!(made.len(), 1, "{a} {b}");
+        let t = made[0]["data"]["transferCase"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        // The village agent and the township admin accept at once: one answer counts.
+        let (a, b) = futures_util::future::join(
+            app.as_(&village, respond, json!({"t": t})),
+            app.as_(&village_admin, respond, json!({"t": t})),
+        )
+        .await;
+        assert_eq!([&a, &b].iter().filter(|r| ok(r)).count(), 1, "{a} {b}");
+        for lost in [&a, &b].into_iter().filter(|r| !ok(r)) {
+            assert!(
+                matches!(lost_code(lost).as_str(), "CONFLICT" | "INVALID_TRANSITION"),
+                "{lost}"
+            );
+        }
+        let holdings = app.dump_table("case_holdings").await;
+        let open_holdings = holdings
+            .lines()
+            .filter(|l| l.contains(&id) && l.trim_end().ends_with("NULL"))
+            .count();
+        let all = holdings.lines().filter(|l| l.contains(&id)).count();
+        assert_eq!(all, 2, "the opener's holding and the village's: {holdings}");
+        assert!(
+            open_holdings <= 1,
+            "one unit holds the case at a time: {holdings}"
+        );
+    }
+}
