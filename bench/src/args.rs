@@ -22,6 +22,8 @@ pub(crate) struct Args {
     pub(crate) booking_residents: usize,
     pub(crate) flash_attempts: usize,
     pub(crate) flash_seats: usize,
+    /// Reads: requests of each read (and of its `{ __typename }` baseline).
+    pub(crate) read_requests: usize,
     pub(crate) spread_bookings: usize,
     pub(crate) spread_slots: usize,
     pub(crate) spread_clients: usize,
@@ -34,17 +36,19 @@ pub(crate) struct Scenarios {
     pub(crate) push: bool,
     pub(crate) flash: bool,
     pub(crate) spread: bool,
+    pub(crate) reads: bool,
 }
 
 impl Scenarios {
     /// A comma-separated list of `fanout`, `push`, `flash`, `spread`, `booking` (flash and
-    /// spread) or `all`.
+    /// spread), `reads` or `all`.
     pub(crate) fn parse(list: &str) -> anyhow::Result<Self> {
         let mut run = Self {
             fanout: false,
             push: false,
             flash: false,
             spread: false,
+            reads: false,
         };
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match name {
@@ -53,9 +57,15 @@ impl Scenarios {
                 "flash" => run.flash = true,
                 "spread" => run.spread = true,
                 "booking" => (run.flash, run.spread) = (true, true),
-                "all" => (run.fanout, run.push, run.flash, run.spread) = (true, true, true, true),
+                "reads" => run.reads = true,
+                "all" => {
+                    (run.fanout, run.push, run.flash, run.spread, run.reads) =
+                        (true, true, true, true, true)
+                }
                 other => {
-                    bail!("unknown scenario {other:?} (fanout, push, flash, spread, booking, all)")
+                    bail!(
+                        "unknown scenario {other:?} (fanout, push, flash, spread, booking, reads, all)"
+                    )
                 }
             }
         }
@@ -68,6 +78,7 @@ impl Scenarios {
             (self.push, "push"),
             (self.flash, "flash"),
             (self.spread, "spread"),
+            (self.reads, "reads"),
         ]
         .iter()
         .filter(|(on, _)| *on)
@@ -137,6 +148,9 @@ struct Cli {
     /// Booking, spread: concurrent clients, and connections of its SQL baseline (default 64)
     #[arg(long, value_name = "N")]
     spread_clients: Option<usize>,
+    /// Reads: requests of each read and of its baseline (default 2000, 300 with --quick)
+    #[arg(long, value_name = "N")]
+    read_requests: Option<usize>,
 }
 
 /// Parses the command line (clap prints the usage and exits on a bad flag or `--help`) and
@@ -186,6 +200,10 @@ impl Cli {
             booking_residents: residents,
             flash_attempts: attempts,
             flash_seats: seats,
+            read_requests: self
+                .read_requests
+                .unwrap_or(if self.quick { 300 } else { 2_000 })
+                .max(1),
             spread_bookings: bookings,
             spread_slots: slots,
             spread_clients: clients,

@@ -13,6 +13,9 @@
 //! * booking, spread: 64 clients book over 500 slots (every attempt a different resident and
 //!   slot, every slot with room); bookings/s and p99. Baseline: the same SQL run directly over
 //!   500 rows by 64 connections.
+//! - **Reads** (`reads`): a resident's booking list (15 bookings with slot, point, item, case) and
+//!   case list (15 cases with item, unit, agent); requests/s, p99 and SQL statements per request
+//!   (the server's own counter). Baseline: a signed-in `{ __typename }` on the same server.
 //!
 //! Run it with `bash bench/run.sh` (it starts PostgreSQL and Redis and builds in release mode);
 //! `--only booking` (or `--scenarios fanout,push,flash,spread`) picks scenarios;
@@ -20,13 +23,14 @@
 //!
 //! Modules: `args` (the command line, parsed with clap), `server` (the `bangban` processes, fresh
 //! databases, GraphQL and login helpers), one per scenario — `fanout`, `push`, `booking` (with
-//! `booking_baseline`, the raw seat transaction) — and `stats`. `main` runs the chosen scenarios
+//! `booking_baseline`, the raw seat transaction), `reads` — and `stats`. `main` runs the chosen scenarios
 //! and prints the table.
 mod args;
 mod booking;
 mod booking_baseline;
 mod fanout;
 mod push;
+mod reads;
 mod server;
 mod stats;
 
@@ -36,6 +40,7 @@ use crate::{
     booking_baseline::HOT_ROW_CONNECTIONS,
     fanout::{fan_out, redis_baseline},
     push::push_scenario,
+    reads::read_scenario,
     server::{Server, fresh_database, login_all, server_env},
     stats::percentile,
 };
@@ -212,6 +217,26 @@ async fn main() -> anyhow::Result<()> {
                 s.booked_sum,
                 s.over_capacity,
                 if consistent { "ok" } else { "WRONG" }
+            ));
+        }
+    }
+
+    if run.reads {
+        let r = read_scenario(&args).await?;
+        for (name, read) in [
+            (
+                "booking list (15 bookings with slot, point, item, case)",
+                &r.bookings,
+            ),
+            (
+                "case list (a page of 15 cases with item, unit, agent)",
+                &r.cases,
+            ),
+        ] {
+            rows.push(format!(
+                "| reads: a resident's {name} | {:.0}/s, p99 {:.1} ms, {:.1} statements/request | signed-in `{{ __typename }}` {:.0}/s, p99 {:.1} ms, {:.1} statements | {:.2} | ≥ 0.25 and ≤ 4 statements |",
+                read.per_second, read.p99_ms, read.statements, r.baseline.per_second, r.baseline.p99_ms, r.baseline.statements,
+                read.per_second / r.baseline.per_second
             ));
         }
     }

@@ -1,0 +1,212 @@
+//! The read paths (issue 11): a resident's booking list (15 bookings with slot, point, item and
+//! case) and their case list (a page of 15 cases with item, unit and agent), each beside a
+//! signed-in `{ __typename }` on the same server in the same run, with the SQL statements per
+//! request read from the server's own counter (`bangban_db_statements_per_request`).
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures_util::{StreamExt, stream};
+use serde_json::{Value, json};
+
+use crate::{
+    args::Args,
+    server::{
+        STAFF_PASSWORD, Server, create_admin, fresh_database, graphql, login_all, server_env,
+        set_env,
+    },
+    stats::percentile,
+};
+
+/// Bookings (and cases) of the measured resident.
+pub(crate) const ROWS: usize = 15;
+/// Requests in flight at once.
+const CONCURRENCY: usize = 16;
+
+pub(crate) const BOOKINGS: &str = "{ myBookings { id code status slot { id startsAt remaining } servicePoint { id name } item { id businessName } caseId } }";
+pub(crate) const CASES: &str = "{ myCases(first: 20) { cases { id number status itemName unitName agentName dueOn dueFlag } nextCursor } }";
+
+/// One read's figures.
+pub(crate) struct Read {
+    pub(crate) per_second: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) statements: f64,
+}
+
+/// The three reads' figures: the baseline, the booking list, the case list.
+pub(crate) struct Reads {
+    pub(crate) baseline: Read,
+    pub(crate) bookings: Read,
+    pub(crate) cases: Read,
+}
+
+async fn statements(client: &reqwest::Client, url: &str) -> anyhow::Result<(f64, f64)> {
+    let text = client
+        .get(url.replace("/graphql", "/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let read = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((
+        read("bangban_db_statements_per_request_sum "),
+        read("bangban_db_statements_per_request_count "),
+    ))
+}
+
+async fn measure(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    query: &str,
+    requests: usize,
+) -> anyhow::Result<Read> {
+    let (sum_before, count_before) = statements(client, url).await?;
+    let started = Instant::now();
+    let latencies: Vec<anyhow::Result<f64>> = stream::iter(0..requests)
+        .map(|_| async move {
+            let began = Instant::now();
+            graphql(client, url, Some(token), query, json!({})).await?;
+            Ok(began.elapsed().as_secs_f64() * 1000.0)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut latencies = latencies
+        .into_iter()
+        .collect::<anyhow::Result<Vec<f64>>>()?;
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let (sum_after, count_after) = statements(client, url).await?;
+    Ok(Read {
+        per_second: requests as f64 / elapsed,
+        p99_ms: percentile(&latencies, 0.99),
+        statements: (sum_after - sum_before) / (count_after - count_before).max(1.0),
+    })
+}
+
+pub(crate) async fn read_scenario(args: &Args) -> anyhow::Result<Reads> {
+    let database = fresh_database(&args.postgres).await?;
+    let data_dir = std::env::temp_dir().join(format!(
+        "bangban-bench-reads-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&data_dir)?;
+    let mut env = server_env(
+        &database,
+        &args.redis,
+        &data_dir,
+        &[("BANGBAN_PUSH_WORKER_ENABLED", "false")],
+    );
+    set_env(&mut env, "BANGBAN_SEED_DEMO", "true");
+    set_env(&mut env, "BANGBAN_SEED_DEMO_STAFF", "false");
+    set_env(
+        &mut env,
+        "BANGBAN_REDIS_KEY_PREFIX",
+        &format!("bench-reads-{}:", uuid::Uuid::new_v4().simple()),
+    );
+    let server = Server::start(&env)?;
+    let result = reads_on(args, &server, &env).await;
+    server.stop();
+    result
+}
+
+async fn reads_on(args: &Args, server: &Server, env: &[(String, String)]) -> anyhow::Result<Reads> {
+    eprintln!("reads: setting up {ROWS} bookings and cases for one resident");
+    create_admin(env, "bench.reads.admin")?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let url = server.url.as_str();
+    let login = |u: &'static str| {
+        let client = client.clone();
+        async move {
+            let data = graphql(&client, url, None, "mutation($u: String!, $p: String!) { loginStaff(username: $u, password: $p) { accessToken } }", json!({"u": u, "p": STAFF_PASSWORD})).await?;
+            anyhow::Ok(
+                data["loginStaff"]["accessToken"]
+                    .as_str()
+                    .context("token")?
+                    .to_string(),
+            )
+        }
+    };
+    let admin = login("bench.reads.admin").await?;
+    let data = graphql(&client, url, None, "{ servicePoints(kind: TOWNSHIP_CENTER) { id region { id } } items(level: TOWNSHIP) { id } }", json!({})).await?;
+    let point = data["servicePoints"][0]["id"]
+        .as_str()
+        .context("a township centre")?
+        .to_string();
+    let region = data["servicePoints"][0]["region"]["id"]
+        .as_str()
+        .context("its region")?
+        .to_string();
+    let item = data["items"][0]["id"]
+        .as_str()
+        .context("a township item")?
+        .to_string();
+    graphql(&client, url, Some(&admin), "mutation($input: CreateStaffInput!) { createStaff(input: $input) { id } }",
+        json!({"input": {"username": "bench.reads.agent", "displayName": "窗口", "password": STAFF_PASSWORD, "role": "TOWNSHIP_AGENT", "regionId": region, "servicePointId": point}})).await?;
+    graphql(&client, url, Some(&admin), "mutation($p: ID!, $input: BookingPolicyInput!) { setBookingPolicy(servicePointId: $p, input: $input) { seatsPerAgent } }",
+        json!({"p": point, "input": {"slotMinutes": 30, "seatsPerAgent": 5, "windowDays": 30, "minNoticeMinutes": 60, "cancelCutoffMinutes": 120, "maxOpenBookings": 20}})).await?;
+    let agent = login("bench.reads.agent").await?;
+    let resident = login_all(&client, url, vec!["bench-reads-resident".into()])
+        .await?
+        .remove(0);
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let slots = graphql(&client, url, None, "query($p: ID!, $from: NaiveDate!, $to: NaiveDate!) { availableSlots(servicePointId: $p, from: $from, to: $to) { id } }",
+        json!({"p": point, "from": today.to_string(), "to": (today + chrono::Duration::days(30)).to_string()})).await?;
+    let slots: Vec<String> = slots["availableSlots"]
+        .as_array()
+        .context("slots")?
+        .iter()
+        .filter_map(|s| s["id"].as_str().map(String::from))
+        .skip(4)
+        .take(ROWS)
+        .collect();
+    if slots.len() < ROWS {
+        bail!("only {} bookable slots", slots.len());
+    }
+    for (n, slot) in slots.iter().enumerate() {
+        let booked = graphql(&client, url, Some(&resident), "mutation($input: BookAppointmentInput!) { bookAppointment(input: $input) { id } }",
+            json!({"input": {"servicePointId": point, "slotId": slot, "itemId": item, "kind": "HELP", "idempotencyKey": format!("reads-{n}")}})).await?;
+        let booking = booked["bookAppointment"]["id"]
+            .as_str()
+            .context("booking")?
+            .to_string();
+        graphql(
+            &client,
+            url,
+            Some(&agent),
+            "mutation($id: ID!) { acceptBooking(id: $id) { id } }",
+            json!({"id": booking}),
+        )
+        .await?;
+        graphql(
+            &client,
+            url,
+            Some(&agent),
+            "mutation($b: ID!) { openCase(bookingId: $b) { id } }",
+            json!({"b": booking}),
+        )
+        .await?;
+    }
+    let check: Value = graphql(&client, url, Some(&resident), CASES, json!({})).await?;
+    if check["myCases"]["cases"].as_array().map(Vec::len) != Some(ROWS) {
+        bail!("expected {ROWS} cases: {check}");
+    }
+    let requests = args.read_requests;
+    eprintln!("reads: {requests} requests of each read, {CONCURRENCY} at a time");
+    // Warm the connections and the caches alike for all three.
+    for query in ["{ __typename }", BOOKINGS, CASES] {
+        measure(&client, url, &resident, query, 50).await?;
+    }
+    Ok(Reads {
+        baseline: measure(&client, url, &resident, "{ __typename }", requests).await?,
+        bookings: measure(&client, url, &resident, BOOKINGS, requests).await?,
+        cases: measure(&client, url, &resident, CASES, requests).await?,
+    })
+}
