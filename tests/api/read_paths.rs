@@ -88,4 +88,9 @@ async fn the_residents_lists_cost_the_same_statements_whatever_their_length() {
         assert_eq!(*cases, one_c, "case list with {rows} rows: {figures:?}");
     }
     assert!(one_b > 0 && one_c > 0, "the counter counts: {figures:?}");
+    // The case list: the viewer, the page, and one joined statement for its names.
+    assert!(
+        one_c <= 4,
+        "the case list within the goal of 4 statements: {figures:?}"
+    );
 }

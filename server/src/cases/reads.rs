@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use entity::{case_steps, case_transfers, cases, items, regions, staff_accounts};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Query,
+    sea_query::{Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
 
@@ -121,42 +121,55 @@ pub async fn views(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let item_ids: Vec<Uuid> = rows.iter().map(|c| c.item_id).collect();
-    let unit_ids: Vec<Uuid> = rows.iter().map(|c| c.unit_id).collect();
-    let agent_ids: Vec<Uuid> = rows.iter().filter_map(|c| c.agent_id).collect();
-    let items: HashMap<Uuid, String> = items::Entity::find()
-        .filter(items::Column::Id.is_in(item_ids))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|i| (i.id, i.business_name))
-        .collect();
-    let units: HashMap<Uuid, String> = regions::Entity::find()
-        .filter(regions::Column::Id.is_in(unit_ids))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r.name))
-        .collect();
-    let agents: HashMap<Uuid, String> = if agent_ids.is_empty() {
-        HashMap::new()
-    } else {
-        staff_accounts::Entity::find()
-            .filter(staff_accounts::Column::Id.is_in(agent_ids))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|s| (s.id, s.display_name))
-            .collect()
-    };
+    // One statement for every name a page shows: the cases joined to their item, unit and
+    // agent.
+    let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
+    let query = Query::select()
+        .column((cases::Entity, cases::Column::Id))
+        .column((items::Entity, items::Column::BusinessName))
+        .column((regions::Entity, regions::Column::Name))
+        .column((staff_accounts::Entity, staff_accounts::Column::DisplayName))
+        .from(cases::Entity)
+        .left_join(
+            items::Entity,
+            Expr::col((items::Entity, items::Column::Id))
+                .equals((cases::Entity, cases::Column::ItemId)),
+        )
+        .left_join(
+            regions::Entity,
+            Expr::col((regions::Entity, regions::Column::Id))
+                .equals((cases::Entity, cases::Column::UnitId)),
+        )
+        .left_join(
+            staff_accounts::Entity,
+            Expr::col((staff_accounts::Entity, staff_accounts::Column::Id))
+                .equals((cases::Entity, cases::Column::AgentId)),
+        )
+        .and_where(Expr::col((cases::Entity, cases::Column::Id)).is_in(ids))
+        .to_owned();
+    let backend = conn.get_database_backend();
+    let mut names: HashMap<Uuid, (String, String, Option<String>)> = HashMap::new();
+    for row in conn.query_all_raw(backend.build(&query)).await? {
+        let id: Uuid = row.try_get_by_index(0)?;
+        let item: Option<String> = row.try_get_by_index(1)?;
+        let unit: Option<String> = row.try_get_by_index(2)?;
+        let agent: Option<String> = row.try_get_by_index(3)?;
+        names.insert(
+            id,
+            (item.unwrap_or_default(), unit.unwrap_or_default(), agent),
+        );
+    }
     Ok(rows
         .into_iter()
-        .map(|case| CaseView {
-            item_name: items.get(&case.item_id).cloned().unwrap_or_default(),
-            unit_name: units.get(&case.unit_id).cloned().unwrap_or_default(),
-            agent_name: case.agent_id.and_then(|a| agents.get(&a).cloned()),
-            staff_reader,
-            case,
+        .map(|case| {
+            let (item_name, unit_name, agent_name) = names.remove(&case.id).unwrap_or_default();
+            CaseView {
+                item_name,
+                unit_name,
+                agent_name,
+                staff_reader,
+                case,
+            }
         })
         .collect())
 }
