@@ -19,6 +19,7 @@ mod m20261202_000013_event_lookups;
 mod m20261202_000014_demo_staff;
 mod m20261202_000015_counties;
 mod m20261202_000016_cases;
+mod m20261202_000017_plans_consultations;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_demo_staff::Migration),
             Box::new(m20261202_000015_counties::Migration),
             Box::new(m20261202_000016_cases::Migration),
+            Box::new(m20261202_000017_plans_consultations::Migration),
         ]
     }
 }

@@ -1,8 +1,7 @@
 //! Cases (办件): the case with its human number per county and year, its trail of steps (the
 //! timeline the applicant follows and the internal notes they never see), the units that held
 //! it, the pauses of its clock, the entrustment (代办服务委托书), the materials in custody
-//! (申报材料移交清单) with every move, transfers between the three levels, the plans of complex
-//! matters, and remote consultations with the county's agents.
+//! (申报材料移交清单) with every move, and transfers between the three levels.
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -138,49 +137,6 @@ enum MaterialCustody {
     FromAt,
     UntilAt,
     RecordedBy,
-}
-
-#[derive(DeriveIden)]
-enum CaseMilestones {
-    Table,
-    Id,
-    CaseId,
-    Seq,
-    Title,
-    WorkingDays,
-    DueOn,
-    ReportToCounty,
-    AcknowledgedAt,
-    DoneAt,
-    ReportedAt,
-    OverdueFlagged,
-    CreatedAt,
-}
-
-#[derive(DeriveIden)]
-enum Consultations {
-    Table,
-    Id,
-    CountyId,
-    CaseId,
-    ItemId,
-    UnitId,
-    OpenedBy,
-    Question,
-    Status,
-    LedgerEntryId,
-    CreatedAt,
-    ClosedAt,
-}
-
-#[derive(DeriveIden)]
-enum ConsultationReplies {
-    Table,
-    Id,
-    ConsultationId,
-    AuthorId,
-    Body,
-    At,
 }
 
 #[derive(DeriveIden)]
@@ -486,88 +442,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(CaseMilestones::Table)
-                    .col(pk_uuid(CaseMilestones::Id))
-                    .col(uuid(CaseMilestones::CaseId))
-                    .col(integer(CaseMilestones::Seq))
-                    .col(string_len(CaseMilestones::Title, 100))
-                    .col(integer(CaseMilestones::WorkingDays))
-                    .col(date(CaseMilestones::DueOn))
-                    .col(boolean(CaseMilestones::ReportToCounty))
-                    .col(timestamp_with_time_zone_null(
-                        CaseMilestones::AcknowledgedAt,
-                    ))
-                    .col(timestamp_with_time_zone_null(CaseMilestones::DoneAt))
-                    .col(timestamp_with_time_zone_null(CaseMilestones::ReportedAt))
-                    .col(boolean(CaseMilestones::OverdueFlagged).default(false))
-                    .col(timestamp_with_time_zone(CaseMilestones::CreatedAt))
-                    .foreign_key(&mut child_of_case(
-                        CaseMilestones::Table,
-                        CaseMilestones::CaseId,
-                        "fk_case_milestones_case",
-                    ))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(Consultations::Table)
-                    .col(pk_uuid(Consultations::Id))
-                    .col(uuid(Consultations::CountyId))
-                    .col(uuid_null(Consultations::CaseId))
-                    .col(uuid_null(Consultations::ItemId))
-                    .col(uuid(Consultations::UnitId))
-                    .col(uuid(Consultations::OpenedBy))
-                    .col(text(Consultations::Question))
-                    .col(string_len(Consultations::Status, 16))
-                    .col(uuid(Consultations::LedgerEntryId))
-                    .col(timestamp_with_time_zone(Consultations::CreatedAt))
-                    .col(timestamp_with_time_zone_null(Consultations::ClosedAt))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(ConsultationReplies::Table)
-                    .col(pk_uuid(ConsultationReplies::Id))
-                    .col(uuid(ConsultationReplies::ConsultationId))
-                    .col(uuid(ConsultationReplies::AuthorId))
-                    .col(text(ConsultationReplies::Body))
-                    .col(timestamp_with_time_zone(ConsultationReplies::At))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_consultation_replies_consultation")
-                            .from(
-                                ConsultationReplies::Table,
-                                ConsultationReplies::ConsultationId,
-                            )
-                            .to(Consultations::Table, Consultations::Id)
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
-                    .to_owned(),
-            )
-            .await?;
         for (name, table, col) in [
-            (
-                "idx_consultations_county",
-                Consultations::Table.into_iden(),
-                Consultations::CountyId.into_iden(),
-            ),
-            (
-                "idx_consultation_replies_consultation",
-                ConsultationReplies::Table.into_iden(),
-                ConsultationReplies::ConsultationId.into_iden(),
-            ),
-            (
-                "idx_case_milestones_case",
-                CaseMilestones::Table.into_iden(),
-                CaseMilestones::CaseId.into_iden(),
-            ),
             (
                 "idx_case_pauses_case",
                 CasePauses::Table.into_iden(),
@@ -608,9 +483,6 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
-            ConsultationReplies::Table.into_iden(),
-            Consultations::Table.into_iden(),
-            CaseMilestones::Table.into_iden(),
             CaseTransfers::Table.into_iden(),
             MaterialCustody::Table.into_iden(),
             CaseMaterials::Table.into_iden(),

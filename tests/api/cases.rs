@@ -1516,6 +1516,30 @@ async fn a_township_agent_consults_the_county_and_the_answer_is_recorded() {
         "{ledger}"
     );
 
+    // The contact is among staff: it names no applicant and opens no case in their name.
+    let entry = opened["ledgerEntryId"].as_str().unwrap();
+    assert!(
+        ledger
+            .lines()
+            .any(|l| l.contains(entry) && l.contains("user_id=None")),
+        "{ledger}"
+    );
+    let reused = app
+        .as_(
+            &flow.agent,
+            "mutation($e: ID!) { openCaseFromContact(ledgerEntryId: $e, kind: PROXY) { id } }",
+            json!({"e": entry}),
+        )
+        .await;
+    assert_eq!(
+        expect_error(&reused, "BAD_USER_INPUT")["extensions"]["field"],
+        "ledgerEntryId"
+    );
+    let theirs = expect_data(
+        &app.as_(&flow.resident, "{ myCases { cases { id } } }", json!({}))
+            .await,
+    );
+    assert_eq!(theirs["myCases"]["cases"].as_array().unwrap().len(), 1);
     let reply =
         "mutation($id: ID!, $b: String!) { replyToConsultation(id: $id, body: $b) { at body } }";
     expect_error(

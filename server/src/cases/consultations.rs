@@ -62,8 +62,8 @@ pub async fn open(
     item_id: Option<Uuid>,
     question: &str,
 ) -> AppResult<consultations::Model> {
-    let question = note(question, "question")?;
     let who = Jurisdiction::of(&state.db, viewer).await?;
+    let question = note(question, "question")?;
     if !matches!(
         who.role,
         Role::VillageAgent | Role::TownshipAgent | Role::TownshipAdmin
@@ -121,7 +121,8 @@ pub async fn open(
         id: Set(Uuid::now_v7()),
         service_point_id: Set(point),
         booking_id: Set(None),
-        user_id: Set(case.as_ref().and_then(|c| c.user_id)),
+        // Staff talking among themselves: the contact names no applicant (and opens no case).
+        user_id: Set(None),
         item_id: Set(item),
         channel: Set("remote".into()),
         outcome: Set("consulted".into()),

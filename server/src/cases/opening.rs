@@ -146,6 +146,17 @@ pub async fn open_case_from_contact(
     let who = ensure_desk(state, viewer, entry.service_point_id)
         .await
         .map_err(hidden_as_not_found("ledger entry"))?;
+    if entity::consultations::Entity::find()
+        .filter(entity::consultations::Column::LedgerEntryId.eq(entry.id))
+        .one(&state.db)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::bad_input(
+            "ledgerEntryId",
+            "this contact is a consultation among staff; it opens no case",
+        ));
+    }
     if entry.booking_id.is_some() {
         return Err(AppError::bad_input(
             "ledgerEntryId",

@@ -67,6 +67,7 @@ pub async fn set_plan(
     case_id: Uuid,
     milestones: Vec<MilestoneInput>,
 ) -> AppResult<Vec<case_milestones::Model>> {
+    crate::cases::service::signed_in(viewer)?;
     if milestones.is_empty() || milestones.len() > MAX_MILESTONES {
         return Err(AppError::bad_input(
             "milestones",
@@ -100,9 +101,17 @@ pub async fn set_plan(
     let mut tx = Tx::begin(state).await?;
     lock_case(&*tx, &case, now).await?;
     let existing = of_case(&*tx, case_id).await?;
-    if existing.iter().any(|m| m.acknowledged_at.is_some()) {
+    // A plan with a record (acknowledged, done, reported, flagged or past a due day) is
+    // followed, never replaced: replacing it would erase what the assessment reads.
+    if existing.iter().any(|m| {
+        m.acknowledged_at.is_some()
+            || m.done_at.is_some()
+            || m.reported_at.is_some()
+            || m.overdue_flagged
+            || m.due_on < today
+    }) {
         return Err(AppError::Conflict(
-            "the applicant has acknowledged this plan; record progress instead".into(),
+            "this plan has a record already (acknowledged, done, reported or due); record progress instead".into(),
         ));
     }
     case_milestones::Entity::delete_many()
@@ -321,7 +330,21 @@ pub fn report_overdue(milestone: &case_milestones::Model, today: chrono::NaiveDa
 /// and not done (a step and an event to the agent and the applicant).
 pub async fn flag_overdue(state: &AppState, now: DateTime<Utc>) -> AppResult<u64> {
     let today = crate::clock::local_date(now);
+    let open: Vec<&str> = crate::cases::model::CaseStatus::ALL
+        .iter()
+        .filter(|s| s.is_open())
+        .map(|s| s.as_str())
+        .collect();
     let due = case_milestones::Entity::find()
+        .filter(
+            case_milestones::Column::CaseId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(cases::Column::Id)
+                    .from(cases::Entity)
+                    .and_where(cases::Column::Status.is_in(open))
+                    .to_owned(),
+            ),
+        )
         .filter(case_milestones::Column::DoneAt.is_null())
         .filter(case_milestones::Column::OverdueFlagged.eq(false))
         .filter(case_milestones::Column::DueOn.lt(today))
@@ -334,6 +357,13 @@ pub async fn flag_overdue(state: &AppState, now: DateTime<Utc>) -> AppResult<u64
             continue;
         }
         let mut tx = Tx::begin(state).await?;
+        // The case row first (lock order): a case closed or transferred meanwhile is left for
+        // the next run.
+        match lock_case(&*tx, &case, now).await {
+            Ok(()) => {}
+            Err(AppError::Conflict(_)) => continue,
+            Err(other) => return Err(other),
+        }
         let changed = case_milestones::Entity::update_many()
             .col_expr(case_milestones::Column::OverdueFlagged, Expr::value(true))
             .filter(case_milestones::Column::Id.eq(milestone.id))
