@@ -87,6 +87,8 @@ struct Fixture {
     slot: String,
     case: String,
     help_booking: String,
+    milestone: String,
+    consultation: String,
 }
 
 enum Access {
@@ -183,12 +185,12 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("deliverCase", Access::Guarded, "mutation($id: ID!) { deliverCase(id: $id, input: {method: IN_PERSON, receiverName: \"x\", idChecked: true}) { id } }".into(), json!({"id": f.case})),
         ("archiveCase", Access::Guarded, "mutation($id: ID!) { archiveCase(id: $id) { id } }".into(), json!({"id": f.case})),
         ("setCasePlan", Access::Guarded, "mutation($id: ID!) { setCasePlan(caseId: $id, milestones: [{title: \"x\", workingDays: 1}]) { id } }".into(), json!({"id": f.case})),
-        ("acknowledgeMilestone", Access::Guarded, "mutation($id: ID!) { acknowledgeMilestone(milestoneId: $id) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
-        ("recordMilestoneProgress", Access::Guarded, "mutation($id: ID!) { recordMilestoneProgress(milestoneId: $id, note: \"x\") { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
-        ("reportMilestoneToCounty", Access::Guarded, "mutation($id: ID!) { reportMilestoneToCounty(milestoneId: $id) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("acknowledgeMilestone", Access::Guarded, "mutation($id: ID!) { acknowledgeMilestone(milestoneId: $id) { id } }".into(), json!({"id": f.milestone})),
+        ("recordMilestoneProgress", Access::Guarded, "mutation($id: ID!) { recordMilestoneProgress(milestoneId: $id, note: \"x\") { id } }".into(), json!({"id": f.milestone})),
+        ("reportMilestoneToCounty", Access::Guarded, "mutation($id: ID!) { reportMilestoneToCounty(milestoneId: $id) { id } }".into(), json!({"id": f.milestone})),
         ("openConsultation", Access::Guarded, "mutation($id: ID) { openConsultation(caseId: $id, question: \"x\") { id } }".into(), json!({"id": f.case})),
-        ("replyToConsultation", Access::Guarded, "mutation($id: ID!) { replyToConsultation(id: $id, body: \"x\") { at } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
-        ("closeConsultation", Access::Guarded, "mutation($id: ID!) { closeConsultation(id: $id) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("replyToConsultation", Access::Guarded, "mutation($id: ID!) { replyToConsultation(id: $id, body: \"x\") { at } }".into(), json!({"id": f.consultation})),
+        ("closeConsultation", Access::Guarded, "mutation($id: ID!) { closeConsultation(id: $id) { id } }".into(), json!({"id": f.consultation})),
         ("terminateCase", Access::Guarded, "mutation($id: ID!) { terminateCase(id: $id, reason: NOT_COMPLETABLE, note: \"x\") { id } }".into(), json!({"id": f.case})),
     ]
 }
@@ -297,9 +299,32 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
         )
         .await,
     );
+    // The case accepted, with a plan and a consultation about it (real ids for their rows).
+    expect_data(
+        &app.as_(
+            &desk,
+            "mutation($id: ID!) { acceptCase(id: $id) { id } }",
+            json!({"id": case}),
+        )
+        .await,
+    );
+    let milestone = expect_data(&app.as_(&desk, "mutation($id: ID!) { setCasePlan(caseId: $id, milestones: [{title: \"节点\", workingDays: 3}]) { id } }", json!({"id": case})).await)["setCasePlan"][0]["id"].as_str().unwrap().to_string();
+    let consultation = expect_data(
+        &app.as_(
+            &desk,
+            "mutation($id: ID!) { openConsultation(caseId: $id, question: \"问\") { id } }",
+            json!({"id": case}),
+        )
+        .await,
+    )["openConsultation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     Fixture {
         case,
         help_booking,
+        milestone,
+        consultation,
         ticket,
         slot: slots["availableSlots"][1]["id"]
             .as_str()
