@@ -1717,3 +1717,61 @@ async fn racing_transfers_answers_and_signatures_leave_one_outcome_each() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sender_withdraws_a_transfer_never_answered_and_may_send_again() {
+    let flow = accepted_booking("HELP").await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    flow.on(&flow.agent, "acceptCase", &id).await;
+    let village = app
+        .staff_session("cn.silent", Role::VillageAgent, CHENGNEI)
+        .await;
+    let transfer = "mutation($id: ID!, $u: ID!) { transferCase(caseId: $id, toUnitId: $u, reason: \"就近办理\") { id } }";
+    let withdraw = "mutation($t: ID!) { withdrawCaseTransfer(transferId: $t, reason: \"村里无人接收\") { status responseNote } }";
+    let u = app.region_id(CHENGNEI).await;
+    let t = expect_data(
+        &app.as_(&flow.agent, transfer, json!({"id": id, "u": u}))
+            .await,
+    )["transferCase"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    expect_error(
+        &app.as_(&village, withdraw, json!({"t": t})).await,
+        "FORBIDDEN",
+    );
+    expect_error(
+        &app.as_(&flow.resident, withdraw, json!({"t": t})).await,
+        "FORBIDDEN",
+    );
+    let stranger = app.login_resident("withdraw-stranger").await;
+    expect_error(
+        &app.as_(&stranger, withdraw, json!({"t": t})).await,
+        "NOT_FOUND",
+    );
+    let withdrawn = expect_data(&app.as_(&flow.agent, withdraw, json!({"t": t})).await);
+    assert_eq!(withdrawn["withdrawCaseTransfer"]["status"], "WITHDRAWN");
+    expect_error(
+        &app.as_(&flow.agent, withdraw, json!({"t": t})).await,
+        "INVALID_TRANSITION",
+    );
+    expect_error(
+        &app.as_(
+            &village,
+            "mutation($t: ID!) { respondToCaseTransfer(transferId: $t, accept: true) { status } }",
+            json!({"t": t}),
+        )
+        .await,
+        "INVALID_TRANSITION",
+    );
+    let waiting = expect_data(
+        &app.as_(&village, "{ caseTransfersWaiting { id } }", json!({}))
+            .await,
+    );
+    assert_eq!(waiting["caseTransfersWaiting"], json!([]));
+    expect_data(
+        &app.as_(&flow.agent, transfer, json!({"id": id, "u": u}))
+            .await,
+    );
+}

@@ -181,6 +181,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("transferCase", Access::Guarded, "mutation($id: ID!, $u: ID!) { transferCase(caseId: $id, toUnitId: $u, reason: \"x\") { id } }".into(), json!({"id": f.case, "u": f.chengnei})),
         ("escalateCase", Access::Guarded, "mutation($id: ID!, $u: ID!) { escalateCase(caseId: $id, toUnitId: $u, reason: \"x\") { id } }".into(), json!({"id": f.case, "u": f.longgang})),
         ("respondToCaseTransfer", Access::Guarded, "mutation($id: ID!) { respondToCaseTransfer(transferId: $id, accept: true) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("withdrawCaseTransfer", Access::Guarded, "mutation($id: ID!) { withdrawCaseTransfer(transferId: $id, reason: \"x\") { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
         ("completeCase", Access::Guarded, "mutation($id: ID!) { completeCase(id: $id, outcome: []) { id } }".into(), json!({"id": f.case})),
         ("deliverCase", Access::Guarded, "mutation($id: ID!) { deliverCase(id: $id, input: {method: IN_PERSON, receiverName: \"x\", idChecked: true}) { id } }".into(), json!({"id": f.case})),
         ("archiveCase", Access::Guarded, "mutation($id: ID!) { archiveCase(id: $id) { id } }".into(), json!({"id": f.case})),

@@ -421,6 +421,7 @@ pub fn event_kind(name: &'static str) -> &'static str {
         "transfer_requested" => "case.transfer_requested",
         "transfer_accepted" => "case.transfer_accepted",
         "transfer_refused" => "case.transfer_refused",
+        "transfer_withdrawn" => "case.transfer_withdrawn",
         "completed" => "case.completed",
         "delivered" => "case.delivered",
         "archived" => "case.archived",

@@ -331,3 +331,74 @@ pub async fn waiting_for(
         .all(&state.db)
         .await?)
 }
+
+/// The sending unit's staff withdraw a transfer still waiting for an answer (the receiving
+/// unit never answered, or the case is better kept): the case stays with them.
+pub async fn withdraw(
+    state: &AppState,
+    viewer: &Viewer,
+    transfer_id: Uuid,
+    reason: &str,
+) -> AppResult<case_transfers::Model> {
+    crate::cases::service::signed_in(viewer)?;
+    let transfer = case_transfers::Entity::find_by_id(transfer_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("transfer"))?;
+    let (case, acting) = case_for(state, viewer, transfer.case_id)
+        .await
+        .map_err(crate::error::hidden_as_not_found("transfer"))?;
+    let reason = note(reason, "reason")?;
+    if !matches!(acting.role()?, CaseRole::HandlingAgent | CaseRole::Admin)
+        || case.unit_id != transfer.from_unit
+    {
+        return Err(AppError::Forbidden(
+            "the sending unit's staff withdraw a transfer".into(),
+        ));
+    }
+    if transfer.status != TransferStatus::Pending.as_str() {
+        return Err(AppError::InvalidTransition(format!(
+            "the transfer is {} already",
+            transfer.status.to_uppercase()
+        )));
+    }
+    let now = state.clock.now();
+    let mut tx = Tx::begin(state).await?;
+    crate::cases::service::lock_case(&*tx, &case, now).await?;
+    let withdrawn = case_transfers::Entity::update_many()
+        .col_expr(
+            case_transfers::Column::Status,
+            Expr::value(TransferStatus::Withdrawn.as_str()),
+        )
+        .col_expr(case_transfers::Column::RespondedAt, Expr::value(Some(now)))
+        .col_expr(
+            case_transfers::Column::ResponseNote,
+            Expr::value(Some(reason.clone())),
+        )
+        .filter(case_transfers::Column::Id.eq(transfer_id))
+        .filter(case_transfers::Column::Status.eq(TransferStatus::Pending.as_str()))
+        .exec(&*tx)
+        .await?;
+    if withdrawn.rows_affected == 0 {
+        return Err(AppError::Conflict(
+            "the receiving unit answered first".into(),
+        ));
+    }
+    trail(
+        &mut tx,
+        viewer,
+        &case,
+        "transfer_withdrawn",
+        Some("转办/上报已撤回，原单位继续办理".into()),
+        json!({"transfer": transfer_id, "reason": reason, "late": now > transfer.respond_by}),
+        &[transfer.to_unit],
+        acting.person,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    case_transfers::Entity::find_by_id(transfer_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("transfer"))
+}

@@ -249,6 +249,19 @@ impl ProxyMutation {
         ))
     }
 
+    /// The sending unit's staff: withdraws a transfer or escalation still waiting for an answer.
+    async fn withdraw_case_transfer(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The transfer or escalation.")] transfer_id: ID,
+        #[graphql(desc = "Why, 1–1000 characters.")] reason: String,
+    ) -> GqlResult<CaseTransfer> {
+        let id = parse_id(&transfer_id, "transferId")?;
+        Ok(CaseTransfer(
+            transfers::withdraw(ctx.state(), ctx.viewer(), id, &reason).await?,
+        ))
+    }
+
     /// 办结: records the outcome documents (a proxy case needs at least one).
     async fn complete_case(
         &self,
