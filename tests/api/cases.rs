@@ -1775,3 +1775,65 @@ async fn the_sender_withdraws_a_transfer_never_answered_and_may_send_again() {
             .await,
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_material_still_held_days_after_the_case_ended_is_flagged_whatever_moved_since() {
+    let flow = accepted_booking("PROXY").await;
+    let app = &flow.desk.app;
+    let (id, _) = entrusted(&flow).await;
+    let receive = "mutation($id: ID!, $i: MaterialInput!) { receiveCaseMaterial(caseId: $id, input: $i) { id } }";
+    let mut ids = Vec::new();
+    for name in ["营业执照正本", "法人身份证原件"] {
+        let made = expect_data(
+            &app.as_(
+                &flow.agent,
+                receive,
+                json!({"id": id, "i": {"name": name, "original": true, "mustReturn": true}}),
+            )
+            .await,
+        );
+        ids.push(
+            made["receiveCaseMaterial"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    flow.act(
+        &flow.agent,
+        "confirmCaseMaterialsReceived",
+        "caseId: $id",
+        "$id: ID!",
+        json!({"id": id}),
+    )
+    .await;
+    flow.on(&flow.agent, "startCaseProgress", &id).await;
+    flow.act(
+        &flow.agent,
+        "completeCase",
+        "id: $id, outcome: $o",
+        "$id: ID!, $o: [OutcomeInput!]!",
+        json!({"id": id, "o": [{"kind": "CERTIFICATE", "name": "许可证", "number": "X1"}]}),
+    )
+    .await;
+    let flags = "query($id: ID!) { case(id: $id) { materials { name flag } } }";
+    let now = expect_data(&app.as_(&flow.agent, flags, json!({"id": id})).await);
+    assert!(
+        now["case"]["materials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["flag"].is_null()),
+        "{now}"
+    );
+    app.clock.set(app.clock.now() + chrono::Duration::days(6));
+    let agent = app
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    // One goes back late; the other is still held: it is flagged, the later move changes nothing.
+    expect_data(&app.as_(&agent, "mutation($m: ID!) { moveCaseMaterial(materialId: $m, input: {to: APPLICANT}) { status } }", json!({"m": ids[0]})).await);
+    let later = expect_data(&app.as_(&agent, flags, json!({"id": id})).await);
+    let materials = later["case"]["materials"].as_array().unwrap();
+    assert_eq!(materials[0]["flag"], Value::Null, "{later}");
+    assert_eq!(materials[1]["flag"], "NOT_HANDED_ON", "{later}");
+}

@@ -380,6 +380,25 @@ pub async fn custody_of(
         .await?)
 }
 
+/// When the case ended (its completion, or its close, refusal or termination); None while it
+/// is open. Materials still held are judged from then.
+pub async fn ended_at(
+    conn: &impl ConnectionTrait,
+    case: &cases::Model,
+    status: CaseStatus,
+) -> AppResult<Option<DateTime<Utc>>> {
+    if status.is_open() {
+        return Ok(None);
+    }
+    let completed = entity::case_steps::Entity::find()
+        .filter(entity::case_steps::Column::CaseId.eq(case.id))
+        .filter(entity::case_steps::Column::Action.eq("completed"))
+        .one(conn)
+        .await?
+        .map(|step| step.at);
+    Ok(completed.or(case.closed_at))
+}
+
 /// Why a material is flagged, if it is: lost, or still held `idle_days` after its case ended.
 pub fn flag(
     material: &case_materials::Model,

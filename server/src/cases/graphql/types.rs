@@ -187,18 +187,13 @@ impl Case {
         let idle = ctx.state().settings.cases.material_idle_days;
         let now = ctx.state().clock.now();
         let status = parsed::<CaseStatus>(&self.0.case.status)?;
+        let ended_at = materials::ended_at(&ctx.state().db, &self.0.case, status).await?;
         Ok(
             materials::of_case(ctx.state(), ctx.viewer(), self.0.case.id)
                 .await?
                 .into_iter()
                 .map(|m| Material {
-                    flag: materials::flag(
-                        &m,
-                        status,
-                        self.0.case.closed_at.or(Some(self.0.case.updated_at)),
-                        now,
-                        idle,
-                    ),
+                    flag: materials::flag(&m, status, ended_at, now, idle),
                     row: m,
                     staff: self.0.staff_reader,
                 })
