@@ -1,12 +1,17 @@
-//! Batch loading for the API's nested fields: a list of bookings asks for its slots, points and
-//! items (and the case opened from each) in one query per kind, not one per booking. One
+//! Batch loading for the API's nested fields: a list of bookings reads its slots, points and
+//! items in one joined statement and the cases opened from them in another, not one query per
+//! booking (a waitlist reads its slots by id). One
 //! `DataLoader` without a cache serves the schema: it only gathers the loads that are waiting
 //! at the same moment, so it never answers from stale rows. A leaf: it reads entities only.
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{cases, items, service_points, slots};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use entity::{bookings, cases, items, service_points, slots};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IdenStatic,
+    Iterable, QueryFilter, QuerySelect,
+    sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement},
+};
 use uuid::Uuid;
 
 use crate::error::AppError;
@@ -30,12 +35,19 @@ pub fn loaders(db: DatabaseConnection) -> Loaders {
 /// A slot by id.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct SlotId(pub Uuid);
-/// A service point by id.
+/// What a booking refers to (its slot, point and item), by the booking's id: one joined
+/// statement for a whole list.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub struct PointId(pub Uuid);
-/// A catalogue item by id.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub struct ItemId(pub Uuid);
+pub struct BookingRefs(pub Uuid);
+
+/// A booking's slot, point and item.
+#[derive(Clone, Debug)]
+pub struct Refs {
+    pub slot: slots::Model,
+    pub point: service_points::Model,
+    pub item: items::Model,
+}
+
 /// The case opened from a booking, by the booking's id.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct CaseOfBooking(pub Uuid);
@@ -76,8 +88,69 @@ macro_rules! by_id {
 }
 
 by_id!(SlotId, slots);
-by_id!(PointId, service_points);
-by_id!(ItemId, items);
+
+/// Selects every column of `E` as `<prefix><column>` (read back with
+/// `FromQueryResult::from_query_result(row, prefix)`).
+fn prefixed<E: EntityTrait>(query: &mut SelectStatement, prefix: &str) {
+    for column in E::Column::iter() {
+        query.expr_as(
+            Expr::col((E::default(), column)),
+            Alias::new(format!("{prefix}{}", column.as_str())),
+        );
+    }
+}
+
+impl Loader<BookingRefs> for Rows {
+    type Value = Refs;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[BookingRefs]) -> Result<HashMap<BookingRefs, Refs>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut query = Query::select();
+        query.expr_as(
+            Expr::col((bookings::Entity, bookings::Column::Id)),
+            Alias::new("b_id"),
+        );
+        prefixed::<slots::Entity>(&mut query, "s_");
+        prefixed::<service_points::Entity>(&mut query, "p_");
+        prefixed::<items::Entity>(&mut query, "i_");
+        query
+            .from(bookings::Entity)
+            .inner_join(
+                slots::Entity,
+                Expr::col((slots::Entity, slots::Column::Id))
+                    .equals((bookings::Entity, bookings::Column::SlotId)),
+            )
+            .inner_join(
+                service_points::Entity,
+                Expr::col((service_points::Entity, service_points::Column::Id))
+                    .equals((bookings::Entity, bookings::Column::ServicePointId)),
+            )
+            .inner_join(
+                items::Entity,
+                Expr::col((items::Entity, items::Column::Id))
+                    .equals((bookings::Entity, bookings::Column::ItemId)),
+            )
+            .and_where(Expr::col((bookings::Entity, bookings::Column::Id)).is_in(ids));
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all_raw(backend.build(&query))
+            .await
+            .map_err(failed)?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let id: Uuid = row.try_get("", "b_id").map_err(failed)?;
+            let refs = Refs {
+                slot: slots::Model::from_query_result(&row, "s_").map_err(failed)?,
+                point: service_points::Model::from_query_result(&row, "p_").map_err(failed)?,
+                item: items::Model::from_query_result(&row, "i_").map_err(failed)?,
+            };
+            out.insert(BookingRefs(id), refs);
+        }
+        Ok(out)
+    }
+}
 
 impl Loader<CaseOfBooking> for Rows {
     type Value = Uuid;

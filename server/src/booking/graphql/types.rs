@@ -17,7 +17,7 @@ use crate::{
     error::AppError,
     graphql::{
         context::{ContextExt, GqlResult, parse_id},
-        loaders::{CaseOfBooking, ItemId, PointId, SlotId},
+        loaders::{BookingRefs, CaseOfBooking, Refs, SlotId},
     },
 };
 
@@ -56,6 +56,19 @@ impl Slot {
 /// An appointment (预约).
 pub struct Booking(pub bookings::Model);
 
+impl Booking {
+    /// The booking's slot, point and item, loaded with the other bookings of the answer in one
+    /// joined statement.
+    async fn refs(&self, ctx: &Context<'_>) -> GqlResult<Refs> {
+        Ok(ctx
+            .loaders()?
+            .load_one(BookingRefs(self.0.id))
+            .await
+            .map_err(AppError::from)?
+            .ok_or(AppError::NotFound("booking"))?)
+    }
+}
+
 /// An appointment (预约).
 #[Object]
 impl Booking {
@@ -77,34 +90,18 @@ impl Booking {
     }
     /// The booked slot (the new one after a move).
     async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Slot> {
-        let slot = ctx
-            .loaders()?
-            .load_one(SlotId(self.0.slot_id))
-            .await
-            .map_err(AppError::from)?;
-        Ok(Slot(slot.ok_or(AppError::NotFound("slot"))?))
+        Ok(Slot(self.refs(ctx).await?.slot))
     }
     /// The service point where it is booked.
     async fn service_point(&self, ctx: &Context<'_>) -> GqlResult<ServicePoint> {
-        let point = ctx
-            .loaders()?
-            .load_one(PointId(self.0.service_point_id))
-            .await
-            .map_err(AppError::from)?
-            .ok_or(AppError::NotFound("service point"))?;
         Ok(ServicePoint {
-            model: point,
+            model: self.refs(ctx).await?.point,
             distance_km: None,
         })
     }
     /// The catalogue item (事项) it is for.
     async fn item(&self, ctx: &Context<'_>) -> GqlResult<Item> {
-        let item = ctx
-            .loaders()?
-            .load_one(ItemId(self.0.item_id))
-            .await
-            .map_err(AppError::from)?;
-        Ok(Item(item.ok_or(AppError::NotFound("item"))?))
+        Ok(Item(self.refs(ctx).await?.item))
     }
     /// For an enterprise applicant: its name.
     async fn enterprise_name(&self) -> Option<&str> {
