@@ -1837,3 +1837,78 @@ async fn a_material_still_held_days_after_the_case_ended_is_flagged_whatever_mov
     assert_eq!(materials[0]["flag"], Value::Null, "{later}");
     assert_eq!(materials[1]["flag"], "NOT_HANDED_ON", "{later}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_countys_staff_see_no_case_and_each_county_numbers_its_own() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let flow = accepted_booking("PROXY").await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    flow.on(&flow.agent, "acceptCase", &id).await;
+    bangban_server::directory::seed::load_county(
+        &app.state.db,
+        app.clock.now(),
+        &bangban_server::directory::seed::SECOND_COUNTY,
+        false,
+    )
+    .await
+    .map_err(|e| e.message())
+    .unwrap();
+    let before = flow.snapshot().await;
+    for (name, role) in [
+        ("b.cases.admin", Role::CountyAdmin),
+        ("b.cases.agent", Role::CountyAgent),
+        ("b.cases.auditor", Role::Auditor),
+    ] {
+        let outsider = app.staff_session(name, role, "140522").await;
+        for query in [
+            "query($id: ID!) { case(id: $id) { id } }",
+            "query($id: ID!) { entrustmentLink(caseId: $id) { path } }",
+            "mutation($id: ID!) { terminateCase(id: $id, reason: NOT_COMPLETABLE, note: \"x\") { id } }",
+            "mutation($id: ID!) { stopCaseClock(id: $id, note: \"x\") { id } }",
+        ] {
+            expect_error(
+                &app.as_(&outsider, query, json!({"id": id})).await,
+                "NOT_FOUND",
+            );
+        }
+        let listed = expect_data(
+            &app.as_(
+                &outsider,
+                "{ cases { cases { id } } consultations { id } }",
+                json!({}),
+            )
+            .await,
+        );
+        assert_eq!(listed["cases"]["cases"], json!([]), "{name}");
+        assert_eq!(listed["consultations"], json!([]), "{name}");
+    }
+    assert_eq!(before, flow.snapshot().await, "the refusals wrote nothing");
+
+    // Numbers are per county: the second county's first case of the year is its 000001.
+    let county = |code: &'static str| async move {
+        entity::regions::Entity::find()
+            .filter(entity::regions::Column::Code.eq(code))
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let year = chrono::Datelike::year(&bangban_server::clock::local_date(app.clock.now()));
+    let b =
+        bangban_server::cases::opening::next_number(&app.state.db, &county("140522").await, year)
+            .await
+            .map_err(|e| e.message())
+            .unwrap();
+    assert_eq!(b, format!("140522-{year}-000001"));
+    let a =
+        bangban_server::cases::opening::next_number(&app.state.db, &county("140521").await, year)
+            .await
+            .map_err(|e| e.message())
+            .unwrap();
+    assert_eq!(
+        a,
+        format!("140521-{year}-000002"),
+        "after the case opened above"
+    );
+}
