@@ -710,9 +710,31 @@ async fn a_proxy_case_runs_through_entrustment_custody_transfers_and_ems_to_the_
     assert_eq!(licence_rows.as_array().unwrap().len(), 2);
     assert_eq!(licence_rows[1]["holder"], "APPLICANT");
     assert!(licence_rows[0]["until"].is_string());
-    let applicant_view = expect_data(&app.as_(&flow.resident, "query($id: ID!) { case(id: $id) { agentId transfers { id } trail { action } materials { location custody { holder } } } }", json!({"id": id})).await);
+    let held = expect_data(
+        &app.as_(
+            &flow.agent,
+            "query($id: ID!) { case(id: $id) { holdings { unitId from until } } }",
+            json!({"id": id}),
+        )
+        .await,
+    );
+    let holdings = held["case"]["holdings"].as_array().unwrap();
+    let units: Vec<&str> = holdings
+        .iter()
+        .map(|h| h["unitId"].as_str().unwrap())
+        .collect();
+    let longgang = app.region_id(LONGGANG).await;
+    let chengnei = app.region_id(CHENGNEI).await;
+    assert_eq!(
+        units,
+        [longgang.as_str(), chengnei.as_str(), longgang.as_str()],
+        "township, village, township again"
+    );
+    assert!(holdings[..2].iter().all(|h| h["until"].is_string()) && holdings[2]["until"].is_null());
+    let applicant_view = expect_data(&app.as_(&flow.resident, "query($id: ID!) { case(id: $id) { agentId transfers { id } holdings { unitId } trail { action } materials { location custody { holder } } } }", json!({"id": id})).await);
     assert!(applicant_view["case"]["agentId"].is_null());
     assert_eq!(applicant_view["case"]["transfers"], json!([]));
+    assert_eq!(applicant_view["case"]["holdings"], json!([]));
     assert_eq!(applicant_view["case"]["materials"][0]["custody"], json!([]));
 }
 

@@ -208,6 +208,26 @@ impl Case {
         let rows = crate::cases::plans::of_case(&ctx.state().db, self.0.case.id).await?;
         Ok(crate::cases::graphql::plans::milestones(ctx, rows))
     }
+    /// Staff: which unit held the case, from when to when, oldest first.
+    async fn holdings(&self, ctx: &Context<'_>) -> GqlResult<Vec<Holding>> {
+        if !self.0.staff_reader {
+            return Ok(Vec::new());
+        }
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        Ok(entity::case_holdings::Entity::find()
+            .filter(entity::case_holdings::Column::CaseId.eq(self.0.case.id))
+            .order_by_asc(entity::case_holdings::Column::FromAt)
+            .all(&ctx.state().db)
+            .await
+            .map_err(crate::error::AppError::from)?
+            .into_iter()
+            .map(|h| Holding {
+                unit_id: ID(h.unit_id.to_string()),
+                from: h.from_at,
+                until: h.until_at,
+            })
+            .collect())
+    }
     /// Staff: the transfers and escalations, oldest first.
     async fn transfers(&self, ctx: &Context<'_>) -> GqlResult<Vec<CaseTransfer>> {
         if !self.0.staff_reader {
@@ -219,6 +239,17 @@ impl Case {
             .map(CaseTransfer)
             .collect())
     }
+}
+
+/// A unit's holding of a case.
+#[derive(SimpleObject)]
+pub struct Holding {
+    /// The unit (region) that held the case.
+    pub unit_id: ID,
+    /// Held from.
+    pub from: DateTime<Utc>,
+    /// Held until (null: holds it now).
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// An outcome document (证照, 批准文件).
