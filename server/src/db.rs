@@ -119,3 +119,42 @@ pub fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
 }
+
+/// The opaque cursor of a list ordered by (instant, id) — the ledger, the case lists:
+/// `<microseconds>_<uuid>`, exact on both databases (they store microseconds).
+pub fn page_cursor(at: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> String {
+    format!("{}_{id}", at.timestamp_micros())
+}
+
+/// A cursor back into its (instant, id); BAD_USER_INPUT `after` when it is not one.
+pub fn parse_page_cursor(
+    cursor: &str,
+) -> crate::error::AppResult<(chrono::DateTime<chrono::Utc>, uuid::Uuid)> {
+    let bad = || crate::error::AppError::bad_input("after", "not a cursor from a previous page");
+    let (micros, id) = cursor.split_once('_').ok_or_else(bad)?;
+    let at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    Ok((at, uuid::Uuid::parse_str(id).map_err(|_| bad())?))
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_and_anything_else_is_refused() {
+        let at = chrono::DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
+        let id = uuid::Uuid::now_v7();
+        assert_eq!(parse_page_cursor(&page_cursor(at, id)).unwrap(), (at, id));
+        for bad in ["", "123", "x_y", "123_not-a-uuid", &format!("abc_{id}")] {
+            assert_eq!(
+                parse_page_cursor(bad).unwrap_err().code(),
+                "BAD_USER_INPUT",
+                "{bad}"
+            );
+        }
+    }
+}

@@ -35,21 +35,6 @@ pub struct LedgerPage {
     pub next: Option<String>,
 }
 
-fn cursor_of(entry: &ledger_entries::Model) -> String {
-    format!("{}_{}", entry.occurred_at.timestamp_micros(), entry.id)
-}
-
-fn parse_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
-    let bad = || AppError::bad_input("after", "not a cursor from a previous page");
-    let (micros, id) = cursor.split_once('_').ok_or_else(bad)?;
-    let at = micros
-        .parse::<i64>()
-        .ok()
-        .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(bad)?;
-    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
-}
-
 pub const OUTCOMES: [&str; 11] = [
     "booked",
     "accepted",
@@ -183,7 +168,7 @@ pub async fn page(
         query = query.filter(ledger_entries::Column::Backfilled.eq(backfilled));
     }
     if let Some(after) = after {
-        let (at, id) = parse_cursor(after)?;
+        let (at, id) = crate::db::parse_page_cursor(after)?;
         query = query.filter(
             sea_orm::Condition::any()
                 .add(ledger_entries::Column::OccurredAt.gt(at))
@@ -200,7 +185,9 @@ pub async fn page(
     let more = entries.len() as u64 > first;
     entries.truncate(usize::try_from(first).unwrap_or(usize::MAX));
     let next = if more {
-        entries.last().map(cursor_of)
+        entries
+            .last()
+            .map(|e| crate::db::page_cursor(e.occurred_at, e.id))
     } else {
         None
     };

@@ -54,21 +54,6 @@ pub struct CaseFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-fn cursor_of(case: &cases::Model) -> String {
-    format!("{}_{}", case.created_at.timestamp_micros(), case.id)
-}
-
-fn parse_cursor(cursor: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
-    let bad = || AppError::bad_input("after", "not a cursor from a previous page");
-    let (micros, id) = cursor.split_once('_').ok_or_else(bad)?;
-    let at = micros
-        .parse::<i64>()
-        .ok()
-        .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(bad)?;
-    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
-}
-
 fn page_size(first: i32) -> AppResult<u64> {
     match u64::try_from(first) {
         Ok(n @ 1..=100) => Ok(n),
@@ -89,7 +74,7 @@ async fn page(
         .order_by_desc(cases::Column::CreatedAt)
         .order_by_desc(cases::Column::Id);
     if let Some(after) = after {
-        let (at, id) = parse_cursor(after)?;
+        let (at, id) = crate::db::parse_page_cursor(after)?;
         query = query.filter(
             Condition::any().add(cases::Column::CreatedAt.lt(at)).add(
                 Condition::all()
@@ -102,7 +87,8 @@ async fn page(
     let more = rows.len() as u64 > first;
     rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
     let next = if more {
-        rows.last().map(cursor_of)
+        rows.last()
+            .map(|c| crate::db::page_cursor(c.created_at, c.id))
     } else {
         None
     };

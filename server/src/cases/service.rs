@@ -185,6 +185,8 @@ pub struct Step {
     pub internal_note: Option<String>,
     /// What the step records (reference numbers, services, checks): staff only.
     pub details: Value,
+    /// Units whose agents also hear of the step (a transfer's other side).
+    pub also_units: Vec<Uuid>,
 }
 
 /// One move of the state machine: the action, what else the case row gets, and its step.
@@ -337,7 +339,7 @@ pub async fn record(
     }
     .insert(&**tx)
     .await?;
-    let audience = audience(&**tx, case, &[]).await?;
+    let audience = audience(&**tx, case, &step.also_units).await?;
     emit(tx, case, name, &status, audience);
     tx.audit(crate::audit::Pending::action(
         now,

@@ -16,7 +16,9 @@ use crate::{
     auth::{Role, Viewer},
     cases::{
         model::{CaseRole, TransferDirection, TransferStatus},
-        service::{audience, case_for, emit, hold, load_case, note, optional_note, status_of},
+        service::{
+            Acting, Step, case_for, hold, load_case, note, optional_note, record, status_of,
+        },
     },
     directory::{jurisdiction::Jurisdiction, regions::region},
     error::{AppError, AppResult},
@@ -86,18 +88,7 @@ pub async fn request(
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
     // The case row first (lock order); one transfer pending at a time.
-    let locked = cases::Entity::update_many()
-        .col_expr(cases::Column::UpdatedAt, Expr::value(now))
-        .filter(cases::Column::Id.eq(case_id))
-        .filter(cases::Column::Status.eq(case.status.as_str()))
-        .filter(cases::Column::UnitId.eq(case.unit_id))
-        .exec(&*tx)
-        .await?;
-    if locked.rows_affected == 0 {
-        return Err(AppError::Conflict(
-            "someone else changed this case first".into(),
-        ));
-    }
+    crate::cases::service::lock_case(&*tx, &case, now).await?;
     let pending = case_transfers::Entity::find()
         .filter(case_transfers::Column::CaseId.eq(case_id))
         .filter(case_transfers::Column::Status.eq(TransferStatus::Pending.as_str()))
@@ -147,34 +138,19 @@ async fn trail(
     person: Uuid,
     now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<()> {
-    entity::case_steps::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        case_id: Set(case.id),
-        at: Set(now),
-        action: Set(name.into()),
-        from_status: Set(None),
-        to_status: Set(None),
-        actor_kind: Set("staff".into()),
-        actor_id: Set(Some(person)),
-        unit_id: Set(Some(case.unit_id)),
-        public_note: Set(public_note),
-        internal_note: Set(None),
-        details: Set(details.to_string()),
-    }
-    .insert(&**tx)
-    .await?;
-    let audience = audience(&**tx, case, also).await?;
-    emit(tx, case, name, &case.status, audience);
-    tx.audit(crate::audit::Pending::action(
-        now,
-        viewer,
-        Some(case.county_id),
-        format!("case.{name}"),
-        "case",
-        case.id,
+    // The transfer's step is a case step like any other, heard by both units' agents.
+    let acting = Acting {
+        role: None,
+        who: None,
+        person,
+    };
+    let step = Step {
+        public_note,
         details,
-    ));
-    Ok(())
+        also_units: also.to_vec(),
+        ..Step::default()
+    };
+    record(tx, viewer, case, &acting, name, None, step, now).await
 }
 
 /// The receiving unit's agent or an administrator over it accepts (the unit now holds the case,
