@@ -1,5 +1,6 @@
 //! The read paths (issue 11): a resident's booking list (15 bookings with slot, point, item and
-//! case) and their case list (a page of 15 cases with item, unit and agent), each beside a
+//! case) and a resident's case list (a page of 20 cases with item, unit, agent and the latest
+//! steps of each), each beside a
 //! signed-in `{ __typename }` on the same server in the same run, with the SQL statements per
 //! request read from the server's own counter (`bangban_db_statements_per_request`).
 use std::time::{Duration, Instant};
@@ -17,13 +18,15 @@ use crate::{
     stats::percentile,
 };
 
-/// Bookings (and cases) of the measured resident.
+/// Bookings of the resident whose booking list is measured.
 pub(crate) const ROWS: usize = 15;
+/// Cases of the resident whose case list is measured: one full page.
+pub(crate) const CASES_PAGE: usize = 20;
 /// Requests in flight at once.
 const CONCURRENCY: usize = 16;
 
 pub(crate) const BOOKINGS: &str = "{ myBookings { id code status slot { id startsAt remaining } servicePoint { id name } item { id businessName } caseId } }";
-pub(crate) const CASES: &str = "{ myCases(first: 20) { cases { id number status itemName unitName agentName dueOn dueFlag } nextCursor } }";
+pub(crate) const CASES: &str = "{ myCases(first: 20) { cases { id number status itemName unitName agentName dueOn dueFlag latestSteps { action at publicNote } } nextCursor } }";
 
 /// One read's figures.
 pub(crate) struct Read {
@@ -151,11 +154,15 @@ async fn reads_on(args: &Args, server: &Server, env: &[(String, String)]) -> any
     graphql(&client, url, Some(&admin), "mutation($input: CreateStaffInput!) { createStaff(input: $input) { id } }",
         json!({"input": {"username": "bench.reads.agent", "displayName": "窗口", "password": STAFF_PASSWORD, "role": "TOWNSHIP_AGENT", "regionId": region, "servicePointId": point}})).await?;
     graphql(&client, url, Some(&admin), "mutation($p: ID!, $input: BookingPolicyInput!) { setBookingPolicy(servicePointId: $p, input: $input) { seatsPerAgent } }",
-        json!({"p": point, "input": {"slotMinutes": 30, "seatsPerAgent": 5, "windowDays": 30, "minNoticeMinutes": 60, "cancelCutoffMinutes": 120, "maxOpenBookings": 20}})).await?;
+        json!({"p": point, "input": {"slotMinutes": 30, "seatsPerAgent": 5, "windowDays": 30, "minNoticeMinutes": 60, "cancelCutoffMinutes": 120, "maxOpenBookings": 30}})).await?;
     let agent = login("bench.reads.agent").await?;
-    let resident = login_all(&client, url, vec!["bench-reads-resident".into()])
-        .await?
-        .remove(0);
+    let mut residents = login_all(
+        &client,
+        url,
+        vec!["bench-reads-bookings".into(), "bench-reads-cases".into()],
+    )
+    .await?;
+    let (resident, cased) = (residents.remove(0), residents.remove(0));
     let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
     let slots = graphql(&client, url, None, "query($p: ID!, $from: NaiveDate!, $to: NaiveDate!) { availableSlots(servicePointId: $p, from: $from, to: $to) { id } }",
         json!({"p": point, "from": today.to_string(), "to": (today + chrono::Duration::days(30)).to_string()})).await?;
@@ -165,48 +172,72 @@ async fn reads_on(args: &Args, server: &Server, env: &[(String, String)]) -> any
         .iter()
         .filter_map(|s| s["id"].as_str().map(String::from))
         .skip(4)
-        .take(ROWS)
+        .take(CASES_PAGE)
         .collect();
-    if slots.len() < ROWS {
+    if slots.len() < CASES_PAGE {
         bail!("only {} bookable slots", slots.len());
     }
-    for (n, slot) in slots.iter().enumerate() {
-        let booked = graphql(&client, url, Some(&resident), "mutation($input: BookAppointmentInput!) { bookAppointment(input: $input) { id } }",
-            json!({"input": {"servicePointId": point, "slotId": slot, "itemId": item, "kind": "HELP", "idempotencyKey": format!("reads-{n}")}})).await?;
-        let booking = booked["bookAppointment"]["id"]
-            .as_str()
-            .context("booking")?
-            .to_string();
-        graphql(
-            &client,
-            url,
-            Some(&agent),
-            "mutation($id: ID!) { acceptBooking(id: $id) { id } }",
-            json!({"id": booking}),
-        )
-        .await?;
-        graphql(
-            &client,
-            url,
-            Some(&agent),
-            "mutation($b: ID!) { openCase(bookingId: $b) { id } }",
-            json!({"b": booking}),
-        )
-        .await?;
+    // One resident with the booking list's bookings, another with a full page of cases; each
+    // booking accepted and opened as a case with a few steps on its trail.
+    for (who, count) in [(&resident, ROWS), (&cased, CASES_PAGE)] {
+        for (n, slot) in slots.iter().take(count).enumerate() {
+            let booked = graphql(&client, url, Some(who), "mutation($input: BookAppointmentInput!) { bookAppointment(input: $input) { id } }",
+                json!({"input": {"servicePointId": point, "slotId": slot, "itemId": item, "kind": "HELP", "idempotencyKey": format!("reads-{n}")}})).await?;
+            let booking = booked["bookAppointment"]["id"]
+                .as_str()
+                .context("booking")?
+                .to_string();
+            graphql(
+                &client,
+                url,
+                Some(&agent),
+                "mutation($id: ID!) { acceptBooking(id: $id) { id } }",
+                json!({"id": booking}),
+            )
+            .await?;
+            let opened = graphql(
+                &client,
+                url,
+                Some(&agent),
+                "mutation($b: ID!) { openCase(bookingId: $b) { id } }",
+                json!({"b": booking}),
+            )
+            .await?;
+            let case = opened["openCase"]["id"].as_str().context("case")?;
+            for step in ["acceptCase", "startCaseService"] {
+                graphql(
+                    &client,
+                    url,
+                    Some(&agent),
+                    &format!("mutation($id: ID!) {{ {step}(id: $id) {{ id }} }}"),
+                    json!({"id": case}),
+                )
+                .await?;
+            }
+        }
     }
-    let check: Value = graphql(&client, url, Some(&resident), CASES, json!({})).await?;
-    if check["myCases"]["cases"].as_array().map(Vec::len) != Some(ROWS) {
-        bail!("expected {ROWS} cases: {check}");
+    let check: Value = graphql(&client, url, Some(&cased), CASES, json!({})).await?;
+    let page = check["myCases"]["cases"].as_array().context("cases")?;
+    if page.len() != CASES_PAGE
+        || page
+            .iter()
+            .any(|c| c["latestSteps"].as_array().is_none_or(Vec::is_empty))
+    {
+        bail!("expected {CASES_PAGE} cases with their latest steps: {check}");
     }
     let requests = args.read_requests;
     eprintln!("reads: {requests} requests of each read, {CONCURRENCY} at a time");
     // Warm the connections and the caches alike for all three.
-    for query in ["{ __typename }", BOOKINGS, CASES] {
-        measure(&client, url, &resident, query, 50).await?;
+    for (who, query) in [
+        (&resident, "{ __typename }"),
+        (&resident, BOOKINGS),
+        (&cased, CASES),
+    ] {
+        measure(&client, url, who, query, 50).await?;
     }
     Ok(Reads {
         baseline: measure(&client, url, &resident, "{ __typename }", requests).await?,
         bookings: measure(&client, url, &resident, BOOKINGS, requests).await?,
-        cases: measure(&client, url, &resident, CASES, requests).await?,
+        cases: measure(&client, url, &cased, CASES, requests).await?,
     })
 }

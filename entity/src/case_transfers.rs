@@ -20,6 +20,8 @@ pub struct Model {
     pub responded_by: Option<Uuid>,
     pub responded_at: Option<DateTimeUtc>,
     pub response_note: Option<String>,
+    /// When the job flagged it still unanswered past `respond_by`.
+    pub overdue_flagged_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

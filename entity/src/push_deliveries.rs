@@ -25,6 +25,8 @@ pub struct Model {
     pub next_attempt_at: Option<DateTimeUtc>,
     /// When a worker claimed it for the current send.
     pub claimed_at: Option<DateTimeUtc>,
+    /// `resident` (`user_id` is a user) or `staff` (`user_id` is a staff account).
+    pub recipient: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

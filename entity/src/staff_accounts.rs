@@ -32,6 +32,10 @@ pub struct Model {
     pub post: Option<String>,
     /// A demo account (the demo county's agents and admin on a development machine).
     pub demo: bool,
+    /// The WeChat user (`users` row of the openid) bound with `bindStaffWechat`: staff pushes
+    /// go to that openid, with that user's consent credits.
+    pub wechat_user_id: Option<Uuid>,
+    pub wechat_bound_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,6 +20,7 @@ mod m20261202_000014_demo_staff;
 mod m20261202_000015_counties;
 mod m20261202_000016_cases;
 mod m20261202_000017_plans_consultations;
+mod m20261202_000018_staff_push;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_counties::Migration),
             Box::new(m20261202_000016_cases::Migration),
             Box::new(m20261202_000017_plans_consultations::Migration),
+            Box::new(m20261202_000018_staff_push::Migration),
         ]
     }
 }

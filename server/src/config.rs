@@ -127,6 +127,30 @@ pub struct TemplateSettings {
     pub long_term: bool,
     /// Keyword → event payload field (`thing1 = "unit"`), or a literal after `=` (`phrase2 = "=已通过"`).
     pub data: std::collections::BTreeMap<String, String>,
+    /// Whom it is sent to among the event's audience: `residents` (the default) or `staff`
+    /// (those who bound WeChat with `bindStaffWechat`). One event kind may have a template for
+    /// each.
+    #[serde(default)]
+    pub recipients: Recipients,
+}
+
+/// Who receives a template's messages.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipients {
+    #[default]
+    Residents,
+    Staff,
+}
+
+impl Recipients {
+    /// The `push_deliveries.recipient` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Residents => "resident",
+            Self::Staff => "staff",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -163,8 +187,15 @@ impl Default for PushSettings {
 }
 
 impl PushSettings {
-    pub fn template_for(&self, event_kind: &str) -> Option<&TemplateSettings> {
-        self.templates.iter().find(|t| t.event_kind == event_kind)
+    /// The template announcing `event_kind` to `recipients`.
+    pub fn template_for(
+        &self,
+        event_kind: &str,
+        recipients: Recipients,
+    ) -> Option<&TemplateSettings> {
+        self.templates
+            .iter()
+            .find(|t| t.event_kind == event_kind && t.recipients == recipients)
     }
     pub fn template(&self, template_id: &str) -> Option<&TemplateSettings> {
         self.templates.iter().find(|t| t.template_id == template_id)
@@ -513,6 +544,19 @@ impl Settings {
 
     /// Refuses configurations that must never run: production without WeChat, keys or a data key.
     pub fn validate(&self) -> Result<(), String> {
+        let templates = &self.push.templates;
+        for (index, template) in templates.iter().enumerate() {
+            if templates[..index]
+                .iter()
+                .any(|t| t.event_kind == template.event_kind && t.recipients == template.recipients)
+            {
+                return Err(format!(
+                    "push.templates: two templates announce {} to {}",
+                    template.event_kind,
+                    template.recipients.as_str()
+                ));
+            }
+        }
         if self.is_production() {
             if self.dev_login() {
                 return Err("BANGBAN_ENV=production requires BANGBAN_WECHAT_APPID and BANGBAN_WECHAT_SECRET (dev login is refused in production)".into());
@@ -625,5 +669,41 @@ mod tests {
             ..Settings::default()
         };
         assert!(settings.validate().unwrap_err().contains("dev login"));
+    }
+
+    #[test]
+    fn a_template_names_its_recipients_and_each_kind_has_one_per_recipient() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "bangban.toml",
+                r#"
+                [[push.templates]]
+                event_kind = "case.transfer_requested"
+                template_id = "T-RESIDENT"
+                data = { thing1 = "number" }
+
+                [[push.templates]]
+                event_kind = "case.transfer_requested"
+                template_id = "T-STAFF"
+                recipients = "staff"
+                data = { thing1 = "number" }
+                "#,
+            )?;
+            let settings =
+                Settings::load(Some("bangban.toml".into())).map_err(|e| e.to_string())?;
+            assert!(settings.validate().is_ok());
+            let push = &settings.push;
+            let staff = push.template_for("case.transfer_requested", Recipients::Staff);
+            assert_eq!(staff.map(|t| t.template_id.as_str()), Some("T-STAFF"));
+            let residents = push.template_for("case.transfer_requested", Recipients::Residents);
+            assert_eq!(
+                residents.map(|t| t.template_id.as_str()),
+                Some("T-RESIDENT")
+            );
+            let mut twice = settings.clone();
+            twice.push.templates[1].recipients = Recipients::Residents;
+            assert!(twice.validate().unwrap_err().contains("two templates"));
+            Ok(())
+        });
     }
 }

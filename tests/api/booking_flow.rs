@@ -1045,6 +1045,7 @@ async fn reminders_reach_wechat_as_subscribe_messages_within_the_residents_conse
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+                recipients: Default::default(),
             }];
         })),
         ..Options::default()

@@ -20,16 +20,16 @@ fn q(mutation: &str, args: &str, params: &str) -> String {
     format!("mutation({params}) {{ {mutation}({args}) {{ {CASE_FIELDS} }} }}")
 }
 
-struct Flow {
-    desk: Desk,
-    agent: Session,
-    resident: Session,
-    county: Session,
-    booking: String,
+pub(crate) struct Flow {
+    pub(crate) desk: Desk,
+    pub(crate) agent: Session,
+    pub(crate) resident: Session,
+    pub(crate) county: Session,
+    pub(crate) booking: String,
 }
 
 impl Flow {
-    async fn act(
+    pub(crate) async fn act(
         &self,
         who: &Session,
         mutation: &str,
@@ -62,7 +62,7 @@ impl Flow {
         expect_error(&response, code)
     }
 
-    async fn on(&self, who: &Session, mutation: &str, id: &str) -> Value {
+    pub(crate) async fn on(&self, who: &Session, mutation: &str, id: &str) -> Value {
         self.act(who, mutation, "id: $id", "$id: ID!", json!({"id": id}))
             .await
     }
@@ -91,7 +91,15 @@ impl Flow {
 
 /// A resident's booking of `kind` at 龙港镇's centre, accepted by its agent.
 async fn accepted_booking(kind: &str) -> Flow {
-    let mut desk = desk(1).await;
+    accepted_booking_on(desk(1).await, kind, None).await
+}
+
+/// The same on a desk of the caller's app; with a fake WeChat the resident signs in through it.
+pub(crate) async fn accepted_booking_on(
+    mut desk: Desk,
+    kind: &str,
+    wechat: Option<&crate::fake_wechat::FakeWechat>,
+) -> Flow {
     // A promised item (承诺件), so its clock has working days to count.
     let items = expect_data(
         &desk
@@ -120,7 +128,15 @@ async fn accepted_booking(kind: &str) -> Flow {
         .app
         .login_staff_session("lg.agent0", "initial-password-1")
         .await;
-    let resident = desk.app.login_resident(&format!("case-{kind}")).await;
+    let resident = match wechat {
+        Some(fake) => Session::from_payload(
+            &desk
+                .app
+                .login_with_code(&fake.login_code(&format!("case-{kind}")))
+                .await["data"]["loginWithWechat"],
+        ),
+        None => desk.app.login_resident(&format!("case-{kind}")).await,
+    };
     let (_, slots) = desk.next_day_slots().await;
     let mut input = desk.input(slots[0]["id"].as_str().unwrap(), "case-key");
     input["input"]["kind"] = json!(kind);
@@ -148,7 +164,7 @@ async fn accepted_booking(kind: &str) -> Flow {
     }
 }
 
-async fn open(flow: &Flow) -> Value {
+pub(crate) async fn open(flow: &Flow) -> Value {
     flow.act(
         &flow.agent,
         "openCase",
@@ -159,7 +175,7 @@ async fn open(flow: &Flow) -> Value {
     .await
 }
 
-const TRAIL: &str = "query($id: ID!) { case(id: $id) { trail { action toStatus publicNote internalNote details actorKind } } }";
+pub(crate) const TRAIL: &str = "query($id: ID!) { case(id: $id) { trail { action toStatus publicNote internalNote details actorKind } } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_help_case_runs_from_the_booking_to_closed_and_the_applicant_follows_it() {

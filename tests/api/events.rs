@@ -30,6 +30,7 @@ pub(crate) fn push_template() -> TemplateSettings {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
+        recipients: Default::default(),
     }
 }
 

@@ -6,6 +6,7 @@ mod auth;
 mod booking;
 mod booking_flow;
 mod calendar;
+mod case_staff;
 mod cases;
 mod counties;
 mod data_key;

@@ -31,7 +31,7 @@ async fn statements_of(app: &TestApp, who: &Session, query: &str) -> u64 {
 }
 
 const BOOKINGS: &str = "{ myBookings { id code status slot { id startsAt remaining } servicePoint { id name } item { id businessName } caseId } }";
-const CASES: &str = "{ myCases(first: 20) { cases { id number status itemName unitName agentName dueOn } nextCursor } }";
+const CASES: &str = "{ myCases(first: 20) { cases { id number status itemName unitName agentName dueOn latestSteps { action publicNote } } nextCursor } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_residents_lists_cost_the_same_statements_whatever_their_length() {
@@ -74,6 +74,9 @@ async fn the_residents_lists_cost_the_same_statements_whatever_their_length() {
             )
             .await,
         );
+        let listed = expect_data(&app.as_(&resident, CASES, json!({})).await);
+        let first = &listed["myCases"]["cases"][0];
+        assert_eq!(first["latestSteps"][0]["action"], "opened", "{listed}");
         let bookings = statements_of(app, &resident, BOOKINGS).await;
         let cases = statements_of(app, &resident, CASES).await;
         figures.push((n + 1, bookings, cases));
@@ -88,7 +91,8 @@ async fn the_residents_lists_cost_the_same_statements_whatever_their_length() {
         assert_eq!(*cases, one_c, "case list with {rows} rows: {figures:?}");
     }
     assert!(one_b > 0 && one_c > 0, "the counter counts: {figures:?}");
-    // The case list: the viewer, the page, and one joined statement for its names.
+    // The case list: the viewer, the page, one joined statement for its names, and one for the
+    // latest steps of every case on it.
     assert!(
         one_c <= 4,
         "the case list within the goal of 4 statements: {figures:?}"

@@ -40,6 +40,7 @@ pub async fn profile(state: &AppState, viewer: &Viewer) -> AppResult<Profile> {
                 unit_id: staff.unit_id,
                 display_name: Some(staff.display_name),
                 phone_masked: None,
+                wechat_bound: Some(staff.wechat_user_id.is_some()),
             })
         }
     }
@@ -60,6 +61,7 @@ fn resident_profile(state: &AppState, user: &users::Model) -> AppResult<Profile>
         unit_id: None,
         display_name: None,
         phone_masked,
+        wechat_bound: None,
     })
 }
 

@@ -53,6 +53,11 @@ impl ViewerType {
     async fn phone(&self) -> Option<&str> {
         self.0.phone_masked.as_deref()
     }
+    /// Staff only: whether a WeChat is bound (`bindStaffWechat`), so that what concerns this
+    /// person can reach them by subscribe message.
+    async fn wechat_bound(&self) -> Option<bool> {
+        self.0.wechat_bound
+    }
 }
 
 /// Tokens for a new or refreshed session.
@@ -153,5 +158,28 @@ impl AuthMutation {
         Ok(ViewerType(
             account::bind_phone(ctx.state(), ctx.viewer(), &code).await?,
         ))
+    }
+
+    /// Staff: bind the WeChat behind a `wx.login()` code to the signed-in staff account, so
+    /// that what concerns them (a case transferred to their unit, a case due soon) reaches them
+    /// by subscribe message once they consent (`recordSubscribeConsent`). One WeChat per staff
+    /// account and one staff account per WeChat: a WeChat bound to another staff account
+    /// answers CONFLICT; binding another WeChat replaces the old one (and its consents).
+    /// BAD_USER_INPUT (field `code`) for an invalid or used code; RATE_LIMITED when repeated.
+    async fn bind_staff_wechat(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `code` from `wx.login()` in the staff's mini-program.")] code: String,
+    ) -> GqlResult<ViewerType> {
+        let state = ctx.state();
+        crate::auth::staff_wechat::bind(state, ctx.viewer(), &code).await?;
+        Ok(ViewerType(account::profile(state, ctx.viewer()).await?))
+    }
+
+    /// Staff: unbind the signed-in staff account's WeChat; staff pushes stop at once.
+    async fn unbind_staff_wechat(&self, ctx: &Context<'_>) -> GqlResult<ViewerType> {
+        let state = ctx.state();
+        crate::auth::staff_wechat::unbind(state, ctx.viewer()).await?;
+        Ok(ViewerType(account::profile(state, ctx.viewer()).await?))
     }
 }

@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod model;
 pub mod password;
 pub mod service;
+pub mod staff_wechat;
 pub mod subjects;
 
 pub use jwt::{AccessClaims, TokenKeys};

@@ -59,6 +59,8 @@ pub struct Profile {
     pub unit_id: Option<Uuid>,
     pub display_name: Option<String>,
     pub phone_masked: Option<String>,
+    /// Staff only: whether a WeChat is bound for staff pushes.
+    pub wechat_bound: Option<bool>,
 }
 
 const REFRESH_PREFIX: &str = "bbr_";
@@ -172,7 +174,7 @@ pub async fn login_with_wechat(state: &AppState, code: &str, client_ip: &str) ->
     start_session(state, SubjectKind::Resident, user.id, None, None).await
 }
 
-async fn upsert_user(
+pub(super) async fn upsert_user(
     state: &AppState,
     openid: &str,
     unionid: Option<String>,
@@ -523,6 +525,8 @@ pub async fn create_staff(
         email: Set(None),
         post: Set(None),
         demo: Set(false),
+        wechat_user_id: Set(None),
+        wechat_bound_at: Set(None),
     }
     .insert(conn)
     .await;

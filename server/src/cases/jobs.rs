@@ -1,7 +1,8 @@
 //! The cases room's scheduled job: the deadline scanner. Each run reckons every open accepted
 //! case's urgency on the test-clock's China date and, when it changed to due soon or overdue,
 //! flags the case and tells its agent and applicant (event, push, live) — once per change, in
-//! the transaction that flags it.
+//! the transaction that flags it. It also flags plan milestones past their due day and
+//! transfers left unanswered past their `respond_by`, once each.
 use async_trait::async_trait;
 use entity::cases;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
@@ -31,10 +32,12 @@ impl ScheduledJobs for CaseJobs {
     async fn run_due(&self, state: &AppState) -> AppResult<Counts> {
         let (soon, overdue) = flag_deadlines(state).await?;
         let milestones = crate::cases::plans::flag_overdue(state, state.clock.now()).await?;
+        let transfers = crate::cases::transfers::flag_overdue(state, state.clock.now()).await?;
         Ok(Counts::from([
             ("due_soon", soon),
             ("overdue", overdue),
             ("milestones_overdue", milestones),
+            ("transfers_overdue", transfers),
         ]))
     }
 }

@@ -424,6 +424,7 @@ pub fn event_kind(name: &'static str) -> &'static str {
         "transfer_accepted" => "case.transfer_accepted",
         "transfer_refused" => "case.transfer_refused",
         "transfer_withdrawn" => "case.transfer_withdrawn",
+        "transfer_overdue" => "case.transfer_overdue",
         "completed" => "case.completed",
         "delivered" => "case.delivered",
         "archived" => "case.archived",

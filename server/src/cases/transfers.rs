@@ -3,7 +3,7 @@
 //! receiving unit accepts or refuses with a reason within the configured hours; until it
 //! accepts, the sender still holds the case. Each holding is a row (unit, from, until), so the
 //! trail shows who held the case when.
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use entity::{case_transfers, cases, regions};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -113,6 +113,7 @@ pub async fn request(
         responded_by: Set(None),
         responded_at: Set(None),
         response_note: Set(None),
+        overdue_flagged_at: Set(None),
     }
     .insert(&*tx)
     .await?;
@@ -123,6 +124,65 @@ pub async fn request(
     trail(&mut tx, viewer, &case, "transfer_requested", Some(public), json!({"transfer": transfer.id, "direction": direction.as_str(), "toUnit": to.id, "reason": reason}), &[to.id], acting.person, now).await?;
     tx.commit().await?;
     Ok(transfer)
+}
+
+/// The deadline job's part: a transfer or escalation still pending past its `respond_by` is
+/// flagged once, with a step heard by both units' agents (and so pushed to those who bound
+/// WeChat, when a staff template is configured). Returns how many were flagged.
+pub async fn flag_overdue(state: &AppState, now: DateTime<Utc>) -> AppResult<u64> {
+    let late = case_transfers::Entity::find()
+        .filter(case_transfers::Column::Status.eq(TransferStatus::Pending.as_str()))
+        .filter(case_transfers::Column::RespondBy.lt(now))
+        .filter(case_transfers::Column::OverdueFlaggedAt.is_null())
+        .order_by_asc(case_transfers::Column::RespondBy)
+        .all(&state.db)
+        .await?;
+    let mut flagged = 0;
+    for transfer in late {
+        let case = load_case(&state.db, transfer.case_id).await?;
+        let mut tx = Tx::begin(state).await?;
+        // Lock order: the case row, then its transfer. A case that changed since it was read
+        // is left for the next run.
+        if crate::cases::service::lock_case(&*tx, &case, now)
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        let changed = case_transfers::Entity::update_many()
+            .col_expr(
+                case_transfers::Column::OverdueFlaggedAt,
+                Expr::value(Some(now)),
+            )
+            .filter(case_transfers::Column::Id.eq(transfer.id))
+            .filter(case_transfers::Column::Status.eq(TransferStatus::Pending.as_str()))
+            .filter(case_transfers::Column::OverdueFlaggedAt.is_null())
+            .exec(&*tx)
+            .await?;
+        if changed.rows_affected == 0 {
+            continue;
+        }
+        let details = json!({
+            "transfer": transfer.id,
+            "toUnit": transfer.to_unit,
+            "respondBy": transfer.respond_by,
+        });
+        trail(
+            &mut tx,
+            &Viewer::Anonymous,
+            &case,
+            "transfer_overdue",
+            None,
+            details,
+            &[transfer.to_unit],
+            Uuid::nil(),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        flagged += 1;
+    }
+    Ok(flagged)
 }
 
 /// Writes a transfer's step (its units' agents in the audience).

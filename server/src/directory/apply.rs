@@ -137,6 +137,8 @@ async fn apply_staff_change(
         email: Set(Some(change.after_email.clone())),
         post: Set(Some(change.post.clone())),
         demo: Set(false),
+        wechat_user_id: Set(None),
+        wechat_bound_at: Set(None),
     }
     .insert(&*txn)
     .await

@@ -379,6 +379,8 @@ async fn demo_staff(
             email: Set(None),
             post: Set(Some("演示".into())),
             demo: Set(true),
+            wechat_user_id: Set(None),
+            wechat_bound_at: Set(None),
         }
     };
     let admin = format!("{prefix}-admin");

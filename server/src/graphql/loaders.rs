@@ -6,11 +6,11 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{bookings, cases, items, service_points, slots};
+use entity::{bookings, case_steps, cases, items, service_points, slots};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IdenStatic,
     Iterable, QueryFilter, QuerySelect,
-    sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement},
+    sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, SelectStatement, WindowStatement},
 };
 use uuid::Uuid;
 
@@ -51,6 +51,17 @@ pub struct Refs {
 /// The case opened from a booking, by the booking's id.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct CaseOfBooking(pub Uuid);
+
+/// A case's latest steps (newest first, at most [`LATEST_STEPS`]), by the case's id; only the
+/// public ones (those with a public note) when `public_only`. One statement for a whole page.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct LatestSteps {
+    pub case_id: Uuid,
+    pub public_only: bool,
+}
+
+/// How many steps a list shows of each case.
+pub const LATEST_STEPS: u64 = 3;
 
 /// A failed batch, shared by every field that waited on it.
 #[derive(Clone, Debug)]
@@ -173,5 +184,66 @@ impl Loader<CaseOfBooking> for Rows {
             .into_iter()
             .filter_map(|(case, booking)| booking.map(|b| (CaseOfBooking(b), case)))
             .collect())
+    }
+}
+
+impl Loader<LatestSteps> for Rows {
+    type Value = Vec<case_steps::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[LatestSteps],
+    ) -> Result<HashMap<LatestSteps, Self::Value>, Self::Error> {
+        let mut out: HashMap<LatestSteps, Self::Value> = HashMap::new();
+        for public_only in [false, true] {
+            let ids: Vec<Uuid> = keys
+                .iter()
+                .filter(|k| k.public_only == public_only)
+                .map(|k| k.case_id)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            // Each case's steps numbered newest first; the outer query keeps the first few.
+            let mut ranked = Query::select();
+            ranked
+                .column(Asterisk)
+                .expr_window_as(
+                    Expr::cust("ROW_NUMBER()"),
+                    WindowStatement::partition_by(case_steps::Column::CaseId)
+                        .order_by(case_steps::Column::At, Order::Desc)
+                        .order_by(case_steps::Column::Id, Order::Desc)
+                        .to_owned(),
+                    Alias::new("rank"),
+                )
+                .from(case_steps::Entity)
+                .and_where(Expr::col(case_steps::Column::CaseId).is_in(ids));
+            if public_only {
+                ranked.and_where(Expr::col(case_steps::Column::PublicNote).is_not_null());
+            }
+            let mut query = Query::select();
+            query
+                .column(Asterisk)
+                .from_subquery(ranked, Alias::new("ranked"))
+                .and_where(Expr::col(Alias::new("rank")).lte(LATEST_STEPS))
+                .order_by(Alias::new("rank"), Order::Asc);
+            let backend = self.db.get_database_backend();
+            let rows = self
+                .db
+                .query_all_raw(backend.build(&query))
+                .await
+                .map_err(failed)?;
+            for row in rows {
+                let step = case_steps::Model::from_query_result(&row, "").map_err(failed)?;
+                out.entry(LatestSteps {
+                    case_id: step.case_id,
+                    public_only,
+                })
+                .or_default()
+                .push(step);
+            }
+        }
+        Ok(out)
     }
 }

@@ -77,7 +77,8 @@ pub struct PushQuery;
 
 #[Object]
 impl PushQuery {
-    /// Residents: the subscribe messages about their own matters, newest first (`first` 1–100).
+    /// Residents, and staff who bound WeChat (`bindStaffWechat`): the subscribe messages sent
+    /// to them, newest first (`first` 1–100).
     async fn my_push_deliveries(
         &self,
         ctx: &Context<'_>,
@@ -113,8 +114,9 @@ pub struct PushMutation;
 
 #[Object]
 impl PushMutation {
-    /// Residents: report what `wx.requestSubscribeMessage` returned, right after it returns.
-    /// Each `ACCEPT` allows one message with that template. Returns the resident's credits.
+    /// Residents, and staff who bound WeChat (`bindStaffWechat`; FORBIDDEN before): report what
+    /// `wx.requestSubscribeMessage` returned, right after it returns. Each `ACCEPT` allows one
+    /// message with that template. Returns the person's credits.
     async fn record_subscribe_consent(
         &self,
         ctx: &Context<'_>,

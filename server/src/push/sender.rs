@@ -11,7 +11,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
-use entity::{push_consents, push_deliveries, users};
+use entity::{push_consents, push_deliveries, staff_accounts, users};
 use futures_util::StreamExt;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
@@ -246,17 +246,7 @@ async fn claim(state: &AppState, limit: u64) -> AppResult<(Vec<Claimed>, usize)>
             .exec(&txn)
             .await?;
     }
-    let user_ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();
-    let openids: HashMap<Uuid, String> = users::Entity::find()
-        .select_only()
-        .column(users::Column::Id)
-        .column(users::Column::Openid)
-        .filter(users::Column::Id.is_in(user_ids))
-        .into_tuple::<(Uuid, String)>()
-        .all(&txn)
-        .await?
-        .into_iter()
-        .collect();
+    let openids = openids_of(&txn, &rows).await?;
     // Template data is read before the claim commits: a failure here leaves the rows queued
     // (nothing sent, no credit spent) instead of claimed and then closed as UNKNOWN.
     let rows = with_data(&txn, state, rows).await?;
@@ -268,7 +258,7 @@ async fn claim(state: &AppState, limit: u64) -> AppResult<(Vec<Claimed>, usize)>
         if without_credit.contains(&key_of(&row)) {
             continue;
         }
-        match openids.get(&row.user_id) {
+        match openids.get(&(row.recipient == STAFF, row.user_id)) {
             Some(openid) => claimed.push(Claimed {
                 openid: openid.clone(),
                 row,
@@ -276,13 +266,65 @@ async fn claim(state: &AppState, limit: u64) -> AppResult<(Vec<Claimed>, usize)>
             None => gone.push(row),
         }
     }
-    // An account deleted since the event: nothing to send to.
+    // An account deleted since the event, or a staff member who unbound WeChat or left:
+    // nothing to send to.
     let gone: Vec<(push_deliveries::Model, Answer)> = gone
         .into_iter()
-        .map(|row| (row, Answer::Refused("the account no longer exists".into())))
+        .map(|row| {
+            let why = if row.recipient == STAFF {
+                "the staff member no longer has WeChat bound"
+            } else {
+                "the account no longer exists"
+            };
+            (row, Answer::Refused(why.into()))
+        })
         .collect();
     record(state, gone).await?;
     Ok((claimed, handled))
+}
+
+const STAFF: &str = "staff";
+
+/// Where each claimed row goes: the openid of its WeChat user, keyed by the user id; a staff
+/// row only while an active staff account still has that WeChat user bound. At most two
+/// statements.
+async fn openids_of(
+    conn: &impl ConnectionTrait,
+    rows: &[push_deliveries::Model],
+) -> AppResult<HashMap<(bool, Uuid), String>> {
+    let found: Vec<(Uuid, String)> = users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .column(users::Column::Openid)
+        .filter(users::Column::Id.is_in(rows.iter().map(|r| r.user_id)))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let staff: Vec<Uuid> = rows
+        .iter()
+        .filter(|r| r.recipient == STAFF)
+        .map(|r| r.user_id)
+        .collect();
+    let bound: Vec<Option<Uuid>> = if staff.is_empty() {
+        Vec::new()
+    } else {
+        staff_accounts::Entity::find()
+            .select_only()
+            .column(staff_accounts::Column::WechatUserId)
+            .filter(staff_accounts::Column::WechatUserId.is_in(staff))
+            .filter(staff_accounts::Column::Active.eq(true))
+            .into_tuple()
+            .all(conn)
+            .await?
+    };
+    let mut openids = HashMap::new();
+    for (user, openid) in found {
+        openids.insert((false, user), openid.clone());
+        if bound.contains(&Some(user)) {
+            openids.insert((true, user), openid);
+        }
+    }
+    Ok(openids)
 }
 
 /// Rows queued before template data was stored with them get it fitted from their event now.

@@ -3,8 +3,10 @@
 //! message to send whatever Redis keeps; the sender (`push::sender`) claims rows and moves them
 //! `queued → sending → sent | no_consent | failed_* | unknown`, so each (event, user) is sent at
 //! most once.
+use std::collections::HashMap;
+
 use chrono::Utc;
-use entity::{push_consents, push_deliveries};
+use entity::{push_consents, push_deliveries, staff_accounts};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, OnConflict},
@@ -14,7 +16,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
-    config::TemplateSettings,
+    config::{Recipients, TemplateSettings},
     error::{AppError, AppResult},
     events::Envelope,
     push::{
@@ -24,13 +26,37 @@ use crate::{
     state::AppState,
 };
 
-/// A resident reports what the consent popup answered; each `accept` adds one credit.
+/// Whose consent and deliveries these are: a resident, or the WeChat user a staff member bound
+/// (credits are kept per WeChat user and template, as WeChat keeps them per openid).
+async fn push_holder(state: &AppState, viewer: &Viewer) -> AppResult<(Uuid, Recipients)> {
+    match viewer {
+        Viewer::Resident { user_id, .. } => Ok((*user_id, Recipients::Residents)),
+        Viewer::Staff { staff_id, .. } => {
+            let bound = staff_accounts::Entity::find_by_id(*staff_id)
+                .one(&state.db)
+                .await?
+                .filter(|s| s.active)
+                .and_then(|s| s.wechat_user_id);
+            match bound {
+                Some(user) => Ok((user, Recipients::Staff)),
+                None => Err(AppError::Forbidden(
+                    "bind WeChat with bindStaffWechat before consenting to staff pushes".into(),
+                )),
+            }
+        }
+        Viewer::Anonymous => Err(AppError::Unauthenticated("log in first".into())),
+    }
+}
+
+/// A resident, or a staff member with WeChat bound, reports what the consent popup answered;
+/// each `accept` adds one credit.
 pub async fn record_consent(
     state: &AppState,
     viewer: &Viewer,
     answers: &[(String, ConsentAnswer)],
 ) -> AppResult<Vec<push_consents::Model>> {
-    let user_id = &viewer.require_resident("consent is given by residents")?;
+    let (holder, _) = push_holder(state, viewer).await?;
+    let user_id = &holder;
     if answers.is_empty() || answers.len() > 20 {
         return Err(AppError::bad_input("results", "report 1 to 20 answers"));
     }
@@ -132,10 +158,12 @@ impl crate::events::Recorder for PushDeliveries {
     }
 }
 
-/// Inside the event's transaction: one delivery row per resident in the audience of each
-/// event that has a template, with the template data fitted now (a value that cannot be fitted
-/// makes the row FAILED_PERMANENT at once, naming the keyword). One INSERT for all of them.
-/// Returns how many rows were queued to send.
+/// Inside the event's transaction: one delivery row per person in the audience of each event
+/// that has a template for them — residents (`resident:<id>`) by the residents' template,
+/// staff (`staff:<id>`, active, with WeChat bound) by the staff template — with the template
+/// data fitted now (a value that cannot be fitted makes the row FAILED_PERMANENT at once,
+/// naming the keyword). One INSERT for all of them, and one read of the staff who can be
+/// reached when a staff template applies. Returns how many rows were queued to send.
 pub async fn queue_deliveries(
     conn: &impl ConnectionTrait,
     state: &AppState,
@@ -146,19 +174,57 @@ pub async fn queue_deliveries(
     }
     // Wall time: retries and claims are scheduled on it, whatever the domain clock says.
     let now = Utc::now();
+    let push = &state.settings.push;
+    let mut wanted = Vec::new();
+    for envelope in envelopes {
+        for recipients in [Recipients::Residents, Recipients::Staff] {
+            let Some(template) = push.template_for(&envelope.kind, recipients) else {
+                continue;
+            };
+            let people: Vec<Uuid> = envelope
+                .audience
+                .iter()
+                .filter_map(|key| recipient_of(key, recipients))
+                .collect();
+            if !people.is_empty() {
+                wanted.push((envelope, template, recipients, people));
+            }
+        }
+    }
+    let staff: Vec<Uuid> = wanted
+        .iter()
+        .filter(|w| w.2 == Recipients::Staff)
+        .flat_map(|w| w.3.iter().copied())
+        .collect();
+    // Staff are reached through the WeChat user they bound.
+    let reachable: HashMap<Uuid, Uuid> = if staff.is_empty() {
+        HashMap::new()
+    } else {
+        staff_accounts::Entity::find()
+            .select_only()
+            .column(staff_accounts::Column::Id)
+            .column(staff_accounts::Column::WechatUserId)
+            .filter(staff_accounts::Column::Id.is_in(staff))
+            .filter(staff_accounts::Column::Active.eq(true))
+            .filter(staff_accounts::Column::WechatUserId.is_not_null())
+            .into_tuple::<(Uuid, Option<Uuid>)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .filter_map(|(staff, user)| user.map(|user| (staff, user)))
+            .collect()
+    };
     let mut rows = Vec::new();
     let mut queued = 0;
-    for envelope in envelopes {
-        let Some(template) = state.settings.push.template_for(&envelope.kind) else {
-            continue;
-        };
+    for (envelope, template, recipients, people) in wanted {
         let data = template_data(template, &envelope.payload);
-        for key in &envelope.audience {
-            let Some(user_id) = key
-                .strip_prefix("resident:")
-                .and_then(|id| Uuid::parse_str(id).ok())
-            else {
-                continue;
+        for person in people {
+            let person = match recipients {
+                Recipients::Residents => person,
+                Recipients::Staff => match reachable.get(&person) {
+                    Some(user) => *user,
+                    None => continue,
+                },
             };
             let (status, data, error) = match &data {
                 Ok(data) => {
@@ -173,7 +239,7 @@ pub async fn queue_deliveries(
             };
             rows.push(push_deliveries::ActiveModel {
                 event_id: Set(envelope.id),
-                user_id: Set(user_id),
+                user_id: Set(person),
                 template_id: Set(template.template_id.clone()),
                 subject_id: Set(envelope.subject_id.clone()),
                 status: Set(status.as_str().into()),
@@ -185,6 +251,7 @@ pub async fn queue_deliveries(
                 data: Set(data),
                 next_attempt_at: Set(Some(now)),
                 claimed_at: Set(None),
+                recipient: Set(recipients.as_str().into()),
             });
         }
     }
@@ -205,15 +272,27 @@ pub async fn queue_deliveries(
     Ok(queued)
 }
 
-/// The viewer's own deliveries, newest first.
+/// The person an audience key names, when they are of the kind `recipients` wants.
+fn recipient_of(key: &str, recipients: Recipients) -> Option<Uuid> {
+    let prefix = match recipients {
+        Recipients::Residents => "resident:",
+        Recipients::Staff => "staff:",
+    };
+    key.strip_prefix(prefix)
+        .and_then(|id| Uuid::parse_str(id).ok())
+}
+
+/// The viewer's own deliveries (a resident's, or a staff member's with WeChat bound), newest
+/// first.
 pub async fn my_deliveries(
     state: &AppState,
     viewer: &Viewer,
     first: u64,
 ) -> AppResult<Vec<push_deliveries::Model>> {
-    let user_id = &viewer.require_resident("residents only")?;
+    let (holder, recipients) = push_holder(state, viewer).await?;
     Ok(push_deliveries::Entity::find()
-        .filter(push_deliveries::Column::UserId.eq(*user_id))
+        .filter(push_deliveries::Column::UserId.eq(holder))
+        .filter(push_deliveries::Column::Recipient.eq(recipients.as_str()))
         .order_by_desc(push_deliveries::Column::CreatedAt)
         .limit(first)
         .all(&state.db)

@@ -16,7 +16,10 @@ use crate::{
         reads::{self, CaseView},
         transfers,
     },
-    graphql::context::{ContextExt, GqlResult},
+    graphql::{
+        context::{ContextExt, GqlResult},
+        loaders::LatestSteps,
+    },
 };
 
 /// A case (办件): one matter handled for an applicant.
@@ -172,6 +175,22 @@ impl Case {
     /// The trail, oldest first: for the applicant their public timeline; for staff every step.
     async fn trail(&self, ctx: &Context<'_>) -> GqlResult<Vec<CaseStep>> {
         let (steps, staff) = reads::trail(ctx.state(), ctx.viewer(), self.0.case.id).await?;
+        Ok(steps.into_iter().map(|s| CaseStep(s, staff)).collect())
+    }
+    /// The latest steps, newest first (at most 3): for the applicant the latest of their
+    /// public timeline, for staff any step. A list reads them for its whole page at once; use
+    /// `trail` for the full story.
+    async fn latest_steps(&self, ctx: &Context<'_>) -> GqlResult<Vec<CaseStep>> {
+        let staff = self.0.staff_reader;
+        let steps = ctx
+            .loaders()?
+            .load_one(LatestSteps {
+                case_id: self.0.case.id,
+                public_only: !staff,
+            })
+            .await
+            .map_err(crate::error::AppError::from)?
+            .unwrap_or_default();
         Ok(steps.into_iter().map(|s| CaseStep(s, staff)).collect())
     }
     /// Proxy: the entrustment, once prepared.
@@ -493,6 +512,11 @@ impl CaseTransfer {
     /// The receiving unit answers by then (configured hours).
     async fn respond_by(&self) -> DateTime<Utc> {
         self.0.respond_by
+    }
+    /// When the deadline job found it still unanswered past `respondBy` and told both units
+    /// (a late answer is an assessment deduction later); null while on time.
+    async fn overdue_flagged_at(&self) -> Option<DateTime<Utc>> {
+        self.0.overdue_flagged_at
     }
     /// When the receiving unit answered.
     async fn responded_at(&self) -> Option<DateTime<Utc>> {

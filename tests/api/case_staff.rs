@@ -1,0 +1,343 @@
+//! Staff hear what concerns them: a staff member binds WeChat with `bindStaffWechat(code)` (the
+//! code2Session road, one openid per staff account and one account per openid), consents to a
+//! staff template, and a case transferred to their unit reaches them by subscribe message; an
+//! agent without WeChat gets no delivery, and unbinding stops the pushes. A transfer left
+//! unanswered past its `respondBy` is flagged once by the deadline job, heard by both units.
+use std::time::Duration;
+
+use bangban_server::{
+    auth::Role,
+    config::{Recipients, TemplateSettings},
+};
+use serde_json::{Value, json};
+
+use crate::{
+    booking::desk_on,
+    cases::{Flow, TRAIL, accepted_booking_on, open},
+    directory::CHENGNEI,
+    fake_wechat::FakeWechat,
+    helpers::{Options, Session, TestApp, expect_data, expect_error},
+};
+
+const STAFF_TEMPLATE: &str = "TPL-STAFF-TRANSFER";
+const BIND: &str = "mutation($c: String!) { bindStaffWechat(code: $c) { id wechatBound } }";
+const TRANSFER: &str = "mutation($id: ID!, $u: ID!) { transferCase(caseId: $id, toUnitId: $u, reason: \"就近办理\") { id respondBy overdueFlaggedAt } }";
+
+fn staff_template(kind: &str, template_id: &str) -> TemplateSettings {
+    TemplateSettings {
+        event_kind: kind.into(),
+        template_id: template_id.into(),
+        page: Some("pages/staff/cases".into()),
+        long_term: false,
+        data: [("character_string1", "number"), ("thing2", "=有新的转办件")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        recipients: Recipients::Staff,
+    }
+}
+
+async fn flow_with_push(fake: &FakeWechat) -> Flow {
+    let app = TestApp::spawn_with(Options {
+        demo: true,
+        wechat: Some(fake.clone()),
+        tweak: Some(Box::new(|s| {
+            s.push.templates = vec![
+                staff_template("case.transfer_requested", STAFF_TEMPLATE),
+                staff_template("case.transfer_overdue", "TPL-STAFF-LATE"),
+            ];
+            s.push.reclaim_after_ms = 200;
+        })),
+        ..Options::default()
+    })
+    .await;
+    accepted_booking_on(desk_on(app, 1).await, "HELP", Some(fake)).await
+}
+
+async fn staff_deliveries(app: &TestApp, who: &Session) -> Vec<Value> {
+    let response = app
+        .as_(
+            who,
+            "{ myPushDeliveries { eventId templateId status } }",
+            json!({}),
+        )
+        .await;
+    expect_data(&response)["myPushDeliveries"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn wait_until_sent(fake: &FakeWechat, count: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while tokio::time::Instant::now() < deadline {
+        let sent = fake.sent();
+        if sent.len() >= count {
+            return sent;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("only {:?} sent", fake.sent());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_member_who_bound_wechat_hears_a_transfer_to_their_unit_by_push() {
+    let fake = FakeWechat::start().await;
+    let flow = flow_with_push(&fake).await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    flow.on(&flow.agent, "acceptCase", &id).await;
+    let village = app
+        .staff_session("cn.bound", Role::VillageAgent, CHENGNEI)
+        .await;
+    let silent = app
+        .staff_session("cn.unbound", Role::VillageAgent, CHENGNEI)
+        .await;
+
+    // Consent before binding is refused: staff credits belong to a bound WeChat.
+    let consent = "mutation { recordSubscribeConsent(results: [{templateId: \"TPL-STAFF-TRANSFER\", status: ACCEPT}]) { templateId credits } }";
+    expect_error(&app.as_(&village, consent, json!({})).await, "FORBIDDEN");
+    // Residents bind WeChat by signing in; anonymous callers sign in first; a bad code says so.
+    let code = fake.login_code("openid-village-agent");
+    expect_error(
+        &app.as_(&flow.resident, BIND, json!({"c": code})).await,
+        "FORBIDDEN",
+    );
+    expect_error(
+        &app.graphql(None, BIND, json!({"c": code})).await,
+        "UNAUTHENTICATED",
+    );
+    expect_error(
+        &app.as_(&village, BIND, json!({"c": "bad code"})).await,
+        "BAD_USER_INPUT",
+    );
+    let me = "{ me { wechatBound } }";
+    assert_eq!(
+        expect_data(&app.as_(&village, me, json!({})).await)["me"]["wechatBound"],
+        false
+    );
+
+    let bound = expect_data(&app.as_(&village, BIND, json!({"c": code})).await);
+    assert_eq!(bound["bindStaffWechat"]["wechatBound"], true);
+    // The same WeChat cannot serve a second staff account, and the refusal writes nothing.
+    let before = app.dump_table("staff_accounts").await + &app.dump_table("audit_log").await;
+    expect_error(
+        &app.as_(
+            &silent,
+            BIND,
+            json!({"c": fake.login_code("openid-village-agent")}),
+        )
+        .await,
+        "CONFLICT",
+    );
+    let after = app.dump_table("staff_accounts").await + &app.dump_table("audit_log").await;
+    assert_eq!(before, after, "a refused bind writes nothing");
+    // Binding it again to the same account changes nothing.
+    expect_data(
+        &app.as_(
+            &village,
+            BIND,
+            json!({"c": fake.login_code("openid-village-agent")}),
+        )
+        .await,
+    );
+    let credits = expect_data(&app.as_(&village, consent, json!({})).await);
+    assert_eq!(
+        credits["recordSubscribeConsent"],
+        json!([{"templateId": STAFF_TEMPLATE, "credits": 1}])
+    );
+    fake.grant("openid-village-agent", STAFF_TEMPLATE, 1);
+
+    let u = app.region_id(CHENGNEI).await;
+    expect_data(
+        &app.as_(&flow.agent, TRANSFER, json!({"id": id, "u": u}))
+            .await,
+    );
+    let sent = wait_until_sent(&fake, 1).await;
+    assert_eq!(sent.len(), 1, "only the bound agent is pushed: {sent:?}");
+    assert_eq!(sent[0]["touser"], "openid-village-agent");
+    assert_eq!(sent[0]["template_id"], STAFF_TEMPLATE);
+    assert_eq!(sent[0]["data"]["thing2"]["value"], "有新的转办件");
+    let number = sent[0]["data"]["character_string1"]["value"]
+        .as_str()
+        .unwrap();
+    assert!(number.contains("-2026-"), "{number}");
+    // The agent sees the delivery as theirs; the resident's list has no staff message.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mine = staff_deliveries(app, &village).await;
+        if mine.len() == 1 && mine[0]["status"] == "SENT" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{mine:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        staff_deliveries(app, &flow.resident).await,
+        Vec::<Value>::new()
+    );
+    // The agent without WeChat has no delivery row at all.
+    let rows = app.dump_table("push_deliveries").await;
+    assert_eq!(rows.matches("staff").count(), 1, "{rows}");
+
+    // Unbound: the next transfer to the unit reaches nobody, and the consent is gone.
+    let unbound = expect_data(
+        &app.as_(
+            &village,
+            "mutation { unbindStaffWechat { wechatBound } }",
+            json!({}),
+        )
+        .await,
+    );
+    assert_eq!(unbound["unbindStaffWechat"]["wechatBound"], false);
+    expect_error(&app.as_(&village, consent, json!({})).await, "FORBIDDEN");
+    let transfers = expect_data(
+        &app.as_(&village, "{ caseTransfersWaiting { id } }", json!({}))
+            .await,
+    );
+    let t = transfers["caseTransfersWaiting"][0]["id"].clone();
+    expect_data(
+        &app.as_(
+            &flow.agent,
+            "mutation($t: ID!) { withdrawCaseTransfer(transferId: $t, reason: \"改派\") { status } }",
+            json!({"t": t}),
+        )
+        .await,
+    );
+    expect_data(
+        &app.as_(&flow.agent, TRANSFER, json!({"id": id, "u": u}))
+            .await,
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.sent().len(), 1, "nothing after unbinding");
+    // Both binds and the unbind are audited, without the openid.
+    let audit = app.dump_table("audit_log").await;
+    assert_eq!(audit.matches("staff.wechat_bound").count(), 1, "{audit}");
+    assert_eq!(audit.matches("staff.wechat_unbound").count(), 1);
+    assert!(!audit.contains("openid-village-agent"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_unanswered_past_its_deadline_is_flagged_once_to_both_units() {
+    let fake = FakeWechat::start().await;
+    let flow = flow_with_push(&fake).await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    flow.on(&flow.agent, "acceptCase", &id).await;
+    let village = app
+        .staff_session("cn.late", Role::VillageAgent, CHENGNEI)
+        .await;
+    expect_data(
+        &app.as_(
+            &village,
+            BIND,
+            json!({"c": fake.login_code("openid-late-agent")}),
+        )
+        .await,
+    );
+    expect_data(&app.as_(&village, "mutation { recordSubscribeConsent(results: [{templateId: \"TPL-STAFF-LATE\", status: ACCEPT}]) { credits } }", json!({})).await);
+    fake.grant("openid-late-agent", "TPL-STAFF-LATE", 1);
+    let u = app.region_id(CHENGNEI).await;
+    let requested = expect_data(
+        &app.as_(&flow.agent, TRANSFER, json!({"id": id, "u": u}))
+            .await,
+    );
+    assert_eq!(requested["transferCase"]["overdueFlaggedAt"], Value::Null);
+    let respond_by = chrono::DateTime::parse_from_rfc3339(
+        requested["transferCase"]["respondBy"].as_str().unwrap(),
+    )
+    .unwrap()
+    .with_timezone(&chrono::Utc);
+    let run = || async {
+        bangban_server::jobs::run_due(&app.state)
+            .await
+            .map_err(|e| e.message())
+            .unwrap()
+            .count("cases", "transfers_overdue")
+    };
+    assert_eq!(run().await, 0, "on time");
+    app.clock.set(respond_by + chrono::Duration::minutes(1));
+    assert_eq!(run().await, 1);
+    assert_eq!(run().await, 0, "flagged once");
+    let agent = app
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    let village = app
+        .login_staff_session("cn.late", crate::helpers::STAFF_PASSWORD)
+        .await;
+    let waiting = expect_data(
+        &app.as_(
+            &village,
+            "{ caseTransfersWaiting { id overdueFlaggedAt } }",
+            json!({}),
+        )
+        .await,
+    );
+    assert!(waiting["caseTransfersWaiting"][0]["overdueFlaggedAt"].is_string());
+    let trail = expect_data(&app.as_(&agent, TRAIL, json!({"id": id})).await);
+    let late: Vec<&Value> = trail["case"]["trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] == "transfer_overdue")
+        .collect();
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0]["actorKind"], "system");
+    assert_eq!(late[0]["publicNote"], Value::Null, "internal to the units");
+    // The lists show each case's latest steps: staff every step, the applicant public ones.
+    let staff_list = expect_data(
+        &app.as_(
+            &agent,
+            "{ cases { cases { id latestSteps { action } } } }",
+            json!({}),
+        )
+        .await,
+    );
+    let mine = staff_list["cases"]["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        mine["latestSteps"][0]["action"], "transfer_overdue",
+        "{mine}"
+    );
+    assert_eq!(mine["latestSteps"].as_array().unwrap().len(), 3);
+    let resident = app.login_with_code(&fake.login_code("case-HELP")).await;
+    let resident = Session::from_payload(&resident["data"]["loginWithWechat"]);
+    let theirs = expect_data(
+        &app.as_(
+            &resident,
+            "{ myCases { cases { latestSteps { action publicNote } } } }",
+            json!({}),
+        )
+        .await,
+    );
+    let steps = theirs["myCases"]["cases"][0]["latestSteps"]
+        .as_array()
+        .unwrap();
+    assert_eq!(steps[0]["action"], "transfer_requested", "{theirs}");
+    assert!(
+        steps.iter().all(|s| s["publicNote"].is_string()),
+        "{theirs}"
+    );
+    // The receiving unit's bound agent is told by push (the event reached both units' agents).
+    let sent = wait_until_sent(&fake, 1).await;
+    assert!(
+        sent.iter()
+            .any(|m| m["touser"] == "openid-late-agent" && m["template_id"] == "TPL-STAFF-LATE"),
+        "{sent:?}"
+    );
+    // Answered late, it is still answered; nothing is flagged again.
+    expect_data(
+        &app.as_(
+            &village,
+            "mutation($t: ID!) { respondToCaseTransfer(transferId: $t, accept: true) { status } }",
+            json!({"t": waiting["caseTransfersWaiting"][0]["id"]}),
+        )
+        .await,
+    );
+    assert_eq!(run().await, 0);
+}
