@@ -25,8 +25,11 @@ pub struct Model {
     pub next_attempt_at: Option<DateTimeUtc>,
     /// When a worker claimed it for the current send.
     pub claimed_at: Option<DateTimeUtc>,
-    /// `resident` (`user_id` is a user) or `staff` (`user_id` is a staff account).
+    /// `resident`, or `staff`: sent to the WeChat user `user_id` on behalf of the staff
+    /// account `staff_id`, and only while that account is active and still bound to it.
     pub recipient: String,
+    /// The staff account a `staff` message is for; none for a resident's.
+    pub staff_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

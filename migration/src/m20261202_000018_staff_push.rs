@@ -1,7 +1,7 @@
 //! Staff on WeChat: the WeChat user (the `users` row of an openid) a staff account bound with
 //! `bindStaffWechat` (one per account, and one account per WeChat user), whom each push delivery
-//! is for (a resident or a staff member), and when a transfer or escalation left unanswered
-//! past its `respond_by` was flagged.
+//! is for (a resident, or which staff account), and when a transfer or escalation left
+//! unanswered past its `respond_by` was flagged.
 //!
 //! Every change adds a nullable column or one with a constant default (no table rewrite on
 //! PostgreSQL 11 or later); the unique index is on the small staff table.
@@ -21,6 +21,7 @@ enum StaffAccounts {
 enum PushDeliveries {
     Table,
     Recipient,
+    StaffId,
 }
 
 #[derive(DeriveIden)]
@@ -72,6 +73,17 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(
                 Table::alter()
+                    .table(PushDeliveries::Table)
+                    .add_column(
+                        uuid_null(PushDeliveries::StaffId)
+                            .extra("REFERENCES \"staff_accounts\" (\"id\") ON DELETE RESTRICT"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
                     .table(CaseTransfers::Table)
                     .add_column(timestamp_with_time_zone_null(
                         CaseTransfers::OverdueFlaggedAt,
@@ -87,6 +99,20 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(CaseTransfers::Table)
                     .drop_column(CaseTransfers::OverdueFlaggedAt)
+                    .to_owned(),
+            )
+            .await?;
+        // Staff messages mean nothing to the code before this migration (it would list them
+        // as the WeChat user's own): they go with the columns.
+        manager
+            .get_connection()
+            .execute_unprepared("DELETE FROM \"push_deliveries\" WHERE \"recipient\" = 'staff'")
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(PushDeliveries::Table)
+                    .drop_column(PushDeliveries::StaffId)
                     .to_owned(),
             )
             .await?;

@@ -200,6 +200,14 @@ impl PushSettings {
     pub fn template(&self, template_id: &str) -> Option<&TemplateSettings> {
         self.templates.iter().find(|t| t.template_id == template_id)
     }
+    /// The template a delivery row used: by its id and its `recipient` (`resident`, `staff`),
+    /// so one WeChat template serving both opens each side's own page.
+    pub fn template_of(&self, template_id: &str, recipient: &str) -> Option<&TemplateSettings> {
+        self.templates
+            .iter()
+            .find(|t| t.template_id == template_id && t.recipients.as_str() == recipient)
+            .or_else(|| self.template(template_id))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -556,6 +564,16 @@ impl Settings {
                     template.recipients.as_str()
                 ));
             }
+            // Consent is recorded per template id: one id is long-term or not, for everyone.
+            if templates[..index]
+                .iter()
+                .any(|t| t.template_id == template.template_id && t.long_term != template.long_term)
+            {
+                return Err(format!(
+                    "push.templates: template {} is long-term in one entry and not in another",
+                    template.template_id
+                ));
+            }
         }
         if self.is_production() {
             if self.dev_login() {
@@ -703,6 +721,21 @@ mod tests {
             let mut twice = settings.clone();
             twice.push.templates[1].recipients = Recipients::Residents;
             assert!(twice.validate().unwrap_err().contains("two templates"));
+            let mut mixed = settings.clone();
+            mixed.push.templates[1].template_id = "T-RESIDENT".into();
+            assert!(
+                mixed.validate().is_ok(),
+                "one WeChat template for both sides"
+            );
+            assert_eq!(
+                mixed
+                    .push
+                    .template_of("T-RESIDENT", "staff")
+                    .map(|t| t.recipients),
+                Some(Recipients::Staff)
+            );
+            mixed.push.templates[1].long_term = true;
+            assert!(mixed.validate().unwrap_err().contains("long-term"));
             Ok(())
         });
     }

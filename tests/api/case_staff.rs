@@ -120,7 +120,14 @@ async fn a_staff_member_who_bound_wechat_hears_a_transfer_to_their_unit_by_push(
     let bound = expect_data(&app.as_(&village, BIND, json!({"c": code})).await);
     assert_eq!(bound["bindStaffWechat"]["wechatBound"], true);
     // The same WeChat cannot serve a second staff account, and the refusal writes nothing.
-    let before = app.dump_table("staff_accounts").await + &app.dump_table("audit_log").await;
+    let tables = || async {
+        let mut all = String::new();
+        for table in ["staff_accounts", "users", "push_consents", "audit_log"] {
+            all.push_str(&app.dump_table(table).await);
+        }
+        all
+    };
+    let before = tables().await;
     expect_error(
         &app.as_(
             &silent,
@@ -130,7 +137,7 @@ async fn a_staff_member_who_bound_wechat_hears_a_transfer_to_their_unit_by_push(
         .await,
         "CONFLICT",
     );
-    let after = app.dump_table("staff_accounts").await + &app.dump_table("audit_log").await;
+    let after = tables().await;
     assert_eq!(before, after, "a refused bind writes nothing");
     // Binding it again to the same account changes nothing.
     expect_data(
@@ -178,7 +185,11 @@ async fn a_staff_member_who_bound_wechat_hears_a_transfer_to_their_unit_by_push(
     );
     // The agent without WeChat has no delivery row at all.
     let rows = app.dump_table("push_deliveries").await;
-    assert_eq!(rows.matches("staff").count(), 1, "{rows}");
+    assert_eq!(
+        rows.matches("recipient=Some(\"staff\")").count(),
+        1,
+        "{rows}"
+    );
 
     // Unbound: the next transfer to the unit reaches nobody, and the consent is gone.
     let unbound = expect_data(
@@ -310,7 +321,7 @@ async fn a_transfer_unanswered_past_its_deadline_is_flagged_once_to_both_units()
     let theirs = expect_data(
         &app.as_(
             &resident,
-            "{ myCases { cases { latestSteps { action publicNote } } } }",
+            "{ myCases { cases { latestSteps { action publicNote internalNote details actorKind } } } }",
             json!({}),
         )
         .await,
@@ -323,6 +334,12 @@ async fn a_transfer_unanswered_past_its_deadline_is_flagged_once_to_both_units()
         steps.iter().all(|s| s["publicNote"].is_string()),
         "{theirs}"
     );
+    for hidden in ["internalNote", "details", "actorKind"] {
+        assert!(
+            steps.iter().all(|s| s[hidden].is_null()),
+            "{hidden}: {theirs}"
+        );
+    }
     // The receiving unit's bound agent is told by push (the event reached both units' agents).
     let sent = wait_until_sent(&fake, 1).await;
     assert!(
@@ -340,4 +357,87 @@ async fn a_transfer_unanswered_past_its_deadline_is_flagged_once_to_both_units()
         .await,
     );
     assert_eq!(run().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wechat_passed_on_to_a_colleague_carries_none_of_the_first_staff_members_pushes() {
+    let fake = FakeWechat::start().await;
+    let flow = flow_with_push(&fake).await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    flow.on(&flow.agent, "acceptCase", &id).await;
+    let first = app
+        .staff_session("cn.first", Role::VillageAgent, CHENGNEI)
+        .await;
+    let second = app
+        .staff_session("cn.second", Role::VillageAgent, CHENGNEI)
+        .await;
+    let county = app
+        .staff_session("cn.county", Role::CountyAdmin, crate::directory::COUNTY)
+        .await;
+    let consent = "mutation { recordSubscribeConsent(results: [{templateId: \"TPL-STAFF-TRANSFER\", status: ACCEPT}]) { credits } }";
+    expect_data(
+        &app.as_(
+            &first,
+            BIND,
+            json!({"c": fake.login_code("openid-desk-phone")}),
+        )
+        .await,
+    );
+    expect_data(&app.as_(&first, consent, json!({})).await);
+    fake.grant("openid-desk-phone", STAFF_TEMPLATE, 1);
+    let u = app.region_id(CHENGNEI).await;
+    expect_data(
+        &app.as_(&flow.agent, TRANSFER, json!({"id": id, "u": u}))
+            .await,
+    );
+    wait_until_sent(&fake, 1).await;
+    assert_eq!(staff_deliveries(app, &first).await.len(), 1);
+
+    // The first agent unbinds; a colleague binds the same phone's WeChat: none of the first
+    // agent's messages are theirs to read.
+    expect_data(
+        &app.as_(
+            &first,
+            "mutation { unbindStaffWechat { wechatBound } }",
+            json!({}),
+        )
+        .await,
+    );
+    expect_data(
+        &app.as_(
+            &second,
+            BIND,
+            json!({"c": fake.login_code("openid-desk-phone")}),
+        )
+        .await,
+    );
+    assert_eq!(staff_deliveries(app, &second).await, Vec::<Value>::new());
+
+    // A staff member who leaves lets go of their WeChat: it may be bound again at once.
+    let third = app
+        .staff_session("cn.third", Role::VillageAgent, CHENGNEI)
+        .await;
+    let second_id =
+        expect_data(&app.as_(&second, "{ me { id } }", json!({})).await)["me"]["id"].clone();
+    expect_data(
+        &app.as_(
+            &county,
+            "mutation($id: ID!) { deactivateStaff(staffId: $id) { id } }",
+            json!({"id": second_id}),
+        )
+        .await,
+    );
+    let bound = expect_data(
+        &app.as_(
+            &third,
+            BIND,
+            json!({"c": fake.login_code("openid-desk-phone")}),
+        )
+        .await,
+    );
+    assert_eq!(bound["bindStaffWechat"]["wechatBound"], true);
+    let audit = app.dump_table("audit_log").await;
+    assert_eq!(audit.matches("staff.wechat_unbound").count(), 1, "{audit}");
+    assert_eq!(audit.matches("staff.deactivate").count(), 1, "{audit}");
 }

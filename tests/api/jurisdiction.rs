@@ -89,6 +89,9 @@ struct Fixture {
     help_booking: String,
     milestone: String,
     consultation: String,
+    material: String,
+    transfer: String,
+    contact: String,
 }
 
 enum Access {
@@ -159,7 +162,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("case", Access::Guarded, "query($id: ID!) { case(id: $id) { id } }".into(), json!({"id": f.case})),
         ("cases", Access::Guarded, "query($id: ID) { cases(filter: {unitId: $id}) { nextCursor } }".into(), json!({"id": f.longgang})),
         ("openCase", Access::Guarded, "mutation($id: ID!) { openCase(bookingId: $id) { id } }".into(), json!({"id": f.help_booking})),
-        ("openCaseFromContact", Access::Guarded, "mutation($id: ID!) { openCaseFromContact(ledgerEntryId: $id, kind: HELP) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("openCaseFromContact", Access::Guarded, "mutation($id: ID!) { openCaseFromContact(ledgerEntryId: $id, kind: HELP) { id } }".into(), json!({"id": f.contact})),
         ("acceptCase", Access::Guarded, "mutation($id: ID!) { acceptCase(id: $id) { id } }".into(), json!({"id": f.case})),
         ("refuseCase", Access::Guarded, "mutation($id: ID!) { refuseCase(id: $id, reasonCode: \"X\", explanation: \"x\") { id } }".into(), json!({"id": f.case})),
         ("startCaseService", Access::Guarded, "mutation($id: ID!) { startCaseService(id: $id) { id } }".into(), json!({"id": f.case})),
@@ -177,11 +180,11 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("revokeEntrustment", Access::Guarded, "mutation($id: ID!) { revokeEntrustment(caseId: $id, reason: \"x\") { id } }".into(), json!({"id": f.case})),
         ("receiveCaseMaterial", Access::Guarded, "mutation($id: ID!) { receiveCaseMaterial(caseId: $id, input: {name: \"x\", original: true, mustReturn: true}) { id } }".into(), json!({"id": f.case})),
         ("confirmCaseMaterialsReceived", Access::Guarded, "mutation($id: ID!) { confirmCaseMaterialsReceived(caseId: $id) { id } }".into(), json!({"id": f.case})),
-        ("moveCaseMaterial", Access::Guarded, "mutation($id: ID!) { moveCaseMaterial(materialId: $id, input: {to: APPLICANT}) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("moveCaseMaterial", Access::Guarded, "mutation($id: ID!) { moveCaseMaterial(materialId: $id, input: {to: APPLICANT}) { id } }".into(), json!({"id": f.material})),
         ("transferCase", Access::Guarded, "mutation($id: ID!, $u: ID!) { transferCase(caseId: $id, toUnitId: $u, reason: \"x\") { id } }".into(), json!({"id": f.case, "u": f.chengnei})),
         ("escalateCase", Access::Guarded, "mutation($id: ID!, $u: ID!) { escalateCase(caseId: $id, toUnitId: $u, reason: \"x\") { id } }".into(), json!({"id": f.case, "u": f.longgang})),
-        ("respondToCaseTransfer", Access::Guarded, "mutation($id: ID!) { respondToCaseTransfer(transferId: $id, accept: true) { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
-        ("withdrawCaseTransfer", Access::Guarded, "mutation($id: ID!) { withdrawCaseTransfer(transferId: $id, reason: \"x\") { id } }".into(), json!({"id": uuid::Uuid::now_v7().to_string()})),
+        ("respondToCaseTransfer", Access::Guarded, "mutation($id: ID!) { respondToCaseTransfer(transferId: $id, accept: true) { id } }".into(), json!({"id": f.transfer})),
+        ("withdrawCaseTransfer", Access::Guarded, "mutation($id: ID!) { withdrawCaseTransfer(transferId: $id, reason: \"x\") { id } }".into(), json!({"id": f.transfer})),
         ("completeCase", Access::Guarded, "mutation($id: ID!) { completeCase(id: $id, outcome: []) { id } }".into(), json!({"id": f.case})),
         ("deliverCase", Access::Guarded, "mutation($id: ID!) { deliverCase(id: $id, input: {method: IN_PERSON, receiverName: \"x\", idChecked: true}) { id } }".into(), json!({"id": f.case})),
         ("archiveCase", Access::Guarded, "mutation($id: ID!) { archiveCase(id: $id) { id } }".into(), json!({"id": f.case})),
@@ -321,7 +324,49 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
         .as_str()
         .unwrap()
         .to_string();
+    // A proxy case, entrusted, with a material in custody; a pending transfer of the help case
+    // to 城内村; a window contact at the centre that may open a case (real ids for their rows).
+    let principal = app.login_resident("jurisdiction-principal").await;
+    let proxy_booking = expect_data(&app.as_(&principal, "mutation($p: ID!, $s: ID!, $i: ID!) { bookAppointment(input: {servicePointId: $p, slotId: $s, itemId: $i, kind: PROXY, idempotencyKey: \"fixture-proxy\"}) { id } }", json!({"p": centre, "s": slots["availableSlots"][4]["id"], "i": township_item})).await)["bookAppointment"]["id"].as_str().unwrap().to_string();
+    expect_data(
+        &app.as_(
+            &desk,
+            "mutation($id: ID!) { acceptBooking(id: $id) { id } }",
+            json!({"id": proxy_booking}),
+        )
+        .await,
+    );
+    let proxy = expect_data(
+        &app.as_(
+            &desk,
+            "mutation($id: ID!) { openCase(bookingId: $id) { id } }",
+            json!({"id": proxy_booking}),
+        )
+        .await,
+    )["openCase"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    expect_data(
+        &app.as_(
+            &desk,
+            "mutation($id: ID!) { acceptCase(id: $id) { id } }",
+            json!({"id": proxy}),
+        )
+        .await,
+    );
+    let hash = expect_data(&app.as_(&desk, "mutation($id: ID!, $n: String!) { prepareEntrustment(caseId: $id, input: {contactName: \"钱七\", contactPhone: \"13900000042\", idNumber: $n, validUntil: \"2099-12-31\"}) { contentHash } }", json!({"id": proxy, "n": test_id_number(42)})).await)["prepareEntrustment"]["contentHash"].as_str().unwrap().to_string();
+    let confirm = "mutation($id: ID!, $h: String!) { confirmEntrustment(caseId: $id, contentHash: $h) { contentHash } }";
+    for who in [&principal, &desk] {
+        expect_data(&app.as_(who, confirm, json!({"id": proxy, "h": hash})).await);
+    }
+    let material = expect_data(&app.as_(&desk, "mutation($id: ID!) { receiveCaseMaterial(caseId: $id, input: {name: \"营业执照\", original: true, mustReturn: true}) { id } }", json!({"id": proxy})).await)["receiveCaseMaterial"]["id"].as_str().unwrap().to_string();
+    let transfer = expect_data(&app.as_(&desk, "mutation($id: ID!, $u: ID!) { transferCase(caseId: $id, toUnitId: $u, reason: \"就近办理\") { id } }", json!({"id": case, "u": chengnei})).await)["transferCase"]["id"].as_str().unwrap().to_string();
+    let contact = expect_data(&app.as_(&desk, "mutation($id: ID!) { recordContact(input: {servicePointId: $id, channel: WINDOW, outcome: SERVED}) { id } }", json!({"id": centre})).await)["recordContact"]["id"].as_str().unwrap().to_string();
     Fixture {
+        material,
+        transfer,
+        contact,
         case,
         help_booking,
         milestone,

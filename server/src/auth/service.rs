@@ -174,7 +174,7 @@ pub async fn login_with_wechat(state: &AppState, code: &str, client_ip: &str) ->
     start_session(state, SubjectKind::Resident, user.id, None, None).await
 }
 
-pub(super) async fn upsert_user(
+async fn upsert_user(
     state: &AppState,
     openid: &str,
     unionid: Option<String>,

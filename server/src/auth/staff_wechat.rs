@@ -1,6 +1,6 @@
 //! A staff member's WeChat: `bindStaffWechat(code)` takes a `wx.login` code through the same
-//! code2Session road as a resident's login (the openid's `users` row is found or made, as a
-//! login would) and links that WeChat user to the staff account, so what concerns them (a
+//! code2Session road as a resident's login (the openid's `users` row is found, or made as a
+//! first login would, once the bind is sure to go ahead) and links that WeChat user to the staff account, so what concerns them (a
 //! transfer to their unit, a case due soon) can reach them by subscribe message. Consent
 //! credits stay with the WeChat user, as WeChat counts them per openid and template. One WeChat
 //! user per staff account, and one staff account per WeChat user (a unique index); binding
@@ -8,7 +8,7 @@
 //! logged or audited.
 use std::time::Duration;
 
-use entity::{regions, staff_accounts};
+use entity::{regions, staff_accounts, users};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, sea_query::LockType,
 };
@@ -75,30 +75,61 @@ pub async fn bind(state: &AppState, viewer: &Viewer, code: &str) -> AppResult<bo
         None => (code.to_string(), None),
     };
     let now = state.clock.now();
-    let user = super::service::upsert_user(state, &openid, unionid, now).await?;
     let mut tx = Tx::begin(state).await?;
     let staff = lock_staff(&tx, staff_id).await?;
-    if staff.wechat_user_id == Some(user.id) {
-        tx.commit().await?;
-        return Ok(false);
-    }
-    let taken = staff_accounts::Entity::find()
-        .select_only()
-        .column(staff_accounts::Column::Id)
-        .filter(staff_accounts::Column::WechatUserId.eq(user.id))
-        .filter(staff_accounts::Column::Id.ne(staff_id))
-        .into_tuple::<Uuid>()
+    // Nothing is written before every check has passed: the WeChat user is looked up, and
+    // made (as a first login would) only for a bind that goes ahead.
+    let known = users::Entity::find()
+        .filter(users::Column::Openid.eq(openid.as_str()))
         .one(&*tx)
         .await?;
-    if taken.is_some() {
-        return Err(AppError::Conflict(
-            "this WeChat is bound to another staff account; unbind it there first".into(),
-        ));
+    if let Some(user) = &known {
+        if staff.wechat_user_id == Some(user.id) {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        let taken = staff_accounts::Entity::find()
+            .select_only()
+            .column(staff_accounts::Column::Id)
+            .filter(staff_accounts::Column::WechatUserId.eq(user.id))
+            .filter(staff_accounts::Column::Id.ne(staff_id))
+            .into_tuple::<Uuid>()
+            .one(&*tx)
+            .await?;
+        if taken.is_some() {
+            return Err(AppError::Conflict(
+                "this WeChat is bound to another staff account; unbind it there first".into(),
+            ));
+        }
     }
+    let user_id = match known {
+        Some(user) => user.id,
+        None => {
+            let made = users::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                openid: Set(openid),
+                unionid: Set(unionid),
+                phone_enc: Set(None),
+                phone_bidx: Set(None),
+                created_at: Set(now),
+                last_login_at: Set(now),
+            }
+            .insert(&*tx)
+            .await
+            .map_err(|error| {
+                if crate::db::is_unique_violation(&error) {
+                    AppError::Conflict("this WeChat signed in just now; try again".into())
+                } else {
+                    error.into()
+                }
+            })?;
+            made.id
+        }
+    };
     let replaced = staff.wechat_user_id.is_some();
     let county = county_of(&tx, &staff).await?;
     let mut active: staff_accounts::ActiveModel = staff.into();
-    active.wechat_user_id = Set(Some(user.id));
+    active.wechat_user_id = Set(Some(user_id));
     active.wechat_bound_at = Set(Some(now));
     active.update(&*tx).await.map_err(|error| {
         if crate::db::is_unique_violation(&error) {

@@ -143,11 +143,10 @@ pub async fn flag_overdue(state: &AppState, now: DateTime<Utc>) -> AppResult<u64
         let mut tx = Tx::begin(state).await?;
         // Lock order: the case row, then its transfer. A case that changed since it was read
         // is left for the next run.
-        if crate::cases::service::lock_case(&*tx, &case, now)
-            .await
-            .is_err()
-        {
-            continue;
+        match crate::cases::service::lock_case(&*tx, &case, now).await {
+            Ok(()) => {}
+            Err(AppError::Conflict(_)) => continue,
+            Err(error) => return Err(error),
         }
         let changed = case_transfers::Entity::update_many()
             .col_expr(

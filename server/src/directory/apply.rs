@@ -88,6 +88,14 @@ async fn apply_staff_change(
         staff_accounts::Entity::update_many()
             .col_expr(staff_accounts::Column::Active, Expr::value(false))
             .col_expr(staff_accounts::Column::OnDuty, Expr::value(false))
+            .col_expr(
+                staff_accounts::Column::WechatUserId,
+                Expr::value(Option::<uuid::Uuid>::None),
+            )
+            .col_expr(
+                staff_accounts::Column::WechatBoundAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .filter(staff_accounts::Column::Id.eq(before))
             .exec(&*txn)
             .await?;

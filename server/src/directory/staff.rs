@@ -296,7 +296,7 @@ pub async fn set_staff_on_duty(
     Ok(staff)
 }
 
-/// Deactivates an account; its sessions end at once.
+/// Deactivates an account; its sessions end at once and its WeChat binding is released.
 pub async fn deactivate_staff(
     state: &AppState,
     viewer: &Viewer,
@@ -311,6 +311,9 @@ pub async fn deactivate_staff(
     let staff = guarded_staff_change(state, viewer, staff_id, "staff.deactivate", |s| {
         s.active = Set(false);
         s.on_duty = Set(false);
+        // Their WeChat is theirs again: it may be bound to another account at once.
+        s.wechat_user_id = Set(None);
+        s.wechat_bound_at = Set(None);
     })
     .await?;
     Ok(staff)

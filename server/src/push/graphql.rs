@@ -77,8 +77,8 @@ pub struct PushQuery;
 
 #[Object]
 impl PushQuery {
-    /// Residents, and staff who bound WeChat (`bindStaffWechat`): the subscribe messages sent
-    /// to them, newest first (`first` 1–100).
+    /// The subscribe messages sent to the signed-in person, newest first (`first` 1–100): a
+    /// resident's, or a staff member's own staff messages (kept after they unbind WeChat).
     async fn my_push_deliveries(
         &self,
         ctx: &Context<'_>,

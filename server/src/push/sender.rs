@@ -142,7 +142,8 @@ pub async fn send_batch(state: &AppState, limit: u64) -> AppResult<usize> {
         .map(|claimed| {
             let wechat = wechat.clone();
             async move {
-                let template = settings.template(&claimed.row.template_id);
+                let template =
+                    settings.template_of(&claimed.row.template_id, &claimed.row.recipient);
                 let data: Option<Map<String, Value>> = claimed
                     .row
                     .data
@@ -258,7 +259,7 @@ async fn claim(state: &AppState, limit: u64) -> AppResult<(Vec<Claimed>, usize)>
         if without_credit.contains(&key_of(&row)) {
             continue;
         }
-        match openids.get(&(row.recipient == STAFF, row.user_id)) {
+        match openids.get(&(row.staff_id, row.user_id)) {
             Some(openid) => claimed.push(Claimed {
                 openid: openid.clone(),
                 row,
@@ -285,43 +286,49 @@ async fn claim(state: &AppState, limit: u64) -> AppResult<(Vec<Claimed>, usize)>
 
 const STAFF: &str = "staff";
 
-/// Where each claimed row goes: the openid of its WeChat user, keyed by the user id; a staff
-/// row only while an active staff account still has that WeChat user bound. At most two
-/// statements.
+/// Where each claimed row goes: the openid of its WeChat user, keyed by (staff account, user);
+/// a staff row only while its staff account is active and still bound to that WeChat user
+/// (a WeChat unbound or passed on to a colleague gets none of the first account's messages).
+/// At most two statements.
 async fn openids_of(
     conn: &impl ConnectionTrait,
     rows: &[push_deliveries::Model],
-) -> AppResult<HashMap<(bool, Uuid), String>> {
-    let found: Vec<(Uuid, String)> = users::Entity::find()
+) -> AppResult<HashMap<(Option<Uuid>, Uuid), String>> {
+    let found: HashMap<Uuid, String> = users::Entity::find()
         .select_only()
         .column(users::Column::Id)
         .column(users::Column::Openid)
         .filter(users::Column::Id.is_in(rows.iter().map(|r| r.user_id)))
-        .into_tuple()
+        .into_tuple::<(Uuid, String)>()
         .all(conn)
-        .await?;
-    let staff: Vec<Uuid> = rows
-        .iter()
-        .filter(|r| r.recipient == STAFF)
-        .map(|r| r.user_id)
+        .await?
+        .into_iter()
         .collect();
-    let bound: Vec<Option<Uuid>> = if staff.is_empty() {
+    let staff: Vec<Uuid> = rows.iter().filter_map(|r| r.staff_id).collect();
+    let bound: Vec<(Uuid, Option<Uuid>)> = if staff.is_empty() {
         Vec::new()
     } else {
         staff_accounts::Entity::find()
             .select_only()
+            .column(staff_accounts::Column::Id)
             .column(staff_accounts::Column::WechatUserId)
-            .filter(staff_accounts::Column::WechatUserId.is_in(staff))
+            .filter(staff_accounts::Column::Id.is_in(staff))
             .filter(staff_accounts::Column::Active.eq(true))
             .into_tuple()
             .all(conn)
             .await?
     };
     let mut openids = HashMap::new();
-    for (user, openid) in found {
-        openids.insert((false, user), openid.clone());
-        if bound.contains(&Some(user)) {
-            openids.insert((true, user), openid);
+    for row in rows {
+        let Some(openid) = found.get(&row.user_id) else {
+            continue;
+        };
+        let reachable = match row.staff_id {
+            None => row.recipient != STAFF,
+            Some(staff) => bound.contains(&(staff, Some(row.user_id))),
+        };
+        if reachable {
+            openids.insert((row.staff_id, row.user_id), openid.clone());
         }
     }
     Ok(openids)
@@ -352,7 +359,10 @@ async fn with_data(
         .into_iter()
         .collect();
     for row in rows.iter_mut().filter(|r| r.data.is_none()) {
-        let template = state.settings.push.template(&row.template_id);
+        let template = state
+            .settings
+            .push
+            .template_of(&row.template_id, &row.recipient);
         let payload: Option<Value> = payloads
             .get(&row.event_id)
             .and_then(|p| serde_json::from_str(p).ok());

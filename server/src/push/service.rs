@@ -3,12 +3,13 @@
 //! message to send whatever Redis keeps; the sender (`push::sender`) claims rows and moves them
 //! `queued → sending → sent | no_consent | failed_* | unknown`, so each (event, user) is sent at
 //! most once.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use entity::{push_consents, push_deliveries, staff_accounts};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde_json::{Map, Value};
@@ -26,23 +27,25 @@ use crate::{
     state::AppState,
 };
 
-/// Whose consent and deliveries these are: a resident, or the WeChat user a staff member bound
-/// (credits are kept per WeChat user and template, as WeChat keeps them per openid).
-async fn push_holder(state: &AppState, viewer: &Viewer) -> AppResult<(Uuid, Recipients)> {
+/// Whose consent credits these are: a resident's own, or those of the WeChat user a staff
+/// member bound (credits are kept per WeChat user and template, as WeChat keeps them per
+/// openid).
+async fn consent_holder(state: &AppState, viewer: &Viewer) -> AppResult<Uuid> {
     match viewer {
-        Viewer::Resident { user_id, .. } => Ok((*user_id, Recipients::Residents)),
+        Viewer::Resident { user_id, .. } => Ok(*user_id),
         Viewer::Staff { staff_id, .. } => {
-            let bound = staff_accounts::Entity::find_by_id(*staff_id)
+            let staff = staff_accounts::Entity::find_by_id(*staff_id)
                 .one(&state.db)
                 .await?
                 .filter(|s| s.active)
-                .and_then(|s| s.wechat_user_id);
-            match bound {
-                Some(user) => Ok((user, Recipients::Staff)),
-                None => Err(AppError::Forbidden(
+                .ok_or_else(|| {
+                    AppError::Unauthenticated("the account is no longer active".into())
+                })?;
+            staff.wechat_user_id.ok_or_else(|| {
+                AppError::Forbidden(
                     "bind WeChat with bindStaffWechat before consenting to staff pushes".into(),
-                )),
-            }
+                )
+            })
         }
         Viewer::Anonymous => Err(AppError::Unauthenticated("log in first".into())),
     }
@@ -55,7 +58,7 @@ pub async fn record_consent(
     viewer: &Viewer,
     answers: &[(String, ConsentAnswer)],
 ) -> AppResult<Vec<push_consents::Model>> {
-    let (holder, _) = push_holder(state, viewer).await?;
+    let holder = consent_holder(state, viewer).await?;
     let user_id = &holder;
     if answers.is_empty() || answers.len() > 20 {
         return Err(AppError::bad_input("results", "report 1 to 20 answers"));
@@ -216,16 +219,22 @@ pub async fn queue_deliveries(
     };
     let mut rows = Vec::new();
     let mut queued = 0;
+    // One message per (event, WeChat user): a person who is both the applicant and a staff
+    // member hearing of the same event gets the resident's message (residents come first).
+    let mut addressed: HashSet<(Uuid, Uuid)> = HashSet::new();
     for (envelope, template, recipients, people) in wanted {
         let data = template_data(template, &envelope.payload);
         for person in people {
-            let person = match recipients {
-                Recipients::Residents => person,
+            let (user, staff_id) = match recipients {
+                Recipients::Residents => (person, None),
                 Recipients::Staff => match reachable.get(&person) {
-                    Some(user) => *user,
+                    Some(user) => (*user, Some(person)),
                     None => continue,
                 },
             };
+            if !addressed.insert((envelope.id, user)) {
+                continue;
+            }
             let (status, data, error) = match &data {
                 Ok(data) => {
                     queued += 1;
@@ -239,7 +248,7 @@ pub async fn queue_deliveries(
             };
             rows.push(push_deliveries::ActiveModel {
                 event_id: Set(envelope.id),
-                user_id: Set(person),
+                user_id: Set(user),
                 template_id: Set(template.template_id.clone()),
                 subject_id: Set(envelope.subject_id.clone()),
                 status: Set(status.as_str().into()),
@@ -252,6 +261,7 @@ pub async fn queue_deliveries(
                 next_attempt_at: Set(Some(now)),
                 claimed_at: Set(None),
                 recipient: Set(recipients.as_str().into()),
+                staff_id: Set(staff_id),
             });
         }
     }
@@ -282,17 +292,25 @@ fn recipient_of(key: &str, recipients: Recipients) -> Option<Uuid> {
         .and_then(|id| Uuid::parse_str(id).ok())
 }
 
-/// The viewer's own deliveries (a resident's, or a staff member's with WeChat bound), newest
-/// first.
+/// The viewer's own deliveries (a resident's, or a staff member's), newest first.
 pub async fn my_deliveries(
     state: &AppState,
     viewer: &Viewer,
     first: u64,
 ) -> AppResult<Vec<push_deliveries::Model>> {
-    let (holder, recipients) = push_holder(state, viewer).await?;
+    let mine = match viewer {
+        Viewer::Resident { user_id, .. } => Condition::all()
+            .add(push_deliveries::Column::UserId.eq(*user_id))
+            .add(push_deliveries::Column::Recipient.eq(Recipients::Residents.as_str())),
+        // A staff member's own messages, whichever WeChat they went to (and none sent for
+        // whoever held that WeChat before or after).
+        Viewer::Staff { staff_id, .. } => {
+            Condition::all().add(push_deliveries::Column::StaffId.eq(*staff_id))
+        }
+        Viewer::Anonymous => return Err(AppError::Unauthenticated("log in first".into())),
+    };
     Ok(push_deliveries::Entity::find()
-        .filter(push_deliveries::Column::UserId.eq(holder))
-        .filter(push_deliveries::Column::Recipient.eq(recipients.as_str()))
+        .filter(mine)
         .order_by_desc(push_deliveries::Column::CreatedAt)
         .limit(first)
         .all(&state.db)
