@@ -229,7 +229,7 @@ async fn main() -> anyhow::Result<()> {
                 &r.bookings,
             ),
             (
-                "case list (a page of 15 cases with item, unit, agent)",
+                "case list (a page of 20 cases with item, unit, agent, latest steps)",
                 &r.cases,
             ),
         ] {

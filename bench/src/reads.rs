@@ -154,7 +154,7 @@ async fn reads_on(args: &Args, server: &Server, env: &[(String, String)]) -> any
     graphql(&client, url, Some(&admin), "mutation($input: CreateStaffInput!) { createStaff(input: $input) { id } }",
         json!({"input": {"username": "bench.reads.agent", "displayName": "窗口", "password": STAFF_PASSWORD, "role": "TOWNSHIP_AGENT", "regionId": region, "servicePointId": point}})).await?;
     graphql(&client, url, Some(&admin), "mutation($p: ID!, $input: BookingPolicyInput!) { setBookingPolicy(servicePointId: $p, input: $input) { seatsPerAgent } }",
-        json!({"p": point, "input": {"slotMinutes": 30, "seatsPerAgent": 5, "windowDays": 30, "minNoticeMinutes": 60, "cancelCutoffMinutes": 120, "maxOpenBookings": 30}})).await?;
+        json!({"p": point, "input": {"slotMinutes": 30, "seatsPerAgent": 5, "windowDays": 30, "minNoticeMinutes": 60, "cancelCutoffMinutes": 120, "maxOpenBookings": 20}})).await?;
     let agent = login("bench.reads.agent").await?;
     let mut residents = login_all(
         &client,

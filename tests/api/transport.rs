@@ -149,6 +149,41 @@ async fn depth_complexity_and_alias_limits_apply() {
         "{aliases}"
     );
     assert!(aliases.get("data").is_none());
+    // The same limit over WebSocket, and in a batch (each operation judged on its own).
+    let mut socket = crate::helpers::WsClient::connect(&app, None).await;
+    socket
+        .subscribe(
+            "too-many",
+            "{ a: serverTime b: serverTime c: serverTime d: serverTime }",
+            json!({}),
+        )
+        .await;
+    let answer = socket
+        .next_message(std::time::Duration::from_secs(5))
+        .await
+        .expect("an answer");
+    assert!(answer.to_string().contains("aliases"), "{answer}");
+    let batch: Value = app
+        .http
+        .post(app.url("/graphql"))
+        .json(&json!([
+            {"query": "{ a: serverTime b: serverTime c: serverTime d: serverTime }"},
+            {"query": "{ serverTime }"},
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        batch[0]["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("aliases"),
+        "{batch}"
+    );
+    assert!(batch[1]["data"]["serverTime"].is_string(), "{batch}");
 
     let deep = app
         .graphql(

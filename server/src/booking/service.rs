@@ -401,14 +401,14 @@ pub(crate) async fn load_booking(state: &AppState, id: Uuid) -> AppResult<bookin
         .ok_or(AppError::NotFound("booking"))
 }
 
-/// The resident's bookings, newest first.
-pub async fn mine(state: &AppState, viewer: &Viewer) -> AppResult<Vec<bookings::Model>> {
+/// The resident's bookings, newest first, each with its slot, point, item and case: one
+/// joined statement for the whole list.
+pub async fn mine(
+    state: &AppState,
+    viewer: &Viewer,
+) -> AppResult<Vec<(bookings::Model, crate::graphql::loaders::Joined)>> {
     let user_id = resident_of(viewer)?;
-    Ok(bookings::Entity::find()
-        .filter(bookings::Column::UserId.eq(user_id))
-        .order_by_desc(bookings::Column::CreatedAt)
-        .all(&state.db)
-        .await?)
+    Ok(crate::graphql::loaders::bookings_joined(&state.db, user_id).await?)
 }
 
 /// Staff: a point's bookings on a day.

@@ -1,34 +1,17 @@
-//! Schema extensions: the alias limit (async-graphql has depth and complexity limits but none
-//! for aliases) and telemetry (operation counts and latency).
-use std::{sync::Arc, time::Instant};
+//! What sits around every operation's execution: the alias limit (async-graphql has depth and
+//! complexity limits but none for aliases) and telemetry (operation counts and latency). They
+//! are plain functions called where the transports execute a request, not schema extensions:
+//! with any extension installed, async-graphql sends every field of every answer through the
+//! extension chain (a registry lookup and boxed futures per field), which a list of fifteen
+//! bookings pays for about two hundred times.
+use std::time::Instant;
 
 use async_graphql::{
-    Response, ServerError, ServerResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery},
+    Request, Response, ServerError,
     parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet},
 };
 
 use crate::metrics::Metrics;
-
-pub struct AliasLimit {
-    max: usize,
-}
-
-impl AliasLimit {
-    pub fn new(max: usize) -> Self {
-        Self { max }
-    }
-}
-
-impl ExtensionFactory for AliasLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension { max: self.max })
-    }
-}
-
-struct AliasLimitExtension {
-    max: usize,
-}
 
 fn count_aliases(set: &SelectionSet) -> usize {
     set.items
@@ -61,74 +44,54 @@ pub fn aliases_in(document: &ExecutableDocument) -> usize {
     operations + fragments
 }
 
-#[async_trait::async_trait]
-impl Extension for AliasLimitExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if aliases_in(&document) > self.max {
-            return Err(ServerError::new(
-                format!("Query uses too many aliases (limit {})", self.max),
-                None,
-            ));
+/// The alias limit, checked on the document parsed once: the request keeps it, so the schema
+/// does not parse it again. A request that does not parse is left to the schema, which answers
+/// it as usual. Returns the refusal to send instead of executing.
+pub fn refuse_aliases(request: &mut Request, max: usize) -> Option<Response> {
+    let document = request.parsed_query().ok()?;
+    (aliases_in(document) > max).then(|| {
+        Response::from_errors(vec![ServerError::new(
+            format!("Query uses too many aliases (limit {max})"),
+            None,
+        )])
+    })
+}
+
+/// The operation's name for the metrics: the one asked for, or the only one the document
+/// names.
+pub fn operation_name(request: &mut Request) -> Option<String> {
+    if let Some(name) = &request.operation_name {
+        return Some(name.clone());
+    }
+    match &request.parsed_query().ok()?.operations {
+        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+            ops.keys().next().map(|name| name.to_string())
         }
-        Ok(document)
+        _ => None,
     }
 }
 
-pub struct Telemetry {
-    metrics: Arc<Metrics>,
-}
-
-impl Telemetry {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
-    }
-}
-
-impl ExtensionFactory for Telemetry {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(TelemetryExtension {
-            metrics: self.metrics.clone(),
-        })
-    }
-}
-
-struct TelemetryExtension {
-    metrics: Arc<Metrics>,
-}
-
-#[async_trait::async_trait]
-impl Extension for TelemetryExtension {
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let started = Instant::now();
-        let response = next.run(ctx, operation_name).await;
-        let label = self.metrics.operation_label(operation_name);
-        let outcome = if response.errors.is_empty() {
-            "ok"
-        } else {
-            "error"
-        };
-        self.metrics
-            .graphql_operations
-            .with_label_values(&[label.as_str(), outcome])
-            .inc();
-        self.metrics
-            .graphql_duration
-            .with_label_values(&[label.as_str()])
-            .observe(started.elapsed().as_secs_f64());
-        response
-    }
+/// Counts one executed operation by name and outcome, with its latency since `started`.
+pub fn observe(
+    metrics: &Metrics,
+    operation_name: Option<&str>,
+    response: &Response,
+    started: Instant,
+) {
+    let label = metrics.operation_label(operation_name);
+    let outcome = if response.errors.is_empty() {
+        "ok"
+    } else {
+        "error"
+    };
+    metrics
+        .graphql_operations
+        .with_label_values(&[label.as_str(), outcome])
+        .inc();
+    metrics
+        .graphql_duration
+        .with_label_values(&[label.as_str()])
+        .observe(started.elapsed().as_secs_f64());
 }
 
 #[cfg(test)]

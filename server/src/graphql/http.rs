@@ -21,6 +21,7 @@ use crate::{
     graphql::{
         AppSchema,
         context::{RequestContext, bearer},
+        extensions,
     },
     state::AppState,
 };
@@ -401,7 +402,7 @@ async fn serve_graphql(
     };
     context.viewer = viewer;
     let batch = batch.data(context);
-    let (status, body) = match schema.execute_batch(batch).await {
+    let (status, body) = match execute(state, schema, batch).await {
         BatchResponse::Single(response) => {
             let failed_early = failed_before_execution(&response);
             let status = if failed_early && media == MediaType::GraphqlResponseJson {
@@ -425,6 +426,31 @@ async fn serve_graphql(
         .status(status)
         .content_type(media.content_type())
         .body(body.to_string())
+}
+
+/// Executes each operation of the batch in turn, behind the alias limit and with telemetry.
+async fn execute(state: &AppState, schema: &AppSchema, batch: BatchRequest) -> BatchResponse {
+    let max = state.settings.graphql.max_aliases;
+    let one = |mut request: async_graphql::Request| async move {
+        if let Some(refused) = extensions::refuse_aliases(&mut request, max) {
+            return refused;
+        }
+        let started = std::time::Instant::now();
+        let name = extensions::operation_name(&mut request);
+        let response = schema.execute(request).await;
+        extensions::observe(&state.metrics, name.as_deref(), &response, started);
+        response
+    };
+    match batch {
+        BatchRequest::Single(request) => BatchResponse::Single(one(request).await),
+        BatchRequest::Batch(requests) => {
+            let mut responses = Vec::with_capacity(requests.len());
+            for request in requests {
+                responses.push(one(request).await);
+            }
+            BatchResponse::Batch(responses)
+        }
+    }
 }
 
 #[cfg(test)]

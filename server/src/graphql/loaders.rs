@@ -1,6 +1,8 @@
-//! Batch loading for the API's nested fields: a list of bookings reads its slots, points and
-//! items in one joined statement and the cases opened from them in another, not one query per
-//! booking (a waitlist reads its slots by id). One
+//! Batch loading for the API's nested fields: bookings read their slots, points and items in
+//! one joined statement and the cases opened from them in another, not one query per booking
+//! (a waitlist reads its slots by id); a case list reads the latest steps of its page at once.
+//! A resident's own booking list goes further and joins all of it into its list statement
+//! ([`bookings_joined`]). One
 //! `DataLoader` without a cache serves the schema: it only gathers the loads that are waiting
 //! at the same moment, so it never answers from stale rows. A leaf: it reads entities only.
 use std::{collections::HashMap, sync::Arc};
@@ -46,6 +48,14 @@ pub struct Refs {
     pub slot: slots::Model,
     pub point: service_points::Model,
     pub item: items::Model,
+}
+
+/// What a booking list reads with each booking in its own statement: its references and the
+/// case opened from it.
+#[derive(Clone, Debug)]
+pub struct Joined {
+    pub refs: Arc<Refs>,
+    pub case_id: Option<Uuid>,
 }
 
 /// The case opened from a booking, by the booking's id.
@@ -122,27 +132,9 @@ impl Loader<BookingRefs> for Rows {
             Expr::col((bookings::Entity, bookings::Column::Id)),
             Alias::new("b_id"),
         );
-        prefixed::<slots::Entity>(&mut query, "s_");
-        prefixed::<service_points::Entity>(&mut query, "p_");
-        prefixed::<items::Entity>(&mut query, "i_");
-        query
-            .from(bookings::Entity)
-            .inner_join(
-                slots::Entity,
-                Expr::col((slots::Entity, slots::Column::Id))
-                    .equals((bookings::Entity, bookings::Column::SlotId)),
-            )
-            .inner_join(
-                service_points::Entity,
-                Expr::col((service_points::Entity, service_points::Column::Id))
-                    .equals((bookings::Entity, bookings::Column::ServicePointId)),
-            )
-            .inner_join(
-                items::Entity,
-                Expr::col((items::Entity, items::Column::Id))
-                    .equals((bookings::Entity, bookings::Column::ItemId)),
-            )
-            .and_where(Expr::col((bookings::Entity, bookings::Column::Id)).is_in(ids));
+        query.from(bookings::Entity);
+        join_refs(&mut query);
+        query.and_where(Expr::col((bookings::Entity, bookings::Column::Id)).is_in(ids));
         let backend = self.db.get_database_backend();
         let rows = self
             .db
@@ -152,15 +144,81 @@ impl Loader<BookingRefs> for Rows {
         let mut out = HashMap::new();
         for row in rows {
             let id: Uuid = row.try_get("", "b_id").map_err(failed)?;
-            let refs = Refs {
-                slot: slots::Model::from_query_result(&row, "s_").map_err(failed)?,
-                point: service_points::Model::from_query_result(&row, "p_").map_err(failed)?,
-                item: items::Model::from_query_result(&row, "i_").map_err(failed)?,
-            };
-            out.insert(BookingRefs(id), refs);
+            out.insert(BookingRefs(id), refs_of(&row).map_err(failed)?);
         }
         Ok(out)
     }
+}
+
+/// The slot, point and item joined to `bookings` (the query selects from `bookings`).
+fn join_refs(query: &mut SelectStatement) {
+    prefixed::<slots::Entity>(query, "s_");
+    prefixed::<service_points::Entity>(query, "p_");
+    prefixed::<items::Entity>(query, "i_");
+    query
+        .inner_join(
+            slots::Entity,
+            Expr::col((slots::Entity, slots::Column::Id))
+                .equals((bookings::Entity, bookings::Column::SlotId)),
+        )
+        .inner_join(
+            service_points::Entity,
+            Expr::col((service_points::Entity, service_points::Column::Id))
+                .equals((bookings::Entity, bookings::Column::ServicePointId)),
+        )
+        .inner_join(
+            items::Entity,
+            Expr::col((items::Entity, items::Column::Id))
+                .equals((bookings::Entity, bookings::Column::ItemId)),
+        );
+}
+
+fn refs_of(row: &sea_orm::QueryResult) -> Result<Refs, sea_orm::DbErr> {
+    Ok(Refs {
+        slot: slots::Model::from_query_result(row, "s_")?,
+        point: service_points::Model::from_query_result(row, "p_")?,
+        item: items::Model::from_query_result(row, "i_")?,
+    })
+}
+
+/// A resident's bookings, newest first, each with its slot, point and item and the case opened
+/// from it: one statement for the whole list (a booking opens at most one case, a unique
+/// index says so).
+pub async fn bookings_joined(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+) -> Result<Vec<(bookings::Model, Joined)>, sea_orm::DbErr> {
+    let mut query = Query::select();
+    prefixed::<bookings::Entity>(&mut query, "b_");
+    query.expr_as(
+        Expr::col((cases::Entity, cases::Column::Id)),
+        Alias::new("c_id"),
+    );
+    query.from(bookings::Entity);
+    join_refs(&mut query);
+    query
+        .left_join(
+            cases::Entity,
+            Expr::col((cases::Entity, cases::Column::BookingId))
+                .equals((bookings::Entity, bookings::Column::Id)),
+        )
+        .and_where(Expr::col((bookings::Entity, bookings::Column::UserId)).eq(user_id))
+        .order_by((bookings::Entity, bookings::Column::CreatedAt), Order::Desc);
+    let backend = db.get_database_backend();
+    let rows = db.query_all_raw(backend.build(&query)).await?;
+    rows.iter()
+        .map(|row| {
+            let booking = bookings::Model::from_query_result(row, "b_")?;
+            let case_id: Option<Uuid> = row.try_get("", "c_id")?;
+            Ok((
+                booking,
+                Joined {
+                    refs: Arc::new(refs_of(row)?),
+                    case_id,
+                },
+            ))
+        })
+        .collect()
 }
 
 impl Loader<CaseOfBooking> for Rows {

@@ -70,16 +70,14 @@ pub fn build_schema(settings: &Settings, state: Option<Arc<AppState>>) -> AppSch
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(32)
-    .limit_directives(16)
-    .extension(extensions::AliasLimit::new(limits.max_aliases));
+    .limit_directives(16);
+    // No schema extensions: the alias limit and telemetry run around execution in the
+    // transports (see `extensions`), so fields resolve without an extension chain.
     if settings.is_production() {
         builder = builder.disable_introspection().disable_suggestions();
     }
     if let Some(state) = state {
-        builder = builder
-            .extension(extensions::Telemetry::new(state.metrics.clone()))
-            .data(loaders::loaders(state.db.clone()))
-            .data(state);
+        builder = builder.data(loaders::loaders(state.db.clone())).data(state);
     }
     builder.finish()
 }

@@ -33,6 +33,7 @@ use crate::{
     graphql::{
         AppSchema,
         context::{RequestContext, bearer},
+        extensions,
         http::{failed_before_execution, finish},
     },
     state::AppState,
@@ -397,9 +398,15 @@ impl Connection {
                         ));
                     }
                 }
-                let stream = self
-                    .schema
-                    .execute_stream(request.data(session.context.clone()))
+                let mut request = request.data(session.context.clone());
+                let answers = match extensions::refuse_aliases(
+                    &mut request,
+                    self.state.settings.graphql.max_aliases,
+                ) {
+                    Some(refused) => futures_util::stream::once(async { refused }).boxed(),
+                    None => self.schema.execute_stream(request).boxed(),
+                };
+                let stream = answers
                     .map(Some)
                     .chain(futures_util::stream::once(async { None }))
                     .boxed();

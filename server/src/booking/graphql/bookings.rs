@@ -70,7 +70,7 @@ impl BookingsQuery {
         Ok(service::mine(ctx.state(), ctx.viewer())
             .await?
             .into_iter()
-            .map(Booking)
+            .map(|(model, joined)| Booking(model, Some(std::sync::Arc::new(joined))))
             .collect())
     }
 
@@ -86,7 +86,7 @@ impl BookingsQuery {
         Ok(service::at_point(ctx.state(), ctx.viewer(), point, day)
             .await?
             .into_iter()
-            .map(Booking)
+            .map(Booking::of)
             .collect())
     }
 }
@@ -110,7 +110,7 @@ impl BookingsMutation {
         let booker = Booker::Resident {
             client_ip: ctx.client_ip().to_string(),
         };
-        Ok(Booking(
+        Ok(Booking::of(
             admission::book(ctx.state(), ctx.viewer(), booker, input.into_service()?).await?,
         ))
     }
@@ -128,7 +128,7 @@ impl BookingsMutation {
             resident_phone: input.resident_phone,
             on_behalf: input.on_behalf.into(),
         };
-        Ok(Booking(
+        Ok(Booking::of(
             admission::book(
                 ctx.state(),
                 ctx.viewer(),
@@ -149,7 +149,7 @@ impl BookingsMutation {
         #[graphql(desc = "Required from staff: the channel (and consent); residents omit it.")]
         on_behalf: Option<OnBehalfInput>,
     ) -> GqlResult<Booking> {
-        Ok(Booking(
+        Ok(Booking::of(
             changes::cancel(
                 ctx.state(),
                 ctx.viewer(),
@@ -170,7 +170,7 @@ impl BookingsMutation {
         #[graphql(desc = "Required from staff: the channel (and consent); residents omit it.")]
         on_behalf: Option<OnBehalfInput>,
     ) -> GqlResult<Booking> {
-        Ok(Booking(
+        Ok(Booking::of(
             changes::reschedule(
                 ctx.state(),
                 ctx.viewer(),
@@ -222,7 +222,7 @@ impl BookingsMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The booking's id; only a BOOKED booking can be accepted.")] id: ID,
     ) -> GqlResult<Booking> {
-        Ok(Booking(
+        Ok(Booking::of(
             changes::review(ctx.state(), ctx.viewer(), parse_id(&id, "id")?, true, None).await?,
         ))
     }
@@ -237,7 +237,7 @@ impl BookingsMutation {
         explanation: String,
     ) -> GqlResult<Booking> {
         let reason = Some((reason_code, explanation));
-        Ok(Booking(
+        Ok(Booking::of(
             changes::review(
                 ctx.state(),
                 ctx.viewer(),

@@ -1,6 +1,8 @@
 //! The booking room's GraphQL types: slots, bookings, ledger entries, waitlist entries,
 //! queue tickets, restrictions, policies, and the inputs that carry them.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{booking_restrictions, bookings, queue_tickets, slots, waitlist_entries};
@@ -17,7 +19,7 @@ use crate::{
     error::AppError,
     graphql::{
         context::{ContextExt, GqlResult, parse_id},
-        loaders::{BookingRefs, CaseOfBooking, Refs, SlotId},
+        loaders::{BookingRefs, CaseOfBooking, Joined, Refs, SlotId},
     },
 };
 
@@ -53,19 +55,28 @@ impl Slot {
     }
 }
 
-/// An appointment (预约).
-pub struct Booking(pub bookings::Model);
+/// An appointment (预约), with what a list already read about it (its slot, point and item and
+/// the case opened from it, joined into the list's own statement), if anything.
+pub struct Booking(pub bookings::Model, pub Option<Arc<Joined>>);
 
 impl Booking {
-    /// The booking's slot, point and item, loaded with the other bookings of the answer in one
-    /// joined statement.
-    async fn refs(&self, ctx: &Context<'_>) -> GqlResult<Refs> {
-        Ok(ctx
-            .loaders()?
-            .load_one(BookingRefs(self.0.id))
-            .await
-            .map_err(AppError::from)?
-            .ok_or(AppError::NotFound("booking"))?)
+    pub fn of(model: bookings::Model) -> Self {
+        Self(model, None)
+    }
+
+    /// The booking's slot, point and item: as the list read them, or loaded with the other
+    /// bookings of the answer in one joined statement.
+    async fn refs(&self, ctx: &Context<'_>) -> GqlResult<Arc<Refs>> {
+        if let Some(joined) = &self.1 {
+            return Ok(joined.refs.clone());
+        }
+        Ok(Arc::new(
+            ctx.loaders()?
+                .load_one(BookingRefs(self.0.id))
+                .await
+                .map_err(AppError::from)?
+                .ok_or(AppError::NotFound("booking"))?,
+        ))
     }
 }
 
@@ -90,18 +101,18 @@ impl Booking {
     }
     /// The booked slot (the new one after a move).
     async fn slot(&self, ctx: &Context<'_>) -> GqlResult<Slot> {
-        Ok(Slot(self.refs(ctx).await?.slot))
+        Ok(Slot(self.refs(ctx).await?.slot.clone()))
     }
     /// The service point where it is booked.
     async fn service_point(&self, ctx: &Context<'_>) -> GqlResult<ServicePoint> {
         Ok(ServicePoint {
-            model: self.refs(ctx).await?.point,
+            model: self.refs(ctx).await?.point.clone(),
             distance_km: None,
         })
     }
     /// The catalogue item (事项) it is for.
     async fn item(&self, ctx: &Context<'_>) -> GqlResult<Item> {
-        Ok(Item(self.refs(ctx).await?.item))
+        Ok(Item(self.refs(ctx).await?.item.clone()))
     }
     /// For an enterprise applicant: its name.
     async fn enterprise_name(&self) -> Option<&str> {
@@ -155,6 +166,9 @@ impl Booking {
     }
     /// The case opened from this booking (`openCase`), once there is one.
     async fn case_id(&self, ctx: &Context<'_>) -> GqlResult<Option<ID>> {
+        if let Some(joined) = &self.1 {
+            return Ok(joined.case_id.map(|id| ID(id.to_string())));
+        }
         let case = ctx
             .loaders()?
             .load_one(CaseOfBooking(self.0.id))

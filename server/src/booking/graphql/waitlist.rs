@@ -68,7 +68,7 @@ impl WaitlistMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The waitlist entry holding the offered seat.")] id: ID,
     ) -> GqlResult<Booking> {
-        Ok(Booking(
+        Ok(Booking::of(
             waitlist::claim(ctx.state(), ctx.viewer(), parse_id(&id, "id")?).await?,
         ))
     }
