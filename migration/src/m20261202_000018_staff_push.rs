@@ -22,6 +22,7 @@ enum PushDeliveries {
     Table,
     Recipient,
     StaffId,
+    CreatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -81,6 +82,17 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // A staff member's own messages are listed by this key, newest first.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_push_deliveries_staff")
+                    .table(PushDeliveries::Table)
+                    .col(PushDeliveries::StaffId)
+                    .col(PushDeliveries::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()
@@ -107,6 +119,14 @@ impl MigrationTrait for Migration {
         manager
             .get_connection()
             .execute_unprepared("DELETE FROM \"push_deliveries\" WHERE \"recipient\" = 'staff'")
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_push_deliveries_staff")
+                    .table(PushDeliveries::Table)
+                    .to_owned(),
+            )
             .await?;
         manager
             .alter_table(

@@ -58,6 +58,30 @@ async fn metrics_count_operations_by_name_and_outcome() {
     assert!(text.contains("bangban_graphql_operation_duration_seconds_bucket"));
     assert!(text.contains("bangban_http_requests_total"));
     assert!(text.contains("bangban_websockets_open 0"));
+    // A query over the socket is counted too (a subscription is a stream, not counted).
+    let mut socket = crate::helpers::WsClient::connect(&app, None).await;
+    socket
+        .subscribe("q", "query SocketClock { serverTime }", json!({}))
+        .await;
+    socket
+        .next_message(std::time::Duration::from_secs(5))
+        .await
+        .expect("an answer");
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"bangban_graphql_operations_total{operation="SocketClock",outcome="ok"} 1"#
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -339,17 +339,7 @@ pub async fn record(
     }
     .insert(&**tx)
     .await?;
-    let mut audience = audience(&**tx, case, &step.also_units).await?;
-    // The applicant hears what their timeline shows (a step with a public note), nothing
-    // internal; the staff member who acted is not told what they just did.
-    if step.public_note.is_none()
-        && let Some(user) = case.user_id
-    {
-        audience.retain(|key| *key != resident_key(user));
-    }
-    if let Viewer::Staff { staff_id, .. } = viewer {
-        audience.retain(|key| *key != staff_key(*staff_id));
-    }
+    let audience = audience(&**tx, case, &step.also_units).await?;
     emit(tx, case, name, &status, audience);
     tx.audit(crate::audit::Pending::action(
         now,

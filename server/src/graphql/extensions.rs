@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use async_graphql::{
     Request, Response, ServerError,
-    parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet},
+    parser::types::{
+        DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+    },
 };
 
 use crate::metrics::Metrics;
@@ -69,6 +71,21 @@ pub fn operation_name(request: &mut Request) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// Whether the request runs a subscription (a stream, not counted as one operation).
+pub fn is_subscription(request: &mut Request) -> bool {
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    let operation = match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        _ => None,
+    };
+    operation.is_some_and(|op| op.node.ty == OperationType::Subscription)
 }
 
 /// Counts one executed operation by name and outcome, with its latency since `started`.

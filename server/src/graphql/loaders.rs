@@ -203,7 +203,8 @@ pub async fn bookings_joined(
                 .equals((bookings::Entity, bookings::Column::Id)),
         )
         .and_where(Expr::col((bookings::Entity, bookings::Column::UserId)).eq(user_id))
-        .order_by((bookings::Entity, bookings::Column::CreatedAt), Order::Desc);
+        .order_by((bookings::Entity, bookings::Column::CreatedAt), Order::Desc)
+        .order_by((bookings::Entity, bookings::Column::Id), Order::Desc);
     let backend = db.get_database_backend();
     let rows = db.query_all_raw(backend.build(&query)).await?;
     rows.iter()

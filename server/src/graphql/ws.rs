@@ -404,7 +404,27 @@ impl Connection {
                     self.state.settings.graphql.max_aliases,
                 ) {
                     Some(refused) => futures_util::stream::once(async { refused }).boxed(),
-                    None => self.schema.execute_stream(request).boxed(),
+                    None if extensions::is_subscription(&mut request) => {
+                        self.schema.execute_stream(request).boxed()
+                    }
+                    // A query or mutation over the socket is counted like one over HTTP.
+                    None => {
+                        let state = self.state.clone();
+                        let name = extensions::operation_name(&mut request);
+                        let started = std::time::Instant::now();
+                        self.schema
+                            .execute_stream(request)
+                            .map(move |response| {
+                                extensions::observe(
+                                    &state.metrics,
+                                    name.as_deref(),
+                                    &response,
+                                    started,
+                                );
+                                response
+                            })
+                            .boxed()
+                    }
                 };
                 let stream = answers
                     .map(Some)
