@@ -201,12 +201,12 @@ impl PushSettings {
         self.templates.iter().find(|t| t.template_id == template_id)
     }
     /// The template a delivery row used: by its id and its `recipient` (`resident`, `staff`),
-    /// so one WeChat template serving both opens each side's own page.
+    /// so one WeChat template serving both opens each side's own page. None once that side's
+    /// entry is gone: a staff message never borrows the residents' page, nor the reverse.
     pub fn template_of(&self, template_id: &str, recipient: &str) -> Option<&TemplateSettings> {
         self.templates
             .iter()
             .find(|t| t.template_id == template_id && t.recipients.as_str() == recipient)
-            .or_else(|| self.template(template_id))
     }
 }
 
@@ -733,6 +733,14 @@ mod tests {
                     .template_of("T-RESIDENT", "staff")
                     .map(|t| t.recipients),
                 Some(Recipients::Staff)
+            );
+            let mut residents_only = settings.clone();
+            residents_only.push.templates.truncate(1);
+            assert!(
+                residents_only
+                    .push
+                    .template_of("T-RESIDENT", "staff")
+                    .is_none()
             );
             mixed.push.templates[1].long_term = true;
             assert!(mixed.validate().unwrap_err().contains("long-term"));

@@ -27,6 +27,17 @@ async fn health_and_readiness_report_their_dependencies() {
     assert_eq!(ready["store"], expected);
 }
 
+async fn metrics(app: &TestApp) -> String {
+    app.http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn metrics_count_operations_by_name_and_outcome() {
     let app = TestApp::spawn().await;
@@ -38,15 +49,7 @@ async fn metrics_count_operations_by_name_and_outcome() {
         .unwrap();
     app.graphql(None, "query WhoAmI { me { id } }", json!({}))
         .await;
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics(&app).await;
     assert!(
         text.contains(r#"bangban_graphql_operations_total{operation="ClockCheck",outcome="ok"} 1"#),
         "{text}"
@@ -67,15 +70,7 @@ async fn metrics_count_operations_by_name_and_outcome() {
         .next_message(std::time::Duration::from_secs(5))
         .await
         .expect("an answer");
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics(&app).await;
     assert!(
         text.contains(
             r#"bangban_graphql_operations_total{operation="SocketClock",outcome="ok"} 1"#
