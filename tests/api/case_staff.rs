@@ -14,12 +14,13 @@ use serde_json::{Value, json};
 use crate::{
     booking::desk_on,
     cases::{Flow, TRAIL, accepted_booking_on, open},
-    directory::CHENGNEI,
+    directory::{CHENGNEI, LONGGANG},
     fake_wechat::FakeWechat,
-    helpers::{Options, Session, TestApp, expect_data, expect_error},
+    helpers::{Options, Session, TestApp, WsClient, expect_data, expect_error},
 };
 
 const STAFF_TEMPLATE: &str = "TPL-STAFF-TRANSFER";
+const SERVICE_TEMPLATE: &str = "TPL-STAFF-SERVICE";
 const BIND: &str = "mutation($c: String!) { bindStaffWechat(code: $c) { id wechatBound } }";
 const TRANSFER: &str = "mutation($id: ID!, $u: ID!) { transferCase(caseId: $id, toUnitId: $u, reason: \"就近办理\") { id respondBy overdueFlaggedAt } }";
 
@@ -45,6 +46,7 @@ async fn flow_with_push(fake: &FakeWechat) -> Flow {
             s.push.templates = vec![
                 staff_template("case.transfer_requested", STAFF_TEMPLATE),
                 staff_template("case.transfer_overdue", "TPL-STAFF-LATE"),
+                staff_template("case.service_given", SERVICE_TEMPLATE),
             ];
             s.push.reclaim_after_ms = 200;
         })),
@@ -226,6 +228,60 @@ async fn a_staff_member_who_bound_wechat_hears_a_transfer_to_their_unit_by_push(
     assert_eq!(audit.matches("staff.wechat_bound").count(), 1, "{audit}");
     assert_eq!(audit.matches("staff.wechat_unbound").count(), 1);
     assert!(!audit.contains("openid-village-agent"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_member_is_not_pushed_about_their_own_step_but_their_colleagues_are() {
+    let fake = FakeWechat::start().await;
+    let flow = flow_with_push(&fake).await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    flow.on(&flow.agent, "acceptCase", &id).await;
+    flow.on(&flow.agent, "startCaseService", &id).await;
+    let colleague = app
+        .staff_session("lg.colleague", Role::TownshipAgent, LONGGANG)
+        .await;
+    let consent = "mutation { recordSubscribeConsent(results: [{templateId: \"TPL-STAFF-SERVICE\", status: ACCEPT}]) { credits } }";
+    for (who, openid) in [
+        (&flow.agent, "openid-acting-agent"),
+        (&colleague, "openid-colleague"),
+    ] {
+        expect_data(
+            &app.as_(who, BIND, json!({"c": fake.login_code(openid)}))
+                .await,
+        );
+        expect_data(&app.as_(who, consent, json!({})).await);
+        fake.grant(openid, SERVICE_TEMPLATE, 1);
+    }
+
+    let mut live = WsClient::connect(app, Some(&flow.agent.access)).await;
+    live.subscribe("m", "subscription { myEvents { kind } }", json!({}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    expect_data(
+        &app.as_(
+            &flow.agent,
+            "mutation($id: ID!) { recordCaseService(id: $id, service: POLICY_ADVICE) { id } }",
+            json!({"id": id}),
+        )
+        .await,
+    );
+    wait_until_sent(&fake, 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = fake.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["touser"], "openid-colleague");
+    assert_eq!(sent[0]["template_id"], SERVICE_TEMPLATE);
+    assert_eq!(
+        staff_deliveries(app, &flow.agent).await,
+        Vec::<Value>::new(),
+        "no delivery row for the one who acted"
+    );
+    // The one who acted still hears it live (their other devices refresh).
+    let heard = live
+        .next_event("m", "myEvents", Duration::from_secs(10))
+        .await;
+    assert_eq!(heard["kind"], "case.service_given");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

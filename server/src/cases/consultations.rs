@@ -40,11 +40,12 @@ async fn county_desk(conn: &impl ConnectionTrait, county: Uuid) -> AppResult<Vec
 
 fn emit(
     tx: &mut Tx<'_>,
+    viewer: &Viewer,
     consultation: &consultations::Model,
     kind: &'static str,
     audience: Vec<Uuid>,
 ) {
-    tx.emit(EventDraft {
+    tx.emit_by(viewer, EventDraft {
         kind,
         topic: "consultation",
         subject_kind: "consultation",
@@ -154,7 +155,13 @@ pub async fn open(
     .await?;
     let mut audience = county_desk(&*tx, county).await?;
     audience.push(who.staff_id);
-    emit(&mut tx, &consultation, "consultation.opened", audience);
+    emit(
+        &mut tx,
+        viewer,
+        &consultation,
+        "consultation.opened",
+        audience,
+    );
     tx.audit(crate::audit::Pending::action(
         now,
         viewer,
@@ -233,7 +240,13 @@ pub async fn reply(
     .await?;
     let mut audience = county_desk(&*tx, consultation.county_id).await?;
     audience.push(consultation.opened_by);
-    emit(&mut tx, &consultation, "consultation.replied", audience);
+    emit(
+        &mut tx,
+        viewer,
+        &consultation,
+        "consultation.replied",
+        audience,
+    );
     tx.audit(crate::audit::Pending::action(
         now,
         viewer,
@@ -277,6 +290,7 @@ pub async fn close(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<con
     };
     emit(
         &mut tx,
+        viewer,
         &closed,
         "consultation.closed",
         vec![closed.opened_by],

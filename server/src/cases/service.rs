@@ -314,6 +314,7 @@ pub async fn record(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let status = moved.map_or_else(|| case.status.clone(), |(_, to)| to.as_str().to_string());
+    let public = step.public_note.is_some();
     case_steps::ActiveModel {
         id: Set(Uuid::now_v7()),
         case_id: Set(case.id),
@@ -339,8 +340,9 @@ pub async fn record(
     }
     .insert(&**tx)
     .await?;
-    let audience = audience(&**tx, case, &step.also_units).await?;
-    emit(tx, case, name, &status, audience);
+    let hears = crate::cases::state::applicant_hears(public, moved.is_some());
+    let audience = audience(&**tx, case, &step.also_units, hears).await?;
+    emit(tx, viewer, case, name, &status, audience);
     tx.audit(crate::audit::Pending::action(
         now,
         viewer,
@@ -353,15 +355,17 @@ pub async fn record(
     Ok(())
 }
 
-/// The people a case's events are for: its applicant, its agent and the agents of the unit
-/// holding it, and `also` (a transfer's receiving unit, say).
+/// The people a case's events are for: its applicant (when `applicant` — see
+/// `state::applicant_hears`), its agent and the agents of the unit holding it, and `also` (a
+/// transfer's receiving unit, say).
 pub async fn audience(
     conn: &impl ConnectionTrait,
     case: &cases::Model,
     also_units: &[Uuid],
+    applicant: bool,
 ) -> AppResult<Vec<String>> {
     let mut keys = Vec::new();
-    if let Some(user) = case.user_id {
+    if let Some(user) = case.user_id.filter(|_| applicant) {
         keys.push(resident_key(user));
     }
     if let Some(agent) = case.agent_id {
@@ -382,22 +386,27 @@ pub async fn audience(
     Ok(keys)
 }
 
-/// Queues the event of a step: `case.<name>`, about the case, with no personal data.
+/// Queues the event of a step: `case.<name>`, about the case, with no personal data, caused
+/// by `viewer`.
 pub fn emit(
     tx: &mut Tx<'_>,
+    viewer: &Viewer,
     case: &cases::Model,
     name: &'static str,
     status: &str,
     audience: Vec<String>,
 ) {
-    tx.emit(EventDraft {
-        kind: event_kind(name),
-        topic: "case",
-        subject_kind: "case",
-        subject_id: case.id.to_string(),
-        audience,
-        payload: json!({"number": case.number, "status": status.to_uppercase(), "step": name}),
-    });
+    tx.emit_by(
+        viewer,
+        EventDraft {
+            kind: event_kind(name),
+            topic: "case",
+            subject_kind: "case",
+            subject_id: case.id.to_string(),
+            audience,
+            payload: json!({"number": case.number, "status": status.to_uppercase(), "step": name}),
+        },
+    );
 }
 
 /// Every step's event kind (a closed list, so push templates can be configured per kind).

@@ -180,10 +180,29 @@ pub fn mermaid(kind: CaseKind) -> String {
     out
 }
 
+/// Whether the applicant hears of a step live (`myEvents`, `subjectEvents`, pushes): when it
+/// is on their timeline (it has a public note) or it moves the case (they see its status).
+/// Anything else — a service given without a note, a transfer left unanswered — is internal.
+pub fn applicant_hears(public: bool, moves: bool) -> bool {
+    public || moves
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cases::model::TerminationReason::*;
+
+    #[test]
+    fn the_applicant_hears_public_steps_and_moves_only() {
+        for (public, moves, hears) in [
+            (true, true, true),
+            (true, false, true),
+            (false, true, true),
+            (false, false, false),
+        ] {
+            assert_eq!(applicant_hears(public, moves), hears, "{public} {moves}");
+        }
+    }
 
     const HELP: CaseKind = CaseKind::Help;
     const PROXY: CaseKind = CaseKind::Proxy;

@@ -15,6 +15,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::{
+    auth::Viewer,
     error::{AppError, AppResult},
     events::{
         Envelope,
@@ -60,21 +61,26 @@ impl From<&Envelope> for Event {
 #[derive(Clone)]
 enum Filter {
     Audience(String),
-    Subject(String),
+    /// A subject's events; for a resident, only those addressed to them (what staff record
+    /// for themselves about a resident's case stays with staff).
+    Subject(String, Option<String>),
 }
 
 impl Filter {
     fn route(&self) -> String {
         match self {
             Filter::Audience(key) => audience_route(key),
-            Filter::Subject(subject) => subject_route(subject),
+            Filter::Subject(subject, _) => subject_route(subject),
         }
     }
 
     fn matches(&self, envelope: &Envelope) -> bool {
         match self {
             Filter::Audience(key) => envelope.is_for(key),
-            Filter::Subject(subject) => envelope.subject_id == *subject,
+            Filter::Subject(subject, only_for) => {
+                envelope.subject_id == *subject
+                    && only_for.as_ref().is_none_or(|key| envelope.is_for(key))
+            }
         }
     }
 }
@@ -88,17 +94,24 @@ async fn replay_page(state: &AppState, filter: &Filter, after: i64) -> AppResult
         .select_only()
         .column(events::Column::Seq)
         .filter(events::Column::Position.gt(after));
+    let addressed_to = |key: &str| {
+        events::Column::Seq.in_subquery(
+            sea_orm::sea_query::Query::select()
+                .column(event_audience::Column::EventSeq)
+                .from(event_audience::Entity)
+                .and_where(event_audience::Column::AudienceKey.eq(key))
+                .to_owned(),
+        )
+    };
     query = match filter {
-        Filter::Audience(key) => query.filter(
-            events::Column::Seq.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(event_audience::Column::EventSeq)
-                    .from(event_audience::Entity)
-                    .and_where(event_audience::Column::AudienceKey.eq(key.as_str()))
-                    .to_owned(),
-            ),
-        ),
-        Filter::Subject(subject) => query.filter(events::Column::SubjectId.eq(subject.as_str())),
+        Filter::Audience(key) => query.filter(addressed_to(key)),
+        Filter::Subject(subject, only_for) => {
+            let query = query.filter(events::Column::SubjectId.eq(subject.as_str()));
+            match only_for {
+                Some(key) => query.filter(addressed_to(key)),
+                None => query,
+            }
+        }
     };
     let seqs: Vec<i64> = query
         .order_by_asc(events::Column::Position)
@@ -269,8 +282,9 @@ impl EventSubscription {
     }
 
     /// The events of one subject (a staff or item change for the staff who may see it; your own
-    /// account, booking, waitlist entry or restriction; a booking for the point's desk), with the
-    /// same replay-then-live rule as `myEvents`.
+    /// account, booking, waitlist entry, restriction or case; a booking for the point's desk),
+    /// with the same replay-then-live rule as `myEvents`. A resident follows the subject's events
+    /// addressed to them: a case's internal steps stay with staff.
     async fn subject_events(
         &self,
         ctx: &Context<'_>,
@@ -290,7 +304,17 @@ impl EventSubscription {
             return failed(error);
         }
         match after_position(&state, after).await {
-            Ok(after) => event_stream(state, Filter::Subject(subject_id.to_string()), after),
+            Ok(after) => {
+                let only_for = match ctx.viewer() {
+                    Viewer::Resident { .. } => viewer_key(ctx.viewer()),
+                    _ => None,
+                };
+                event_stream(
+                    state,
+                    Filter::Subject(subject_id.to_string(), only_for),
+                    after,
+                )
+            }
             Err(error) => failed(error),
         }
     }

@@ -12,9 +12,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
+    auth::Viewer,
     error::AppResult,
     events::{
-        model::{Envelope, EventDraft},
+        model::{Envelope, EventDraft, viewer_key},
         reactions,
     },
     state::AppState,
@@ -26,12 +27,15 @@ use crate::{
 #[async_trait::async_trait]
 pub trait Recorder: Send + Sync + 'static {
     /// Inside the transaction, after the events are written: records this room's work about
-    /// them; returns how many rows of work it queued.
+    /// them; returns how many rows of work it queued. `actors[i]` is the audience key of
+    /// whoever caused `written[i]`, when it was emitted with [`Tx::emit_by`] (known only to the
+    /// writing transaction: it is not stored).
     async fn record(
         &self,
         txn: &DatabaseTransaction,
         state: &AppState,
         written: &[Envelope],
+        actors: &[Option<String>],
     ) -> AppResult<usize>;
 
     /// After the commit, when `record` queued work: wakes whoever does it.
@@ -43,9 +47,12 @@ pub trait Recorder: Send + Sync + 'static {
 pub struct Tx<'a> {
     txn: DatabaseTransaction,
     state: &'a AppState,
-    drafts: Vec<EventDraft>,
+    /// Each queued event, with the audience key of whoever caused it when known.
+    drafts: Vec<(EventDraft, Option<String>)>,
     audits: Vec<crate::audit::Pending>,
     written: Vec<Envelope>,
+    /// Who caused each written event (by the index in `written`).
+    actors: Vec<Option<String>>,
     /// What each recorder wrote, by its index in `state.recorders`.
     recorded: Vec<usize>,
     reaction_tasks: Vec<i64>,
@@ -59,6 +66,7 @@ impl<'a> Tx<'a> {
             drafts: Vec::new(),
             audits: Vec::new(),
             written: Vec::new(),
+            actors: Vec::new(),
             recorded: Vec::new(),
             reaction_tasks: Vec::new(),
         })
@@ -66,12 +74,18 @@ impl<'a> Tx<'a> {
 
     /// Queues an event; it is written only if the transaction commits.
     pub fn emit(&mut self, draft: EventDraft) {
-        self.drafts.push(draft);
+        self.drafts.push((draft, None));
+    }
+
+    /// Queues an event caused by `actor`: they hear it live like the rest of its audience, and
+    /// the recorders know who acted (a staff member is not pushed about their own step).
+    pub fn emit_by(&mut self, actor: &Viewer, draft: EventDraft) {
+        self.drafts.push((draft, viewer_key(actor)));
     }
 
     /// Queues each of some events (none, one or several).
     pub fn emit_all(&mut self, drafts: impl IntoIterator<Item = EventDraft>) {
-        self.drafts.extend(drafts);
+        self.drafts.extend(drafts.into_iter().map(|d| (d, None)));
     }
 
     /// Queues an audit entry; it is appended at the commit, after the events. Lock order: the
@@ -90,7 +104,7 @@ impl<'a> Tx<'a> {
         // Microseconds, as both databases store it: what the commit hands on equals what a
         // replay reads back.
         let now = self.state.clock.now().trunc_subsecs(6);
-        for draft in std::mem::take(&mut self.drafts) {
+        for (draft, actor) in std::mem::take(&mut self.drafts) {
             let mut audience = draft.audience;
             audience.sort();
             audience.dedup();
@@ -107,11 +121,12 @@ impl<'a> Tx<'a> {
             };
             let row = insert_event(&self.txn, row, &audience).await?;
             self.written.push(Envelope::from_row(row, audience));
+            self.actors.push(actor);
         }
         self.recorded.clear();
         for recorder in &self.state.recorders {
             let n = recorder
-                .record(&self.txn, self.state, &self.written)
+                .record(&self.txn, self.state, &self.written, &self.actors)
                 .await?;
             self.recorded.push(n);
         }

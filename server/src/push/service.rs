@@ -152,8 +152,9 @@ impl crate::events::Recorder for PushDeliveries {
         txn: &sea_orm::DatabaseTransaction,
         state: &AppState,
         written: &[Envelope],
+        actors: &[Option<String>],
     ) -> AppResult<usize> {
-        queue_deliveries(txn, state, written).await
+        queue_deliveries(txn, state, written, actors).await
     }
 
     fn committed(&self, state: &AppState, _queued: usize) {
@@ -166,11 +167,14 @@ impl crate::events::Recorder for PushDeliveries {
 /// staff (`staff:<id>`, active, with WeChat bound) by the staff template — with the template
 /// data fitted now (a value that cannot be fitted makes the row FAILED_PERMANENT at once,
 /// naming the keyword). One INSERT for all of them, and one read of the staff who can be
-/// reached when a staff template applies. Returns how many rows were queued to send.
+/// reached when a staff template applies. A staff member who caused an event (`actors[i]`
+/// for `envelopes[i]`) is not pushed about it; a resident is (the confirmation of their own
+/// booking is a record they keep). Returns how many rows were queued to send.
 pub async fn queue_deliveries(
     conn: &impl ConnectionTrait,
     state: &AppState,
     envelopes: &[Envelope],
+    actors: &[Option<String>],
 ) -> AppResult<usize> {
     if state.wechat.is_none() {
         return Ok(0);
@@ -179,7 +183,8 @@ pub async fn queue_deliveries(
     let now = Utc::now();
     let push = &state.settings.push;
     let mut wanted = Vec::new();
-    for envelope in envelopes {
+    for (n, envelope) in envelopes.iter().enumerate() {
+        let actor = actors.get(n).and_then(Option::as_deref);
         for recipients in [Recipients::Residents, Recipients::Staff] {
             let Some(template) = push.template_for(&envelope.kind, recipients) else {
                 continue;
@@ -187,6 +192,7 @@ pub async fn queue_deliveries(
             let people: Vec<Uuid> = envelope
                 .audience
                 .iter()
+                .filter(|key| !(recipients == Recipients::Staff && Some(key.as_str()) == actor))
                 .filter_map(|key| recipient_of(key, recipients))
                 .collect();
             if !people.is_empty() {
