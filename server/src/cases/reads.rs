@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{case_steps, case_transfers, cases, items, regions, staff_accounts};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, Query},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, Iterable, QueryFilter,
+    QueryOrder, QueryResult,
+    sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -69,13 +70,16 @@ async fn page(
     staff_reader: bool,
 ) -> AppResult<CasePage> {
     let first = page_size(first)?;
-    let mut query = cases::Entity::find()
-        .filter(condition)
-        .order_by_desc(cases::Column::CreatedAt)
-        .order_by_desc(cases::Column::Id);
+    // One statement for the page and every name it shows: the cases joined to their item,
+    // unit and agent.
+    let mut query = named();
+    query
+        .cond_where(condition)
+        .order_by((cases::Entity, cases::Column::CreatedAt), Order::Desc)
+        .order_by((cases::Entity, cases::Column::Id), Order::Desc);
     if let Some(after) = after {
         let (at, id) = crate::db::parse_page_cursor(after)?;
-        query = query.filter(
+        query.cond_where(
             Condition::any().add(cases::Column::CreatedAt.lt(at)).add(
                 Condition::all()
                     .add(cases::Column::CreatedAt.eq(at))
@@ -83,38 +87,44 @@ async fn page(
             ),
         );
     }
-    let mut rows = query.limit(first + 1).all(conn).await?;
+    query.limit(first + 1);
+    let backend = conn.get_database_backend();
+    let mut rows = conn
+        .query_all_raw(backend.build(&query))
+        .await?
+        .iter()
+        .map(|row| named_view(row, staff_reader))
+        .collect::<AppResult<Vec<CaseView>>>()?;
     let more = rows.len() as u64 > first;
     rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
     let next = if more {
         rows.last()
-            .map(|c| crate::db::page_cursor(c.created_at, c.id))
+            .map(|c| crate::db::page_cursor(c.case.created_at, c.case.id))
     } else {
         None
     };
-    Ok(CasePage {
-        cases: views(conn, rows, staff_reader).await?,
-        next,
-    })
+    Ok(CasePage { cases: rows, next })
 }
 
-/// The views of some cases: their items, units and agents in one query each.
-pub async fn views(
-    conn: &impl ConnectionTrait,
-    rows: Vec<cases::Model>,
-    staff_reader: bool,
-) -> AppResult<Vec<CaseView>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    // One statement for every name a page shows: the cases joined to their item, unit and
-    // agent.
-    let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
-    let query = Query::select()
-        .column((cases::Entity, cases::Column::Id))
-        .column((items::Entity, items::Column::BusinessName))
-        .column((regions::Entity, regions::Column::Name))
-        .column((staff_accounts::Entity, staff_accounts::Column::DisplayName))
+/// Every column of `cases` with the names a reader sees: the item's business name
+/// (`item_name`), the holding unit's (`unit_name`) and the agent's working name
+/// (`agent_name`).
+fn named() -> SelectStatement {
+    let mut query = Query::select();
+    query
+        .columns(cases::Column::iter().map(|c| (cases::Entity, c)))
+        .expr_as(
+            Expr::col((items::Entity, items::Column::BusinessName)),
+            Alias::new("item_name"),
+        )
+        .expr_as(
+            Expr::col((regions::Entity, regions::Column::Name)),
+            Alias::new("unit_name"),
+        )
+        .expr_as(
+            Expr::col((staff_accounts::Entity, staff_accounts::Column::DisplayName)),
+            Alias::new("agent_name"),
+        )
         .from(cases::Entity)
         .left_join(
             items::Entity,
@@ -130,34 +140,46 @@ pub async fn views(
             staff_accounts::Entity,
             Expr::col((staff_accounts::Entity, staff_accounts::Column::Id))
                 .equals((cases::Entity, cases::Column::AgentId)),
-        )
-        .and_where(Expr::col((cases::Entity, cases::Column::Id)).is_in(ids))
-        .to_owned();
-    let backend = conn.get_database_backend();
-    let mut names: HashMap<Uuid, (String, String, Option<String>)> = HashMap::new();
-    for row in conn.query_all_raw(backend.build(&query)).await? {
-        let id: Uuid = row.try_get_by_index(0)?;
-        let item: Option<String> = row.try_get_by_index(1)?;
-        let unit: Option<String> = row.try_get_by_index(2)?;
-        let agent: Option<String> = row.try_get_by_index(3)?;
-        names.insert(
-            id,
-            (item.unwrap_or_default(), unit.unwrap_or_default(), agent),
         );
+    query
+}
+
+fn named_view(row: &QueryResult, staff_reader: bool) -> AppResult<CaseView> {
+    let name = |column: &str| row.try_get::<Option<String>>("", column);
+    Ok(CaseView {
+        case: cases::Model::from_query_result(row, "")?,
+        item_name: name("item_name")?.unwrap_or_default(),
+        unit_name: name("unit_name")?.unwrap_or_default(),
+        agent_name: name("agent_name")?,
+        staff_reader,
+    })
+}
+
+/// The views of some cases (read again with their names, in one statement).
+pub async fn views(
+    conn: &impl ConnectionTrait,
+    rows: Vec<cases::Model>,
+    staff_reader: bool,
+) -> AppResult<Vec<CaseView>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(rows
-        .into_iter()
-        .map(|case| {
-            let (item_name, unit_name, agent_name) = names.remove(&case.id).unwrap_or_default();
-            CaseView {
-                item_name,
-                unit_name,
-                agent_name,
-                staff_reader,
-                case,
-            }
+    let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
+    let mut query = named();
+    query.and_where(Expr::col((cases::Entity, cases::Column::Id)).is_in(ids.clone()));
+    let backend = conn.get_database_backend();
+    let mut found: HashMap<Uuid, CaseView> = HashMap::new();
+    for row in conn.query_all_raw(backend.build(&query)).await? {
+        let view = named_view(&row, staff_reader)?;
+        found.insert(view.case.id, view);
+    }
+    ids.iter()
+        .map(|id| {
+            found
+                .remove(id)
+                .ok_or_else(|| AppError::internal(anyhow::anyhow!("case view lost")))
         })
-        .collect())
+        .collect()
 }
 
 /// One case, for its applicant or staff who may see it.
