@@ -234,9 +234,11 @@ async fn main() -> anyhow::Result<()> {
             ),
         ] {
             rows.push(format!(
-                "| reads: a resident's {name} | {:.0}/s, p99 {:.1} ms, {:.1} statements/request | signed-in `{{ __typename }}` {:.0}/s, p99 {:.1} ms, {:.1} statements | {:.2} | ≥ 0.25 and ≤ 4 statements |",
-                read.per_second, read.p99_ms, read.statements, r.baseline.per_second, r.baseline.p99_ms, r.baseline.statements,
-                read.per_second / r.baseline.per_second
+                "| reads: a resident's {name} | {:.0}/s, p99 {:.1} ms, {:.1} statements/request{} | signed-in `{{ __typename }}` {:.0}/s, p99 {:.1} ms, {:.1} statements{} | {:.2}{} | ≥ 0.25 and ≤ 4 statements |",
+                read.per_second, read.p99_ms, read.statements, cpu(read),
+                r.baseline.per_second, r.baseline.p99_ms, r.baseline.statements, cpu(&r.baseline),
+                read.per_second / r.baseline.per_second,
+                cpu_ratio(&r.baseline, read)
             ));
         }
     }
@@ -250,4 +252,24 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A read's CPU time per request (server + PostgreSQL), when `/proc` told.
+fn cpu(read: &reads::Read) -> String {
+    match (read.server_cpu_ms, read.postgres_cpu_ms) {
+        (Some(server), Some(postgres)) => {
+            format!(", CPU {server:.2} ms server + {postgres:.2} ms PostgreSQL per request")
+        }
+        _ => String::new(),
+    }
+}
+
+/// The baseline's CPU time per request over the read's (server + PostgreSQL): the same ratio
+/// as the rates', less shaken by a noisy machine.
+fn cpu_ratio(baseline: &reads::Read, read: &reads::Read) -> String {
+    let total = |r: &reads::Read| Some(r.server_cpu_ms? + r.postgres_cpu_ms?);
+    match (total(baseline), total(read)) {
+        (Some(base), Some(this)) if this > 0.0 => format!(" (CPU {:.2})", base / this),
+        _ => String::new(),
+    }
 }

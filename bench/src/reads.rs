@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use crate::{
     args::Args,
     server::{
-        STAFF_PASSWORD, Server, create_admin, fresh_database, graphql, login_all, server_env,
-        set_env,
+        STAFF_PASSWORD, Server, create_admin, fresh_database, graphql, login_all,
+        postgres_cpu_seconds, server_env, set_env,
     },
     stats::percentile,
 };
@@ -33,6 +33,11 @@ pub(crate) struct Read {
     pub(crate) per_second: f64,
     pub(crate) p99_ms: f64,
     pub(crate) statements: f64,
+    /// The server's CPU time per request, in milliseconds (when `/proc` tells): steadier than
+    /// the rate on a noisy machine.
+    pub(crate) server_cpu_ms: Option<f64>,
+    /// PostgreSQL's CPU time per request, in milliseconds (when `/proc` tells).
+    pub(crate) postgres_cpu_ms: Option<f64>,
 }
 
 /// The three reads' figures: the baseline, the booking list, the case list.
@@ -63,12 +68,14 @@ async fn statements(client: &reqwest::Client, url: &str) -> anyhow::Result<(f64,
 
 async fn measure(
     client: &reqwest::Client,
-    url: &str,
+    server: &Server,
     token: &str,
     query: &str,
     requests: usize,
 ) -> anyhow::Result<Read> {
+    let url = server.url.as_str();
     let (sum_before, count_before) = statements(client, url).await?;
+    let cpu_before = (server.cpu_seconds(), postgres_cpu_seconds());
     let started = Instant::now();
     let latencies: Vec<anyhow::Result<f64>> = stream::iter(0..requests)
         .map(|_| async move {
@@ -85,7 +92,12 @@ async fn measure(
         .collect::<anyhow::Result<Vec<f64>>>()?;
     latencies.sort_by(|a, b| a.total_cmp(b));
     let (sum_after, count_after) = statements(client, url).await?;
+    let per_request = |before: Option<f64>, after: Option<f64>| {
+        Some((after? - before?) * 1000.0 / requests as f64)
+    };
     Ok(Read {
+        server_cpu_ms: per_request(cpu_before.0, server.cpu_seconds()),
+        postgres_cpu_ms: per_request(cpu_before.1, postgres_cpu_seconds()),
         per_second: requests as f64 / elapsed,
         p99_ms: percentile(&latencies, 0.99),
         statements: (sum_after - sum_before) / (count_after - count_before).max(1.0),
@@ -233,11 +245,11 @@ async fn reads_on(args: &Args, server: &Server, env: &[(String, String)]) -> any
         (&resident, BOOKINGS),
         (&cased, CASES),
     ] {
-        measure(&client, url, who, query, 50).await?;
+        measure(&client, server, who, query, 50).await?;
     }
     Ok(Reads {
-        baseline: measure(&client, url, &resident, "{ __typename }", requests).await?,
-        bookings: measure(&client, url, &resident, BOOKINGS, requests).await?,
-        cases: measure(&client, url, &cased, CASES, requests).await?,
+        baseline: measure(&client, server, &resident, "{ __typename }", requests).await?,
+        bookings: measure(&client, server, &resident, BOOKINGS, requests).await?,
+        cases: measure(&client, server, &cased, CASES, requests).await?,
     })
 }

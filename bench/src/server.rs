@@ -62,12 +62,46 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// CPU seconds the server has used so far (all its threads), where `/proc` tells.
+    pub(crate) fn cpu_seconds(&self) -> Option<f64> {
+        process_cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+
     pub(crate) fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// Linux counts process times in ticks of 1/100 s (`USER_HZ`, fixed by its ABI).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// A process's user and system CPU seconds from its `/proc/<pid>/stat`.
+fn process_cpu_seconds(stat: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+    let user: f64 = fields.get(11)?.parse().ok()?;
+    let system: f64 = fields.get(12)?.parse().ok()?;
+    Some((user + system) / TICKS_PER_SECOND)
+}
+
+/// CPU seconds used so far by every PostgreSQL process on this machine (the benchmark's
+/// server is the only busy one), where `/proc` tells.
+pub(crate) fn postgres_cpu_seconds() -> Option<f64> {
+    let mut total = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let path = entry.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim() == "postgres"
+            && let Some(seconds) = process_cpu_seconds(&path.join("stat").to_string_lossy())
+        {
+            total = Some(total.unwrap_or(0.0) + seconds);
+        }
+    }
+    total
 }
 
 /// The environment of a benchmark server instance, `extra` added.

@@ -68,6 +68,7 @@ pub mod metrics;
 pub mod pii;
 pub mod push;
 pub mod ratelimit;
+pub mod rows;
 pub mod secrets;
 pub mod state;
 pub mod store;

@@ -11,6 +11,11 @@ use bangban_server::{
 };
 use clap::{Parser, Subcommand};
 
+/// The server allocates many small, short-lived values per request (GraphQL values, rows):
+/// mimalloc serves them faster than the system allocator and returns memory to the system.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "bangban", version, about = "Bangban 帮办代办 server")]
 struct Cli {

@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::{case_steps, case_transfers, cases, items, regions, staff_accounts};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, Iterable, QueryFilter,
-    QueryOrder, QueryResult,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryResult,
     sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -21,6 +20,7 @@ use crate::{
     },
     directory::jurisdiction::Jurisdiction,
     error::{AppError, AppResult},
+    rows::{Positioned, select_columns},
     state::AppState,
 };
 
@@ -111,8 +111,8 @@ async fn page(
 /// (`agent_name`).
 fn named() -> SelectStatement {
     let mut query = Query::select();
+    select_columns::<cases::Entity>(&mut query);
     query
-        .columns(cases::Column::iter().map(|c| (cases::Entity, c)))
         .expr_as(
             Expr::col((items::Entity, items::Column::BusinessName)),
             Alias::new("item_name"),
@@ -145,12 +145,14 @@ fn named() -> SelectStatement {
 }
 
 fn named_view(row: &QueryResult, staff_reader: bool) -> AppResult<CaseView> {
-    let name = |column: &str| row.try_get::<Option<String>>("", column);
+    // The names follow the case's columns, in the order `named` selects them.
+    let names = cases::Model::FIELDS.len();
+    let name = |offset: usize| row.try_get_by_index::<Option<String>>(names + offset);
     Ok(CaseView {
-        case: cases::Model::from_query_result(row, "")?,
-        item_name: name("item_name")?.unwrap_or_default(),
-        unit_name: name("unit_name")?.unwrap_or_default(),
-        agent_name: name("agent_name")?,
+        case: cases::Model::at(row, 0)?,
+        item_name: name(0)?.unwrap_or_default(),
+        unit_name: name(1)?.unwrap_or_default(),
+        agent_name: name(2)?,
         staff_reader,
     })
 }

@@ -10,13 +10,15 @@ use std::{collections::HashMap, sync::Arc};
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{bookings, case_steps, cases, items, service_points, slots};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IdenStatic,
-    Iterable, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, SelectStatement, WindowStatement},
 };
 use uuid::Uuid;
 
-use crate::error::AppError;
+use crate::{
+    error::AppError,
+    rows::{Positioned, select_columns},
+};
 
 /// What the loaders read from.
 pub struct Rows {
@@ -110,17 +112,6 @@ macro_rules! by_id {
 
 by_id!(SlotId, slots);
 
-/// Selects every column of `E` as `<prefix><column>` (read back with
-/// `FromQueryResult::from_query_result(row, prefix)`).
-fn prefixed<E: EntityTrait>(query: &mut SelectStatement, prefix: &str) {
-    for column in E::Column::iter() {
-        query.expr_as(
-            Expr::col((E::default(), column)),
-            Alias::new(format!("{prefix}{}", column.as_str())),
-        );
-    }
-}
-
 impl Loader<BookingRefs> for Rows {
     type Value = Refs;
     type Error = LoadError;
@@ -143,8 +134,8 @@ impl Loader<BookingRefs> for Rows {
             .map_err(failed)?;
         let mut out = HashMap::new();
         for row in rows {
-            let id: Uuid = row.try_get("", "b_id").map_err(failed)?;
-            out.insert(BookingRefs(id), refs_of(&row).map_err(failed)?);
+            let id: Uuid = row.try_get_by_index(0).map_err(failed)?;
+            out.insert(BookingRefs(id), refs_at(&row, 1).map_err(failed)?);
         }
         Ok(out)
     }
@@ -152,9 +143,9 @@ impl Loader<BookingRefs> for Rows {
 
 /// The slot, point and item joined to `bookings` (the query selects from `bookings`).
 fn join_refs(query: &mut SelectStatement) {
-    prefixed::<slots::Entity>(query, "s_");
-    prefixed::<service_points::Entity>(query, "p_");
-    prefixed::<items::Entity>(query, "i_");
+    select_columns::<slots::Entity>(query);
+    select_columns::<service_points::Entity>(query);
+    select_columns::<items::Entity>(query);
     query
         .inner_join(
             slots::Entity,
@@ -173,11 +164,16 @@ fn join_refs(query: &mut SelectStatement) {
         );
 }
 
-fn refs_of(row: &sea_orm::QueryResult) -> Result<Refs, sea_orm::DbErr> {
+/// The references [`join_refs`] selected, from the row's column `start` on.
+fn refs_at(row: &sea_orm::QueryResult, start: usize) -> Result<Refs, sea_orm::DbErr> {
+    let slot = slots::Model::at(row, start)?;
+    let start = start + slots::Model::FIELDS.len();
+    let point = service_points::Model::at(row, start)?;
+    let start = start + service_points::Model::FIELDS.len();
     Ok(Refs {
-        slot: slots::Model::from_query_result(row, "s_")?,
-        point: service_points::Model::from_query_result(row, "p_")?,
-        item: items::Model::from_query_result(row, "i_")?,
+        slot,
+        point,
+        item: items::Model::at(row, start)?,
     })
 }
 
@@ -189,11 +185,9 @@ pub async fn bookings_joined(
     user_id: Uuid,
 ) -> Result<Vec<(bookings::Model, Joined)>, sea_orm::DbErr> {
     let mut query = Query::select();
-    prefixed::<bookings::Entity>(&mut query, "b_");
-    query.expr_as(
-        Expr::col((cases::Entity, cases::Column::Id)),
-        Alias::new("c_id"),
-    );
+    // The booking's columns, the case's id, then the references.
+    select_columns::<bookings::Entity>(&mut query);
+    query.expr(Expr::col((cases::Entity, cases::Column::Id)));
     query.from(bookings::Entity);
     join_refs(&mut query);
     query
@@ -209,12 +203,13 @@ pub async fn bookings_joined(
     let rows = db.query_all_raw(backend.build(&query)).await?;
     rows.iter()
         .map(|row| {
-            let booking = bookings::Model::from_query_result(row, "b_")?;
-            let case_id: Option<Uuid> = row.try_get("", "c_id")?;
+            let booking = bookings::Model::at(row, 0)?;
+            let after = bookings::Model::FIELDS.len();
+            let case_id: Option<Uuid> = row.try_get_by_index(after)?;
             Ok((
                 booking,
                 Joined {
-                    refs: Arc::new(refs_of(row)?),
+                    refs: Arc::new(refs_at(row, after + 1)?),
                     case_id,
                 },
             ))
@@ -266,8 +261,9 @@ impl Loader<LatestSteps> for Rows {
             }
             // Each case's steps numbered newest first; the outer query keeps the first few.
             let mut ranked = Query::select();
+            // Named columns, so the outer `*` has them in `Column::iter()` order.
+            select_columns::<case_steps::Entity>(&mut ranked);
             ranked
-                .column(Asterisk)
                 .expr_window_as(
                     Expr::cust("ROW_NUMBER()"),
                     WindowStatement::partition_by(case_steps::Column::CaseId)
@@ -294,7 +290,7 @@ impl Loader<LatestSteps> for Rows {
                 .await
                 .map_err(failed)?;
             for row in rows {
-                let step = case_steps::Model::from_query_result(&row, "").map_err(failed)?;
+                let step = case_steps::Model::at(&row, 0).map_err(failed)?;
                 out.entry(LatestSteps {
                     case_id: step.case_id,
                     public_only,
