@@ -39,15 +39,23 @@ fn staff_template(kind: &str, template_id: &str) -> TemplateSettings {
 }
 
 async fn flow_with_push(fake: &FakeWechat) -> Flow {
+    flow_with_templates(
+        fake,
+        vec![
+            staff_template("case.transfer_requested", STAFF_TEMPLATE),
+            staff_template("case.transfer_overdue", "TPL-STAFF-LATE"),
+            staff_template("case.service_given", SERVICE_TEMPLATE),
+        ],
+    )
+    .await
+}
+
+async fn flow_with_templates(fake: &FakeWechat, templates: Vec<TemplateSettings>) -> Flow {
     let app = TestApp::spawn_with(Options {
         demo: true,
         wechat: Some(fake.clone()),
-        tweak: Some(Box::new(|s| {
-            s.push.templates = vec![
-                staff_template("case.transfer_requested", STAFF_TEMPLATE),
-                staff_template("case.transfer_overdue", "TPL-STAFF-LATE"),
-                staff_template("case.service_given", SERVICE_TEMPLATE),
-            ];
+        tweak: Some(Box::new(move |s| {
+            s.push.templates = templates;
             s.push.reclaim_after_ms = 200;
         })),
         ..Options::default()
@@ -496,4 +504,58 @@ async fn a_wechat_passed_on_to_a_colleague_carries_none_of_the_first_staff_membe
     let audit = app.dump_table("audit_log").await;
     assert_eq!(audit.matches("staff.wechat_unbound").count(), 1, "{audit}");
     assert_eq!(audit.matches("staff.deactivate").count(), 1, "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_is_both_the_applicant_and_staff_hearing_of_a_step_gets_one_message() {
+    let fake = FakeWechat::start().await;
+    let resident_template = TemplateSettings {
+        recipients: Recipients::Residents,
+        ..staff_template("case.accepted", "TPL-RES-ACCEPTED")
+    };
+    let flow = flow_with_templates(
+        &fake,
+        vec![
+            resident_template,
+            staff_template("case.accepted", "TPL-STAFF-ACCEPTED"),
+        ],
+    )
+    .await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    // A colleague of the agent binds the applicant's own WeChat (the applicant works at the
+    // township centre), and both sides consent to their template.
+    let colleague = app
+        .staff_session("lg.applicant", Role::TownshipAgent, LONGGANG)
+        .await;
+    expect_data(
+        &app.as_(&colleague, BIND, json!({"c": fake.login_code("case-HELP")}))
+            .await,
+    );
+    let consent = |template: &str| {
+        format!(
+            "mutation {{ recordSubscribeConsent(results: [{{templateId: \"{template}\", status: ACCEPT}}]) {{ credits }} }}"
+        )
+    };
+    expect_data(
+        &app.as_(&colleague, &consent("TPL-STAFF-ACCEPTED"), json!({}))
+            .await,
+    );
+    expect_data(
+        &app.as_(&flow.resident, &consent("TPL-RES-ACCEPTED"), json!({}))
+            .await,
+    );
+    fake.grant("case-HELP", "TPL-STAFF-ACCEPTED", 1);
+    fake.grant("case-HELP", "TPL-RES-ACCEPTED", 1);
+
+    flow.on(&flow.agent, "acceptCase", &id).await;
+    wait_until_sent(&fake, 1).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let sent = fake.sent();
+    assert_eq!(sent.len(), 1, "one message per event and person: {sent:?}");
+    assert_eq!(sent[0]["touser"], "case-HELP");
+    assert_eq!(sent[0]["template_id"], "TPL-RES-ACCEPTED", "the resident's");
+    let rows = app.dump_table("push_deliveries").await;
+    assert_eq!(rows.matches("TPL-STAFF-ACCEPTED").count(), 0, "{rows}");
+    assert_eq!(rows.matches("TPL-RES-ACCEPTED").count(), 1, "{rows}");
 }

@@ -393,6 +393,9 @@ async fn a_staff_change_is_approved_and_applies_itself_on_its_date() {
     let departing = app
         .login_staff_session("old.agent", "initial-password-1")
         .await;
+    // The departing agent's WeChat is bound to their account until the change applies.
+    let bind = "mutation { bindStaffWechat(code: \"wechat-of-the-desk-phone\") { wechatBound } }";
+    expect_data(&app.as_(&departing, bind, json!({})).await);
 
     let today =
         bangban_server::clock::local_date(bangban_server::clock::Clock::now(app.clock.as_ref()));
@@ -565,6 +568,10 @@ async fn a_staff_change_is_approved_and_applies_itself_on_its_date() {
     );
     let password = password["resetStaffPassword"].as_str().unwrap();
     expect_data(&app.login_staff("zhao.liu", password).await);
+    // The change released the departing agent's WeChat: the newcomer binds it at once.
+    let arrived = app.login_staff_session("zhao.liu", password).await;
+    let bound = expect_data(&app.as_(&arrived, bind, json!({})).await);
+    assert_eq!(bound["bindStaffWechat"]["wechatBound"], true);
 
     let csv = expect_data(
         &app.as_(&admin, "{ staffChangeRegisterCsv }", json!({}))
