@@ -559,3 +559,66 @@ async fn a_person_who_is_both_the_applicant_and_staff_hearing_of_a_step_gets_one
     assert_eq!(rows.matches("TPL-STAFF-ACCEPTED").count(), 0, "{rows}");
     assert_eq!(rows.matches("TPL-RES-ACCEPTED").count(), 1, "{rows}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_that_refuses_a_transfer_stops_hearing_the_case_it_was_following() {
+    let fake = FakeWechat::start().await;
+    let flow = flow_with_templates(&fake, Vec::new()).await;
+    let app = &flow.desk.app;
+    let id = open(&flow).await["id"].as_str().unwrap().to_string();
+    flow.on(&flow.agent, "acceptCase", &id).await;
+    flow.on(&flow.agent, "startCaseService", &id).await;
+    let village = app
+        .staff_session("cn.follower", Role::VillageAgent, CHENGNEI)
+        .await;
+    let u = app.region_id(CHENGNEI).await;
+    expect_data(
+        &app.as_(&flow.agent, TRANSFER, json!({"id": id, "u": u}))
+            .await,
+    );
+    // While the transfer waits, the unit it addresses may follow the case.
+    let mut live = WsClient::connect(app, Some(&village.access)).await;
+    live.subscribe(
+        "s",
+        "subscription($id: ID!) { subjectEvents(subjectId: $id) { kind } }",
+        json!({"id": id}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let service =
+        "mutation($id: ID!) { recordCaseService(id: $id, service: POLICY_ADVICE) { id } }";
+    expect_data(&app.as_(&flow.agent, service, json!({"id": id})).await);
+    let heard = live
+        .next_event("s", "subjectEvents", Duration::from_secs(10))
+        .await;
+    assert_eq!(heard["kind"], "case.service_given");
+
+    // It refuses: from then on nothing of the case reaches it, and its subscription ends.
+    let waiting = expect_data(
+        &app.as_(&village, "{ caseTransfersWaiting { id } }", json!({}))
+            .await,
+    );
+    expect_data(
+        &app.as_(
+            &village,
+            "mutation($t: ID!) { respondToCaseTransfer(transferId: $t, accept: false, note: \"不在本村\") { status } }",
+            json!({"t": waiting["caseTransfersWaiting"][0]["id"]}),
+        )
+        .await,
+    );
+    expect_data(&app.as_(&flow.agent, service, json!({"id": id})).await);
+    let mut after = Vec::new();
+    while let Some(message) = live.next_message(Duration::from_secs(3)).await {
+        after.push(message);
+    }
+    assert!(
+        after
+            .iter()
+            .all(|m| m["payload"]["data"]["subjectEvents"].is_null()),
+        "nothing of the case after the refusal: {after:?}"
+    );
+    assert!(
+        after.iter().any(|m| m["type"] == "complete"),
+        "the subscription ends: {after:?}"
+    );
+}

@@ -309,13 +309,47 @@ impl EventSubscription {
                     Viewer::Resident { .. } => viewer_key(ctx.viewer()),
                     _ => None,
                 };
-                event_stream(
-                    state,
+                let events = event_stream(
+                    state.clone(),
                     Filter::Subject(subject_id.to_string(), only_for),
                     after,
-                )
+                );
+                match ctx.viewer() {
+                    Viewer::Resident { .. } => events,
+                    viewer => checked_again(state, viewer.clone(), subject_id.to_string(), events),
+                }
             }
             Err(error) => failed(error),
         }
     }
+}
+
+/// A staff member's events of one subject, their sight of it checked again at each: staff can
+/// lose a subject while they follow it (a transfer to their unit refused or withdrawn, their
+/// account moved or closed). The stream then answers that refusal once and ends. (A resident's
+/// own subjects stay theirs, and their events are filtered to those addressed to them.)
+fn checked_again(
+    state: Arc<AppState>,
+    viewer: Viewer,
+    subject: String,
+    events: BoxStream<'static, GqlResult<Event>>,
+) -> BoxStream<'static, GqlResult<Event>> {
+    futures_util::stream::unfold(
+        Some((events, state, viewer, subject)),
+        |following| async move {
+            let (mut events, state, viewer, subject) = following?;
+            let item = events.next().await?;
+            if item.is_ok()
+                && let Err(error) = state
+                    .subjects
+                    .ensure_can_view(&state, &viewer, &subject)
+                    .await
+            {
+                // Answered once; the stream ends with it.
+                return Some((Err(error.into()), None));
+            }
+            Some((item, Some((events, state, viewer, subject))))
+        },
+    )
+    .boxed()
 }
