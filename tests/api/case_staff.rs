@@ -622,3 +622,50 @@ async fn a_unit_that_refuses_a_transfer_stops_hearing_the_case_it_was_following(
         "the subscription ends: {after:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_is_not_pushed_about_their_own_booking_review() {
+    let fake = FakeWechat::start().await;
+    let flow = flow_with_templates(
+        &fake,
+        vec![staff_template("booking.accepted", "TPL-STAFF-REVIEWED")],
+    )
+    .await;
+    let app = &flow.desk.app;
+    expect_data(
+        &app.as_(
+            &flow.agent,
+            BIND,
+            json!({"c": fake.login_code("openid-reviewer")}),
+        )
+        .await,
+    );
+    expect_data(
+        &app.as_(
+            &flow.agent,
+            "mutation { recordSubscribeConsent(results: [{templateId: \"TPL-STAFF-REVIEWED\", status: ACCEPT}]) { credits } }",
+            json!({}),
+        )
+        .await,
+    );
+    let (_, slots) = flow.desk.next_day_slots().await;
+    let input = flow
+        .desk
+        .input(slots[1]["id"].as_str().unwrap(), "second-key");
+    let booked = expect_data(&app.as_(&flow.resident, crate::booking::BOOK, input).await);
+    expect_data(
+        &app.as_(
+            &flow.agent,
+            "mutation($id: ID!) { acceptBooking(id: $id) { status } }",
+            json!({"id": booked["bookAppointment"]["id"]}),
+        )
+        .await,
+    );
+    // Deliveries are queued in the review's own transaction: none is the reviewer's.
+    let rows = app.dump_table("push_deliveries").await;
+    assert_eq!(rows.matches("TPL-STAFF-REVIEWED").count(), 0, "{rows}");
+    assert_eq!(
+        staff_deliveries(app, &flow.agent).await,
+        Vec::<Value>::new()
+    );
+}
