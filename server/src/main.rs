@@ -12,7 +12,7 @@ use bangban_server::{
 use clap::{Parser, Subcommand};
 
 /// The server allocates many small, short-lived values per request (GraphQL values, rows):
-/// mimalloc serves them faster than the system allocator and returns memory to the system.
+/// mimalloc serves them faster than the system allocator (the reads bench, README).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -90,6 +90,30 @@ async fn wait_until_sent(fake: &FakeWechat, count: usize) -> Vec<Value> {
     panic!("only {:?} sent", fake.sent());
 }
 
+/// Records `who`'s consent to one message of `template`, and lets the fake WeChat send it.
+async fn consent_to(app: &TestApp, fake: &FakeWechat, who: &Session, openid: &str, template: &str) {
+    let consent = format!(
+        "mutation {{ recordSubscribeConsent(results: [{{templateId: \"{template}\", status: ACCEPT}}]) {{ credits }} }}"
+    );
+    expect_data(&app.as_(who, &consent, json!({})).await);
+    fake.grant(openid, template, 1);
+}
+
+/// Binds the WeChat of `openid` to the staff member `who`, who then consents to `template`.
+async fn bind_and_consent(
+    app: &TestApp,
+    fake: &FakeWechat,
+    who: &Session,
+    openid: &str,
+    template: &str,
+) {
+    expect_data(
+        &app.as_(who, BIND, json!({"c": fake.login_code(openid)}))
+            .await,
+    );
+    consent_to(app, fake, who, openid, template).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staff_member_who_bound_wechat_hears_a_transfer_to_their_unit_by_push() {
     let fake = FakeWechat::start().await;
@@ -524,40 +548,47 @@ async fn a_person_who_is_both_the_applicant_and_staff_hearing_of_a_step_gets_one
     let app = &flow.desk.app;
     let id = open(&flow).await["id"].as_str().unwrap().to_string();
     // A colleague of the agent binds the applicant's own WeChat (the applicant works at the
-    // township centre), and both sides consent to their template.
+    // township centre), and both sides consent to their template. Another colleague, with a
+    // WeChat of their own, shows that the staff template does reach the unit.
     let colleague = app
         .staff_session("lg.applicant", Role::TownshipAgent, LONGGANG)
         .await;
-    expect_data(
-        &app.as_(&colleague, BIND, json!({"c": fake.login_code("case-HELP")}))
-            .await,
-    );
-    let consent = |template: &str| {
-        format!(
-            "mutation {{ recordSubscribeConsent(results: [{{templateId: \"{template}\", status: ACCEPT}}]) {{ credits }} }}"
-        )
-    };
-    expect_data(
-        &app.as_(&colleague, &consent("TPL-STAFF-ACCEPTED"), json!({}))
-            .await,
-    );
-    expect_data(
-        &app.as_(&flow.resident, &consent("TPL-RES-ACCEPTED"), json!({}))
-            .await,
-    );
-    fake.grant("case-HELP", "TPL-STAFF-ACCEPTED", 1);
-    fake.grant("case-HELP", "TPL-RES-ACCEPTED", 1);
+    let control = app
+        .staff_session("lg.control", Role::TownshipAgent, LONGGANG)
+        .await;
+    bind_and_consent(app, &fake, &colleague, "case-HELP", "TPL-STAFF-ACCEPTED").await;
+    bind_and_consent(app, &fake, &control, "openid-control", "TPL-STAFF-ACCEPTED").await;
+    consent_to(app, &fake, &flow.resident, "case-HELP", "TPL-RES-ACCEPTED").await;
 
     flow.on(&flow.agent, "acceptCase", &id).await;
-    wait_until_sent(&fake, 1).await;
+    wait_until_sent(&fake, 2).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let sent = fake.sent();
-    assert_eq!(sent.len(), 1, "one message per event and person: {sent:?}");
-    assert_eq!(sent[0]["touser"], "case-HELP");
-    assert_eq!(sent[0]["template_id"], "TPL-RES-ACCEPTED", "the resident's");
+    let mut sent: Vec<(String, String)> = fake
+        .sent()
+        .iter()
+        .map(|m| {
+            (
+                m["touser"].as_str().unwrap().to_string(),
+                m["template_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            ("case-HELP".to_string(), "TPL-RES-ACCEPTED".to_string()),
+            (
+                "openid-control".to_string(),
+                "TPL-STAFF-ACCEPTED".to_string()
+            ),
+        ],
+        "one message per event and person, the resident's"
+    );
     let rows = app.dump_table("push_deliveries").await;
-    assert_eq!(rows.matches("TPL-STAFF-ACCEPTED").count(), 0, "{rows}");
+    assert_eq!(rows.matches("TPL-STAFF-ACCEPTED").count(), 1, "{rows}");
     assert_eq!(rows.matches("TPL-RES-ACCEPTED").count(), 1, "{rows}");
+    assert_eq!(staff_deliveries(app, &colleague).await, Vec::<Value>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -632,22 +663,14 @@ async fn an_agent_is_not_pushed_about_their_own_booking_review() {
     )
     .await;
     let app = &flow.desk.app;
-    expect_data(
-        &app.as_(
-            &flow.agent,
-            BIND,
-            json!({"c": fake.login_code("openid-reviewer")}),
-        )
-        .await,
-    );
-    expect_data(
-        &app.as_(
-            &flow.agent,
-            "mutation { recordSubscribeConsent(results: [{templateId: \"TPL-STAFF-REVIEWED\", status: ACCEPT}]) { credits } }",
-            json!({}),
-        )
-        .await,
-    );
+    bind_and_consent(
+        app,
+        &fake,
+        &flow.agent,
+        "openid-reviewer",
+        "TPL-STAFF-REVIEWED",
+    )
+    .await;
     let (_, slots) = flow.desk.next_day_slots().await;
     let input = flow
         .desk

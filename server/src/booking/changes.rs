@@ -418,18 +418,20 @@ pub async fn review(
         booking.id,
         json!({"reasonCode": reason.as_ref().map(|r| r.0.clone())}),
     ));
-    // The reviewer hears it live on their other devices, and is not pushed about it.
-    tx.emit_by(
-        viewer,
-        EventDraft {
-        kind: if accept { "booking.accepted" } else { "booking.refused" },
+    let decided = EventDraft {
+        kind: if accept {
+            "booking.accepted"
+        } else {
+            "booking.refused"
+        },
         topic: "booking",
         subject_kind: "booking",
         subject_id: booking.id.to_string(),
         audience: vec![resident_key(booking.user_id), staff_key(who.staff_id)],
         payload: json!({"code": booking.code, "status": outcome, "reasonCode": reason.as_ref().map(|r| r.0.clone()), "explanation": reason.map(|r| r.1)}),
-    },
-    );
+    };
+    // The reviewer hears it live on their other devices, and is not pushed about it.
+    tx.emit_by(viewer, decided);
     tx.commit().await?;
     if !accept {
         seats_freed(state, booking.slot_id).await;

@@ -284,7 +284,9 @@ impl EventSubscription {
     /// The events of one subject (a staff or item change for the staff who may see it; your own
     /// account, booking, waitlist entry, restriction or case; a booking for the point's desk),
     /// with the same replay-then-live rule as `myEvents`. A resident follows the subject's events
-    /// addressed to them: a case's internal steps stay with staff.
+    /// addressed to them: a case's internal steps stay with staff. Staff who lose sight of the
+    /// subject while they follow it (a transfer to their unit refused or withdrawn) receive one
+    /// error and the subscription completes.
     async fn subject_events(
         &self,
         ctx: &Context<'_>,
