@@ -24,6 +24,9 @@ pub(crate) struct Args {
     pub(crate) flash_seats: usize,
     /// Reads: requests of each read (and of its `{ __typename }` baseline).
     pub(crate) read_requests: usize,
+    /// Reads: also measure the case list's parts (the page alone, its fields, its latest
+    /// steps), each as its own query, to show where a request's time goes.
+    pub(crate) read_breakdown: bool,
     pub(crate) spread_bookings: usize,
     pub(crate) spread_slots: usize,
     pub(crate) spread_clients: usize,
@@ -151,6 +154,10 @@ struct Cli {
     /// Reads: requests of each read and of its baseline (default 2000, 300 with --quick)
     #[arg(long, value_name = "N")]
     read_requests: Option<usize>,
+    /// Reads: also measure the case list's parts (the page alone, its fields, its latest
+    /// steps) as queries of their own, to show where a request's time goes
+    #[arg(long)]
+    read_breakdown: bool,
 }
 
 /// Parses the command line (clap prints the usage and exits on a bad flag or `--help`) and
@@ -204,6 +211,7 @@ impl Cli {
                 .read_requests
                 .unwrap_or(if self.quick { 300 } else { 2_000 })
                 .max(1),
+            read_breakdown: self.read_breakdown,
             spread_bookings: bookings,
             spread_slots: slots,
             spread_clients: clients,

@@ -28,6 +28,28 @@ const CONCURRENCY: usize = 16;
 pub(crate) const BOOKINGS: &str = "{ myBookings { id code status slot { id startsAt remaining } servicePoint { id name } item { id businessName } caseId } }";
 pub(crate) const CASES: &str = "{ myCases(first: 20) { cases { id number status itemName unitName agentName dueOn dueFlag latestSteps { action at publicNote } } nextCursor } }";
 
+/// The case list taken apart (`--read-breakdown`): each query adds one part to the one before,
+/// or isolates one, so the differences between their costs are the parts' costs.
+const CASE_PARTS: [(&str, &str); 5] = [
+    (
+        "the page statement, no case fields",
+        "{ myCases(first: 20) { nextCursor } }",
+    ),
+    (
+        "+ each case's id",
+        "{ myCases(first: 20) { cases { id } nextCursor } }",
+    ),
+    (
+        "+ the list's other case fields",
+        "{ myCases(first: 20) { cases { id number status itemName unitName agentName dueOn dueFlag } nextCursor } }",
+    ),
+    (
+        "ids and latest steps only",
+        "{ myCases(first: 20) { cases { id latestSteps { action at publicNote } } nextCursor } }",
+    ),
+    ("the whole list", CASES),
+];
+
 /// One read's figures.
 pub(crate) struct Read {
     pub(crate) per_second: f64,
@@ -247,9 +269,44 @@ async fn reads_on(args: &Args, server: &Server, env: &[(String, String)]) -> any
     ] {
         measure(&client, server, who, query, 50).await?;
     }
+    if args.read_breakdown {
+        breakdown(&client, server, &resident, &cased, requests).await?;
+    }
     Ok(Reads {
         baseline: measure(&client, server, &resident, "{ __typename }", requests).await?,
         bookings: measure(&client, server, &resident, BOOKINGS, requests).await?,
         cases: measure(&client, server, &cased, CASES, requests).await?,
     })
+}
+
+/// Prints the case list's parts, each beside a baseline measured just before it.
+async fn breakdown(
+    client: &reqwest::Client,
+    server: &Server,
+    resident: &str,
+    cased: &str,
+    requests: usize,
+) -> anyhow::Result<()> {
+    let ms = |v: Option<f64>| v.map_or_else(|| "?".to_string(), |v| format!("{v:.2}"));
+    eprintln!("reads: the case list's parts, {requests} requests each, {CONCURRENCY} at a time");
+    eprintln!("| part | rate | statements | CPU ms server | CPU ms PostgreSQL |");
+    eprintln!("|---|---|---|---|---|");
+    let baseline = measure(client, server, resident, "{ __typename }", requests).await?;
+    let row = |name: &str, read: &Read| {
+        eprintln!(
+            "| {name} | {:.0}/s | {:.2} | {} | {} |",
+            read.per_second,
+            read.statements,
+            ms(read.server_cpu_ms),
+            ms(read.postgres_cpu_ms)
+        );
+    };
+    row("signed-in `{ __typename }`", &baseline);
+    for (name, query) in CASE_PARTS {
+        row(
+            name,
+            &measure(client, server, cased, query, requests).await?,
+        );
+    }
+    Ok(())
 }
