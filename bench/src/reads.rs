@@ -279,7 +279,8 @@ async fn reads_on(args: &Args, server: &Server, env: &[(String, String)]) -> any
     })
 }
 
-/// Prints the case list's parts, each beside a baseline measured just before it.
+/// Prints the case list's parts, beside one signed-in `{ __typename }` baseline measured just
+/// before them in the same run.
 async fn breakdown(
     client: &reqwest::Client,
     server: &Server,
