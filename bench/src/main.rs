@@ -254,11 +254,15 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A read's CPU time per request (server + PostgreSQL), when `/proc` told.
+/// A read's CPU time per request (server + PostgreSQL, and the load generator's own beside
+/// them), when `/proc` told.
 fn cpu(read: &reads::Read) -> String {
     match (read.server_cpu_ms, read.postgres_cpu_ms) {
         (Some(server), Some(postgres)) => {
-            format!(", CPU {server:.2} ms server + {postgres:.2} ms PostgreSQL per request")
+            let client = read
+                .client_cpu_ms
+                .map_or_else(String::new, |c| format!(" (load generator {c:.2} ms)"));
+            format!(", CPU {server:.2} ms server + {postgres:.2} ms PostgreSQL per request{client}")
         }
         _ => String::new(),
     }

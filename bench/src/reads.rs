@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use crate::{
     args::Args,
     server::{
-        STAFF_PASSWORD, Server, create_admin, fresh_database, graphql, login_all,
-        postgres_cpu_seconds, server_env, set_env,
+        STAFF_PASSWORD, Server, create_admin, fresh_database, graphql, graphql_checked, login_all,
+        own_cpu_seconds, postgres_cpu_seconds, query_body, server_env, set_env,
     },
     stats::percentile,
 };
@@ -60,6 +60,9 @@ pub(crate) struct Read {
     pub(crate) server_cpu_ms: Option<f64>,
     /// PostgreSQL's CPU time per request, in milliseconds (when `/proc` tells).
     pub(crate) postgres_cpu_ms: Option<f64>,
+    /// This load generator's own CPU time per request, in milliseconds (when `/proc` tells):
+    /// on a shared machine it takes from what the server and PostgreSQL could use.
+    pub(crate) client_cpu_ms: Option<f64>,
 }
 
 /// The three reads' figures: the baseline, the booking list, the case list.
@@ -97,13 +100,21 @@ async fn measure(
 ) -> anyhow::Result<Read> {
     let url = server.url.as_str();
     let (sum_before, count_before) = statements(client, url).await?;
-    let cpu_before = (server.cpu_seconds(), postgres_cpu_seconds());
+    let cpu_before = (
+        server.cpu_seconds(),
+        postgres_cpu_seconds(),
+        own_cpu_seconds(),
+    );
+    let body = query_body(query);
     let started = Instant::now();
     let latencies: Vec<anyhow::Result<f64>> = stream::iter(0..requests)
-        .map(|_| async move {
-            let began = Instant::now();
-            graphql(client, url, Some(token), query, json!({})).await?;
-            Ok(began.elapsed().as_secs_f64() * 1000.0)
+        .map(|_| {
+            let body = body.clone();
+            async move {
+                let began = Instant::now();
+                graphql_checked(client, url, token, body).await?;
+                Ok(began.elapsed().as_secs_f64() * 1000.0)
+            }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
@@ -120,6 +131,7 @@ async fn measure(
     Ok(Read {
         server_cpu_ms: per_request(cpu_before.0, server.cpu_seconds()),
         postgres_cpu_ms: per_request(cpu_before.1, postgres_cpu_seconds()),
+        client_cpu_ms: per_request(cpu_before.2, own_cpu_seconds()),
         per_second: requests as f64 / elapsed,
         p99_ms: percentile(&latencies, 0.99),
         statements: (sum_after - sum_before) / (count_after - count_before).max(1.0),
@@ -290,16 +302,19 @@ async fn breakdown(
 ) -> anyhow::Result<()> {
     let ms = |v: Option<f64>| v.map_or_else(|| "?".to_string(), |v| format!("{v:.2}"));
     eprintln!("reads: the case list's parts, {requests} requests each, {CONCURRENCY} at a time");
-    eprintln!("| part | rate | statements | CPU ms server | CPU ms PostgreSQL |");
-    eprintln!("|---|---|---|---|---|");
+    eprintln!(
+        "| part | rate | statements | CPU ms server | CPU ms PostgreSQL | CPU ms load generator |"
+    );
+    eprintln!("|---|---|---|---|---|---|");
     let baseline = measure(client, server, resident, "{ __typename }", requests).await?;
     let row = |name: &str, read: &Read| {
         eprintln!(
-            "| {name} | {:.0}/s | {:.2} | {} | {} |",
+            "| {name} | {:.0}/s | {:.2} | {} | {} | {} |",
             read.per_second,
             read.statements,
             ms(read.server_cpu_ms),
-            ms(read.postgres_cpu_ms)
+            ms(read.postgres_cpu_ms),
+            ms(read.client_cpu_ms)
         );
     };
     row("signed-in `{ __typename }`", &baseline);

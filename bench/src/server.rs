@@ -88,6 +88,12 @@ fn process_cpu_seconds(stat: &str) -> Option<f64> {
     Some((user + system) / TICKS_PER_SECOND)
 }
 
+/// CPU seconds this load generator has used so far (all its threads), where `/proc` tells: it
+/// shares the machine with the server, so what it spends parsing answers is not the server's.
+pub(crate) fn own_cpu_seconds() -> Option<f64> {
+    process_cpu_seconds("/proc/self/stat")
+}
+
 /// CPU seconds used so far by every PostgreSQL process on this machine (the benchmark's
 /// server is the only busy one), where `/proc` tells.
 pub(crate) fn postgres_cpu_seconds() -> Option<f64> {
@@ -178,6 +184,42 @@ pub(crate) async fn graphql(
         bail!("GraphQL error: {body}");
     }
     Ok(body["data"].clone())
+}
+
+/// The request body of a query without variables, serialised once for many requests.
+pub(crate) fn query_body(query: &str) -> String {
+    json!({"query": query, "variables": {}}).to_string()
+}
+
+/// Sends a prepared query and checks its answer without building it: valid JSON with `data`
+/// and no `errors` (the timed loops' check, light on a machine the server shares).
+pub(crate) async fn graphql_checked(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: String,
+) -> anyhow::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        data: Option<serde::de::IgnoredAny>,
+        errors: Option<serde::de::IgnoredAny>,
+    }
+    let answer = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    match serde_json::from_slice::<Answer>(&answer)? {
+        Answer {
+            data: Some(_),
+            errors: None,
+        } => Ok(()),
+        _ => bail!("GraphQL error: {}", String::from_utf8_lossy(&answer)),
+    }
 }
 
 /// Logs in residents by WeChat login code (32 at a time); returns their access tokens.
