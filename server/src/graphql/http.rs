@@ -170,9 +170,21 @@ pub fn failed_before_execution(response: &GqlResponse) -> bool {
         && response.errors.iter().all(|e| e.path.is_empty())
 }
 
-/// Serialises a response for the wire: `data` omitted when the request never executed,
-/// internal errors tagged with the request id, request-level errors given a code.
-pub fn finish(mut response: GqlResponse, request_id: &str) -> Value {
+/// A response as it goes on the wire (see [`tag`]), serialised straight from the executor's
+/// values: no intermediate JSON tree.
+#[derive(serde::Serialize)]
+pub struct Wire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<async_graphql::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<async_graphql::ServerError>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: std::collections::BTreeMap<String, async_graphql::Value>,
+}
+
+/// Readies a response for the wire: `data` omitted when the request never executed, internal
+/// errors tagged with the request id, request-level errors given a code.
+pub fn tag(mut response: GqlResponse, request_id: &str) -> Wire {
     let before_execution = failed_before_execution(&response);
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
@@ -191,26 +203,16 @@ pub fn finish(mut response: GqlResponse, request_id: &str) -> Value {
             None => {}
         }
     }
-    let mut out = Map::new();
-    if !before_execution {
-        out.insert(
-            "data".into(),
-            serde_json::to_value(&response.data).unwrap_or(Value::Null),
-        );
+    Wire {
+        data: (!before_execution).then_some(response.data),
+        errors: response.errors,
+        extensions: response.extensions,
     }
-    if !response.errors.is_empty() {
-        out.insert(
-            "errors".into(),
-            serde_json::to_value(&response.errors).unwrap_or(Value::Null),
-        );
-    }
-    if !response.extensions.is_empty() {
-        out.insert(
-            "extensions".into(),
-            serde_json::to_value(&response.extensions).unwrap_or(Value::Null),
-        );
-    }
-    Value::Object(out)
+}
+
+/// [`tag`], as a JSON value (for the WebSocket's frames).
+pub fn finish(response: GqlResponse, request_id: &str) -> Value {
+    serde_json::to_value(tag(response, request_id)).unwrap_or(Value::Null)
 }
 
 fn is_json_content_type(value: &str) -> bool {
@@ -410,22 +412,29 @@ async fn serve_graphql(
             } else {
                 StatusCode::OK
             };
-            (status, finish(response, &request_id))
+            (status, serde_json::to_string(&tag(response, &request_id)))
         }
-        BatchResponse::Batch(responses) => (
-            StatusCode::OK,
-            Value::Array(
-                responses
-                    .into_iter()
-                    .map(|r| finish(r, &request_id))
-                    .collect(),
-            ),
-        ),
+        BatchResponse::Batch(responses) => {
+            let wires: Vec<Wire> = responses.into_iter().map(|r| tag(r, &request_id)).collect();
+            (StatusCode::OK, serde_json::to_string(&wires))
+        }
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(request_id = %request_id, %error, "a response could not be serialised");
+            return transport_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                INTERNAL_CODE,
+                &format!("internal error (request id {request_id})"),
+            );
+        }
     };
     Response::builder()
         .status(status)
         .content_type(media.content_type())
-        .body(body.to_string())
+        .body(body)
 }
 
 /// Executes each operation of the batch in turn, behind the alias limit and with telemetry.
