@@ -48,6 +48,11 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub closed_at: Option<DateTimeUtc>,
+    /// JSON: the last three steps, newest first (for staff), rewritten with every step; NULL
+    /// for a case not written since this column came.
+    pub latest_steps: Option<String>,
+    /// JSON: the last three steps with a public note, newest first (for the applicant).
+    pub latest_public_steps: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

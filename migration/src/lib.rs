@@ -21,6 +21,7 @@ mod m20261202_000015_counties;
 mod m20261202_000016_cases;
 mod m20261202_000017_plans_consultations;
 mod m20261202_000018_staff_push;
+mod m20261203_000019_case_latest_steps;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000016_cases::Migration),
             Box::new(m20261202_000017_plans_consultations::Migration),
             Box::new(m20261202_000018_staff_push::Migration),
+            Box::new(m20261203_000019_case_latest_steps::Migration),
         ]
     }
 }

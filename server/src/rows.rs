@@ -72,7 +72,7 @@ positioned! {
         enterprise_name, credit_code, item_id, origin_unit_id, unit_id, service_point_id,
         agent_id, promised_days, accepted_on, due_on, due_provisional, due_flag, waiting_since,
         reason_code, explanation, submitted_ref, termination_reason, outcome, delivery,
-        created_at, updated_at, closed_at,
+        created_at, updated_at, closed_at, latest_steps, latest_public_steps,
     }
     case_steps {
         id, case_id, at, action, from_status, to_status, actor_kind, actor_id, unit_id,

@@ -1173,6 +1173,8 @@ async fn an_item_is_high_frequency_from_twenty_completed_cases_a_month_over_twel
             number: format!("T-{n}"),
             booking_id: None,
             ledger_entry_id: None,
+            latest_steps: None,
+            latest_public_steps: None,
             ..template.clone()
         })
         .insert(&app.state.db)

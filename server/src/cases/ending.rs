@@ -418,6 +418,8 @@ mod tests {
             created_at: now,
             updated_at: now,
             closed_at: None,
+            latest_steps: None,
+            latest_public_steps: None,
         }
     }
 

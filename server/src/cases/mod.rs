@@ -4,7 +4,7 @@
 //! services apply them in one transaction each: opening with a gap-free number (`opening`),
 //! the working moves and the clock (`actions`), the entrustment (`entrustment`), materials
 //! custody (`materials`), plans for complex matters (`plans`), transfers between the levels (`transfers`), remote consultations (`consultations`), how a case ends
-//! (`ending`), reads (`reads`), the deadline job (`jobs`) and who may follow a case's events
+//! (`ending`), reads (`reads`), the deadline job (`jobs`), the latest steps kept on a case's row (`latest`) and who may follow a case's events
 //! (`subjects`). Shared pieces are in `service`.
 pub mod actions;
 pub mod consultations;
@@ -13,6 +13,7 @@ pub mod ending;
 pub mod entrustment;
 pub mod graphql;
 pub mod jobs;
+pub mod latest;
 pub mod materials;
 pub mod model;
 pub mod opening;

@@ -273,6 +273,8 @@ async fn insert_case(
         created_at: now,
         updated_at: now,
         closed_at: None,
+        latest_steps: None,
+        latest_public_steps: None,
     };
     let inserted = cases::ActiveModel::from(case.clone()).insert(&*tx).await;
     match inserted {

@@ -315,6 +315,7 @@ pub async fn record(
 ) -> AppResult<()> {
     let status = moved.map_or_else(|| case.status.clone(), |(_, to)| to.as_str().to_string());
     let public = step.public_note.is_some();
+    crate::cases::latest::lock_for_step(&**tx, case.id).await?;
     case_steps::ActiveModel {
         id: Set(Uuid::now_v7()),
         case_id: Set(case.id),
@@ -340,6 +341,7 @@ pub async fn record(
     }
     .insert(&**tx)
     .await?;
+    crate::cases::latest::refresh(&**tx, case.id).await?;
     let hears = crate::cases::state::applicant_hears(public, moved.is_some());
     let audience = audience(&**tx, case, &step.also_units, hears).await?;
     emit(tx, viewer, case, name, &status, audience);

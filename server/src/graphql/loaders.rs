@@ -1,17 +1,19 @@
 //! Batch loading for the API's nested fields: bookings read their slots, points and items in
 //! one joined statement and the cases opened from them in another, not one query per booking
-//! (a waitlist reads its slots by id); a case list reads the latest steps of its page at once.
+//! (a waitlist reads its slots by id); the latest steps of cases whose rows do not keep them
+//! yet are read for a page at once.
 //! A resident's own booking list goes further and joins all of it into its list statement
 //! ([`bookings_joined`]). One
 //! `DataLoader` without a cache serves the schema: it only gathers the loads that are waiting
-//! at the same moment, so it never answers from stale rows. A leaf: it reads entities only.
+//! at the same moment, so it never answers from stale rows. It reads entities only (and the
+//! cases' latest steps through their leaf, [`crate::cases::latest`]).
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{bookings, case_steps, cases, items, service_points, slots};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, SelectStatement, WindowStatement},
+    sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -64,16 +66,14 @@ pub struct Joined {
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct CaseOfBooking(pub Uuid);
 
-/// A case's latest steps (newest first, at most [`LATEST_STEPS`]), by the case's id; only the
-/// public ones (those with a public note) when `public_only`. One statement for a whole page.
+/// A case's latest steps (newest first, at most
+/// [`LATEST_STEPS`](crate::cases::latest::LATEST_STEPS)), by the case's id; only the public ones
+/// (those with a public note) when `public_only`. One statement for a whole page.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct LatestSteps {
     pub case_id: Uuid,
     pub public_only: bool,
 }
-
-/// How many steps a list shows of each case.
-pub const LATEST_STEPS: u64 = 3;
 
 /// A failed batch, shared by every field that waited on it.
 #[derive(Clone, Debug)]
@@ -256,48 +256,18 @@ impl Loader<LatestSteps> for Rows {
                 .filter(|k| k.public_only == public_only)
                 .map(|k| k.case_id)
                 .collect();
-            if ids.is_empty() {
-                continue;
-            }
-            // Each case's steps numbered newest first; the outer query keeps the first few.
-            let mut ranked = Query::select();
-            // Named columns, so the outer `*` has them in `Column::iter()` order.
-            select_columns::<case_steps::Entity>(&mut ranked);
-            ranked
-                .expr_window_as(
-                    Expr::cust("ROW_NUMBER()"),
-                    WindowStatement::partition_by(case_steps::Column::CaseId)
-                        .order_by(case_steps::Column::At, Order::Desc)
-                        .order_by(case_steps::Column::Id, Order::Desc)
-                        .to_owned(),
-                    Alias::new("rank"),
-                )
-                .from(case_steps::Entity)
-                .and_where(Expr::col(case_steps::Column::CaseId).is_in(ids));
-            if public_only {
-                ranked.and_where(Expr::col(case_steps::Column::PublicNote).is_not_null());
-            }
-            let mut query = Query::select();
-            query
-                .column(Asterisk)
-                .from_subquery(ranked, Alias::new("ranked"))
-                .and_where(Expr::col(Alias::new("rank")).lte(LATEST_STEPS))
-                .order_by(Alias::new("rank"), Order::Asc);
-            let backend = self.db.get_database_backend();
-            let rows = self
-                .db
-                .query_all_raw(backend.build(&query))
+            let steps = crate::cases::latest::of_cases(&self.db, ids, public_only)
                 .await
                 .map_err(failed)?;
-            for row in rows {
-                let step = case_steps::Model::at(&row, 0).map_err(failed)?;
-                out.entry(LatestSteps {
-                    case_id: step.case_id,
-                    public_only,
-                })
-                .or_default()
-                .push(step);
-            }
+            out.extend(steps.into_iter().map(|(case_id, steps)| {
+                (
+                    LatestSteps {
+                        case_id,
+                        public_only,
+                    },
+                    steps,
+                )
+            }));
         }
         Ok(out)
     }
