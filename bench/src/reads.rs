@@ -13,7 +13,7 @@ use crate::{
     args::Args,
     server::{
         STAFF_PASSWORD, Server, create_admin, fresh_database, graphql, graphql_checked, login_all,
-        own_cpu_seconds, postgres_cpu_seconds, query_body, server_env, set_env,
+        own_cpu_seconds, postgres_cpu_seconds, query_body, server_env, set_env, vacuum,
     },
     stats::percentile,
 };
@@ -159,12 +159,17 @@ pub(crate) async fn read_scenario(args: &Args) -> anyhow::Result<Reads> {
         &format!("bench-reads-{}:", uuid::Uuid::new_v4().simple()),
     );
     let server = Server::start(&env)?;
-    let result = reads_on(args, &server, &env).await;
+    let result = reads_on(args, &server, &env, &database).await;
     server.stop();
     result
 }
 
-async fn reads_on(args: &Args, server: &Server, env: &[(String, String)]) -> anyhow::Result<Reads> {
+async fn reads_on(
+    args: &Args,
+    server: &Server,
+    env: &[(String, String)],
+    database: &str,
+) -> anyhow::Result<Reads> {
     eprintln!("reads: setting up {ROWS} bookings and cases for one resident");
     create_admin(env, "bench.reads.admin")?;
     let client = reqwest::Client::builder()
@@ -271,6 +276,7 @@ async fn reads_on(args: &Args, server: &Server, env: &[(String, String)]) -> any
     {
         bail!("expected {CASES_PAGE} cases with their latest steps: {check}");
     }
+    vacuum(database).await?;
     let requests = args.read_requests;
     eprintln!("reads: {requests} requests of each read, {CONCURRENCY} at a time");
     // Warm the connections and the caches alike for all three.
