@@ -187,6 +187,30 @@ async fn the_lists_latest_steps_are_the_trails_latest_kept_on_the_case_or_not() 
         "the applicant's are public, without staff fields: {theirs:?}"
     );
     assert_ne!(staff, theirs, "internal steps are staff's only");
+    // The applicant's kept list holds nothing of staff's, whatever the API would mask.
+    {
+        use sea_orm::EntityTrait;
+        let row = entity::cases::Entity::find_by_id(uuid::Uuid::parse_str(&id).unwrap())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let public: serde_json::Value =
+            serde_json::from_str(row.latest_public_steps.as_deref().unwrap()).unwrap();
+        let staff: serde_json::Value =
+            serde_json::from_str(row.latest_steps.as_deref().unwrap()).unwrap();
+        assert!(
+            staff.to_string().contains("policy_advice") && staff[0]["actor_id"].is_string(),
+            "staff's list keeps details and actors: {staff}"
+        );
+        for step in public.as_array().unwrap() {
+            assert_eq!(step["details"], "{}", "{public}");
+            assert!(
+                step["actor_id"].is_null() && step["internal_note"].is_null(),
+                "{public}"
+            );
+        }
+    }
     // Kept on the row: the list is the sign-in check and its page statement.
     assert_eq!(statements_of(app, &flow.resident, &resident_list).await, 2);
     // A step written by a writer that does not keep the latest (a binary of before, during a

@@ -74,11 +74,14 @@ fn ranked(of_cases: Expr, public_only: bool) -> SelectStatement {
     ranked
 }
 
-/// A step as kept on its case's row: every column of `case_steps` (the applicant's list keeps
-/// none of staff's: see [`refresh`]). A column added to `case_steps` later is an `Option`
-/// here, or its migration forgets what rows keep.
+/// A step as kept on its case's row: every column of `case_steps`, by serde's remote derive,
+/// so the entity gains no serialisation of its own and the compiler holds this list to its
+/// fields (the applicant's list keeps none of staff's: see [`refresh`]). A column added to
+/// `case_steps` later is an `Option` (absent in older JSON reads as None), or its migration
+/// forgets what rows keep.
 #[derive(Serialize, Deserialize)]
-struct Kept {
+#[serde(remote = "case_steps::Model")]
+struct KeptStep {
     id: Uuid,
     case_id: Uuid,
     at: DateTime<Utc>,
@@ -93,43 +96,9 @@ struct Kept {
     details: String,
 }
 
-impl From<case_steps::Model> for Kept {
-    fn from(s: case_steps::Model) -> Self {
-        Self {
-            id: s.id,
-            case_id: s.case_id,
-            at: s.at,
-            action: s.action,
-            from_status: s.from_status,
-            to_status: s.to_status,
-            actor_kind: s.actor_kind,
-            actor_id: s.actor_id,
-            unit_id: s.unit_id,
-            public_note: s.public_note,
-            internal_note: s.internal_note,
-            details: s.details,
-        }
-    }
-}
-
-impl From<Kept> for case_steps::Model {
-    fn from(s: Kept) -> Self {
-        Self {
-            id: s.id,
-            case_id: s.case_id,
-            at: s.at,
-            action: s.action,
-            from_status: s.from_status,
-            to_status: s.to_status,
-            actor_kind: s.actor_kind,
-            actor_id: s.actor_id,
-            unit_id: s.unit_id,
-            public_note: s.public_note,
-            internal_note: s.internal_note,
-            details: s.details,
-        }
-    }
-}
+/// One kept step, as an element of the kept JSON array.
+#[derive(Serialize, Deserialize)]
+struct Kept(#[serde(with = "KeptStep")] case_steps::Model);
 
 /// Locks the case's row until the transaction ends, before a step of it is written (every
 /// writer of a step has locked it already, by its guarded update: this makes [`refresh`]'s
@@ -159,14 +128,13 @@ pub async fn refresh(conn: &impl ConnectionTrait, case_id: Uuid) -> Result<(), D
             .unwrap_or_default();
         let steps: Vec<Kept> = steps
             .into_iter()
-            .map(|step| {
-                let mut kept = Kept::from(step);
+            .map(|mut step| {
                 if public_only {
-                    kept.internal_note = None;
-                    kept.details = "{}".into();
-                    kept.actor_id = None;
+                    step.internal_note = None;
+                    step.details = "{}".into();
+                    step.actor_id = None;
                 }
-                kept
+                Kept(step)
             })
             .collect();
         kept.push(serde_json::to_string(&steps).map_err(|e| DbErr::Custom(e.to_string()))?);
@@ -198,7 +166,104 @@ pub fn kept(
     };
     let steps: Vec<Kept> =
         serde_json::from_str(text).map_err(|e| DbErr::Custom(format!("kept steps: {e}")))?;
-    Ok(Some(
-        steps.into_iter().map(case_steps::Model::from).collect(),
-    ))
+    Ok(Some(steps.into_iter().map(|kept| kept.0).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step() -> case_steps::Model {
+        case_steps::Model {
+            id: Uuid::now_v7(),
+            case_id: Uuid::now_v7(),
+            at: DateTime::parse_from_rfc3339("2026-02-16T09:30:00.123456Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            action: "service_given".into(),
+            from_status: None,
+            to_status: Some("in_service".into()),
+            actor_kind: "staff".into(),
+            actor_id: Some(Uuid::now_v7()),
+            unit_id: Some(Uuid::now_v7()),
+            public_note: Some("已讲解政策".into()),
+            internal_note: Some("内部备注".into()),
+            details: r#"{"service":"policy_advice"}"#.into(),
+        }
+    }
+
+    fn keeping(steps: Vec<case_steps::Model>, public: bool) -> cases::Model {
+        let text = serde_json::to_string(&steps.into_iter().map(Kept).collect::<Vec<_>>()).unwrap();
+        let mut case = blank_case();
+        if public {
+            case.latest_public_steps = Some(text);
+        } else {
+            case.latest_steps = Some(text);
+        }
+        case
+    }
+
+    fn blank_case() -> cases::Model {
+        let now = Utc::now();
+        cases::Model {
+            id: Uuid::now_v7(),
+            number: "x".into(),
+            county_id: Uuid::now_v7(),
+            year: 2026,
+            kind: "help".into(),
+            status: "in_service".into(),
+            origin: "booking".into(),
+            booking_id: None,
+            ledger_entry_id: None,
+            user_id: None,
+            enterprise_name: None,
+            credit_code: None,
+            item_id: Uuid::now_v7(),
+            origin_unit_id: Uuid::now_v7(),
+            unit_id: Uuid::now_v7(),
+            service_point_id: None,
+            agent_id: None,
+            promised_days: 5,
+            accepted_on: None,
+            due_on: None,
+            due_provisional: false,
+            due_flag: "on_track".into(),
+            waiting_since: None,
+            reason_code: None,
+            explanation: None,
+            submitted_ref: None,
+            termination_reason: None,
+            outcome: None,
+            delivery: None,
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+            latest_steps: None,
+            latest_public_steps: None,
+        }
+    }
+
+    #[test]
+    fn a_kept_step_reads_back_as_it_was_written() {
+        let steps = vec![step(), step()];
+        let case = keeping(steps.clone(), false);
+        assert_eq!(kept(&case, false).unwrap(), Some(steps));
+        assert_eq!(
+            kept(&case, true).unwrap(),
+            None,
+            "the other list is not kept"
+        );
+    }
+
+    #[test]
+    fn an_optional_column_missing_from_older_json_reads_as_none_and_bad_json_is_an_error() {
+        let mut case = blank_case();
+        let mut value = serde_json::to_value(vec![Kept(step())]).unwrap();
+        value[0].as_object_mut().unwrap().remove("internal_note");
+        case.latest_steps = Some(value.to_string());
+        let read = kept(&case, false).unwrap().unwrap();
+        assert_eq!(read[0].internal_note, None);
+        case.latest_steps = Some("[{\"id\": 1}]".into());
+        assert!(kept(&case, false).is_err());
+    }
 }

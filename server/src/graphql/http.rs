@@ -422,13 +422,16 @@ async fn serve_graphql(
     let body = match body {
         Ok(body) => body,
         Err(error) => {
+            // Like every internal error: opaque, with the request id to find the log line.
             tracing::error!(request_id = %request_id, %error, "a response could not be serialised");
-            return transport_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                media,
-                INTERNAL_CODE,
-                &format!("internal error (request id {request_id})"),
-            );
+            let body = json!({"errors": [{
+                "message": format!("internal error (request id {request_id})"),
+                "extensions": {"code": INTERNAL_CODE, "requestId": request_id},
+            }]});
+            return Response::builder()
+                .status(StatusCode::INTERNAL_SERVER_ERROR)
+                .content_type(media.content_type())
+                .body(body.to_string());
         }
     };
     Response::builder()
