@@ -284,3 +284,25 @@ async fn errors_carry_stable_codes_and_validation_failures_omit_data() {
     expect_error(&invalid, "GRAPHQL_VALIDATION_FAILED");
     assert!(invalid.get("data").is_none());
 }
+
+#[tokio::test]
+async fn an_argument_the_schema_cannot_coerce_is_a_coded_bad_input() {
+    let app = TestApp::with_demo().await;
+    let staff = app
+        .staff_session(
+            "coercion.admin",
+            bangban_server::auth::Role::CountyAdmin,
+            "140521",
+        )
+        .await;
+    // A nullable variable left out, for a non-null argument with a default: GraphQL coerces it
+    // while executing, after validation; the error still carries a code.
+    let response = app
+        .as_(
+            &staff,
+            "query($o: Boolean) { consultations(openOnly: $o) { id } }",
+            json!({}),
+        )
+        .await;
+    expect_error(&response, "BAD_USER_INPUT");
+}

@@ -183,7 +183,8 @@ pub struct Wire {
 }
 
 /// Readies a response for the wire: `data` omitted when the request never executed, internal
-/// errors tagged with the request id, request-level errors given a code.
+/// errors tagged with the request id, request-level errors given a code, argument errors
+/// found while executing given BAD_USER_INPUT.
 pub fn tag(mut response: GqlResponse, request_id: &str) -> Wire {
     let before_execution = failed_before_execution(&response);
     for error in &mut response.errors {
@@ -200,7 +201,10 @@ pub fn tag(mut response: GqlResponse, request_id: &str) -> Wire {
             None if before_execution => {
                 extensions.set("code", transport::GRAPHQL_VALIDATION_FAILED)
             }
-            None => {}
+            // Every use case's error carries its code; one without comes from GraphQL coercing
+            // an argument while executing (a nullable variable left out for a non-null
+            // argument): the caller's input.
+            None => extensions.set("code", "BAD_USER_INPUT"),
         }
     }
     Wire {
