@@ -22,6 +22,7 @@ mod m20261202_000016_cases;
 mod m20261202_000017_plans_consultations;
 mod m20261202_000018_staff_push;
 mod m20261203_000019_case_latest_steps;
+mod m20261207_000020_satisfaction;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_plans_consultations::Migration),
             Box::new(m20261202_000018_staff_push::Migration),
             Box::new(m20261203_000019_case_latest_steps::Migration),
+            Box::new(m20261207_000020_satisfaction::Migration),
         ]
     }
 }

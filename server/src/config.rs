@@ -72,6 +72,7 @@ pub struct Settings {
     pub events: EventSettings,
     pub push: PushSettings,
     pub cases: CaseSettings,
+    pub satisfaction: SatisfactionSettings,
     /// Load the 沁水县 demo directory on start when the database has no county yet. Default: on
     /// for the embedded SQLite database, off when `database.url` is set.
     pub seed_demo: Option<bool>,
@@ -229,6 +230,88 @@ impl Default for CaseSettings {
             due_soon_working_days: 2,
             transfer_response_hours: 24,
             material_idle_days: 5,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SatisfactionSettings {
+    /// Days after a case ends during which its applicant may rate it (no national number is
+    /// verified; GB/T 39734 §7.2 sets it per locality).
+    pub rating_window_days: i64,
+    /// Days after a rectification's reply during which the rater may rate again (二次评价).
+    pub second_rating_window_days: i64,
+    /// Working days a unit has to rectify a bad rating (a 四川 rule's 15 by default).
+    pub rectification_working_days: i64,
+    /// How long a rating waits for WeChat's content check before its text is held and checked
+    /// again by a job.
+    pub text_check_timeout_ms: u64,
+    /// The provincial 好差评 platforms each rating and rectification result is delivered to
+    /// (`[[satisfaction.targets]]` in the file).
+    pub targets: Vec<DeliveryTarget>,
+    /// Run a delivery worker in this instance (any number share the deliveries).
+    pub delivery_worker_enabled: bool,
+    /// How often the delivery worker looks for due deliveries.
+    pub delivery_poll_ms: u64,
+}
+
+/// A provincial 好差评 endpoint.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryTarget {
+    /// A stable name (kept with each delivery), 1–64 characters.
+    pub name: String,
+    /// Where the JSON is POSTed.
+    pub url: String,
+    /// The HMAC-SHA256 key the body is signed with (at least 32 bytes).
+    pub secret: Secret,
+    /// `best_is_five` (the provincial interfaces, the default) or `best_is_one` (GB/T 39046
+    /// 附录A.8).
+    #[serde(default)]
+    pub level_coding: LevelCodingSetting,
+    /// Per-request timeout.
+    #[serde(default = "default_delivery_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Sends before a delivery is dead-lettered.
+    #[serde(default = "default_delivery_attempts")]
+    pub max_attempts: i32,
+    /// The first retry's delay; each next one doubles (at most an hour).
+    #[serde(default = "default_delivery_retry_ms")]
+    pub retry_base_ms: u64,
+}
+
+fn default_delivery_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_delivery_attempts() -> i32 {
+    10
+}
+
+fn default_delivery_retry_ms() -> u64 {
+    30_000
+}
+
+/// How a target numbers the levels.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LevelCodingSetting {
+    #[default]
+    BestIsFive,
+    BestIsOne,
+}
+
+impl Default for SatisfactionSettings {
+    fn default() -> Self {
+        Self {
+            rating_window_days: 30,
+            second_rating_window_days: 15,
+            rectification_working_days: 15,
+            text_check_timeout_ms: 3_000,
+            targets: Vec::new(),
+            delivery_worker_enabled: true,
+            delivery_poll_ms: 1_000,
         }
     }
 }
@@ -393,6 +476,7 @@ impl Default for Settings {
             events: EventSettings::default(),
             push: PushSettings::default(),
             cases: CaseSettings::default(),
+            satisfaction: SatisfactionSettings::default(),
             seed_demo: None,
             seed_demo_staff: true,
         }
@@ -488,9 +572,21 @@ impl Default for RateLimitSettings {
 }
 
 /// Sections whose keys may be given as `BANGBAN_<SECTION>_<KEY>` (e.g. `BANGBAN_WECHAT_APPID`).
-const SECTIONS: [&str; 13] = [
-    "http", "database", "redis", "log", "auth", "wechat", "pii", "graphql", "limits", "jobs",
-    "events", "push", "cases",
+const SECTIONS: [&str; 14] = [
+    "http",
+    "database",
+    "redis",
+    "log",
+    "auth",
+    "wechat",
+    "pii",
+    "graphql",
+    "limits",
+    "jobs",
+    "events",
+    "push",
+    "cases",
+    "satisfaction",
 ];
 
 /// Maps an environment key (without the `BANGBAN_` prefix) to a settings path:
@@ -599,6 +695,50 @@ impl Settings {
         }
         if self.auth.access_ttl_seconds == 0 || self.auth.access_ttl_seconds > 7200 {
             return Err("auth.access_ttl_seconds must be between 1 and 7200".into());
+        }
+        let satisfaction = &self.satisfaction;
+        if !(1..=365).contains(&satisfaction.rating_window_days)
+            || !(1..=365).contains(&satisfaction.second_rating_window_days)
+        {
+            return Err(
+                "satisfaction.rating_window_days and second_rating_window_days must be 1–365"
+                    .into(),
+            );
+        }
+        if !(1..=60).contains(&satisfaction.rectification_working_days) {
+            return Err("satisfaction.rectification_working_days must be 1–60".into());
+        }
+        for (index, target) in satisfaction.targets.iter().enumerate() {
+            if target.name.is_empty() || target.name.chars().count() > 64 {
+                return Err("satisfaction.targets: a name is 1–64 characters".into());
+            }
+            if satisfaction.targets[..index]
+                .iter()
+                .any(|t| t.name == target.name)
+            {
+                return Err(format!(
+                    "satisfaction.targets: two targets are named {:?}",
+                    target.name
+                ));
+            }
+            if !(target.url.starts_with("https://") || target.url.starts_with("http://")) {
+                return Err(format!(
+                    "satisfaction.targets: {:?} needs an http(s) URL",
+                    target.name
+                ));
+            }
+            if target.secret.expose().len() < 32 {
+                return Err(format!(
+                    "satisfaction.targets: {:?}'s secret is shorter than 32 bytes",
+                    target.name
+                ));
+            }
+            if target.max_attempts < 1 {
+                return Err(format!(
+                    "satisfaction.targets: {:?} needs max_attempts ≥ 1",
+                    target.name
+                ));
+            }
         }
         Ok(())
     }

@@ -32,6 +32,9 @@ pub enum AppError {
     UpstreamWechat(String),
     /// A case cannot be archived yet; `missing` lists everything still to record.
     CaseIncomplete(Vec<String>),
+    /// The content check refused a text (WeChat judged it risky); the field is named, and
+    /// nothing was stored.
+    ContentRejected(String),
     /// The database cannot be reached right now (restarting, failing over, pool exhausted):
     /// nothing was changed; retry shortly. The cause goes to the log only.
     Unavailable(anyhow::Error),
@@ -98,6 +101,9 @@ impl AppError {
             Self::CaseIncomplete(missing) => {
                 format!("the case is not complete: {}", missing.join(", "))
             }
+            Self::ContentRejected(field) => format!(
+                "{field} cannot be accepted: the content check found prohibited content; please rewrite it"
+            ),
             Self::Unavailable(cause) => format!("service unavailable: {cause:#}"),
             Self::Internal(cause) => format!("{cause:#}"),
         }
@@ -118,6 +124,7 @@ impl AppError {
             Self::Lagged(_) => "SUBSCRIPTION_LAGGED",
             Self::UpstreamWechat(_) => "UPSTREAM_WECHAT",
             Self::CaseIncomplete(_) => "CASE_INCOMPLETE",
+            Self::ContentRejected(_) => "CONTENT_REJECTED",
             Self::Unavailable(_) => UNAVAILABLE_CODE,
             Self::Internal(_) => INTERNAL_CODE,
         }
@@ -226,6 +233,7 @@ impl From<AppError> for async_graphql::Error {
                     retry_after_seconds,
                 } => ext.set("retryAfter", *retry_after_seconds),
                 AppError::CaseIncomplete(missing) => ext.set("missing", missing.clone()),
+                AppError::ContentRejected(field) => ext.set("field", field.as_str()),
                 _ => {}
             }
         })
@@ -271,6 +279,7 @@ mod tests {
                 "CASE_INCOMPLETE",
             ),
             (AppError::Lagged("x".into()), "SUBSCRIPTION_LAGGED"),
+            (AppError::ContentRejected("text".into()), "CONTENT_REJECTED"),
             (
                 AppError::internal(anyhow::anyhow!("disk on fire")),
                 "INTERNAL_SERVER_ERROR",

@@ -65,10 +65,12 @@ pub mod http;
 mod import_graph;
 pub mod jobs;
 pub mod metrics;
+pub mod moderation;
 pub mod pii;
 pub mod push;
 pub mod ratelimit;
 pub mod rows;
+pub mod satisfaction;
 pub mod secrets;
 pub mod state;
 pub mod store;
@@ -309,7 +311,10 @@ impl Application {
 
 /// Every room's reactions to events of other rooms (a new room adds its own here).
 fn reactions() -> events::reactions::Reactions {
-    events::reactions::Reactions::new(vec![Arc::new(booking::seats::CapacityFollowsDuty)])
+    events::reactions::Reactions::new(vec![
+        Arc::new(booking::seats::CapacityFollowsDuty),
+        Arc::new(satisfaction::invite::InviteToRate),
+    ])
 }
 
 /// Every room's scheduled jobs, in the order they run (a new room adds its own here).
@@ -318,6 +323,7 @@ fn schedule() -> jobs::Schedule {
         Arc::new(directory::apply::DirectoryJobs),
         Arc::new(booking::jobs::BookingJobs),
         Arc::new(cases::jobs::CaseJobs),
+        Arc::new(satisfaction::jobs::SatisfactionJobs),
     ])
 }
 
@@ -328,6 +334,7 @@ fn subjects() -> anyhow::Result<events::subjects::Subjects> {
         Arc::new(booking::subjects::BookingSubjects),
         Arc::new(cases::subjects::CaseSubjects),
         Arc::new(directory::subjects::DirectorySubjects),
+        Arc::new(satisfaction::subjects::SatisfactionSubjects),
     ])
 }
 

@@ -364,7 +364,7 @@ async fn a_help_case_runs_from_the_booking_to_closed_and_the_applicant_follows_i
         )
         .await;
     let mut replayed = Vec::new();
-    for _ in 0..7 {
+    for _ in 0..8 {
         let event = replay
             .next_event("r", "subjectEvents", Duration::from_secs(5))
             .await;
@@ -379,10 +379,11 @@ async fn a_help_case_runs_from_the_booking_to_closed_and_the_applicant_follows_i
             "case.resumed",
             "case.submitted",
             "case.completed",
+            "rating.invited",
             "case.closed"
         ],
         "the applicant replays, in order, every step after the one they saw that moved the case \
-         or is on their timeline"
+         or is on their timeline, and the invitation to rate it"
     );
     assert_eq!(
         replay.next_message(Duration::from_millis(500)).await,
@@ -401,7 +402,8 @@ async fn a_help_case_runs_from_the_booking_to_closed_and_the_applicant_follows_i
     while let Some(message) = mine.next_message(Duration::from_millis(800)).await {
         heard.push(message["payload"]["data"]["myEvents"]["kind"].clone());
     }
-    assert_eq!(heard.len(), 7, "{heard:?}");
+    // The seven steps and the invitation to rate the case.
+    assert_eq!(heard.len(), 8, "{heard:?}");
     assert!(!heard.contains(&json!("case.service_given")), "{heard:?}");
     // Staff who may read the case follow all of it.
     let mut desk = WsClient::connect(app, Some(&flow.agent.access)).await;

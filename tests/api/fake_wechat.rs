@@ -25,7 +25,13 @@ pub enum Api {
     PhoneNumber,
     QrCode,
     SubscribeSend,
+    MsgSecCheck,
 }
+
+/// Text the fake's content check calls risky (label 20001) …
+pub const RISKY_WORD: &str = "违禁词";
+/// … and text it holds for review (label 20003).
+pub const REVIEW_WORD: &str = "待人工审核";
 
 /// A 1×1 PNG: what the fake answers for a mini-program code.
 pub const PNG: [u8; 67] = [
@@ -58,6 +64,8 @@ struct Inner {
     slow_answers: HashMap<Api, VecDeque<u64>>,
     calls: HashMap<Api, usize>,
     issued: u64,
+    /// Texts the content check was asked about, with their openid and scene.
+    checked: Vec<Value>,
 }
 
 #[derive(Clone)]
@@ -299,6 +307,68 @@ fn keyword_valid(keyword: &str, value: &str) -> bool {
     }
 }
 
+/// security.msgSecCheck v2: `risky` for the risky word, `review` for the review word, `pass`
+/// otherwise; v2's required fields checked as WeChat does.
+#[handler]
+async fn msg_sec_check(
+    Query(params): Query<TokenParam>,
+    body: Json<Value>,
+    Data(inner): Data<&Arc<Mutex<Inner>>>,
+) -> Json<Value> {
+    let stall = lock(inner)
+        .stalls
+        .get_mut(&Api::MsgSecCheck)
+        .and_then(VecDeque::pop_front);
+    if let Some(millis) = stall {
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+        return error(-1, "system error");
+    }
+    let mut inner = lock(inner);
+    if let Some(code) = enter(&mut inner, Api::MsgSecCheck) {
+        return scripted_error(code);
+    }
+    let now = now(&inner);
+    let Some(token) = params.access_token else {
+        return error(41001, "access_token missing");
+    };
+    if inner.tokens.get(&token).is_none_or(|exp| *exp <= now) {
+        return error(
+            40001,
+            "invalid credential, access_token is invalid or not latest",
+        );
+    }
+    let content = body.get("content").and_then(Value::as_str);
+    let openid = body.get("openid").and_then(Value::as_str);
+    let (Some(content), Some(openid)) = (content, openid) else {
+        return error(44002, "empty post data");
+    };
+    if body.get("version").and_then(Value::as_i64) != Some(2) {
+        return error(47001, "data format error");
+    }
+    let scene = body.get("scene").and_then(Value::as_i64).unwrap_or(0);
+    if !(1..=4).contains(&scene) {
+        return error(40129, "invalid scene");
+    }
+    if content.chars().count() > 2500 {
+        return error(47001, "data format error");
+    }
+    inner
+        .checked
+        .push(json!({"content": content, "openid": openid, "scene": scene}));
+    let (suggest, label) = if content.contains(RISKY_WORD) {
+        ("risky", 20001)
+    } else if content.contains(REVIEW_WORD) {
+        ("review", 20003)
+    } else {
+        ("pass", 100)
+    };
+    Json(json!({
+        "errcode": 0, "errmsg": "ok", "trace_id": "60ae120f-371d5872-7941a05b",
+        "result": {"suggest": suggest, "label": label},
+        "detail": [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": 90}]
+    }))
+}
+
 #[handler]
 async fn subscribe_send(
     Query(params): Query<TokenParam>,
@@ -418,6 +488,7 @@ impl FakeWechat {
             .at("/wxa/business/getuserphonenumber", post(phone_number))
             .at("/wxa/getwxacodeunlimit", post(qr_code))
             .at("/cgi-bin/message/subscribe/send", post(subscribe_send))
+            .at("/wxa/msg_sec_check", post(msg_sec_check))
             .data(inner.clone());
         let acceptor = TcpAcceptor::from_tokio(listener).expect("acceptor");
         tokio::spawn(async move {
@@ -515,6 +586,11 @@ impl FakeWechat {
     /// Subscribe messages WeChat accepted, in order.
     pub fn sent(&self) -> Vec<Value> {
         lock(&self.inner).sent.clone()
+    }
+
+    /// Texts the content check was asked about (`content`, `openid`, `scene`), in order.
+    pub fn checked(&self) -> Vec<Value> {
+        lock(&self.inner).checked.clone()
     }
 
     pub fn tokens_issued(&self) -> u64 {

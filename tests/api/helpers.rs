@@ -354,6 +354,11 @@ impl TestApp {
         let mut out = String::new();
         for row in rows {
             for (index, column) in row.column_names().iter().enumerate() {
+                // An event's position is given later by the relay, on its own time: not a write
+                // of the request a snapshot is about.
+                if table == "events" && column == "position" {
+                    continue;
+                }
                 let value = if let Ok(v) = row.try_get_by_index::<Option<String>>(index) {
                     format!("{v:?}")
                 } else if let Ok(v) = row.try_get_by_index::<Option<i64>>(index) {

@@ -92,6 +92,9 @@ struct Fixture {
     material: String,
     transfer: String,
     contact: String,
+    rated_case: String,
+    rating: String,
+    rectification: String,
 }
 
 enum Access {
@@ -195,6 +198,15 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("openConsultation", Access::Guarded, "mutation($id: ID) { openConsultation(caseId: $id, question: \"x\") { id } }".into(), json!({"id": f.case})),
         ("replyToConsultation", Access::Guarded, "mutation($id: ID!) { replyToConsultation(id: $id, body: \"x\") { at } }".into(), json!({"id": f.consultation})),
         ("closeConsultation", Access::Guarded, "mutation($id: ID!) { closeConsultation(id: $id) { id } }".into(), json!({"id": f.consultation})),
+        ("caseRatings", Access::Guarded, "query($id: ID!) { caseRatings(caseId: $id) { id } }".into(), json!({"id": f.rated_case})),
+        ("rating", Access::Guarded, "query($id: ID!) { rating(id: $id) { id } }".into(), json!({"id": f.rating})),
+        ("ratings", Access::Guarded, "query($u: ID) { ratings(filter: {unitId: $u}) { ratings { id } } }".into(), json!({"u": f.longgang})),
+        ("rectification", Access::Guarded, "query($id: ID!) { rectification(id: $id) { id } }".into(), json!({"id": f.rectification})),
+        ("rectifications", Access::Guarded, "query($u: ID) { rectifications(filter: {unitId: $u}) { rectifications { id } } }".into(), json!({"u": f.longgang})),
+        ("rateCase", Access::Guarded, "mutation($id: ID!) { rateCase(caseId: $id, level: SATISFIED) { id } }".into(), json!({"id": f.rated_case})),
+        ("releaseRatingText", Access::Guarded, "mutation($id: ID!) { releaseRatingText(id: $id) { id } }".into(), json!({"id": f.rating})),
+        ("verifyRectification", Access::Guarded, "mutation($id: ID!) { verifyRectification(id: $id, reached: true, note: \"x\") { id } }".into(), json!({"id": f.rectification})),
+        ("resolveRectification", Access::Guarded, "mutation($id: ID!) { resolveRectification(id: $id, classification: IMMEDIATE, result: \"x\", reply: \"y\") { id } }".into(), json!({"id": f.rectification})),
         ("terminateCase", Access::Guarded, "mutation($id: ID!) { terminateCase(id: $id, reason: NOT_COMPLETABLE, note: \"x\") { id } }".into(), json!({"id": f.case})),
     ]
 }
@@ -363,6 +375,64 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
     let material = expect_data(&app.as_(&desk, "mutation($id: ID!) { receiveCaseMaterial(caseId: $id, input: {name: \"营业执照\", original: true, mustReturn: true}) { id } }", json!({"id": proxy})).await)["receiveCaseMaterial"]["id"].as_str().unwrap().to_string();
     let transfer = expect_data(&app.as_(&desk, "mutation($id: ID!, $u: ID!) { transferCase(caseId: $id, toUnitId: $u, reason: \"就近办理\") { id } }", json!({"id": case, "u": chengnei})).await)["transferCase"]["id"].as_str().unwrap().to_string();
     let contact = expect_data(&app.as_(&desk, "mutation($id: ID!) { recordContact(input: {servicePointId: $id, channel: WINDOW, outcome: SERVED}) { id } }", json!({"id": centre})).await)["recordContact"]["id"].as_str().unwrap().to_string();
+    // A completed help case with a bad rating and its rectification order.
+    let rater = app.login_resident("jurisdiction-rater").await;
+    let rated_booking = expect_data(&app.as_(&rater, "mutation($p: ID!, $s: ID!, $i: ID!) { bookAppointment(input: {servicePointId: $p, slotId: $s, itemId: $i, kind: HELP, idempotencyKey: \"fixture-rated\"}) { id } }", json!({"p": centre, "s": slots["availableSlots"][5]["id"], "i": township_item})).await)["bookAppointment"]["id"].as_str().unwrap().to_string();
+    expect_data(
+        &app.as_(
+            &desk,
+            "mutation($id: ID!) { acceptBooking(id: $id) { id } }",
+            json!({"id": rated_booking}),
+        )
+        .await,
+    );
+    let rated_case = expect_data(
+        &app.as_(
+            &desk,
+            "mutation($id: ID!) { openCase(bookingId: $id) { id } }",
+            json!({"id": rated_booking}),
+        )
+        .await,
+    )["openCase"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for step in [
+        "acceptCase(id: $id) { id }",
+        "startCaseService(id: $id) { id }",
+        "submitCase(id: $id, reference: \"R-1\") { id }",
+        "completeCase(id: $id, outcome: []) { id }",
+    ] {
+        expect_data(
+            &app.as_(
+                &desk,
+                &format!("mutation($id: ID!) {{ {step} }}"),
+                json!({"id": rated_case}),
+            )
+            .await,
+        );
+    }
+    let mut rating = None;
+    for _ in 0..100 {
+        let response = app.as_(&rater, "mutation($id: ID!) { rateCase(caseId: $id, level: DISSATISFIED, text: \"慢\") { id } }", json!({"id": rated_case})).await;
+        if let Some(id) = response["data"]["rateCase"]["id"].as_str() {
+            rating = Some(id.to_string());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let rating = rating.expect("the completed case could be rated");
+    let rectification = expect_data(
+        &app.as_(
+            &desk,
+            "{ rectifications { rectifications { id } } }",
+            json!({}),
+        )
+        .await,
+    )["rectifications"]["rectifications"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     Fixture {
         material,
         transfer,
@@ -385,6 +455,9 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
         item,
         staff_change,
         item_change,
+        rated_case,
+        rating,
+        rectification,
     }
 }
 

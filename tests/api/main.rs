@@ -30,6 +30,7 @@ mod outages;
 mod push_delivery;
 mod queue;
 mod read_paths;
+mod satisfaction;
 mod schema;
 mod transport;
 mod walkthrough;

@@ -22,6 +22,7 @@ use crate::{
     directory::graphql::{DirectoryMutation, DirectoryQuery},
     events::graphql::EventSubscription,
     push::graphql::{PushMutation, PushQuery},
+    satisfaction::graphql::{SatisfactionMutation, SatisfactionQuery},
     state::AppState,
 };
 
@@ -36,6 +37,7 @@ pub struct Query(
     PushQuery,
     BookingQuery,
     CaseQuery,
+    SatisfactionQuery,
 );
 
 /// Changing: logins and sessions, directory administration, change registers, the calendar.
@@ -47,6 +49,7 @@ pub struct Mutation(
     PushMutation,
     BookingMutation,
     CaseMutation,
+    SatisfactionMutation,
 );
 
 /// Live updates over the WebSocket endpoint (`graphql-transport-ws`).

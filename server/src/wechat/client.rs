@@ -86,7 +86,7 @@ pub struct PhoneInfo {
 const TOKEN_ERRORS: [i64; 3] = [40001, 40014, 42001];
 
 /// Reads `errcode` whether WeChat sent a number, a numeric string, or nothing (= 0).
-fn errcode(body: &Value) -> i64 {
+pub(super) fn errcode(body: &Value) -> i64 {
     match body.get("errcode") {
         Some(Value::Number(n)) => n.as_i64().unwrap_or(-1),
         Some(Value::String(s)) => s.trim().parse().unwrap_or(-1),
@@ -103,7 +103,7 @@ fn errmsg(body: &Value) -> String {
         .collect()
 }
 
-fn check(body: &Value) -> Result<(), WechatError> {
+pub(super) fn check(body: &Value) -> Result<(), WechatError> {
     match errcode(body) {
         0 => Ok(()),
         code @ (-1 | 45011) => Err(WechatError::Busy(code)),
@@ -121,8 +121,8 @@ fn check(body: &Value) -> Result<(), WechatError> {
 /// instance uses the same one (WeChat's "central control" rule).
 #[derive(Clone)]
 pub struct WechatClient {
-    http: reqwest::Client,
-    base_url: String,
+    pub(super) http: reqwest::Client,
+    pub(super) base_url: String,
     appid: String,
     secret: crate::config::Secret,
     attempts: u32,
@@ -172,7 +172,10 @@ impl WechatClient {
     }
 
     /// Sends one request and reads the body as JSON whatever the HTTP status.
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, WechatError> {
+    pub(super) async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, WechatError> {
         let response = request.send().await.map_err(|e| transport_error(&e))?;
         let status = response.status();
         let bytes = response
@@ -188,7 +191,7 @@ impl WechatClient {
 
     /// Runs `call` up to `attempts` times while WeChat is busy or unreachable, backing off
     /// exponentially (base, 2·base, 4·base, …).
-    async fn with_retries<T, F, Fut>(&self, mut call: F) -> Result<T, WechatError>
+    pub(super) async fn with_retries<T, F, Fut>(&self, mut call: F) -> Result<T, WechatError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, WechatError>>,

@@ -1,0 +1,364 @@
+//! Rating a case (一事一评): only its applicant, once per case within the invitation's window,
+//! and once more after the rectification of a bad first rating (二次评价). The text passes the
+//! content check before anything is written. One transaction writes the rating (its unique
+//! `(case, round)` index is what leaves exactly one of concurrent attempts standing), the
+//! units and agents it counts for, the rectification order a bad rating opens, their events
+//! and the audit entry — last. An anonymous rating's events and audit entry name neither the
+//! rater nor the case.
+use chrono::{DateTime, Utc};
+use entity::{
+    case_holdings, case_steps, cases, rating_attributions, rating_invitations, ratings,
+    rectifications, staff_accounts,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::{
+    auth::{Role, Viewer},
+    calendar,
+    directory::model::text,
+    error::{AppError, AppResult},
+    events::{EventDraft, Tx},
+    moderation::{self, Disposition},
+    satisfaction::{
+        model::{RatingIndicator, RatingLevel, RatingTextState, RectificationStatus},
+        rules::{FirstRating, RatingFacts, Refusal, responsible_unit, round_to_rate},
+    },
+    state::AppState,
+    wechat::sec_check::Scene,
+};
+
+/// The longest rating text.
+pub const TEXT_MAX: usize = 500;
+
+/// What the applicant sends.
+pub struct RatingInput {
+    pub case_id: Uuid,
+    pub level: RatingLevel,
+    pub indicators: Vec<(RatingIndicator, RatingLevel)>,
+    pub text: Option<String>,
+    pub anonymous: bool,
+}
+
+fn refused(refusal: Refusal) -> AppError {
+    match refusal {
+        Refusal::AlreadyRated => AppError::Conflict(refusal.message().into()),
+        other => AppError::InvalidTransition(other.message().into()),
+    }
+}
+
+/// The indicators as stored: a JSON object, each indicator once.
+fn indicators_json(indicators: &[(RatingIndicator, RatingLevel)]) -> AppResult<String> {
+    let mut map = Map::new();
+    for (indicator, level) in indicators {
+        if map
+            .insert(indicator.as_str().into(), json!(level.as_str()))
+            .is_some()
+        {
+            return Err(AppError::bad_input(
+                "indicators",
+                format!("{} is given twice", indicator.as_str().to_uppercase()),
+            ));
+        }
+    }
+    Ok(Value::Object(map).to_string())
+}
+
+/// What the rules need about a case's ratings, read in `conn`.
+pub async fn facts(conn: &impl ConnectionTrait, case_id: Uuid) -> AppResult<RatingFacts> {
+    let rate_by = rating_invitations::Entity::find_by_id(case_id)
+        .one(conn)
+        .await?
+        .map(|i| i.rate_by);
+    let rated = ratings::Entity::find()
+        .filter(ratings::Column::CaseId.eq(case_id))
+        .order_by_asc(ratings::Column::Round)
+        .all(conn)
+        .await?;
+    let mut facts = RatingFacts {
+        rate_by,
+        ..RatingFacts::default()
+    };
+    for rating in &rated {
+        if rating.round == 1 {
+            let resolved_at = rectifications::Entity::find()
+                .filter(rectifications::Column::RatingId.eq(rating.id))
+                .one(conn)
+                .await?
+                .and_then(|r| r.resolved_at);
+            facts.first = Some(FirstRating {
+                bad: rating.level.parse::<RatingLevel>()?.is_bad(),
+                resolved_at,
+            });
+        } else {
+            facts.second = true;
+        }
+    }
+    Ok(facts)
+}
+
+/// `rateCase`.
+pub async fn rate(
+    state: &AppState,
+    viewer: &Viewer,
+    input: RatingInput,
+) -> AppResult<ratings::Model> {
+    let user = match viewer {
+        Viewer::Anonymous => return Err(AppError::Unauthenticated("log in first".into())),
+        Viewer::Staff { .. } => {
+            return Err(AppError::Forbidden(
+                "only the case's applicant rates it".into(),
+            ));
+        }
+        Viewer::Resident { user_id, .. } => *user_id,
+    };
+    let indicators = indicators_json(&input.indicators)?;
+    let text = input
+        .text
+        .as_deref()
+        .map(|t| text(t, "text", TEXT_MAX))
+        .transpose()?;
+    let case = cases::Entity::find_by_id(input.case_id)
+        .one(&state.db)
+        .await?
+        .filter(|c| c.user_id == Some(user))
+        .ok_or(AppError::NotFound("case"))?;
+    let settings = &state.settings.satisfaction;
+    let second_window = chrono::Duration::days(settings.second_rating_window_days);
+    // Asked before WeChat is: a rating that cannot be given costs no content check.
+    round_to_rate(
+        facts(&state.db, case.id).await?,
+        state.clock.now(),
+        second_window,
+    )
+    .map_err(refused)?;
+    let (text_state, label) = match &text {
+        None => (RatingTextState::None, None),
+        Some(t) => {
+            let verdict = moderation::check(
+                state,
+                &state.db,
+                user,
+                t,
+                Scene::Comment,
+                std::time::Duration::from_millis(settings.text_check_timeout_ms),
+            )
+            .await?;
+            match moderation::disposition(verdict) {
+                Disposition::Publish => (RatingTextState::Published, None),
+                Disposition::Hold { label } => (RatingTextState::Held, Some(label)),
+                Disposition::Recheck => (RatingTextState::Unchecked, None),
+                Disposition::Reject { .. } => return Err(moderation::rejected("text")),
+            }
+        }
+    };
+    let now = state.clock.now();
+    let mut tx = Tx::begin(state).await?;
+    // Decided again inside the transaction: a rectification resolved or a rating given
+    // meanwhile counts.
+    let round = round_to_rate(facts(&*tx, case.id).await?, now, second_window).map_err(refused)?;
+    let rating = ratings::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        case_id: Set(case.id),
+        round: Set(round),
+        county_id: Set(case.county_id),
+        unit_id: Set(case.unit_id),
+        item_id: Set(case.item_id),
+        user_id: Set(user),
+        anonymous: Set(input.anonymous),
+        level: Set(input.level.as_str().into()),
+        indicators: Set(indicators),
+        text: Set(text),
+        text_state: Set(text_state.as_str().into()),
+        text_label: Set(label.and_then(|l| i32::try_from(l).ok())),
+        text_checked_at: Set((text_state != RatingTextState::None
+            && text_state != RatingTextState::Unchecked)
+            .then_some(now)),
+        rated_at: Set(now),
+        excluded: Set(false),
+    }
+    .insert(&*tx)
+    .await
+    .map_err(|error| {
+        if crate::db::is_unique_violation(&error) {
+            refused(Refusal::AlreadyRated)
+        } else {
+            error.into()
+        }
+    })?;
+    let held = holdings(&*tx, &case).await?;
+    attribute(&*tx, &rating, &held, &case).await?;
+    let audience = crate::cases::service::audience(&*tx, &case, &[], false).await?;
+    let mut payload = json!({
+        "ratingId": rating.id,
+        "round": round,
+        "level": input.level.as_str().to_uppercase(),
+        "unitId": case.unit_id,
+        "anonymous": input.anonymous,
+    });
+    if !input.anonymous {
+        payload["number"] = json!(case.number);
+    }
+    tx.emit(EventDraft {
+        kind: "rating.recorded",
+        topic: "satisfaction",
+        subject_kind: "rating",
+        subject_id: rating.id.to_string(),
+        audience: audience.clone(),
+        payload: payload.clone(),
+    });
+    if input.level.is_bad() {
+        let unit = responsible_unit(case.unit_id, case.county_id, held.contains(&case.county_id));
+        let order = open_order(
+            &*tx,
+            &rating,
+            unit,
+            now,
+            settings.rectification_working_days,
+        )
+        .await?;
+        let mut staff = audience;
+        staff.extend(crate::satisfaction::audience::unit_staff(&*tx, unit).await?);
+        payload["rectificationId"] = json!(order.id);
+        payload["dueOn"] = json!(order.due_on);
+        tx.emit(EventDraft {
+            kind: "rectification.opened",
+            topic: "satisfaction",
+            subject_kind: "rectification",
+            subject_id: order.id.to_string(),
+            audience: staff,
+            payload,
+        });
+    }
+    let details =
+        json!({"round": round, "level": input.level.as_str(), "anonymous": input.anonymous});
+    tx.audit(if input.anonymous {
+        // The rater of an anonymous rating is not recorded where staff read (the audit log).
+        crate::audit::Pending::system(
+            now,
+            Some(case.county_id),
+            "rating.recorded",
+            "rating",
+            rating.id,
+            details,
+        )
+    } else {
+        let mut details = details;
+        details["number"] = json!(case.number);
+        crate::audit::Pending::action(
+            now,
+            viewer,
+            Some(case.county_id),
+            "rating.recorded",
+            "rating",
+            rating.id,
+            details,
+        )
+    });
+    tx.commit().await?;
+    Ok(rating)
+}
+
+/// Every unit that held the case (the last holder included).
+async fn holdings(conn: &impl ConnectionTrait, case: &cases::Model) -> AppResult<Vec<Uuid>> {
+    let mut units: Vec<Uuid> = case_holdings::Entity::find()
+        .filter(case_holdings::Column::CaseId.eq(case.id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|h| h.unit_id)
+        .collect();
+    units.push(case.unit_id);
+    units.sort();
+    units.dedup();
+    Ok(units)
+}
+
+/// The rating counts for every unit that held the case and every agent who worked on it (its
+/// assigned agent and the agents who wrote its steps).
+async fn attribute(
+    conn: &impl ConnectionTrait,
+    rating: &ratings::Model,
+    units: &[Uuid],
+    case: &cases::Model,
+) -> AppResult<()> {
+    let mut actors: Vec<Uuid> = case_steps::Entity::find()
+        .filter(case_steps::Column::CaseId.eq(case.id))
+        .filter(case_steps::Column::ActorKind.eq("staff"))
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|s| s.actor_id)
+        .collect();
+    actors.extend(case.agent_id);
+    actors.sort();
+    actors.dedup();
+    let agents: Vec<Uuid> = staff_accounts::Entity::find()
+        .filter(staff_accounts::Column::Id.is_in(actors))
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter(|s| {
+            s.role.parse::<Role>().is_ok_and(|r| {
+                matches!(
+                    r,
+                    Role::VillageAgent | Role::TownshipAgent | Role::CountyAgent
+                )
+            })
+        })
+        .map(|s| s.id)
+        .collect();
+    let rows = units
+        .iter()
+        .map(|unit| (Some(*unit), None))
+        .chain(agents.into_iter().map(|agent| (None, Some(agent))));
+    for (unit_id, agent_id) in rows {
+        rating_attributions::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            rating_id: Set(rating.id),
+            unit_id: Set(unit_id),
+            agent_id: Set(agent_id),
+        }
+        .insert(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Opens the rectification order of a bad rating, due in the configured working days.
+async fn open_order(
+    conn: &impl ConnectionTrait,
+    rating: &ratings::Model,
+    unit: Uuid,
+    now: DateTime<Utc>,
+    days: i64,
+) -> AppResult<rectifications::Model> {
+    let calendar = calendar::service::load(conn).await?;
+    let due = calendar.add_working_days(crate::clock::local_date(now), days);
+    Ok(rectifications::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        rating_id: Set(rating.id),
+        case_id: Set(rating.case_id),
+        county_id: Set(rating.county_id),
+        unit_id: Set(unit),
+        status: Set(RectificationStatus::Open.as_str().into()),
+        due_on: Set(due.value),
+        due_provisional: Set(due.provisional),
+        reached: Set(None),
+        verification: Set(None),
+        verified_at: Set(None),
+        verified_by: Set(None),
+        classification: Set(None),
+        result: Set(None),
+        reply: Set(None),
+        resolved_at: Set(None),
+        resolved_by: Set(None),
+        overdue_flagged_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(conn)
+    .await?)
+}

@@ -1,0 +1,124 @@
+//! A rating's text after the content check: an administrator releases a held one; a job
+//! checks again those WeChat could not check when they came (published, held, or withheld —
+//! never refused after the fact, and never shown before it was checked).
+use entity::ratings;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    auth::Viewer,
+    cases::service::signed_in,
+    error::{AppError, AppResult},
+    events::Tx,
+    moderation::{self, Disposition, Verdict},
+    satisfaction::{access::staff_reading_rating, model::RatingTextState},
+    state::AppState,
+    wechat::sec_check::Scene,
+};
+
+/// Texts checked again per job run.
+const RECHECK_BATCH: u64 = 50;
+
+/// `releaseRatingText`: an administrator over a unit the rating counts for shows a held text.
+pub async fn release(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<ratings::Model> {
+    signed_in(viewer)?;
+    let rating = ratings::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("rating"))?;
+    let who = staff_reading_rating(&state.db, viewer, &rating).await?;
+    who.ensure_admin()?;
+    if rating.text_state.parse::<RatingTextState>()? != RatingTextState::Held {
+        return Err(AppError::InvalidTransition(
+            "only a text held for review can be released".into(),
+        ));
+    }
+    let now = state.clock.now();
+    let mut tx = Tx::begin(state).await?;
+    let updated = ratings::Entity::update_many()
+        .col_expr(
+            ratings::Column::TextState,
+            Expr::value(RatingTextState::Released.as_str()),
+        )
+        .filter(ratings::Column::Id.eq(id))
+        .filter(ratings::Column::TextState.eq(RatingTextState::Held.as_str()))
+        .exec(&*tx)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(AppError::Conflict("someone else released it first".into()));
+    }
+    tx.audit(crate::audit::Pending::action(
+        now,
+        viewer,
+        Some(rating.county_id),
+        "rating.text_released",
+        "rating",
+        id,
+        json!({}),
+    ));
+    tx.commit().await?;
+    ratings::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("rating"))
+}
+
+/// Checks again the texts left unchecked; returns how many were settled.
+pub async fn recheck(state: &AppState) -> AppResult<u64> {
+    let waiting = ratings::Entity::find()
+        .filter(ratings::Column::TextState.eq(RatingTextState::Unchecked.as_str()))
+        .limit(RECHECK_BATCH)
+        .all(&state.db)
+        .await?;
+    let timeout =
+        std::time::Duration::from_millis(state.settings.satisfaction.text_check_timeout_ms);
+    let mut settled = 0;
+    for rating in waiting {
+        let Some(text) = rating.text.as_deref() else {
+            continue;
+        };
+        let verdict = moderation::check(
+            state,
+            &state.db,
+            rating.user_id,
+            text,
+            Scene::Comment,
+            timeout,
+        )
+        .await?;
+        let (to, label) = match moderation::disposition(verdict) {
+            Disposition::Publish => (RatingTextState::Published, None),
+            Disposition::Hold { label } => (RatingTextState::Held, Some(label)),
+            Disposition::Reject { label } => (RatingTextState::Withheld, Some(label)),
+            Disposition::Recheck => continue,
+        };
+        debug_assert!(verdict != Verdict::Unavailable);
+        let now = state.clock.now();
+        let mut tx = Tx::begin(state).await?;
+        let updated = ratings::Entity::update_many()
+            .col_expr(ratings::Column::TextState, Expr::value(to.as_str()))
+            .col_expr(
+                ratings::Column::TextLabel,
+                Expr::value(label.and_then(|l| i32::try_from(l).ok())),
+            )
+            .col_expr(ratings::Column::TextCheckedAt, Expr::value(Some(now)))
+            .filter(ratings::Column::Id.eq(rating.id))
+            .filter(ratings::Column::TextState.eq(RatingTextState::Unchecked.as_str()))
+            .exec(&*tx)
+            .await?;
+        if updated.rows_affected == 1 {
+            tx.audit(crate::audit::Pending::system(
+                now,
+                Some(rating.county_id),
+                "rating.text_checked",
+                "rating",
+                rating.id,
+                json!({"textState": to.as_str()}),
+            ));
+            tx.commit().await?;
+            settled += 1;
+        }
+    }
+    Ok(settled)
+}
