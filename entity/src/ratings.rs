@@ -20,7 +20,7 @@ pub struct Model {
     /// JSON object: indicator → level.
     pub indicators: String,
     pub text: Option<String>,
-    /// `none`, `published`, `held`, `unchecked` or `released`.
+    /// `none`, `published`, `held`, `unchecked`, `released` or `withheld`.
     pub text_state: String,
     /// The content check's label when it did not pass.
     pub text_label: Option<i32>,
@@ -28,6 +28,8 @@ pub struct Model {
     pub rated_at: DateTimeUtc,
     /// An upheld appeal keeps the rating on record but out of the statistics.
     pub excluded: bool,
+    /// Checks of the text again that got no answer (after a few it waits for a human).
+    pub text_checks: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

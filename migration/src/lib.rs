@@ -23,6 +23,7 @@ mod m20261202_000017_plans_consultations;
 mod m20261202_000018_staff_push;
 mod m20261203_000019_case_latest_steps;
 mod m20261207_000020_satisfaction;
+mod m20261207_000021_satisfaction_followups;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000018_staff_push::Migration),
             Box::new(m20261203_000019_case_latest_steps::Migration),
             Box::new(m20261207_000020_satisfaction::Migration),
+            Box::new(m20261207_000021_satisfaction_followups::Migration),
         ]
     }
 }

@@ -247,6 +247,11 @@ pub struct SatisfactionSettings {
     /// How long a rating waits for WeChat's content check before its text is held and checked
     /// again by a job.
     pub text_check_timeout_ms: u64,
+    /// Content checks a resident's texts may cost per hour (each uses the AppID's quota).
+    pub text_checks_per_user_per_hour: u64,
+    /// Checks again of a text WeChat did not answer for; after them it waits for a human
+    /// (held for an administrator).
+    pub text_recheck_attempts: i32,
     /// The provincial 好差评 platforms each rating and rectification result is delivered to
     /// (`[[satisfaction.targets]]` in the file).
     pub targets: Vec<DeliveryTarget>,
@@ -309,6 +314,8 @@ impl Default for SatisfactionSettings {
             second_rating_window_days: 15,
             rectification_working_days: 15,
             text_check_timeout_ms: 3_000,
+            text_checks_per_user_per_hour: 20,
+            text_recheck_attempts: 5,
             targets: Vec::new(),
             delivery_worker_enabled: true,
             delivery_poll_ms: 1_000,
@@ -704,6 +711,12 @@ impl Settings {
                 "satisfaction.rating_window_days and second_rating_window_days must be 1–365"
                     .into(),
             );
+        }
+        if !(100..=30_000).contains(&satisfaction.text_check_timeout_ms) {
+            return Err("satisfaction.text_check_timeout_ms must be 100–30000".into());
+        }
+        if satisfaction.text_recheck_attempts < 1 {
+            return Err("satisfaction.text_recheck_attempts must be at least 1".into());
         }
         if !(1..=60).contains(&satisfaction.rectification_working_days) {
             return Err("satisfaction.rectification_working_days must be 1–60".into());

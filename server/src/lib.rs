@@ -288,6 +288,11 @@ impl Application {
                 Duration::from_millis(settings.events.reaction_poll_ms.max(10)),
             ));
         }
+        if settings.satisfaction.delivery_worker_enabled
+            && !settings.satisfaction.targets.is_empty()
+        {
+            tokio::spawn(satisfaction::sender::run_forever(self.state.clone()));
+        }
         if settings.push.worker_enabled {
             let consumer = format!("{}-{}", hostname_or("instance"), uuid::Uuid::now_v7());
             tokio::spawn(push::worker::run_forever(self.state.clone(), consumer));

@@ -95,6 +95,7 @@ struct Fixture {
     rated_case: String,
     rating: String,
     rectification: String,
+    appeal: String,
 }
 
 enum Access {
@@ -207,6 +208,11 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("releaseRatingText", Access::Guarded, "mutation($id: ID!) { releaseRatingText(id: $id) { id } }".into(), json!({"id": f.rating})),
         ("verifyRectification", Access::Guarded, "mutation($id: ID!) { verifyRectification(id: $id, reached: true, note: \"x\") { id } }".into(), json!({"id": f.rectification})),
         ("resolveRectification", Access::Guarded, "mutation($id: ID!) { resolveRectification(id: $id, classification: IMMEDIATE, result: \"x\", reply: \"y\") { id } }".into(), json!({"id": f.rectification})),
+        // Refused by role before any lookup (county administrators only): a made-up id serves.
+        ("redriveProvincialDelivery", Access::Guarded, "mutation($id: ID!) { redriveProvincialDelivery(id: $id) { id } }".into(), json!({"id": uuid::Uuid::new_v4().to_string()})),
+        ("satisfactionStatistics", Access::Guarded, "query($u: ID) { satisfactionStatistics(from: \"2026-01-01T00:00:00Z\", to: \"2026-12-31T00:00:00Z\", unitId: $u) { key } }".into(), json!({"u": f.longgang})),
+        ("appealRating", Access::Guarded, "mutation($id: ID!) { appealRating(ratingId: $id, reason: MISTAKEN, explanation: \"x\") { id } }".into(), json!({"id": f.rating})),
+        ("decideRatingAppeal", Access::Guarded, "mutation($id: ID!) { decideRatingAppeal(id: $id, upheld: true, note: \"x\") { id } }".into(), json!({"id": f.appeal})),
         ("terminateCase", Access::Guarded, "mutation($id: ID!) { terminateCase(id: $id, reason: NOT_COMPLETABLE, note: \"x\") { id } }".into(), json!({"id": f.case})),
     ]
 }
@@ -433,6 +439,7 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
         .as_str()
         .unwrap()
         .to_string();
+    let appeal = expect_data(&app.as_(town, "mutation($id: ID!) { appealRating(ratingId: $id, reason: MISTAKEN, explanation: \"误评\") { id } }", json!({"id": rating})).await)["appealRating"]["id"].as_str().unwrap().to_string();
     Fixture {
         material,
         transfer,
@@ -458,6 +465,7 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
         rated_case,
         rating,
         rectification,
+        appeal,
     }
 }
 

@@ -1,8 +1,10 @@
 //! Who may see and act on the satisfaction room's records, decided through
-//! `directory::jurisdiction`: staff whose jurisdiction covers a unit a rating is attributed to
-//! read the rating (never who gave it, when it is anonymous); staff covering the unit that
-//! must rectify read the order, and its agents, administrators over it and the county's
-//! inspectors act on it. Anything outside answers NOT_FOUND.
+//! `directory::jurisdiction`: staff whose jurisdiction covers a unit a real-name rating is
+//! attributed to, or an anonymous rating's rated unit, read the rating (never who gave it, when
+//! it is anonymous); administrators over the rated unit review its held text; staff covering
+//! the unit that must rectify read the order, and its agents (except those who worked on the
+//! case), administrators over it and the county's inspectors act on it. Anything outside
+//! answers NOT_FOUND.
 use entity::{rating_attributions, ratings, rectifications, regions};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -22,6 +24,10 @@ pub async fn covers_rating(
     if who.county_id() != Some(rating.county_id) {
         return Ok(false);
     }
+    if rating.anonymous {
+        // Only the rated unit: the units a case passed through would tell which case it was.
+        return Ok(who.covers(&region(conn, rating.unit_id).await?));
+    }
     let units: Vec<Uuid> = rating_attributions::Entity::find()
         .filter(rating_attributions::Column::RatingId.eq(rating.id))
         .filter(rating_attributions::Column::UnitId.is_not_null())
@@ -39,6 +45,16 @@ pub async fn covers_rating(
     Ok(covered)
 }
 
+/// Whether `staff` is an agent the rating counts for (who worked on its case).
+async fn worked_on(conn: &impl ConnectionTrait, rating: Uuid, staff: Uuid) -> AppResult<bool> {
+    Ok(rating_attributions::Entity::find()
+        .filter(rating_attributions::Column::RatingId.eq(rating))
+        .filter(rating_attributions::Column::AgentId.eq(staff))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
 /// The staff reader of a rating: NOT_FOUND `rating` unless they cover it.
 pub async fn staff_reading_rating(
     conn: &impl ConnectionTrait,
@@ -53,9 +69,10 @@ pub async fn staff_reading_rating(
     }
 }
 
-/// Whether `who` reviews held texts of ratings they cover: administrators.
-pub fn reviews_texts(who: &Jurisdiction) -> bool {
-    who.is_admin()
+/// Whether `who` reviews the held texts of a unit's ratings (`unit` the rated unit's region):
+/// an administrator over it.
+pub fn reviews_texts(who: &Jurisdiction, unit: &regions::Model) -> bool {
+    who.is_admin() && who.covers(unit)
 }
 
 /// The staff reader of an order: NOT_FOUND `rectification` unless they cover its unit.
@@ -83,6 +100,11 @@ pub async fn staff_acting_on_order(
             who.role,
             Role::VillageAgent | Role::TownshipAgent | Role::CountyAgent
         );
+    if own_agent && worked_on(conn, order.rating_id, who.staff_id).await? {
+        return Err(AppError::Forbidden(
+            "an agent who worked on the case does not verify or resolve its bad rating".into(),
+        ));
+    }
     if own_agent || who.is_admin() || who.role == Role::Inspector {
         Ok(who)
     } else {

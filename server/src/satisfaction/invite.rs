@@ -77,6 +77,11 @@ pub async fn invite(
     if inserted == 0 {
         return Ok(());
     }
+    if state.clock.now() > rate_by {
+        // Recorded (a late reaction), but an invitation that can no longer be used is not sent.
+        tx.commit().await?;
+        return Ok(());
+    }
     tx.emit(EventDraft {
         kind: RATING_INVITED,
         topic: "satisfaction",

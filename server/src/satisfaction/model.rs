@@ -109,3 +109,25 @@ crate::stored_enum! {
         Terminated = "terminated",
     }
 }
+
+crate::stored_enum! {
+    /// Why a unit appeals a rating (申诉复核).
+    pub enum RatingAppealReason {
+        /// 误评: given by mistake (the wrong case, the wrong level).
+        Mistaken = "mistaken",
+        /// 恶意评价: given in bad faith.
+        Malicious = "malicious",
+    }
+}
+
+crate::stored_enum! {
+    /// Where an appeal stands.
+    pub enum RatingAppealStatus {
+        /// Waiting for the county administrator.
+        Pending = "pending",
+        /// Upheld: the rating stays on record, out of the statistics.
+        Upheld = "upheld",
+        /// Rejected: the rating counts.
+        Rejected = "rejected",
+    }
+}

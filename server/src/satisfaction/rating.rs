@@ -5,7 +5,7 @@
 //! units and agents it counts for, the rectification order a bad rating opens, their events
 //! and the audit entry — last. An anonymous rating's events and audit entry name neither the
 //! rater nor the case.
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use entity::{
     case_holdings, case_steps, cases, rating_attributions, rating_invitations, ratings,
     rectifications, staff_accounts,
@@ -19,13 +19,14 @@ use uuid::Uuid;
 use crate::{
     auth::{Role, Viewer},
     calendar,
+    cases::model::CaseStatus,
     directory::model::text,
     error::{AppError, AppResult},
     events::{EventDraft, Tx},
     moderation::{self, Disposition},
     satisfaction::{
-        model::{RatingIndicator, RatingLevel, RatingTextState, RectificationStatus},
-        rules::{FirstRating, RatingFacts, Refusal, responsible_unit, round_to_rate},
+        model::{CaseEnding, RatingIndicator, RatingLevel, RatingTextState, RectificationStatus},
+        rules::{FirstRating, RatingFacts, Refusal, anonymity, round_to_rate},
     },
     state::AppState,
     wechat::sec_check::Scene,
@@ -40,7 +41,8 @@ pub struct RatingInput {
     pub level: RatingLevel,
     pub indicators: Vec<(RatingIndicator, RatingLevel)>,
     pub text: Option<String>,
-    pub anonymous: bool,
+    /// None: real-name for a first rating, as the first for a second.
+    pub anonymous: Option<bool>,
 }
 
 fn refused(refusal: Refusal) -> AppError {
@@ -91,6 +93,7 @@ pub async fn facts(conn: &impl ConnectionTrait, case_id: Uuid) -> AppResult<Rati
                 .and_then(|r| r.resolved_at);
             facts.first = Some(FirstRating {
                 bad: rating.level.parse::<RatingLevel>()?.is_bad(),
+                anonymous: rating.anonymous,
                 resolved_at,
             });
         } else {
@@ -98,6 +101,47 @@ pub async fn facts(conn: &impl ConnectionTrait, case_id: Uuid) -> AppResult<Rati
         }
     }
     Ok(facts)
+}
+
+/// The China midnight of `now`'s date, as an instant: all an anonymous rating tells of when.
+fn day_of(now: DateTime<Utc>) -> DateTime<Utc> {
+    crate::clock::local_date(now)
+        .and_time(chrono::NaiveTime::MIN)
+        .and_local_timezone(crate::clock::CHINA)
+        .single()
+        .map_or(now, |at| at.with_timezone(&Utc))
+}
+
+/// An id that tells when it was made (v7) for real-name records, or nothing (v4) for an
+/// anonymous rating's.
+fn new_id(anonymous: bool) -> Uuid {
+    if anonymous {
+        Uuid::new_v4()
+    } else {
+        Uuid::now_v7()
+    }
+}
+
+/// Invites the applicant of a case that has ended but whose invitation the reaction has not
+/// written yet (it runs after the commit, or later on a worker); true when the case has ended.
+async fn invite_if_ended(state: &AppState, case: &cases::Model) -> AppResult<bool> {
+    let ending = match case.status.parse::<CaseStatus>()? {
+        CaseStatus::Terminated => CaseEnding::Terminated,
+        CaseStatus::Completed
+        | CaseStatus::Delivered
+        | CaseStatus::Archived
+        | CaseStatus::Closed => CaseEnding::Completed,
+        _ => return Ok(false),
+    };
+    let ended_at = case_steps::Entity::find()
+        .filter(case_steps::Column::CaseId.eq(case.id))
+        .filter(case_steps::Column::Action.is_in(["completed", "terminated"]))
+        .order_by_desc(case_steps::Column::At)
+        .one(&state.db)
+        .await?
+        .map_or(case.updated_at, |step| step.at);
+    crate::satisfaction::invite::invite(state, case.id, ending, ended_at).await?;
+    Ok(true)
 }
 
 /// `rateCase`.
@@ -129,15 +173,26 @@ pub async fn rate(
     let settings = &state.settings.satisfaction;
     let second_window = chrono::Duration::days(settings.second_rating_window_days);
     // Asked before WeChat is: a rating that cannot be given costs no content check.
-    round_to_rate(
-        facts(&state.db, case.id).await?,
-        state.clock.now(),
-        second_window,
-    )
-    .map_err(refused)?;
+    let mut known = facts(&state.db, case.id).await?;
+    if known.rate_by.is_none() && invite_if_ended(state, &case).await? {
+        known = facts(&state.db, case.id).await?;
+    }
+    let round = round_to_rate(known, state.clock.now(), second_window).map_err(refused)?;
+    anonymity(round, known.first, input.anonymous)
+        .map_err(|m| AppError::bad_input("anonymous", m))?;
     let (text_state, label) = match &text {
         None => (RatingTextState::None, None),
         Some(t) => {
+            // Each check costs the AppID's quota: a resident retrying a refused text is
+            // limited before WeChat is asked.
+            state
+                .limiter
+                .check(
+                    &format!("text-check:{user}"),
+                    settings.text_checks_per_user_per_hour,
+                    std::time::Duration::from_secs(3600),
+                )
+                .await?;
             let verdict = moderation::check(
                 state,
                 &state.db,
@@ -155,20 +210,24 @@ pub async fn rate(
             }
         }
     };
-    let now = state.clock.now();
+    let now = state.clock.now().trunc_subsecs(6);
     let mut tx = Tx::begin(state).await?;
     // Decided again inside the transaction: a rectification resolved or a rating given
     // meanwhile counts.
-    let round = round_to_rate(facts(&*tx, case.id).await?, now, second_window).map_err(refused)?;
+    let known = facts(&*tx, case.id).await?;
+    let round = round_to_rate(known, now, second_window).map_err(refused)?;
+    let anonymous = anonymity(round, known.first, input.anonymous)
+        .map_err(|m| AppError::bad_input("anonymous", m))?;
+    let stamp = if anonymous { day_of(now) } else { now };
     let rating = ratings::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(new_id(anonymous)),
         case_id: Set(case.id),
         round: Set(round),
         county_id: Set(case.county_id),
         unit_id: Set(case.unit_id),
         item_id: Set(case.item_id),
         user_id: Set(user),
-        anonymous: Set(input.anonymous),
+        anonymous: Set(anonymous),
         level: Set(input.level.as_str().into()),
         indicators: Set(indicators),
         text: Set(text),
@@ -176,9 +235,10 @@ pub async fn rate(
         text_label: Set(label.and_then(|l| i32::try_from(l).ok())),
         text_checked_at: Set((text_state != RatingTextState::None
             && text_state != RatingTextState::Unchecked)
-            .then_some(now)),
-        rated_at: Set(now),
+            .then_some(stamp)),
+        rated_at: Set(stamp),
         excluded: Set(false),
+        text_checks: Set(0),
     }
     .insert(&*tx)
     .await
@@ -191,51 +251,55 @@ pub async fn rate(
     })?;
     let held = holdings(&*tx, &case).await?;
     attribute(&*tx, &rating, &held, &case).await?;
+    // Staff hear of a real-name rating at once; of an anonymous one never live (the moment
+    // would tell whose it is): they find its order in their list.
     let audience = crate::cases::service::audience(&*tx, &case, &[], false).await?;
-    let mut payload = json!({
+    let payload = json!({
         "ratingId": rating.id,
         "round": round,
         "level": input.level.as_str().to_uppercase(),
         "unitId": case.unit_id,
-        "anonymous": input.anonymous,
+        "number": case.number,
     });
-    if !input.anonymous {
-        payload["number"] = json!(case.number);
+    if !anonymous {
+        tx.emit(EventDraft {
+            kind: "rating.recorded",
+            topic: "satisfaction",
+            subject_kind: "rating",
+            subject_id: rating.id.to_string(),
+            audience: audience.clone(),
+            payload: payload.clone(),
+        });
     }
-    tx.emit(EventDraft {
-        kind: "rating.recorded",
-        topic: "satisfaction",
-        subject_kind: "rating",
-        subject_id: rating.id.to_string(),
-        audience: audience.clone(),
-        payload: payload.clone(),
-    });
     if input.level.is_bad() {
-        let unit = responsible_unit(case.unit_id, case.county_id, held.contains(&case.county_id));
+        // 谁办理、谁负责: the unit that handled the case to its end.
         let order = open_order(
             &*tx,
             &rating,
-            unit,
+            case.unit_id,
             now,
             settings.rectification_working_days,
         )
         .await?;
-        let mut staff = audience;
-        staff.extend(crate::satisfaction::audience::unit_staff(&*tx, unit).await?);
-        payload["rectificationId"] = json!(order.id);
-        payload["dueOn"] = json!(order.due_on);
-        tx.emit(EventDraft {
-            kind: "rectification.opened",
-            topic: "satisfaction",
-            subject_kind: "rectification",
-            subject_id: order.id.to_string(),
-            audience: staff,
-            payload,
-        });
+        if !anonymous {
+            let mut staff = audience;
+            staff.extend(crate::satisfaction::audience::unit_staff(&*tx, case.unit_id).await?);
+            let mut payload = payload;
+            payload["rectificationId"] = json!(order.id);
+            payload["dueOn"] = json!(order.due_on);
+            tx.emit(EventDraft {
+                kind: "rectification.opened",
+                topic: "satisfaction",
+                subject_kind: "rectification",
+                subject_id: order.id.to_string(),
+                audience: staff,
+                payload,
+            });
+        }
     }
-    let details =
-        json!({"round": round, "level": input.level.as_str(), "anonymous": input.anonymous});
-    tx.audit(if input.anonymous {
+    crate::satisfaction::delivery::queue_rating(&*tx, state, &rating, &case.number).await?;
+    let details = json!({"round": round, "level": input.level.as_str(), "anonymous": anonymous});
+    tx.audit(if anonymous {
         // The rater of an anonymous rating is not recorded where staff read (the audit log).
         crate::audit::Pending::system(
             now,
@@ -317,7 +381,7 @@ async fn attribute(
         .chain(agents.into_iter().map(|agent| (None, Some(agent))));
     for (unit_id, agent_id) in rows {
         rating_attributions::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(new_id(rating.anonymous)),
             rating_id: Set(rating.id),
             unit_id: Set(unit_id),
             agent_id: Set(agent_id),
@@ -339,7 +403,7 @@ async fn open_order(
     let calendar = calendar::service::load(conn).await?;
     let due = calendar.add_working_days(crate::clock::local_date(now), days);
     Ok(rectifications::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(new_id(rating.anonymous)),
         rating_id: Set(rating.id),
         case_id: Set(rating.case_id),
         county_id: Set(rating.county_id),
@@ -357,7 +421,7 @@ async fn open_order(
         resolved_at: Set(None),
         resolved_by: Set(None),
         overdue_flagged_at: Set(None),
-        created_at: Set(now),
+        created_at: Set(rating.rated_at),
     }
     .insert(conn)
     .await?)

@@ -85,19 +85,49 @@ async fn numbers(
         .collect())
 }
 
+/// Who reads a batch of ratings.
+#[derive(Clone, Copy)]
+enum ReadBy<'a> {
+    Rater,
+    Staff(&'a Jurisdiction),
+}
+
 async fn views(
     conn: &impl ConnectionTrait,
     rows: Vec<ratings::Model>,
-    reader: Reader,
+    by: ReadBy<'_>,
 ) -> AppResult<Vec<RatingView>> {
+    let rater = matches!(by, ReadBy::Rater);
     let linked = rows
         .iter()
-        .filter(|r| reader == Reader::Rater || !r.anonymous)
+        .filter(|r| rater || !r.anonymous)
         .map(|r| r.case_id);
     let numbers = numbers(conn, linked).await?;
+    // Who reviews held texts: an administrator over the rated unit (one batch of units).
+    let units: HashMap<Uuid, regions::Model> = match by {
+        ReadBy::Staff(who) if who.is_admin() => {
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.unit_id).collect();
+            regions::Entity::find()
+                .filter(regions::Column::Id.is_in(ids))
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r))
+                .collect()
+        }
+        _ => HashMap::new(),
+    };
     Ok(rows
         .into_iter()
         .map(|rating| {
+            let reader = match by {
+                ReadBy::Rater => Reader::Rater,
+                ReadBy::Staff(who) => Reader::Staff {
+                    reviewer: units
+                        .get(&rating.unit_id)
+                        .is_some_and(|unit| reviews_texts(who, unit)),
+                },
+            };
             let mut view = RatingView {
                 case_number: None,
                 rating,
@@ -118,14 +148,13 @@ pub async fn rating(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<Ra
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound("rating"))?;
-    let reader = match viewer {
-        Viewer::Resident { user_id, .. } if *user_id == row.user_id => Reader::Rater,
+    let who = match viewer {
+        Viewer::Resident { user_id, .. } if *user_id == row.user_id => None,
         Viewer::Resident { .. } => return Err(AppError::NotFound("rating")),
-        _ => Reader::Staff {
-            reviewer: reviews_texts(&staff_reading_rating(&state.db, viewer, &row).await?),
-        },
+        _ => Some(staff_reading_rating(&state.db, viewer, &row).await?),
     };
-    let mut all = views(&state.db, vec![row], reader).await?;
+    let by = who.as_ref().map_or(ReadBy::Rater, ReadBy::Staff);
+    let mut all = views(&state.db, vec![row], by).await?;
     all.pop().ok_or(AppError::NotFound("rating"))
 }
 
@@ -138,20 +167,18 @@ pub async fn of_case(
 ) -> AppResult<Vec<RatingView>> {
     let (_, acting) = case_for(state, viewer, case_id).await?;
     let mut query = ratings::Entity::find().filter(ratings::Column::CaseId.eq(case_id));
-    let reader = match &acting.who {
-        None => Reader::Rater,
+    let by = match &acting.who {
+        None => ReadBy::Rater,
         Some(who) => {
             query = query.filter(ratings::Column::Anonymous.eq(false));
-            Reader::Staff {
-                reviewer: reviews_texts(who),
-            }
+            ReadBy::Staff(who)
         }
     };
     let rows = query
         .order_by_asc(ratings::Column::Round)
         .all(&state.db)
         .await?;
-    views(&state.db, rows, reader).await
+    views(&state.db, rows, by).await
 }
 
 /// An invitation with the ratings given under it.
@@ -259,6 +286,15 @@ fn attributed_under(path: &str) -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
+/// The units under a region path.
+fn units_under(path: &str) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(regions::Column::Id)
+        .from(regions::Entity)
+        .cond_where(regions::Column::Path.starts_with(path))
+        .to_owned()
+}
+
 fn after_condition<C: ColumnTrait>(at_col: C, id_col: C, after: &str) -> AppResult<Condition> {
     let (at, id) = crate::db::parse_page_cursor(after)?;
     Ok(Condition::any()
@@ -281,7 +317,7 @@ pub async fn list(
         Some(unit) => {
             let unit = region(&state.db, unit)
                 .await
-                .map_err(|_| AppError::NotFound("unit"))?;
+                .map_err(crate::error::hidden_as_not_found("unit"))?;
             who.ensure_covers(&unit, "unit")?;
             unit.path
         }
@@ -289,7 +325,20 @@ pub async fn list(
     };
     let mut query = ratings::Entity::find()
         .filter(ratings::Column::CountyId.eq(who.county_id().unwrap_or_default()))
-        .filter(ratings::Column::Id.in_subquery(attributed_under(&scope)));
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(ratings::Column::Anonymous.eq(false))
+                        .add(ratings::Column::Id.in_subquery(attributed_under(&scope))),
+                )
+                // An anonymous rating counts, for staff, only for the rated unit.
+                .add(
+                    Condition::all()
+                        .add(ratings::Column::Anonymous.eq(true))
+                        .add(ratings::Column::UnitId.in_subquery(units_under(&scope))),
+                ),
+        );
     if let Some(level) = filter.level {
         query = query.filter(ratings::Column::Level.eq(level.as_str()));
     }
@@ -328,14 +377,7 @@ pub async fn list(
                 .map(|r| crate::db::page_cursor(r.rated_at, r.id))
         })
         .flatten();
-    let views = views(
-        &state.db,
-        rows,
-        Reader::Staff {
-            reviewer: reviews_texts(&who),
-        },
-    )
-    .await?;
+    let views = views(&state.db, rows, ReadBy::Staff(&who)).await?;
     Ok((views, next))
 }
 
@@ -354,21 +396,14 @@ pub async fn order(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<Ord
     let order = load_order(&state.db, id).await?;
     let who = staff_reading_order(&state.db, viewer, &order).await?;
     let rating = rating_of(&state.db, &order).await?;
-    let mut rating = views(
-        &state.db,
-        vec![rating],
-        Reader::Staff {
-            reviewer: reviews_texts(&who),
-        },
-    )
-    .await?;
+    let mut rating = views(&state.db, vec![rating], ReadBy::Staff(&who)).await?;
     Ok(OrderView {
         order,
         rating: rating.pop().ok_or(AppError::NotFound("rectification"))?,
     })
 }
 
-/// Staff: orders of units in their jurisdiction, oldest due first.
+/// Staff: orders of units in their jurisdiction, newest first.
 pub async fn orders(
     state: &AppState,
     viewer: &Viewer,
@@ -383,17 +418,13 @@ pub async fn orders(
         Some(unit) => {
             let unit = region(&state.db, unit)
                 .await
-                .map_err(|_| AppError::NotFound("unit"))?;
+                .map_err(crate::error::hidden_as_not_found("unit"))?;
             who.ensure_covers(&unit, "unit")?;
             unit.path
         }
         None => who.region.path.clone(),
     };
-    let units = Query::select()
-        .column(regions::Column::Id)
-        .from(regions::Entity)
-        .cond_where(regions::Column::Path.starts_with(&scope))
-        .to_owned();
+    let units = units_under(&scope);
     let mut query = rectifications::Entity::find()
         .filter(rectifications::Column::CountyId.eq(who.county_id().unwrap_or_default()))
         .filter(rectifications::Column::UnitId.in_subquery(units));
@@ -431,17 +462,11 @@ pub async fn orders(
         .filter(ratings::Column::Id.is_in(ids))
         .all(&state.db)
         .await?;
-    let mut rated: HashMap<Uuid, RatingView> = views(
-        &state.db,
-        rated,
-        Reader::Staff {
-            reviewer: reviews_texts(&who),
-        },
-    )
-    .await?
-    .into_iter()
-    .map(|v| (v.rating.id, v))
-    .collect();
+    let mut rated: HashMap<Uuid, RatingView> = views(&state.db, rated, ReadBy::Staff(&who))
+        .await?
+        .into_iter()
+        .map(|v| (v.rating.id, v))
+        .collect();
     let mut out = Vec::with_capacity(rows.len());
     for order in rows {
         let rating = rated.remove(&order.rating_id).ok_or_else(|| {

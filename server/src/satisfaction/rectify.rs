@@ -141,21 +141,25 @@ pub async fn resolve(
         .await
         .map_err(AppError::from)
         .and_then(moved)?;
-    let second_by =
-        now + chrono::Duration::days(state.settings.satisfaction.second_rating_window_days);
-    // The rater hears the reply under their rating (never under the case when anonymous).
+    // The rater hears the reply under their rating (never under the case when anonymous);
+    // a first rating's reply opens the second rating, a second's opens nothing more.
+    let mut payload = json!({
+        "ratingId": rating.id,
+        "classification": classification.as_str().to_uppercase(),
+        "reply": reply,
+    });
+    if rating.round == 1 {
+        payload["secondRatingBy"] = json!(
+            now + chrono::Duration::days(state.settings.satisfaction.second_rating_window_days)
+        );
+    }
     tx.emit(EventDraft {
         kind: "rating.replied",
         topic: "satisfaction",
         subject_kind: "rating",
         subject_id: rating.id.to_string(),
         audience: vec![resident_key(rating.user_id)],
-        payload: json!({
-            "ratingId": rating.id,
-            "classification": classification.as_str().to_uppercase(),
-            "reply": reply,
-            "secondRatingBy": second_by,
-        }),
+        payload,
     });
     tx.emit_by(
         viewer,
@@ -168,6 +172,8 @@ pub async fn resolve(
             payload: json!({"rectificationId": order.id, "status": to.as_str().to_uppercase(), "classification": classification.as_str().to_uppercase()}),
         },
     );
+    let resolved = load_order(&*tx, id).await?;
+    crate::satisfaction::delivery::queue_rectification(&*tx, state, &resolved, &rating).await?;
     tx.audit(crate::audit::Pending::action(
         now,
         viewer,

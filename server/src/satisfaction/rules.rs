@@ -2,9 +2,8 @@
 //! rectification order moves, who must rectify, when an order is overdue, and how a level is
 //! coded for a target that numbers levels one way or the other.
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use uuid::Uuid;
 
-use super::model::{RatingLevel, RectificationStatus};
+use super::model::{RatingAppealStatus, RatingLevel, RectificationStatus};
 
 /// What is known about a case's ratings when its applicant tries to rate it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -21,6 +20,7 @@ pub struct RatingFacts {
 #[derive(Clone, Copy, Debug)]
 pub struct FirstRating {
     pub bad: bool,
+    pub anonymous: bool,
     /// When its rectification was resolved (the rater told), if it was.
     pub resolved_at: Option<DateTime<Utc>>,
 }
@@ -82,6 +82,25 @@ pub fn round_to_rate(
     }
 }
 
+/// Whether a rating is anonymous: a first one as asked (real-name when not said); a second one
+/// as the first was — an anonymous second rating would be linked to its case by a real-name
+/// first, and a real-name second would reveal who gave an anonymous first.
+pub fn anonymity(
+    round: i32,
+    first: Option<FirstRating>,
+    asked: Option<bool>,
+) -> Result<bool, &'static str> {
+    match (round, first) {
+        (2, Some(first)) => match asked {
+            Some(asked) if asked != first.anonymous => {
+                Err("a second rating is anonymous exactly when the first was")
+            }
+            _ => Ok(first.anonymous),
+        },
+        _ => Ok(asked.unwrap_or(false)),
+    }
+}
+
 /// What is done to a rectification order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RectificationAction {
@@ -116,10 +135,27 @@ pub fn is_overdue(status: RectificationStatus, due_on: NaiveDate, today: NaiveDa
     status != RectificationStatus::Resolved && today > due_on
 }
 
-/// The unit that must rectify: the one that handled the case (the last holder), or the county
-/// centre when the case was ever escalated to it (谁办理、谁负责).
-pub fn responsible_unit(last_holder: Uuid, county: Uuid, held_by_county: bool) -> Uuid {
-    if held_by_county { county } else { last_holder }
+/// Whether a rating may be appealed: a bad one (差评申诉) that no upheld appeal excluded.
+pub fn appealable(level: RatingLevel, excluded: bool) -> Result<(), &'static str> {
+    if !level.is_bad() {
+        Err("only a bad rating is appealed")
+    } else if excluded {
+        Err("the rating is excluded already")
+    } else {
+        Ok(())
+    }
+}
+
+/// The decision of an appeal: only a pending one is decided, once.
+pub fn decide_appeal(
+    status: RatingAppealStatus,
+    upheld: bool,
+) -> Result<RatingAppealStatus, &'static str> {
+    match status {
+        RatingAppealStatus::Pending if upheld => Ok(RatingAppealStatus::Upheld),
+        RatingAppealStatus::Pending => Ok(RatingAppealStatus::Rejected),
+        _ => Err("the appeal is decided already"),
+    }
 }
 
 /// How a target numbers the levels: GB/T 39046 附录A.8 codes 非常满意 as 1; the provincial
@@ -162,14 +198,17 @@ mod tests {
         let invited = Some(at(10, 0));
         let good = Some(FirstRating {
             bad: false,
+            anonymous: false,
             resolved_at: None,
         });
         let bad_open = Some(FirstRating {
             bad: true,
+            anonymous: false,
             resolved_at: None,
         });
         let bad_done = Some(FirstRating {
             bad: true,
+            anonymous: false,
             resolved_at: Some(at(12, 0)),
         });
         let table: Vec<(RatingFacts, DateTime<Utc>, Result<i32, Refusal>)> = vec![
@@ -298,10 +337,59 @@ mod tests {
     }
 
     #[test]
-    fn the_handling_unit_rectifies_unless_the_county_held_the_case() {
-        let (unit, county) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        assert_eq!(responsible_unit(unit, county, false), unit);
-        assert_eq!(responsible_unit(unit, county, true), county);
+    fn only_a_bad_counted_rating_is_appealed_and_an_appeal_is_decided_once() {
+        use RatingAppealStatus::{Pending, Rejected, Upheld};
+        for level in RatingLevel::ALL {
+            assert_eq!(
+                appealable(*level, false).is_ok(),
+                level.is_bad(),
+                "{level:?}"
+            );
+            assert!(appealable(*level, true).is_err(), "{level:?}");
+        }
+        let table = [
+            (Pending, true, Ok(Upheld)),
+            (Pending, false, Ok(Rejected)),
+            (Upheld, true, Err(())),
+            (Upheld, false, Err(())),
+            (Rejected, true, Err(())),
+            (Rejected, false, Err(())),
+        ];
+        for (from, upheld, expected) in table {
+            assert_eq!(
+                decide_appeal(from, upheld).map_err(|_| ()),
+                expected,
+                "{from:?} {upheld}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_second_rating_keeps_the_first_ones_anonymity() {
+        let first = |anonymous| {
+            Some(FirstRating {
+                bad: true,
+                anonymous,
+                resolved_at: None,
+            })
+        };
+        let table = [
+            (1, None, None, Ok(false)),
+            (1, None, Some(true), Ok(true)),
+            (1, None, Some(false), Ok(false)),
+            (2, first(true), None, Ok(true)),
+            (2, first(true), Some(true), Ok(true)),
+            (2, first(true), Some(false), Err(())),
+            (2, first(false), None, Ok(false)),
+            (2, first(false), Some(true), Err(())),
+        ];
+        for (round, first, asked, expected) in table {
+            assert_eq!(
+                anonymity(round, first, asked).map_err(|_| ()),
+                expected,
+                "{round} {first:?} {asked:?}"
+            );
+        }
     }
 
     #[test]

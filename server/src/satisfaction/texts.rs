@@ -2,13 +2,14 @@
 //! checks again those WeChat could not check when they came (published, held, or withheld —
 //! never refused after the fact, and never shown before it was checked).
 use entity::ratings;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
     auth::Viewer,
     cases::service::signed_in,
+    directory::regions::region,
     error::{AppError, AppResult},
     events::Tx,
     moderation::{self, Disposition, Verdict},
@@ -18,7 +19,7 @@ use crate::{
 };
 
 /// Texts checked again per job run.
-const RECHECK_BATCH: u64 = 50;
+const RECHECK_BATCH: u64 = 20;
 
 /// `releaseRatingText`: an administrator over a unit the rating counts for shows a held text.
 pub async fn release(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<ratings::Model> {
@@ -28,7 +29,8 @@ pub async fn release(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<r
         .await?
         .ok_or(AppError::NotFound("rating"))?;
     let who = staff_reading_rating(&state.db, viewer, &rating).await?;
-    who.ensure_admin()?;
+    // An administrator over the rated unit (not over any other unit the case passed through).
+    who.ensure_admin_over(&region(&state.db, rating.unit_id).await?, "rating")?;
     if rating.text_state.parse::<RatingTextState>()? != RatingTextState::Held {
         return Err(AppError::InvalidTransition(
             "only a text held for review can be released".into(),
@@ -64,15 +66,20 @@ pub async fn release(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<r
         .ok_or(AppError::NotFound("rating"))
 }
 
-/// Checks again the texts left unchecked; returns how many were settled.
+/// Checks again the texts left unchecked, oldest first; returns how many were settled. A text
+/// WeChat still does not answer for is tried again next run, and after the configured tries it
+/// waits for a human (held for an administrator). A run stops at the first unanswered check
+/// (WeChat is likely down), so it never takes longer than one timeout of it.
 pub async fn recheck(state: &AppState) -> AppResult<u64> {
+    let settings = &state.settings.satisfaction;
     let waiting = ratings::Entity::find()
         .filter(ratings::Column::TextState.eq(RatingTextState::Unchecked.as_str()))
+        .order_by_asc(ratings::Column::RatedAt)
+        .order_by_asc(ratings::Column::Id)
         .limit(RECHECK_BATCH)
         .all(&state.db)
         .await?;
-    let timeout =
-        std::time::Duration::from_millis(state.settings.satisfaction.text_check_timeout_ms);
+    let timeout = std::time::Duration::from_millis(settings.text_check_timeout_ms);
     let mut settled = 0;
     for rating in waiting {
         let Some(text) = rating.text.as_deref() else {
@@ -87,13 +94,24 @@ pub async fn recheck(state: &AppState) -> AppResult<u64> {
             timeout,
         )
         .await?;
+        let checks = rating.text_checks + 1;
         let (to, label) = match moderation::disposition(verdict) {
             Disposition::Publish => (RatingTextState::Published, None),
             Disposition::Hold { label } => (RatingTextState::Held, Some(label)),
             Disposition::Reject { label } => (RatingTextState::Withheld, Some(label)),
-            Disposition::Recheck => continue,
+            Disposition::Recheck if checks >= settings.text_recheck_attempts => {
+                (RatingTextState::Held, None)
+            }
+            Disposition::Recheck => {
+                ratings::Entity::update_many()
+                    .col_expr(ratings::Column::TextChecks, Expr::value(checks))
+                    .filter(ratings::Column::Id.eq(rating.id))
+                    .filter(ratings::Column::TextState.eq(RatingTextState::Unchecked.as_str()))
+                    .exec(&state.db)
+                    .await?;
+                break;
+            }
         };
-        debug_assert!(verdict != Verdict::Unavailable);
         let now = state.clock.now();
         let mut tx = Tx::begin(state).await?;
         let updated = ratings::Entity::update_many()
@@ -102,6 +120,7 @@ pub async fn recheck(state: &AppState) -> AppResult<u64> {
                 ratings::Column::TextLabel,
                 Expr::value(label.and_then(|l| i32::try_from(l).ok())),
             )
+            .col_expr(ratings::Column::TextChecks, Expr::value(checks))
             .col_expr(ratings::Column::TextCheckedAt, Expr::value(Some(now)))
             .filter(ratings::Column::Id.eq(rating.id))
             .filter(ratings::Column::TextState.eq(RatingTextState::Unchecked.as_str()))
@@ -114,7 +133,7 @@ pub async fn recheck(state: &AppState) -> AppResult<u64> {
                 "rating.text_checked",
                 "rating",
                 rating.id,
-                json!({"textState": to.as_str()}),
+                json!({"textState": to.as_str(), "answered": verdict != Verdict::Unavailable}),
             ));
             tx.commit().await?;
             settled += 1;

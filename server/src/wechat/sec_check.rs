@@ -26,7 +26,7 @@ pub enum Scene {
 }
 
 /// Pure: reads an answer's body into a suggestion (87014, v1's "content is illegal", counts
-/// as risky; an unknown `suggest` is held for review, never passed).
+/// as risky; an unknown `suggest` is no answer, so the text waits and is checked again).
 pub fn suggest_of(body: &Value) -> Result<Suggest, WechatError> {
     if errcode(body) == 87014 {
         return Ok(Suggest::Risky { label: 0 });
@@ -39,8 +39,9 @@ pub fn suggest_of(body: &Value) -> Result<Suggest, WechatError> {
     match result.get("suggest").and_then(Value::as_str) {
         Some("pass") => Ok(Suggest::Pass),
         Some("risky") => Ok(Suggest::Risky { label }),
-        Some(_) => Ok(Suggest::Review { label }),
-        None => Err(WechatError::Decode("no result.suggest".into())),
+        Some("review") => Ok(Suggest::Review { label }),
+        // Not a documented answer: no verdict (the text is checked again later).
+        _ => Err(WechatError::Decode("unknown result.suggest".into())),
     }
 }
 
@@ -96,7 +97,7 @@ mod tests {
             ),
             (
                 json!({"errcode": 0, "result": {"suggest": "maybe", "label": 21000}}),
-                Some(Suggest::Review { label: 21000 }),
+                None,
             ),
             (
                 json!({"errcode": 87014, "errmsg": "risky content"}),

@@ -1,5 +1,7 @@
-//! Satisfaction in the API: ratings, invitations and rectification orders (`ratings`), with
-//! their types (`types`).
+//! Satisfaction in the API: ratings, invitations and rectification orders (`ratings`), the
+//! provincial deliveries (`deliveries`), with their types (`types`).
+pub mod appeals;
+pub mod deliveries;
 pub mod ratings;
 pub mod types;
 
@@ -7,8 +9,16 @@ use async_graphql::MergedObject;
 
 /// Satisfaction queries.
 #[derive(MergedObject, Default)]
-pub struct SatisfactionQuery(ratings::RatingsQuery);
+pub struct SatisfactionQuery(
+    ratings::RatingsQuery,
+    deliveries::DeliveriesQuery,
+    appeals::AppealsQuery,
+);
 
 /// Satisfaction mutations.
 #[derive(MergedObject, Default)]
-pub struct SatisfactionMutation(ratings::RatingsMutation);
+pub struct SatisfactionMutation(
+    ratings::RatingsMutation,
+    deliveries::DeliveriesMutation,
+    appeals::AppealsMutation,
+);

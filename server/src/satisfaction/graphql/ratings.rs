@@ -8,11 +8,14 @@ use crate::{
         graphql::types::{
             IndicatorInput, Rating, RatingFilterInput, RatingInvitation, RatingInvitationPage,
             RatingPage, Rectification, RectificationFilterInput, RectificationPage,
+            SatisfactionStat,
         },
         model::{RatingLevel, RectificationClassification},
         rating::{self, RatingInput},
         reads::{self, OrderFilter, RatingFilter},
-        rectify, texts,
+        rectify,
+        statistics::{self, SatisfactionGrouping},
+        texts,
     },
 };
 
@@ -93,6 +96,42 @@ impl RatingsQuery {
         })
     }
 
+    /// Staff: satisfaction figures for a period in their jurisdiction (or under `unitId`),
+    /// grouped by the rated unit, the agents (real-name ratings) or the item (real-name ratings).
+    async fn satisfaction_statistics(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Ratings given at or after.")] from: chrono::DateTime<chrono::Utc>,
+        #[graphql(desc = "Ratings given before (at most 400 days after `from`).")]
+        to: chrono::DateTime<chrono::Utc>,
+        #[graphql(desc = "Only units under this one (covered by the viewer).")] unit_id: Option<ID>,
+        #[graphql(
+            default_with = "SatisfactionGrouping::Unit",
+            desc = "Grouped by (default UNIT)."
+        )]
+        by: SatisfactionGrouping,
+    ) -> GqlResult<Vec<SatisfactionStat>> {
+        let unit = optional_id(&unit_id, "unitId")?;
+        let lines = statistics::statistics(ctx.state(), ctx.viewer(), from, to, unit, by).await?;
+        let n = |v: u64| i32::try_from(v).unwrap_or(i32::MAX);
+        Ok(lines
+            .into_iter()
+            .map(|l| SatisfactionStat {
+                key: ID(l.key.to_string()),
+                name: l.name,
+                ratings: n(l.tally.ratings),
+                excluded: n(l.tally.excluded),
+                satisfied: n(l.tally.satisfied),
+                bad: n(l.tally.bad),
+                satisfaction_rate: l.tally.satisfaction_rate(),
+                bad_rate: l.tally.bad_rate(),
+                rectified_on_time: n(l.tally.on_time),
+                rectified_late: n(l.tally.late),
+                on_time_rate: l.tally.on_time_rate(),
+            })
+            .collect())
+    }
+
     /// One rectification order, for staff covering its unit.
     async fn rectification(
         &self,
@@ -150,7 +189,7 @@ impl RatingsMutation {
         >,
         #[graphql(desc = "Free text, 1–500 characters.")] text: Option<String>,
         #[graphql(
-            desc = "Do not let staff know who rated (the case is not linked for them either); false when omitted."
+            desc = "Do not let staff know who rated (the case is not linked for them either). A first rating is real-name when omitted; a second is as the first was (BAD_USER_INPUT if it differs)."
         )]
         anonymous: Option<bool>,
     ) -> GqlResult<Rating> {
@@ -169,7 +208,7 @@ impl RatingsMutation {
                     .map(|i| (i.indicator, i.level))
                     .collect(),
                 text,
-                anonymous: anonymous.unwrap_or(false),
+                anonymous,
             },
         )
         .await?;

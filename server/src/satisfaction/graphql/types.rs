@@ -108,11 +108,13 @@ impl Rating {
     async fn unit_id(&self) -> ID {
         ID(self.0.rating.unit_id.to_string())
     }
-    /// The catalogue item.
-    async fn item_id(&self) -> ID {
-        ID(self.0.rating.item_id.to_string())
+    /// The catalogue item; null for staff when the rating is anonymous (with the unit and the
+    /// day it would narrow the case down).
+    async fn item_id(&self) -> Option<ID> {
+        (self.0.reader == Reader::Rater || !self.0.rating.anonymous)
+            .then(|| ID(self.0.rating.item_id.to_string()))
     }
-    /// When it was given.
+    /// When it was given; for an anonymous rating only the day (China midnight).
     async fn rated_at(&self) -> DateTime<Utc> {
         self.0.rating.rated_at
     }
@@ -317,4 +319,31 @@ pub struct RectificationFilterInput {
     pub status: Option<RectificationStatus>,
     /// Only orders flagged overdue (true) or only those not flagged (false).
     pub overdue: Option<bool>,
+}
+
+/// One group's satisfaction figures for a period.
+#[derive(SimpleObject)]
+pub struct SatisfactionStat {
+    /// The unit, agent or item.
+    pub key: ID,
+    /// Its name (an agent's working name).
+    pub name: String,
+    /// Ratings counted.
+    pub ratings: i32,
+    /// Ratings excluded by an upheld appeal.
+    pub excluded: i32,
+    /// Counted ratings of 非常满意, 满意 or 基本满意.
+    pub satisfied: i32,
+    /// Counted bad ratings.
+    pub bad: i32,
+    /// `satisfied / ratings`; null without ratings.
+    pub satisfaction_rate: Option<f64>,
+    /// `bad / ratings`; null without ratings.
+    pub bad_rate: Option<f64>,
+    /// Rectification orders resolved by their due day (by unit only).
+    pub rectified_on_time: i32,
+    /// Orders resolved late or still open past their due day (by unit only).
+    pub rectified_late: i32,
+    /// `onTime / (onTime + late)`; null without such orders.
+    pub on_time_rate: Option<f64>,
 }

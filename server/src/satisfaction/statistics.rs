@@ -1,0 +1,291 @@
+//! Satisfaction statistics for staff in their jurisdiction (seed §五(一)): per rated unit, agent
+//! or item and period, the ratings counted (an upheld appeal excludes one), the satisfaction
+//! rate (非常满意, 满意, 基本满意 over the ratings counted) and the bad-rating rate, and per unit the
+//! rectification on-time rate (resolved by the due day, over the orders resolved or overdue).
+//! Anonymous ratings count for their unit only: by agent or item they would narrow the case
+//! down. The tallies are pure (`tally`, `on_time`); a query reads at most four statements.
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{items, rating_attributions, ratings, rectifications, regions, staff_accounts};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Query};
+use uuid::Uuid;
+
+use crate::{
+    auth::Viewer,
+    cases::service::signed_in,
+    directory::{jurisdiction::Jurisdiction, regions::region},
+    error::{AppError, AppResult, hidden_as_not_found},
+    satisfaction::model::{RatingLevel, RectificationStatus},
+    state::AppState,
+};
+
+crate::stored_enum! {
+    /// What the statistics are grouped by.
+    pub enum SatisfactionGrouping {
+        /// The rated unit.
+        Unit = "unit",
+        /// Each agent who worked on the case (real-name ratings).
+        Agent = "agent",
+        /// The catalogue item (real-name ratings).
+        Item = "item",
+    }
+}
+
+/// The counts of one group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Ratings counted (not excluded).
+    pub ratings: u64,
+    /// Ratings excluded by an upheld appeal.
+    pub excluded: u64,
+    /// Counted ratings of the top three levels.
+    pub satisfied: u64,
+    /// Counted bad ratings.
+    pub bad: u64,
+    /// Orders resolved by their due day.
+    pub on_time: u64,
+    /// Orders resolved late or still open past their due day.
+    pub late: u64,
+}
+
+impl Tally {
+    fn rate(part: u64, whole: u64) -> Option<f64> {
+        #[allow(clippy::cast_precision_loss)]
+        (whole > 0).then(|| part as f64 / whole as f64)
+    }
+
+    pub fn satisfaction_rate(&self) -> Option<f64> {
+        Self::rate(self.satisfied, self.ratings)
+    }
+
+    pub fn bad_rate(&self) -> Option<f64> {
+        Self::rate(self.bad, self.ratings)
+    }
+
+    pub fn on_time_rate(&self) -> Option<f64> {
+        Self::rate(self.on_time, self.on_time + self.late)
+    }
+}
+
+/// Pure: the tallies of (group, level, excluded) rows.
+pub fn tally(rows: impl IntoIterator<Item = (Uuid, RatingLevel, bool)>) -> BTreeMap<Uuid, Tally> {
+    let mut out: BTreeMap<Uuid, Tally> = BTreeMap::new();
+    for (group, level, excluded) in rows {
+        let entry = out.entry(group).or_default();
+        if excluded {
+            entry.excluded += 1;
+            continue;
+        }
+        entry.ratings += 1;
+        if level.is_bad() {
+            entry.bad += 1;
+        } else {
+            entry.satisfied += 1;
+        }
+    }
+    out
+}
+
+/// Pure: whether an order was (or is) on time on `today`: Some(true) resolved by its due day,
+/// Some(false) resolved later or open past it, None still open and not due.
+pub fn on_time(
+    status: RectificationStatus,
+    due_on: NaiveDate,
+    resolved_on: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Option<bool> {
+    match (status, resolved_on) {
+        (RectificationStatus::Resolved, Some(day)) => Some(day <= due_on),
+        _ if today > due_on => Some(false),
+        _ => None,
+    }
+}
+
+/// One group's line.
+pub struct Line {
+    pub key: Uuid,
+    pub name: String,
+    pub tally: Tally,
+}
+
+/// `satisfactionStatistics`.
+pub async fn statistics(
+    state: &AppState,
+    viewer: &Viewer,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    unit_id: Option<Uuid>,
+    by: SatisfactionGrouping,
+) -> AppResult<Vec<Line>> {
+    signed_in(viewer)?;
+    if to <= from || to - from > chrono::Duration::days(400) {
+        return Err(AppError::bad_input(
+            "to",
+            "after `from`, at most 400 days later",
+        ));
+    }
+    let who = Jurisdiction::of(&state.db, viewer).await?;
+    let scope = match unit_id {
+        Some(unit) => {
+            let unit = region(&state.db, unit)
+                .await
+                .map_err(hidden_as_not_found("unit"))?;
+            who.ensure_covers(&unit, "unit")?;
+            unit.path
+        }
+        None => who.region.path.clone(),
+    };
+    let units = Query::select()
+        .column(regions::Column::Id)
+        .from(regions::Entity)
+        .cond_where(regions::Column::Path.starts_with(&scope))
+        .to_owned();
+    let county = who.county_id().unwrap_or_default();
+    let mut query = ratings::Entity::find()
+        .filter(ratings::Column::CountyId.eq(county))
+        .filter(ratings::Column::UnitId.in_subquery(units.clone()))
+        .filter(ratings::Column::RatedAt.gte(from))
+        .filter(ratings::Column::RatedAt.lt(to));
+    if by != SatisfactionGrouping::Unit {
+        query = query.filter(ratings::Column::Anonymous.eq(false));
+    }
+    let rated = query.all(&state.db).await?;
+    let level = |r: &ratings::Model| r.level.parse::<RatingLevel>();
+    let mut tallies = match by {
+        SatisfactionGrouping::Unit => tally(
+            rated
+                .iter()
+                .map(|r| Ok((r.unit_id, level(r)?, r.excluded)))
+                .collect::<AppResult<Vec<_>>>()?,
+        ),
+        SatisfactionGrouping::Item => tally(
+            rated
+                .iter()
+                .map(|r| Ok((r.item_id, level(r)?, r.excluded)))
+                .collect::<AppResult<Vec<_>>>()?,
+        ),
+        SatisfactionGrouping::Agent => {
+            let by_id: HashMap<Uuid, &ratings::Model> = rated.iter().map(|r| (r.id, r)).collect();
+            let agents = rating_attributions::Entity::find()
+                .filter(
+                    rating_attributions::Column::RatingId
+                        .is_in(by_id.keys().copied().collect::<Vec<_>>()),
+                )
+                .filter(rating_attributions::Column::AgentId.is_not_null())
+                .all(&state.db)
+                .await?;
+            tally(
+                agents
+                    .iter()
+                    .filter_map(|a| Some((a.agent_id?, *by_id.get(&a.rating_id)?)))
+                    .map(|(agent, r)| Ok((agent, level(r)?, r.excluded)))
+                    .collect::<AppResult<Vec<_>>>()?,
+            )
+        }
+    };
+    if by == SatisfactionGrouping::Unit {
+        let today = crate::clock::local_date(state.clock.now());
+        let orders = rectifications::Entity::find()
+            .filter(rectifications::Column::CountyId.eq(county))
+            .filter(rectifications::Column::UnitId.in_subquery(units))
+            .filter(rectifications::Column::CreatedAt.gte(from))
+            .filter(rectifications::Column::CreatedAt.lt(to))
+            .all(&state.db)
+            .await?;
+        for order in orders {
+            let resolved = order.resolved_at.map(crate::clock::local_date);
+            let entry = tallies.entry(order.unit_id).or_default();
+            match on_time(order.status.parse()?, order.due_on, resolved, today) {
+                Some(true) => entry.on_time += 1,
+                Some(false) => entry.late += 1,
+                None => {}
+            }
+        }
+    }
+    let keys: Vec<Uuid> = tallies.keys().copied().collect();
+    let names: HashMap<Uuid, String> = match by {
+        SatisfactionGrouping::Unit => regions::Entity::find()
+            .filter(regions::Column::Id.is_in(keys))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.name))
+            .collect(),
+        SatisfactionGrouping::Item => items::Entity::find()
+            .filter(items::Column::Id.is_in(keys))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i.business_name))
+            .collect(),
+        SatisfactionGrouping::Agent => staff_accounts::Entity::find()
+            .filter(staff_accounts::Column::Id.is_in(keys))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.display_name))
+            .collect(),
+    };
+    Ok(tallies
+        .into_iter()
+        .map(|(key, tally)| Line {
+            name: names.get(&key).cloned().unwrap_or_default(),
+            key,
+            tally,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tallies_count_levels_and_leave_excluded_ratings_out_of_the_rates() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let rows = [
+            (a, RatingLevel::VerySatisfied, false),
+            (a, RatingLevel::BasicallySatisfied, false),
+            (a, RatingLevel::Dissatisfied, false),
+            (a, RatingLevel::VeryDissatisfied, true),
+            (b, RatingLevel::VeryDissatisfied, false),
+        ];
+        let out = tally(rows);
+        assert_eq!(
+            out[&a],
+            Tally {
+                ratings: 3,
+                excluded: 1,
+                satisfied: 2,
+                bad: 1,
+                ..Tally::default()
+            }
+        );
+        assert_eq!(out[&a].satisfaction_rate(), Some(2.0 / 3.0));
+        assert_eq!(out[&a].bad_rate(), Some(1.0 / 3.0));
+        assert_eq!(out[&b].satisfaction_rate(), Some(0.0));
+        assert_eq!(Tally::default().satisfaction_rate(), None);
+        assert_eq!(Tally::default().on_time_rate(), None);
+    }
+
+    #[test]
+    fn an_order_is_on_time_when_resolved_by_its_due_day() {
+        let d = |day| NaiveDate::from_ymd_opt(2026, 12, day).unwrap();
+        use RectificationStatus::{Open, Resolved, Verified};
+        let table = [
+            (Resolved, d(10), Some(d(10)), d(20), Some(true)),
+            (Resolved, d(10), Some(d(11)), d(20), Some(false)),
+            (Open, d(10), None, d(10), None),
+            (Open, d(10), None, d(11), Some(false)),
+            (Verified, d(10), None, d(9), None),
+        ];
+        for (status, due, resolved, today, expected) in table {
+            assert_eq!(
+                on_time(status, due, resolved, today),
+                expected,
+                "{status:?} {resolved:?} {today}"
+            );
+        }
+    }
+}
