@@ -25,6 +25,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub delivered_at: Option<DateTimeUtc>,
+    /// The claim of the worker sending it (its answer is recorded only under that claim).
+    pub claim: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,6 +24,7 @@ mod m20261202_000018_staff_push;
 mod m20261203_000019_case_latest_steps;
 mod m20261207_000020_satisfaction;
 mod m20261207_000021_satisfaction_followups;
+mod m20261207_000022_callbacks;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000019_case_latest_steps::Migration),
             Box::new(m20261207_000020_satisfaction::Migration),
             Box::new(m20261207_000021_satisfaction_followups::Migration),
+            Box::new(m20261207_000022_callbacks::Migration),
         ]
     }
 }

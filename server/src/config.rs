@@ -252,6 +252,9 @@ pub struct SatisfactionSettings {
     /// Checks again of a text WeChat did not answer for; after them it waits for a human
     /// (held for an administrator).
     pub text_recheck_attempts: i32,
+    /// Calls of a satisfaction callback (each on a later working day) before it is closed as
+    /// unreachable.
+    pub callback_attempts: i32,
     /// The provincial 好差评 platforms each rating and rectification result is delivered to
     /// (`[[satisfaction.targets]]` in the file).
     pub targets: Vec<DeliveryTarget>,
@@ -316,6 +319,7 @@ impl Default for SatisfactionSettings {
             text_check_timeout_ms: 3_000,
             text_checks_per_user_per_hour: 20,
             text_recheck_attempts: 5,
+            callback_attempts: 3,
             targets: Vec::new(),
             delivery_worker_enabled: true,
             delivery_poll_ms: 1_000,
@@ -715,6 +719,12 @@ impl Settings {
         if !(100..=30_000).contains(&satisfaction.text_check_timeout_ms) {
             return Err("satisfaction.text_check_timeout_ms must be 100–30000".into());
         }
+        if !(1..=10).contains(&satisfaction.callback_attempts) {
+            return Err("satisfaction.callback_attempts must be 1–10".into());
+        }
+        if satisfaction.text_checks_per_user_per_hour < 1 {
+            return Err("satisfaction.text_checks_per_user_per_hour must be at least 1".into());
+        }
         if satisfaction.text_recheck_attempts < 1 {
             return Err("satisfaction.text_recheck_attempts must be at least 1".into());
         }
@@ -743,6 +753,12 @@ impl Settings {
             if target.secret.expose().len() < 32 {
                 return Err(format!(
                     "satisfaction.targets: {:?}'s secret is shorter than 32 bytes",
+                    target.name
+                ));
+            }
+            if target.timeout_ms < 100 || target.retry_base_ms < 10 {
+                return Err(format!(
+                    "satisfaction.targets: {:?} needs timeout_ms ≥ 100 and retry_base_ms ≥ 10",
                     target.name
                 ));
             }

@@ -1,5 +1,5 @@
 //! A fake provincial 好差评 platform: it checks each delivery's HMAC-SHA256 signature over
-//! `timestamp.body` and refuses replays outside a 300 s window (401), answers scripted
+//! `timestamp.delivery id.body` and refuses replays outside a 300 s window (401), answers scripted
 //! failures (an HTTP status, or a stall past the sender's timeout) and records what it took.
 use std::{
     collections::VecDeque,
@@ -42,9 +42,11 @@ fn lock(inner: &Arc<Mutex<Inner>>) -> std::sync::MutexGuard<'_, Inner> {
     inner.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn signed(secret: &[u8], timestamp: &str, body: &str) -> String {
+fn signed(secret: &[u8], timestamp: &str, delivery: &str, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("key");
     mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(delivery.as_bytes());
     mac.update(b".");
     mac.update(body.as_bytes());
     mac.finalize()
@@ -74,7 +76,7 @@ async fn take(req: &Request, body: String, Data(inner): Data<&Arc<Mutex<Inner>>>
         let fresh = timestamp
             .parse::<i64>()
             .is_ok_and(|t| (chrono::Utc::now().timestamp() - t).abs() <= 300);
-        if !fresh || signed(&inner.secret, &timestamp, &body) != signature {
+        if !fresh || signed(&inner.secret, &timestamp, &delivery, &body) != signature {
             inner.refused_signatures += 1;
             return Response::builder()
                 .status(StatusCode::UNAUTHORIZED)

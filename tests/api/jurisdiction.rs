@@ -96,6 +96,7 @@ struct Fixture {
     rating: String,
     rectification: String,
     appeal: String,
+    callback: String,
 }
 
 enum Access {
@@ -211,6 +212,11 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         // Refused by role before any lookup (county administrators only): a made-up id serves.
         ("redriveProvincialDelivery", Access::Guarded, "mutation($id: ID!) { redriveProvincialDelivery(id: $id) { id } }".into(), json!({"id": uuid::Uuid::new_v4().to_string()})),
         ("satisfactionStatistics", Access::Guarded, "query($u: ID) { satisfactionStatistics(from: \"2026-01-01T00:00:00Z\", to: \"2026-12-31T00:00:00Z\", unitId: $u) { key } }".into(), json!({"u": f.longgang})),
+        ("callbackResults", Access::Guarded, "query($u: ID) { callbackResults(from: \"2026-01-01T00:00:00Z\", to: \"2026-12-31T00:00:00Z\", unitId: $u) { unitId } }".into(), json!({"u": f.longgang})),
+        ("assignCallback", Access::Guarded, "mutation($id: ID!, $c: ID!) { assignCallback(id: $id, callerId: $c) { id } }".into(), json!({"id": f.callback, "c": f.staff})),
+        ("recordCallbackAttempt", Access::Guarded, "mutation($id: ID!) { recordCallbackAttempt(id: $id, outcome: NO_ANSWER) { id } }".into(), json!({"id": f.callback})),
+        ("answerCallback", Access::Guarded, "mutation($id: ID!) { answerCallback(id: $id, answers: []) { id } }".into(), json!({"id": f.callback})),
+        ("revealCallbackPhone", Access::Guarded, "mutation($id: ID!) { revealCallbackPhone(id: $id, reason: \"x\") }".into(), json!({"id": f.callback})),
         ("appealRating", Access::Guarded, "mutation($id: ID!) { appealRating(ratingId: $id, reason: MISTAKEN, explanation: \"x\") { id } }".into(), json!({"id": f.rating})),
         ("decideRatingAppeal", Access::Guarded, "mutation($id: ID!) { decideRatingAppeal(id: $id, upheld: true, note: \"x\") { id } }".into(), json!({"id": f.appeal})),
         ("terminateCase", Access::Guarded, "mutation($id: ID!) { terminateCase(id: $id, reason: NOT_COMPLETABLE, note: \"x\") { id } }".into(), json!({"id": f.case})),
@@ -439,6 +445,12 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
         .as_str()
         .unwrap()
         .to_string();
+    let callback =
+        expect_data(&app.as_(county, "{ callbackTasks { id } }", json!({})).await)["callbackTasks"]
+            [0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let appeal = expect_data(&app.as_(town, "mutation($id: ID!) { appealRating(ratingId: $id, reason: MISTAKEN, explanation: \"误评\") { id } }", json!({"id": rating})).await)["appealRating"]["id"].as_str().unwrap().to_string();
     Fixture {
         material,
@@ -466,6 +478,7 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
         rating,
         rectification,
         appeal,
+        callback,
     }
 }
 

@@ -34,6 +34,7 @@ mod queue;
 mod read_paths;
 mod satisfaction;
 mod satisfaction_appeals;
+mod satisfaction_callbacks;
 mod satisfaction_privacy;
 mod schema;
 mod transport;

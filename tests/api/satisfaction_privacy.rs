@@ -1,10 +1,12 @@
 //! Satisfaction's privacy and content rules end to end, on both backends: anonymity towards
 //! staff over every field, event and the audit log, and sticking to the case; the content
 //! check's outcomes; the limits on checks.
+use bangban_server::auth::Role;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::{
+    directory::LONGGANG,
     fake_wechat::{Api, REVIEW_WORD, RISKY_WORD},
     helpers::{expect_data, expect_error},
     satisfaction::{Centre, ORDERS, RATING, count},
@@ -352,6 +354,42 @@ async fn anonymity_sticks_to_the_case_and_tells_staff_no_moment_item_or_trail() 
         heard_before,
         "no live word to staff of an anonymous rating's moment"
     );
+    // Every agent of the unit gets the same answer on the anonymous order, whether or not they
+    // worked on its case (a difference would tell them whose it is).
+    let other_agent = centre
+        .app()
+        .staff_session("sat.other-agent", Role::TownshipAgent, LONGGANG)
+        .await;
+    let open_order = centre
+        .ok(
+            &centre.admin,
+            "{ rectifications(filter: {status: OPEN}) { rectifications { id rating { id } } } }",
+            json!({}),
+        )
+        .await["rectifications"]["rectifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["rating"]["id"] == id.as_str())
+        .unwrap()["id"]
+        .clone();
+    let mut answers = Vec::new();
+    for agent in [&centre.agent, &other_agent] {
+        for mutation in [
+            "mutation($id: ID!) { verifyRectification(id: $id, reached: false, note: \"x\") { id } }",
+            "mutation($id: ID!) { resolveRectification(id: $id, classification: EXPLANATION, result: \"x\", reply: \"y\") { id } }",
+        ] {
+            let error = expect_error(
+                &centre
+                    .app()
+                    .as_(agent, mutation, json!({"id": open_order}))
+                    .await,
+                "FORBIDDEN",
+            );
+            answers.push(error["message"].clone());
+        }
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
     // Its order is resolved, and the second rating stays anonymous.
     let order = centre
         .ok(

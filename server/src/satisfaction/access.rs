@@ -100,6 +100,16 @@ pub async fn staff_acting_on_order(
             who.role,
             Role::VillageAgent | Role::TownshipAgent | Role::CountyAgent
         );
+    let anonymous = ratings::Entity::find_by_id(order.rating_id)
+        .one(conn)
+        .await?
+        .is_some_and(|r| r.anonymous);
+    if own_agent && anonymous {
+        // Every agent is told the same (one who worked on the case must not learn it is theirs).
+        return Err(AppError::Forbidden(
+            "an anonymous rating's order is handled by administrators and inspectors".into(),
+        ));
+    }
     if own_agent && worked_on(conn, order.rating_id, who.staff_id).await? {
         return Err(AppError::Forbidden(
             "an agent who worked on the case does not verify or resolve its bad rating".into(),
@@ -112,5 +122,24 @@ pub async fn staff_acting_on_order(
             "only the unit's agents, administrators over it and inspectors act on a rectification"
                 .into(),
         ))
+    }
+}
+
+/// The region path staff read under: their jurisdiction, or a unit inside it (NOT_FOUND `unit`
+/// otherwise).
+pub async fn scope_path(
+    conn: &impl ConnectionTrait,
+    who: &Jurisdiction,
+    unit_id: Option<Uuid>,
+) -> AppResult<String> {
+    match unit_id {
+        Some(unit) => {
+            let unit = region(conn, unit)
+                .await
+                .map_err(crate::error::hidden_as_not_found("unit"))?;
+            who.ensure_covers(&unit, "unit")?;
+            Ok(unit.path)
+        }
+        None => Ok(who.region.path.clone()),
     }
 }

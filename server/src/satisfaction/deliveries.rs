@@ -33,10 +33,7 @@ pub async fn list(
     after: Option<&str>,
 ) -> AppResult<(Vec<provincial_deliveries::Model>, Option<String>)> {
     let who = county_admin(state, viewer).await?;
-    let first = match u64::try_from(first) {
-        Ok(n @ 1..=100) => n,
-        _ => return Err(AppError::bad_input("first", "1–100")),
-    };
+    let first = crate::satisfaction::reads::page_size(first)?;
     let mut query = provincial_deliveries::Entity::find()
         .filter(provincial_deliveries::Column::CountyId.eq(who.county_id().unwrap_or_default()));
     if let Some(status) = status {
@@ -54,21 +51,15 @@ pub async fn list(
                 ),
         );
     }
-    let mut rows = query
+    let rows = query
         .order_by_desc(provincial_deliveries::Column::CreatedAt)
         .order_by_desc(provincial_deliveries::Column::Id)
         .limit(first + 1)
         .all(&state.db)
         .await?;
-    let more = rows.len() as u64 > first;
-    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
-    let next = more
-        .then(|| {
-            rows.last()
-                .map(|d| crate::db::page_cursor(d.created_at, d.id))
-        })
-        .flatten();
-    Ok((rows, next))
+    Ok(crate::satisfaction::reads::split_page(rows, first, |d| {
+        crate::db::page_cursor(d.created_at, d.id)
+    }))
 }
 
 /// `redriveProvincialDelivery`: a dead delivery is queued again with fresh attempts.
@@ -96,6 +87,10 @@ pub async fn redrive(
             Expr::value(ProvincialDeliveryStatus::Queued.as_str()),
         )
         .col_expr(provincial_deliveries::Column::Attempts, Expr::value(0))
+        .col_expr(
+            provincial_deliveries::Column::Claim,
+            Expr::value(Option::<Uuid>::None),
+        )
         .col_expr(provincial_deliveries::Column::NextAt, Expr::value(now))
         .col_expr(provincial_deliveries::Column::UpdatedAt, Expr::value(now))
         .filter(provincial_deliveries::Column::Id.eq(id))

@@ -1,6 +1,6 @@
 //! Delivery to the provincial 好差评 platforms: what each rating and rectification result is
 //! sent as (the GB/T 39046 表9 data items, the level coded for the target), how it is signed
-//! (HMAC-SHA256 over `timestamp.body`, so the receiver can refuse replays outside its window),
+//! (HMAC-SHA256 over `timestamp.delivery id.body`, so the receiver can refuse replays outside its window),
 //! and what an answer means for the delivery (pure). A rating's and a rectification result's
 //! deliveries, one per configured target, are written in the transaction that records them
 //! (the delivery table is their outbox), and `sender` sends them.
@@ -85,13 +85,16 @@ pub fn next_step(answer: &Answer, attempts: i32, max: i32, base: std::time::Dura
     ))
 }
 
-/// Pure: the signature of `body` sent at `timestamp` (Unix seconds), lower-case hex of
-/// HMAC-SHA256(secret, "<timestamp>.<body>").
-pub fn signature(secret: &[u8], timestamp: i64, body: &str) -> String {
+/// Pure: the signature of delivery `delivery`'s `body` sent at `timestamp` (Unix seconds),
+/// lower-case hex of HMAC-SHA256(secret, "<timestamp>.<delivery id>.<body>"): a replay with
+/// another delivery id (to pass the receiver's repeat check) does not verify.
+pub fn signature(secret: &[u8], timestamp: i64, delivery: Uuid, body: &str) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
         return String::new();
     };
     mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(delivery.to_string().as_bytes());
     mac.update(b".");
     mac.update(body.as_bytes());
     mac.finalize()
@@ -120,6 +123,7 @@ fn assess_time(at: DateTime<Utc>) -> String {
 /// whether they chose to be anonymous).
 pub fn rating_document(
     rating: &ratings::Model,
+    rated_at: DateTime<Utc>,
     case_number: &str,
     unit: &regions::Model,
     item: Option<&items::Model>,
@@ -146,7 +150,7 @@ pub fn rating_document(
         "pf": 2,
         "channel": "移动服务端",
         "isAnonymous": if rating.anonymous { 1 } else { 2 },
-        "assessTime": assess_time(rating.rated_at),
+        "assessTime": assess_time(rated_at),
         "assessNumber": rating.round,
         "satisfaction": level_code(level, coding),
         "satisfactionName": level.label(),
@@ -208,6 +212,7 @@ pub async fn queue_rating(
     state: &AppState,
     rating: &ratings::Model,
     case_number: &str,
+    rated_at: DateTime<Utc>,
 ) -> AppResult<()> {
     let targets = &state.settings.satisfaction.targets;
     if targets.is_empty() {
@@ -216,7 +221,7 @@ pub async fn queue_rating(
     let unit = crate::directory::regions::region(conn, rating.unit_id).await?;
     let item = items::Entity::find_by_id(rating.item_id).one(conn).await?;
     for target in targets {
-        let body = rating_document(rating, case_number, &unit, item.as_ref(), target)?;
+        let body = rating_document(rating, rated_at, case_number, &unit, item.as_ref(), target)?;
         insert(
             conn,
             state,
@@ -225,6 +230,7 @@ pub async fn queue_rating(
             ProvincialDeliveryKind::Rating,
             rating.id,
             &body,
+            rating.rated_at,
         )
         .await?;
     }
@@ -258,12 +264,14 @@ pub async fn queue_rectification(
             ProvincialDeliveryKind::Rectification,
             order.id,
             &body,
+            state.clock.now(),
         )
         .await?;
     }
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn insert(
     conn: &impl ConnectionTrait,
     state: &AppState,
@@ -272,6 +280,8 @@ async fn insert(
     kind: ProvincialDeliveryKind,
     subject: Uuid,
     body: &Value,
+    // When it was made, as its readers may know it (an anonymous rating's day only).
+    made_at: DateTime<Utc>,
 ) -> AppResult<()> {
     let now = state.clock.now();
     provincial_deliveries::Entity::insert(provincial_deliveries::ActiveModel {
@@ -286,9 +296,10 @@ async fn insert(
         next_at: Set(now),
         last_error: Set(None),
         last_status: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
+        created_at: Set(made_at),
+        updated_at: Set(made_at),
         delivered_at: Set(None),
+        claim: Set(None),
     })
     .on_conflict(
         OnConflict::columns([
@@ -358,19 +369,20 @@ mod tests {
     }
 
     #[test]
-    fn the_signature_is_hmac_sha256_of_the_timestamp_and_body() {
-        // Computed independently (Python's hmac): HMAC-SHA256("key", "1700000000.{}").
+    fn the_signature_is_hmac_sha256_of_the_timestamp_the_delivery_and_the_body() {
+        let id = Uuid::from_u128(1);
+        // Computed independently (Python's hmac): HMAC-SHA256("key",
+        // "1700000000.00000000-0000-0000-0000-000000000001.{}").
         assert_eq!(
-            signature(b"key", 1_700_000_000, "{}"),
-            "9d713ed406bb7076d4123f0dc2c39d2df5c654ed4b0cd56b52c8b4c940bd63ae"
+            signature(b"key", 1_700_000_000, id, "{}"),
+            "14f0f42b7e7da184d2beeaeb7f22f2edfab83bfd8713fca5469bb0456ec32810"
         );
+        let base = signature(b"key", 1_700_000_000, id, "{}");
+        assert_ne!(signature(b"key", 1_700_000_001, id, "{}"), base);
         assert_ne!(
-            signature(b"key", 1_700_000_001, "{}"),
-            signature(b"key", 1_700_000_000, "{}")
+            signature(b"key", 1_700_000_000, Uuid::from_u128(2), "{}"),
+            base
         );
-        assert_ne!(
-            signature(b"other", 1_700_000_000, "{}"),
-            signature(b"key", 1_700_000_000, "{}")
-        );
+        assert_ne!(signature(b"other", 1_700_000_000, id, "{}"), base);
     }
 }

@@ -39,16 +39,18 @@ impl Reaction for InviteToRate {
         let case_id = Uuid::parse_str(&event.subject_id).map_err(|_| {
             AppError::internal(anyhow::anyhow!("event {} is not about a case", event.seq))
         })?;
-        invite(state, case_id, ending, event.created_at).await
+        invite(state, case_id, ending, event.created_at, true).await
     }
 }
 
-/// Records the invitation of `case_id`'s applicant (if any, and if not done) and tells them.
+/// Records the invitation of `case_id`'s applicant (if any, and if not done) and, when
+/// `announce`, tells them.
 pub async fn invite(
     state: &AppState,
     case_id: Uuid,
     ending: CaseEnding,
     ended_at: chrono::DateTime<chrono::Utc>,
+    announce: bool,
 ) -> AppResult<()> {
     let case = cases::Entity::find_by_id(case_id)
         .one(&state.db)
@@ -77,7 +79,7 @@ pub async fn invite(
     if inserted == 0 {
         return Ok(());
     }
-    if state.clock.now() > rate_by {
+    if !announce || state.clock.now() > rate_by {
         // Recorded (a late reaction), but an invitation that can no longer be used is not sent.
         tx.commit().await?;
         return Ok(());

@@ -2,11 +2,14 @@
 //! (`invite`, a reaction to `case.completed` / `case.terminated`), the rating with its content
 //! check (`rating`, `texts`), the rectification order every bad rating opens (`rectify`), the
 //! signed delivery of both to the provincial platforms (`delivery`, `sender`, `deliveries`), the
-//! appeals of a rating (`appeals`), the statistics (`statistics`), the jobs (`jobs`), reads (`reads`) and who may see what (`access`, `subjects`). The rules are
+//! satisfaction callbacks (`callbacks`, rules in `callback_rules`), appeals of a rating
+//! (`appeals`), the statistics (`statistics`), the jobs (`jobs`), reads (`reads`) and who may see what (`access`, `subjects`). The rules are
 //! pure (`rules`); the vocabulary is in `model`.
 pub mod access;
 pub mod appeals;
 pub mod audience;
+pub mod callback_rules;
+pub mod callbacks;
 pub mod deliveries;
 pub mod delivery;
 pub mod graphql;

@@ -140,7 +140,9 @@ async fn invite_if_ended(state: &AppState, case: &cases::Model) -> AppResult<boo
         .one(&state.db)
         .await?
         .map_or(case.updated_at, |step| step.at);
-    crate::satisfaction::invite::invite(state, case.id, ending, ended_at).await?;
+    // Not announced: the rating is being given now (and an event at this moment would tell
+    // staff following the case when it was).
+    crate::satisfaction::invite::invite(state, case.id, ending, ended_at, false).await?;
     Ok(true)
 }
 
@@ -297,12 +299,30 @@ pub async fn rate(
             });
         }
     }
-    crate::satisfaction::delivery::queue_rating(&*tx, state, &rating, &case.number).await?;
+    if input.level.is_bad() && !anonymous {
+        // 实名差评 100 % 回访: the county centre calls every real-name bad rating back.
+        let today = crate::clock::local_date(now);
+        crate::satisfaction::callbacks::open_task(
+            &*tx,
+            case.county_id,
+            case.id,
+            case.unit_id,
+            chrono::Datelike::year(&today),
+            "bad_rating",
+            None,
+            Some(rating.id),
+            today,
+            now,
+        )
+        .await?;
+    }
+    // The platform is told the true time (it is no staff member's to read).
+    crate::satisfaction::delivery::queue_rating(&*tx, state, &rating, &case.number, now).await?;
     let details = json!({"round": round, "level": input.level.as_str(), "anonymous": anonymous});
     tx.audit(if anonymous {
         // The rater of an anonymous rating is not recorded where staff read (the audit log).
         crate::audit::Pending::system(
-            now,
+            stamp,
             Some(case.county_id),
             "rating.recorded",
             "rating",
@@ -349,6 +369,19 @@ async fn attribute(
     units: &[Uuid],
     case: &cases::Model,
 ) -> AppResult<()> {
+    if rating.anonymous {
+        // An anonymous rating counts for the rated unit only: agents and the units the case
+        // passed through would each narrow it down to its case.
+        rating_attributions::ActiveModel {
+            id: Set(new_id(true)),
+            rating_id: Set(rating.id),
+            unit_id: Set(Some(rating.unit_id)),
+            agent_id: Set(None),
+        }
+        .insert(conn)
+        .await?;
+        return Ok(());
+    }
     let mut actors: Vec<Uuid> = case_steps::Entity::find()
         .filter(case_steps::Column::CaseId.eq(case.id))
         .filter(case_steps::Column::ActorKind.eq("staff"))

@@ -15,10 +15,10 @@ use uuid::Uuid;
 use crate::{
     auth::Viewer,
     cases::service::{case_for, signed_in},
-    directory::{jurisdiction::Jurisdiction, regions::region},
+    directory::jurisdiction::Jurisdiction,
     error::{AppError, AppResult},
     satisfaction::{
-        access::{reviews_texts, staff_reading_order, staff_reading_rating},
+        access::{reviews_texts, scope_path, staff_reading_order, staff_reading_rating},
         model::{RatingLevel, RectificationStatus},
         rectify::{load_order, rating_of},
     },
@@ -61,7 +61,19 @@ pub struct OrderView {
     pub rating: RatingView,
 }
 
-fn page_size(first: i32) -> AppResult<u64> {
+/// A page's rows (read `first + 1`) and the next page's cursor, if there is one.
+pub(crate) fn split_page<T>(
+    mut rows: Vec<T>,
+    first: u64,
+    cursor: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let more = rows.len() as u64 > first;
+    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+    let next = if more { rows.last().map(cursor) } else { None };
+    (rows, next)
+}
+
+pub(crate) fn page_size(first: i32) -> AppResult<u64> {
     match u64::try_from(first) {
         Ok(n @ 1..=100) => Ok(n),
         _ => Err(AppError::bad_input("first", "1–100")),
@@ -217,11 +229,9 @@ pub async fn my_invitations(
                 ),
         );
     }
-    let mut rows = query.all(&state.db).await?;
-    let next = (rows.len() as u64 > first).then(|| {
-        rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
-        rows.last()
-            .map(|i| crate::db::page_cursor(i.invited_at, i.case_id))
+    let rows = query.all(&state.db).await?;
+    let (rows, next) = split_page(rows, first, |i| {
+        crate::db::page_cursor(i.invited_at, i.case_id)
     });
     let ids: Vec<Uuid> = rows.iter().map(|i| i.case_id).collect();
     let numbers = numbers(&state.db, ids.clone()).await?;
@@ -253,7 +263,7 @@ pub async fn my_invitations(
             invitation,
         });
     }
-    Ok((out, next.flatten()))
+    Ok((out, next))
 }
 
 /// What staff narrow the ratings by.
@@ -313,16 +323,7 @@ pub async fn list(
     signed_in(viewer)?;
     let who = Jurisdiction::of(&state.db, viewer).await?;
     let first = page_size(first)?;
-    let scope = match filter.unit_id {
-        Some(unit) => {
-            let unit = region(&state.db, unit)
-                .await
-                .map_err(crate::error::hidden_as_not_found("unit"))?;
-            who.ensure_covers(&unit, "unit")?;
-            unit.path
-        }
-        None => who.region.path.clone(),
-    };
+    let scope = scope_path(&state.db, &who, filter.unit_id).await?;
     let mut query = ratings::Entity::find()
         .filter(ratings::Column::CountyId.eq(who.county_id().unwrap_or_default()))
         .filter(
@@ -363,20 +364,13 @@ pub async fn list(
             after,
         )?);
     }
-    let mut rows = query
+    let rows = query
         .order_by_desc(ratings::Column::RatedAt)
         .order_by_desc(ratings::Column::Id)
         .limit(first + 1)
         .all(&state.db)
         .await?;
-    let more = rows.len() as u64 > first;
-    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
-    let next = more
-        .then(|| {
-            rows.last()
-                .map(|r| crate::db::page_cursor(r.rated_at, r.id))
-        })
-        .flatten();
+    let (rows, next) = split_page(rows, first, |r| crate::db::page_cursor(r.rated_at, r.id));
     let views = views(&state.db, rows, ReadBy::Staff(&who)).await?;
     Ok((views, next))
 }
@@ -414,16 +408,7 @@ pub async fn orders(
     signed_in(viewer)?;
     let who = Jurisdiction::of(&state.db, viewer).await?;
     let first = page_size(first)?;
-    let scope = match filter.unit_id {
-        Some(unit) => {
-            let unit = region(&state.db, unit)
-                .await
-                .map_err(crate::error::hidden_as_not_found("unit"))?;
-            who.ensure_covers(&unit, "unit")?;
-            unit.path
-        }
-        None => who.region.path.clone(),
-    };
+    let scope = scope_path(&state.db, &who, filter.unit_id).await?;
     let units = units_under(&scope);
     let mut query = rectifications::Entity::find()
         .filter(rectifications::Column::CountyId.eq(who.county_id().unwrap_or_default()))
@@ -443,20 +428,13 @@ pub async fn orders(
             after,
         )?);
     }
-    let mut rows = query
+    let rows = query
         .order_by_desc(rectifications::Column::CreatedAt)
         .order_by_desc(rectifications::Column::Id)
         .limit(first + 1)
         .all(&state.db)
         .await?;
-    let more = rows.len() as u64 > first;
-    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
-    let next = more
-        .then(|| {
-            rows.last()
-                .map(|r| crate::db::page_cursor(r.created_at, r.id))
-        })
-        .flatten();
+    let (rows, next) = split_page(rows, first, |r| crate::db::page_cursor(r.created_at, r.id));
     let ids: Vec<Uuid> = rows.iter().map(|r| r.rating_id).collect();
     let rated = ratings::Entity::find()
         .filter(ratings::Column::Id.is_in(ids))

@@ -10,6 +10,8 @@ use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 
+use uuid::Uuid;
+
 use crate::{
     config::DeliveryTarget,
     error::AppResult,
@@ -27,29 +29,29 @@ fn lease(target: &DeliveryTarget) -> chrono::Duration {
 
 /// One round: claims and sends what is due; returns how many were sent.
 pub async fn send_due(state: &AppState, http: &reqwest::Client) -> AppResult<usize> {
-    let now = state.clock.now();
+    let targets = &state.settings.satisfaction.targets;
+    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     let due = provincial_deliveries::Entity::find()
         .filter(provincial_deliveries::Column::Status.is_in([
             ProvincialDeliveryStatus::Queued.as_str(),
             ProvincialDeliveryStatus::Sending.as_str(),
         ]))
-        .filter(provincial_deliveries::Column::NextAt.lte(now))
+        // A target no longer configured keeps its deliveries (not lost), without holding up
+        // the others'.
+        .filter(provincial_deliveries::Column::Target.is_in(names))
+        .filter(provincial_deliveries::Column::NextAt.lte(state.clock.now()))
         .order_by_asc(provincial_deliveries::Column::NextAt)
         .limit(BATCH)
         .all(&state.db)
         .await?;
     let mut sent = 0;
     for delivery in due {
-        let Some(target) = state
-            .settings
-            .satisfaction
-            .targets
-            .iter()
-            .find(|t| t.name == delivery.target)
-        else {
-            // A target no longer configured: left queued, not lost, until it is again.
+        let Some(target) = targets.iter().find(|t| t.name == delivery.target) else {
             continue;
         };
+        // The clock is read for each claim: a lease is counted from when it is taken.
+        let now = state.clock.now();
+        let claim = Uuid::new_v4();
         let attempts = delivery.attempts + 1;
         let claimed = provincial_deliveries::Entity::update_many()
             .col_expr(
@@ -64,6 +66,10 @@ pub async fn send_due(state: &AppState, http: &reqwest::Client) -> AppResult<usi
                 provincial_deliveries::Column::NextAt,
                 Expr::value(now + lease(target)),
             )
+            .col_expr(
+                provincial_deliveries::Column::Claim,
+                Expr::value(Some(claim)),
+            )
             .col_expr(provincial_deliveries::Column::UpdatedAt, Expr::value(now))
             .filter(provincial_deliveries::Column::Id.eq(delivery.id))
             .filter(provincial_deliveries::Column::Attempts.eq(delivery.attempts))
@@ -75,7 +81,7 @@ pub async fn send_due(state: &AppState, http: &reqwest::Client) -> AppResult<usi
             continue;
         }
         let answer = send(http, target, &delivery, state.clock.now().timestamp()).await;
-        record(state, &delivery, attempts, target, &answer).await?;
+        record(state, &delivery, claim, attempts, target, &answer).await?;
         sent += 1;
     }
     Ok(sent)
@@ -87,7 +93,12 @@ async fn send(
     delivery: &provincial_deliveries::Model,
     timestamp: i64,
 ) -> Answer {
-    let signed = signature(target.secret.expose().as_bytes(), timestamp, &delivery.body);
+    let signed = signature(
+        target.secret.expose().as_bytes(),
+        timestamp,
+        delivery.id,
+        &delivery.body,
+    );
     let response = http
         .post(&target.url)
         .timeout(Duration::from_millis(target.timeout_ms))
@@ -106,10 +117,12 @@ async fn send(
     }
 }
 
-/// Records a send's answer, guarded on the claim (a later claim of the same delivery wins).
+/// Records a send's answer, guarded on its claim (a later claim of the same delivery — after
+/// this one's lease ran out, or a redrive — wins; this answer is then dropped).
 async fn record(
     state: &AppState,
     delivery: &provincial_deliveries::Model,
+    claim: Uuid,
     attempts: i32,
     target: &DeliveryTarget,
     answer: &Answer,
@@ -167,7 +180,7 @@ async fn record(
         .filter(
             Condition::all()
                 .add(provincial_deliveries::Column::Id.eq(delivery.id))
-                .add(provincial_deliveries::Column::Attempts.eq(attempts))
+                .add(provincial_deliveries::Column::Claim.eq(claim))
                 .add(
                     provincial_deliveries::Column::Status
                         .eq(ProvincialDeliveryStatus::Sending.as_str()),
@@ -178,12 +191,14 @@ async fn record(
     Ok(())
 }
 
-/// Runs until shutdown: a round, then a wait for the next poll (or a wake after a commit that
-/// queued deliveries).
+/// Runs until shutdown: a round, then a wait for the next poll.
 pub async fn run_forever(state: Arc<AppState>) {
     let poll = Duration::from_millis(state.settings.satisfaction.delivery_poll_ms.max(10));
+    // Redirects are not followed: a 3xx is no delivery (it is tried again), and the signed
+    // headers go nowhere but the configured URL.
     let http = match reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(3))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
     {
         Ok(http) => http,

@@ -3,7 +3,8 @@
 //! rate (非常满意, 满意, 基本满意 over the ratings counted) and the bad-rating rate, and per unit the
 //! rectification on-time rate (resolved by the due day, over the orders resolved or overdue).
 //! Anonymous ratings count for their unit only: by agent or item they would narrow the case
-//! down. The tallies are pure (`tally`, `on_time`); a query reads at most four statements.
+//! down. Callbacks' results per unit: reached rate, refusals, misconduct reports and the
+//! attitude answers by level. The tallies are pure (`tally`, `on_time`, `callback_tally`).
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -14,9 +15,13 @@ use uuid::Uuid;
 use crate::{
     auth::Viewer,
     cases::service::signed_in,
-    directory::{jurisdiction::Jurisdiction, regions::region},
-    error::{AppError, AppResult, hidden_as_not_found},
-    satisfaction::model::{RatingLevel, RectificationStatus},
+    directory::jurisdiction::Jurisdiction,
+    error::{AppError, AppResult},
+    satisfaction::{
+        access::scope_path,
+        callback_rules::CallbackStatus,
+        model::{RatingLevel, RectificationStatus},
+    },
     state::AppState,
 };
 
@@ -126,16 +131,7 @@ pub async fn statistics(
         ));
     }
     let who = Jurisdiction::of(&state.db, viewer).await?;
-    let scope = match unit_id {
-        Some(unit) => {
-            let unit = region(&state.db, unit)
-                .await
-                .map_err(hidden_as_not_found("unit"))?;
-            who.ensure_covers(&unit, "unit")?;
-            unit.path
-        }
-        None => who.region.path.clone(),
-    };
+    let scope = scope_path(&state.db, &who, unit_id).await?;
     let units = Query::select()
         .column(regions::Column::Id)
         .from(regions::Entity)
@@ -193,7 +189,13 @@ pub async fn statistics(
             .filter(rectifications::Column::CreatedAt.lt(to))
             .all(&state.db)
             .await?;
-        for order in orders {
+        // An order of a rating an upheld appeal excluded does not count either.
+        let excluded: std::collections::HashSet<Uuid> =
+            rated.iter().filter(|r| r.excluded).map(|r| r.id).collect();
+        for order in orders
+            .into_iter()
+            .filter(|o| !excluded.contains(&o.rating_id))
+        {
             let resolved = order.resolved_at.map(crate::clock::local_date);
             let entry = tallies.entry(order.unit_id).or_default();
             match on_time(order.status.parse()?, order.due_on, resolved, today) {
@@ -237,6 +239,120 @@ pub async fn statistics(
         .collect())
 }
 
+/// One unit's callbacks in a period.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallbackTally {
+    /// Callbacks opened.
+    pub tasks: u64,
+    /// Answered on the phone or in the mini-program.
+    pub reached: u64,
+    /// Closed unreachable.
+    pub unreachable: u64,
+    /// Reached, declined.
+    pub refused: u64,
+    /// Still open.
+    pub open: u64,
+    /// Answers reporting fees, gifts or misconduct.
+    pub misconduct: u64,
+    /// The answers to 服务态度, by level (best first).
+    pub attitude: [u64; 5],
+}
+
+impl CallbackTally {
+    /// `reached / (tasks − open)`: of the callbacks closed, how many reached the applicant.
+    pub fn reached_rate(&self) -> Option<f64> {
+        Tally::rate(self.reached, self.tasks - self.open)
+    }
+}
+
+/// Pure: the tallies of (unit, status, misconduct, attitude) rows.
+pub fn callback_tally(
+    rows: impl IntoIterator<Item = (Uuid, CallbackStatus, bool, Option<RatingLevel>)>,
+) -> BTreeMap<Uuid, CallbackTally> {
+    let mut out: BTreeMap<Uuid, CallbackTally> = BTreeMap::new();
+    for (unit, status, misconduct, attitude) in rows {
+        let entry = out.entry(unit).or_default();
+        entry.tasks += 1;
+        match status {
+            CallbackStatus::Answered | CallbackStatus::SelfAnswered => entry.reached += 1,
+            CallbackStatus::Unreachable => entry.unreachable += 1,
+            CallbackStatus::Refused => entry.refused += 1,
+            CallbackStatus::Open => entry.open += 1,
+        }
+        entry.misconduct += u64::from(misconduct);
+        if let Some(i) =
+            attitude.and_then(|level| RatingLevel::ALL.iter().position(|l| *l == level))
+        {
+            entry.attitude[i] += 1;
+        }
+    }
+    out
+}
+
+/// `callbackResults`: per unit under the viewer (or `unit_id`), the callbacks opened in the
+/// period.
+pub async fn callback_results(
+    state: &AppState,
+    viewer: &Viewer,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    unit_id: Option<Uuid>,
+) -> AppResult<Vec<(Uuid, String, CallbackTally)>> {
+    signed_in(viewer)?;
+    if to <= from || to - from > chrono::Duration::days(400) {
+        return Err(AppError::bad_input(
+            "to",
+            "after `from`, at most 400 days later",
+        ));
+    }
+    let who = Jurisdiction::of(&state.db, viewer).await?;
+    let scope = scope_path(&state.db, &who, unit_id).await?;
+    let units = Query::select()
+        .column(regions::Column::Id)
+        .from(regions::Entity)
+        .cond_where(regions::Column::Path.starts_with(&scope))
+        .to_owned();
+    let tasks = entity::callback_tasks::Entity::find()
+        .filter(entity::callback_tasks::Column::CountyId.eq(who.county_id().unwrap_or_default()))
+        .filter(entity::callback_tasks::Column::UnitId.in_subquery(units))
+        .filter(entity::callback_tasks::Column::CreatedAt.gte(from))
+        .filter(entity::callback_tasks::Column::CreatedAt.lt(to))
+        .all(&state.db)
+        .await?;
+    let mut rows = Vec::with_capacity(tasks.len());
+    for task in &tasks {
+        let attitude = task
+            .answers
+            .as_deref()
+            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+            .and_then(|a| {
+                a.get("attitude")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            })
+            .map(|l| l.parse::<RatingLevel>())
+            .transpose()?;
+        rows.push((
+            task.unit_id,
+            task.status.parse::<CallbackStatus>()?,
+            task.misconduct,
+            attitude,
+        ));
+    }
+    let tallies = callback_tally(rows);
+    let names: HashMap<Uuid, String> = regions::Entity::find()
+        .filter(regions::Column::Id.is_in(tallies.keys().copied().collect::<Vec<_>>()))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect();
+    Ok(tallies
+        .into_iter()
+        .map(|(unit, tally)| (unit, names.get(&unit).cloned().unwrap_or_default(), tally))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,6 +383,36 @@ mod tests {
         assert_eq!(out[&b].satisfaction_rate(), Some(0.0));
         assert_eq!(Tally::default().satisfaction_rate(), None);
         assert_eq!(Tally::default().on_time_rate(), None);
+    }
+
+    #[test]
+    fn callbacks_tally_by_status_and_attitude() {
+        let unit = Uuid::from_u128(1);
+        let rows = [
+            (
+                unit,
+                CallbackStatus::Answered,
+                false,
+                Some(RatingLevel::Satisfied),
+            ),
+            (
+                unit,
+                CallbackStatus::SelfAnswered,
+                true,
+                Some(RatingLevel::VeryDissatisfied),
+            ),
+            (unit, CallbackStatus::Unreachable, false, None),
+            (unit, CallbackStatus::Open, false, None),
+        ];
+        let out = callback_tally(rows);
+        let t = &out[&unit];
+        assert_eq!(
+            (t.tasks, t.reached, t.unreachable, t.open, t.misconduct),
+            (4, 2, 1, 1, 1)
+        );
+        assert_eq!(t.attitude, [0, 1, 0, 0, 1]);
+        assert_eq!(t.reached_rate(), Some(2.0 / 3.0));
+        assert_eq!(CallbackTally::default().reached_rate(), None);
     }
 
     #[test]

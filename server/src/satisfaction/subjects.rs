@@ -1,6 +1,6 @@
 //! Who may follow a rating's or a rectification order's events (`subjectEvents`): a rating's
-//! rater and staff covering a unit it counts for; an order's staff covering its unit. Anyone
-//! else is told NOT_FOUND.
+//! rater and staff covering a unit it counts for; an order's staff covering its unit; a
+//! callback's county centre staff. Anyone else is told NOT_FOUND.
 use async_trait::async_trait;
 
 use crate::{
@@ -16,7 +16,7 @@ pub struct SatisfactionSubjects;
 #[async_trait]
 impl SubjectAccess for SatisfactionSubjects {
     fn kinds(&self) -> &'static [&'static str] {
-        &["rating", "rectification"]
+        &["rating", "rectification", "callback"]
     }
 
     async fn ensure_can_view(
@@ -27,10 +27,10 @@ impl SubjectAccess for SatisfactionSubjects {
         id: &str,
     ) -> AppResult<()> {
         let id = subject_uuid(id)?;
-        let seen = if kind == "rating" {
-            reads::rating(state, viewer, id).await.map(|_| ())
-        } else {
-            reads::order(state, viewer, id).await.map(|_| ())
+        let seen = match kind {
+            "rating" => reads::rating(state, viewer, id).await.map(|_| ()),
+            "callback" => crate::satisfaction::callbacks::ensure_can_view(state, viewer, id).await,
+            _ => reads::order(state, viewer, id).await.map(|_| ()),
         };
         seen.map_err(|error| match error {
             AppError::Unauthenticated(m) => AppError::Unauthenticated(m),

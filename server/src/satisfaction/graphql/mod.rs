@@ -1,6 +1,7 @@
 //! Satisfaction in the API: ratings, invitations and rectification orders (`ratings`), the
 //! provincial deliveries (`deliveries`), with their types (`types`).
 pub mod appeals;
+pub mod callbacks;
 pub mod deliveries;
 pub mod ratings;
 pub mod types;
@@ -13,6 +14,7 @@ pub struct SatisfactionQuery(
     ratings::RatingsQuery,
     deliveries::DeliveriesQuery,
     appeals::AppealsQuery,
+    callbacks::CallbacksQuery,
 );
 
 /// Satisfaction mutations.
@@ -21,4 +23,5 @@ pub struct SatisfactionMutation(
     ratings::RatingsMutation,
     deliveries::DeliveriesMutation,
     appeals::AppealsMutation,
+    callbacks::CallbacksMutation,
 );

@@ -6,9 +6,9 @@ use crate::{
     graphql::context::{ContextExt, GqlResult, parse_id},
     satisfaction::{
         graphql::types::{
-            IndicatorInput, Rating, RatingFilterInput, RatingInvitation, RatingInvitationPage,
-            RatingPage, Rectification, RectificationFilterInput, RectificationPage,
-            SatisfactionStat,
+            CallbackResult, IndicatorInput, Rating, RatingFilterInput, RatingInvitation,
+            RatingInvitationPage, RatingPage, Rectification, RectificationFilterInput,
+            RectificationPage, SatisfactionStat,
         },
         model::{RatingLevel, RectificationClassification},
         rating::{self, RatingInput},
@@ -130,6 +130,38 @@ impl RatingsQuery {
                 on_time_rate: l.tally.on_time_rate(),
             })
             .collect())
+    }
+
+    /// Staff: the satisfaction callbacks opened in a period, per unit in their jurisdiction (or
+    /// under `unitId`): reached rate, refusals, misconduct reports, attitude by level.
+    async fn callback_results(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Callbacks opened at or after.")] from: chrono::DateTime<chrono::Utc>,
+        #[graphql(desc = "Callbacks opened before (at most 400 days after `from`).")]
+        to: chrono::DateTime<chrono::Utc>,
+        #[graphql(desc = "Only units under this one (covered by the viewer).")] unit_id: Option<ID>,
+    ) -> GqlResult<Vec<CallbackResult>> {
+        let unit = optional_id(&unit_id, "unitId")?;
+        let n = |v: u64| i32::try_from(v).unwrap_or(i32::MAX);
+        Ok(
+            statistics::callback_results(ctx.state(), ctx.viewer(), from, to, unit)
+                .await?
+                .into_iter()
+                .map(|(id, name, t)| CallbackResult {
+                    unit_id: ID(id.to_string()),
+                    unit_name: name,
+                    tasks: n(t.tasks),
+                    reached: n(t.reached),
+                    unreachable: n(t.unreachable),
+                    refused: n(t.refused),
+                    open: n(t.open),
+                    reached_rate: t.reached_rate(),
+                    misconduct: n(t.misconduct),
+                    attitude: t.attitude.iter().map(|v| n(*v)).collect(),
+                })
+                .collect(),
+        )
     }
 
     /// One rectification order, for staff covering its unit.

@@ -347,3 +347,28 @@ pub struct SatisfactionStat {
     /// `onTime / (onTime + late)`; null without such orders.
     pub on_time_rate: Option<f64>,
 }
+
+/// One unit's satisfaction callbacks in a period.
+#[derive(SimpleObject)]
+pub struct CallbackResult {
+    /// The unit.
+    pub unit_id: ID,
+    /// Its name.
+    pub unit_name: String,
+    /// Callbacks opened.
+    pub tasks: i32,
+    /// Answered on the phone or in the mini-program.
+    pub reached: i32,
+    /// Closed unreachable.
+    pub unreachable: i32,
+    /// Reached, declined to answer.
+    pub refused: i32,
+    /// Still open.
+    pub open: i32,
+    /// Of the closed, the share reached; null when none is closed.
+    pub reached_rate: Option<f64>,
+    /// Answers reporting fees, gifts or misconduct.
+    pub misconduct: i32,
+    /// The answers to 服务态度 by level, best first (非常满意 … 非常不满意).
+    pub attitude: Vec<i32>,
+}

@@ -1,0 +1,369 @@
+//! Satisfaction callbacks (满意度回访) in the API: the script, sampling, assigning, calls, the
+//! applicant's own answers and the audited phone reveal.
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{callback_attempts, callback_tasks};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::{
+    directory::model::text,
+    error::AppError,
+    graphql::context::{ContextExt, GqlResult, parse_id},
+    satisfaction::{
+        callback_rules::{Answer, CallOutcome, CallbackStatus, QuestionKind, SCRIPT},
+        callbacks::{self, SampleRequest},
+        model::RatingLevel,
+    },
+};
+
+/// One question of the call script.
+#[derive(SimpleObject)]
+pub struct CallbackQuestion {
+    /// Its key in answers.
+    pub key: String,
+    /// What the caller asks (or the mini-program shows).
+    pub text: String,
+    /// `YES_NO`, `LEVEL` or `TEXT` (text is optional).
+    pub kind: String,
+    /// A "yes" reports misconduct (fees, gifts): the inspectors are told.
+    pub misconduct_when_yes: bool,
+}
+
+/// One answer: exactly one of `yes`, `level`, `text`, as the question takes.
+#[derive(InputObject)]
+pub struct CallbackAnswerInput {
+    /// The question's key.
+    pub key: String,
+    /// For a yes/no question.
+    pub yes: Option<bool>,
+    /// For a level question.
+    pub level: Option<RatingLevel>,
+    /// For the free-text question, 1–500 characters.
+    pub text: Option<String>,
+}
+
+/// One answer given.
+#[derive(SimpleObject)]
+pub struct CallbackAnswer {
+    /// The question's key.
+    pub key: String,
+    /// The question.
+    pub question: String,
+    /// A yes/no answer.
+    pub yes: Option<bool>,
+    /// A level answer.
+    pub level: Option<RatingLevel>,
+    /// A text answer.
+    pub text: Option<String>,
+}
+
+/// One call.
+#[derive(SimpleObject)]
+pub struct CallbackCall {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// How it went.
+    pub outcome: CallOutcome,
+    /// The caller's note.
+    pub note: Option<String>,
+}
+
+/// A drawn sample.
+#[derive(SimpleObject)]
+pub struct CallbackSample {
+    /// Stable id (UUID).
+    pub id: ID,
+    /// The seed that reproduces the draw from the same candidates (decimal).
+    pub seed: String,
+    /// Finished cases of the period not called this year.
+    pub candidates: i32,
+    /// Cases drawn.
+    pub drawn: i32,
+    /// Tasks opened (a case given a task meanwhile is not opened twice).
+    pub opened: i32,
+}
+
+/// A satisfaction callback of one case.
+pub struct CallbackTask(pub callback_tasks::Model, pub bool);
+
+/// A satisfaction callback (满意度回访) of one case.
+#[Object]
+impl CallbackTask {
+    /// Stable id (UUID).
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The case.
+    async fn case_id(&self) -> ID {
+        ID(self.0.case_id.to_string())
+    }
+    /// The unit that handled it.
+    async fn unit_id(&self) -> ID {
+        ID(self.0.unit_id.to_string())
+    }
+    /// `SAMPLE` or `BAD_RATING` (a real-name bad rating's return visit).
+    async fn source(&self) -> String {
+        self.0.source.to_uppercase()
+    }
+    /// Where it stands.
+    async fn status(&self) -> GqlResult<CallbackStatus> {
+        Ok(self.0.status.parse()?)
+    }
+    /// Calls so far.
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+    /// The first day the next call may be made.
+    async fn next_attempt_on(&self) -> NaiveDate {
+        self.0.next_attempt_on
+    }
+    /// Staff: the caller assigned.
+    async fn assigned_to(&self) -> Option<ID> {
+        self.1
+            .then(|| self.0.assigned_to.map(|id| ID(id.to_string())))
+            .flatten()
+    }
+    /// Staff: whether the answers report fees, gifts or misconduct.
+    async fn misconduct(&self) -> Option<bool> {
+        self.1.then_some(self.0.misconduct)
+    }
+    /// The answers (a comment the content check did not pass is not shown).
+    async fn answers(&self) -> GqlResult<Vec<CallbackAnswer>> {
+        let Some(stored) = self.0.answers.as_deref() else {
+            return Ok(Vec::new());
+        };
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(stored).map_err(AppError::internal)?;
+        let mut out = Vec::new();
+        for question in &SCRIPT {
+            let Some(value) = map.get(question.key) else {
+                continue;
+            };
+            out.push(CallbackAnswer {
+                key: question.key.into(),
+                question: question.text.into(),
+                yes: value.as_bool(),
+                level: match question.kind {
+                    QuestionKind::Level => value.as_str().map(str::parse).transpose()?,
+                    _ => None,
+                },
+                text: match question.kind {
+                    QuestionKind::Text => value.as_str().map(str::to_string),
+                    _ => None,
+                },
+            });
+        }
+        Ok(out)
+    }
+    /// When it was answered.
+    async fn answered_at(&self) -> Option<DateTime<Utc>> {
+        self.0.answered_at
+    }
+    /// Staff: the calls made.
+    async fn calls(&self, ctx: &Context<'_>) -> GqlResult<Vec<CallbackCall>> {
+        if !self.1 {
+            return Ok(Vec::new());
+        }
+        let rows = callback_attempts::Entity::find()
+            .filter(callback_attempts::Column::TaskId.eq(self.0.id))
+            .order_by_asc(callback_attempts::Column::At)
+            .all(&ctx.state().db)
+            .await
+            .map_err(AppError::from)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(CallbackCall {
+                    at: r.at,
+                    outcome: r.outcome.parse()?,
+                    note: r.note,
+                })
+            })
+            .collect()
+    }
+}
+
+fn answers(input: Vec<CallbackAnswerInput>) -> GqlResult<Vec<(String, Answer)>> {
+    input
+        .into_iter()
+        .enumerate()
+        .map(|(n, a)| {
+            let field = format!("answers[{n}]");
+            let answer = match (a.yes, a.level, a.text) {
+                (Some(yes), None, None) => Answer::YesNo(yes),
+                (None, Some(level), None) => Answer::Level(level),
+                (None, None, Some(t)) => Answer::Text(text(&t, &field, 500)?),
+                _ => {
+                    return Err(
+                        AppError::bad_input(field, "exactly one of yes, level or text").into(),
+                    );
+                }
+            };
+            Ok((a.key, answer))
+        })
+        .collect()
+}
+
+/// Part of `SatisfactionQuery`.
+#[derive(Default)]
+pub struct CallbacksQuery;
+
+#[Object]
+impl CallbacksQuery {
+    /// The call script: the questions a callback asks (public).
+    async fn callback_script(&self) -> Vec<CallbackQuestion> {
+        SCRIPT
+            .iter()
+            .map(|q| CallbackQuestion {
+                key: q.key.into(),
+                text: q.text.into(),
+                kind: match q.kind {
+                    QuestionKind::YesNo => "YES_NO",
+                    QuestionKind::Level => "LEVEL",
+                    QuestionKind::Text => "TEXT",
+                }
+                .into(),
+                misconduct_when_yes: q.misconduct_when_yes,
+            })
+            .collect()
+    }
+
+    /// County centre: callbacks (all for its administrator, their own for callers), newest
+    /// first, at most 200.
+    async fn callback_tasks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only callbacks of this status.")] status: Option<CallbackStatus>,
+    ) -> GqlResult<Vec<CallbackTask>> {
+        Ok(callbacks::tasks(ctx.state(), ctx.viewer(), status)
+            .await?
+            .into_iter()
+            .map(|t| CallbackTask(t, true))
+            .collect())
+    }
+
+    /// Residents: the open callbacks of their cases, to answer in the mini-program.
+    async fn my_callbacks(&self, ctx: &Context<'_>) -> GqlResult<Vec<CallbackTask>> {
+        Ok(callbacks::mine(ctx.state(), ctx.viewer())
+            .await?
+            .into_iter()
+            .map(|t| CallbackTask(t, false))
+            .collect())
+    }
+}
+
+/// Part of `SatisfactionMutation`.
+#[derive(Default)]
+pub struct CallbacksMutation;
+
+#[Object]
+impl CallbacksMutation {
+    /// The county administrator draws a sample of the period's finished cases, stratified by
+    /// unit, leaving out cases called this year: a `count`, or a `percent` of the candidates.
+    /// Reproducible from the returned seed (give one to reproduce a draw).
+    async fn draw_callback_sample(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The period's first day (China date).")] from: NaiveDate,
+        #[graphql(desc = "The period's last day.")] until: NaiveDate,
+        #[graphql(desc = "How many cases.")] count: Option<u32>,
+        #[graphql(desc = "Or what share of the candidates, 1–100.")] percent: Option<u32>,
+        #[graphql(desc = "The seed (a decimal u64); a random one when omitted.")] seed: Option<
+            String,
+        >,
+    ) -> GqlResult<CallbackSample> {
+        let seed = seed
+            .map(|s| {
+                s.parse::<u64>()
+                    .map_err(|_| AppError::bad_input("seed", "a decimal number below 2^64"))
+            })
+            .transpose()?;
+        let (sample, opened) = callbacks::draw_sample(
+            ctx.state(),
+            ctx.viewer(),
+            SampleRequest {
+                from,
+                until,
+                count,
+                percent,
+                seed,
+            },
+        )
+        .await?;
+        Ok(CallbackSample {
+            id: ID(sample.id.to_string()),
+            seed: sample.seed,
+            candidates: sample.candidates,
+            drawn: sample.drawn,
+            opened: i32::try_from(opened).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// The county administrator assigns a callback to an inspector or county staff.
+    async fn assign_callback(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The callback.")] id: ID,
+        #[graphql(desc = "The caller (staff id).")] caller_id: ID,
+    ) -> GqlResult<CallbackTask> {
+        let id = parse_id(&id, "id")?;
+        let caller = parse_id(&caller_id, "callerId")?;
+        Ok(CallbackTask(
+            callbacks::assign(ctx.state(), ctx.viewer(), id, caller).await?,
+            true,
+        ))
+    }
+
+    /// The caller records a call: reached (with the answers), no answer (called again on a
+    /// later working day, up to the attempts allowed), wrong number or refused.
+    async fn record_callback_attempt(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The callback.")] id: ID,
+        #[graphql(desc = "How it went.")] outcome: CallOutcome,
+        #[graphql(desc = "A note, 1–1000 characters.")] note: Option<String>,
+        #[graphql(desc = "The answers, for a reached call.")] answers: Option<
+            Vec<CallbackAnswerInput>,
+        >,
+    ) -> GqlResult<CallbackTask> {
+        let id = parse_id(&id, "id")?;
+        let answers = answers.map(self::answers).transpose()?;
+        Ok(CallbackTask(
+            callbacks::record_attempt(
+                ctx.state(),
+                ctx.viewer(),
+                id,
+                outcome,
+                note.as_deref(),
+                answers,
+            )
+            .await?,
+            true,
+        ))
+    }
+
+    /// The applicant answers their callback themselves, which closes it.
+    async fn answer_callback(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The callback.")] id: ID,
+        #[graphql(desc = "The answers.")] answers: Vec<CallbackAnswerInput>,
+    ) -> GqlResult<CallbackTask> {
+        let id = parse_id(&id, "id")?;
+        let answers = self::answers(answers)?;
+        Ok(CallbackTask(
+            callbacks::answer_self(ctx.state(), ctx.viewer(), id, answers).await?,
+            false,
+        ))
+    }
+
+    /// The assigned caller reads the applicant's bound phone (audited with the reason).
+    async fn reveal_callback_phone(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The callback.")] id: ID,
+        #[graphql(desc = "Why, 1–200 characters.")] reason: String,
+    ) -> GqlResult<Option<String>> {
+        let id = parse_id(&id, "id")?;
+        Ok(callbacks::reveal_phone(ctx.state(), ctx.viewer(), id, &reason).await?)
+    }
+}
