@@ -25,6 +25,7 @@ mod m20261203_000019_case_latest_steps;
 mod m20261207_000020_satisfaction;
 mod m20261207_000021_satisfaction_followups;
 mod m20261207_000022_callbacks;
+mod m20261207_000023_callback_sources;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000020_satisfaction::Migration),
             Box::new(m20261207_000021_satisfaction_followups::Migration),
             Box::new(m20261207_000022_callbacks::Migration),
+            Box::new(m20261207_000023_callback_sources::Migration),
         ]
     }
 }

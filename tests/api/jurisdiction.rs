@@ -212,7 +212,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         // Refused by role before any lookup (county administrators only): a made-up id serves.
         ("redriveProvincialDelivery", Access::Guarded, "mutation($id: ID!) { redriveProvincialDelivery(id: $id) { id } }".into(), json!({"id": uuid::Uuid::new_v4().to_string()})),
         ("satisfactionStatistics", Access::Guarded, "query($u: ID) { satisfactionStatistics(from: \"2026-01-01T00:00:00Z\", to: \"2026-12-31T00:00:00Z\", unitId: $u) { key } }".into(), json!({"u": f.longgang})),
-        ("callbackResults", Access::Guarded, "query($u: ID) { callbackResults(from: \"2026-01-01T00:00:00Z\", to: \"2026-12-31T00:00:00Z\", unitId: $u) { unitId } }".into(), json!({"u": f.longgang})),
+        ("callbackResults", Access::Guarded, "query($u: ID) { callbackResults(from: \"2026-01-01\", until: \"2026-12-31\", unitId: $u) { unitId } }".into(), json!({"u": f.longgang})),
         ("assignCallback", Access::Guarded, "mutation($id: ID!, $c: ID!) { assignCallback(id: $id, callerId: $c) { id } }".into(), json!({"id": f.callback, "c": f.staff})),
         ("recordCallbackAttempt", Access::Guarded, "mutation($id: ID!) { recordCallbackAttempt(id: $id, outcome: NO_ANSWER) { id } }".into(), json!({"id": f.callback})),
         ("answerCallback", Access::Guarded, "mutation($id: ID!) { answerCallback(id: $id, answers: []) { id } }".into(), json!({"id": f.callback})),

@@ -243,7 +243,24 @@ async fn calls_move_to_later_working_days_then_close_and_answers_reporting_fees_
             .ok(&centre.admin, assign, json!({"id": id, "c": inspector_id}))
             .await;
     }
-    // Only the assigned caller calls and sees the number, audited.
+    // Every inspector of the county reads the callbacks (to act on a misconduct report); only
+    // the assigned caller calls — not even the administrator — and sees the number, audited.
+    let seen = centre.ok(&watcher, TASKS, json!({})).await["callbackTasks"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(seen, 3, "an unassigned inspector reads them");
+    expect_error(
+        &centre
+            .app()
+            .as_(
+                &centre.admin,
+                ATTEMPT,
+                json!({"id": ids[0], "o": "WRONG_NUMBER"}),
+            )
+            .await,
+        "FORBIDDEN",
+    );
     let reveal = "mutation($id: ID!) { revealCallbackPhone(id: $id, reason: \"回访\") }";
     expect_error(
         &centre
@@ -441,13 +458,22 @@ async fn calls_move_to_later_working_days_then_close_and_answers_reporting_fees_
             .await,
         "INVALID_TRANSITION",
     );
+    // The results are the county centre's: a unit's own agent does not read them.
+    let agent = centre
+        .app()
+        .login_staff_session("lg.agent0", "initial-password-1")
+        .await;
+    expect_error(
+        &centre.app().as_(&agent, "query($f: NaiveDate!, $t: NaiveDate!) { callbackResults(from: $f, until: $t) { unitId } }", json!({"f": "2026-01-01", "t": "2026-12-31"})).await,
+        "FORBIDDEN",
+    );
     // The results per unit (the administrator signs in again: the test clock moved).
     let admin = centre
         .app()
         .login_staff_session("sat.county", STAFF_PASSWORD)
         .await;
     let now = centre.app().clock.now();
-    let results = centre.ok(&admin, "query($f: DateTime!, $t: DateTime!) { callbackResults(from: $f, to: $t) { unitId tasks reached unreachable refused open reachedRate misconduct attitude } }", json!({"f": now - chrono::Duration::days(30), "t": now + chrono::Duration::days(1)})).await["callbackResults"].clone();
+    let results = centre.ok(&admin, "query($f: NaiveDate!, $t: NaiveDate!) { callbackResults(from: $f, until: $t) { unitId tasks reached unreachable refused open reachedRate misconduct attitude } }", json!({"f": (bangban_server::clock::local_date(now) - chrono::Duration::days(30)).to_string(), "t": bangban_server::clock::local_date(now).to_string()})).await["callbackResults"].clone();
     assert_eq!(results.as_array().unwrap().len(), 1, "{results}");
     let unit = &results[0];
     assert_eq!(
@@ -466,5 +492,40 @@ async fn calls_move_to_later_working_days_then_close_and_answers_reporting_fees_
     assert_eq!(unit["misconduct"], 1);
     assert_eq!(unit["attitude"], json!([0, 2, 0, 0, 0]));
     assert!((unit["reachedRate"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    centre.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_name_bad_rating_is_called_back_even_when_its_case_was_sampled() {
+    let centre = Centre::start().await;
+    let resident = centre.resident("cb-both").await;
+    let case = centre.completed_case(&resident).await;
+    let day = today(&centre).to_string();
+    centre
+        .ok(&centre.admin, DRAW, json!({"f": day, "u": day, "p": 100}))
+        .await;
+    let task = centre
+        .ok(&resident, "{ myCallbacks { id } }", json!({}))
+        .await["myCallbacks"][0]["id"]
+        .clone();
+    centre
+        .ok(&resident, "mutation($id: ID!, $a: [CallbackAnswerInput!]!) { answerCallback(id: $id, answers: $a) { status } }", json!({"id": task, "a": full_answers(false)}))
+        .await;
+    expect_data(
+        &centre
+            .rate(&resident, &case, "DISSATISFIED", None, false)
+            .await,
+    );
+    let tasks = centre.ok(&centre.admin, TASKS, json!({})).await["callbackTasks"].clone();
+    let sources: Vec<&str> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        sources.contains(&"BAD_RATING"),
+        "100 % return visits of real-name bad ratings: {sources:?}"
+    );
     centre.stop().await;
 }

@@ -66,8 +66,9 @@ impl SplitMix {
 }
 
 /// How many of `n` each stratum gets: in proportion to its size, the remainders going to the
-/// largest fractions (ties: the stratum's id), never more than a stratum holds.
-pub fn allocate(strata: &BTreeMap<Uuid, usize>, n: usize) -> BTreeMap<Uuid, usize> {
+/// largest fractions (ties broken by the seed, so that no unit is favoured draw after draw),
+/// never more than a stratum holds.
+pub fn allocate(strata: &BTreeMap<Uuid, usize>, n: usize, seed: u64) -> BTreeMap<Uuid, usize> {
     let total: usize = strata.values().sum();
     let n = n.min(total);
     let mut out = BTreeMap::new();
@@ -83,8 +84,13 @@ pub fn allocate(strata: &BTreeMap<Uuid, usize>, n: usize) -> BTreeMap<Uuid, usiz
         out.insert(*stratum, share);
         remainders.push((exact % total, *stratum));
     }
-    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (_, stratum) in remainders.into_iter().take(n - given) {
+    let mut rng = SplitMix(seed ^ 0x5eed_7135_a11c_a7e5);
+    let mut ranked: Vec<(usize, u64, Uuid)> = remainders
+        .into_iter()
+        .map(|(r, s)| (r, rng.next(), s))
+        .collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, _, stratum) in ranked.into_iter().take(n - given) {
         if let Some(share) = out.get_mut(&stratum) {
             *share += 1;
         }
@@ -100,7 +106,7 @@ pub fn draw(candidates: &[(Uuid, Uuid)], n: usize, seed: u64) -> Vec<Uuid> {
         by_stratum.entry(*stratum).or_default().push(*case);
     }
     let sizes = by_stratum.iter().map(|(s, c)| (*s, c.len())).collect();
-    let shares = allocate(&sizes, n);
+    let shares = allocate(&sizes, n, seed);
     let mut rng = SplitMix(seed);
     let mut out = Vec::new();
     for (stratum, mut cases) in by_stratum {
@@ -278,15 +284,31 @@ mod tests {
         let table = [
             (0, [0, 0, 0]),
             (4, [3, 1, 0]),
-            (8, [5, 3, 0]),
+            // A tie (2 and 3 both have a remainder of 8/16): the seed decides.
+            (8, [5, 2, 1]),
             (16, [10, 5, 1]),
             (99, [10, 5, 1]),
         ];
         for (n, expected) in table {
-            let got = allocate(&strata, n);
+            let got = allocate(&strata, n, 7);
             assert_eq!([got[&id(1)], got[&id(2)], got[&id(3)]], expected, "n = {n}");
             assert_eq!(got.values().sum::<usize>(), n.min(16));
         }
+    }
+
+    #[test]
+    fn equal_remainders_go_by_the_seed_not_always_to_the_same_units() {
+        let strata: BTreeMap<Uuid, usize> = (0..50).map(|n| (id(n), 2)).collect();
+        let picked = |seed| -> Vec<Uuid> {
+            allocate(&strata, 10, seed)
+                .into_iter()
+                .filter(|(_, k)| *k > 0)
+                .map(|(s, _)| s)
+                .collect()
+        };
+        assert_eq!(picked(1).len(), 10);
+        assert_eq!(picked(1), picked(1));
+        assert_ne!(picked(1), picked(2));
     }
 
     #[test]

@@ -168,8 +168,8 @@ pub async fn draw_sample(
                 tx.emit(EventDraft {
                     kind: "callback.invited",
                     topic: "satisfaction",
-                    subject_kind: "case",
-                    subject_id: case.to_string(),
+                    subject_kind: "callback",
+                    subject_id: task_of(&*tx, *case, year).await?.to_string(),
                     audience: vec![resident_key(*user)],
                     payload: json!({"caseId": case}),
                 });
@@ -189,7 +189,7 @@ pub async fn draw_sample(
     Ok((sample, opened))
 }
 
-/// Opens a task unless the case has one this year; whether it did.
+/// Opens a task unless the case has one of this source this year; whether it did.
 #[allow(clippy::too_many_arguments)]
 pub async fn open_task(
     conn: &impl ConnectionTrait,
@@ -223,13 +223,29 @@ pub async fn open_task(
         created_at: Set(now),
     })
     .on_conflict(
-        OnConflict::columns([callback_tasks::Column::CaseId, callback_tasks::Column::Year])
-            .do_nothing()
-            .to_owned(),
+        OnConflict::columns([
+            callback_tasks::Column::CaseId,
+            callback_tasks::Column::Year,
+            callback_tasks::Column::Source,
+        ])
+        .do_nothing()
+        .to_owned(),
     )
     .exec_without_returning(conn)
     .await?;
     Ok(inserted == 1)
+}
+
+/// The sampled task of a case in a year (just opened).
+async fn task_of(conn: &impl ConnectionTrait, case: Uuid, year: i32) -> AppResult<Uuid> {
+    callback_tasks::Entity::find()
+        .filter(callback_tasks::Column::CaseId.eq(case))
+        .filter(callback_tasks::Column::Year.eq(year))
+        .filter(callback_tasks::Column::Source.eq("sample"))
+        .one(conn)
+        .await?
+        .map(|t| t.id)
+        .ok_or(AppError::NotFound("callback"))
 }
 
 pub async fn load_task(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<callback_tasks::Model> {
@@ -272,6 +288,24 @@ pub async fn assign(
     if staff.role.parse::<Role>()? == Role::Auditor {
         return Err(AppError::bad_input("callerId", "auditors only read"));
     }
+    // The county centre's check is not made by someone who worked on the case.
+    let case = cases::Entity::find_by_id(task.case_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("callback"))?;
+    let worked = case.agent_id == Some(caller)
+        || entity::case_steps::Entity::find()
+            .filter(entity::case_steps::Column::CaseId.eq(task.case_id))
+            .filter(entity::case_steps::Column::ActorId.eq(caller))
+            .one(&state.db)
+            .await?
+            .is_some();
+    if worked {
+        return Err(AppError::bad_input(
+            "callerId",
+            "someone who worked on the case does not call it back",
+        ));
+    }
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
     let updated = callback_tasks::Entity::update_many()
@@ -310,9 +344,9 @@ pub async fn assign(
     load_task(&state.db, id).await
 }
 
-/// The caller of a task: its assignee (or the county administrator).
+/// The caller of a task: its assignee only.
 fn ensure_caller(who: &Jurisdiction, task: &callback_tasks::Model) -> AppResult<()> {
-    if task.assigned_to == Some(who.staff_id) || who.role == Role::CountyAdmin {
+    if task.assigned_to == Some(who.staff_id) {
         Ok(())
     } else {
         Err(AppError::Forbidden("only the caller assigned calls".into()))
@@ -398,6 +432,8 @@ pub async fn record_attempt(
         .filter(callback_tasks::Column::Id.eq(id))
         .filter(callback_tasks::Column::Status.eq(CallbackStatus::Open.as_str()))
         .filter(callback_tasks::Column::Attempts.eq(task.attempts))
+        // Still theirs: a caller reassigned meanwhile records nothing.
+        .filter(callback_tasks::Column::AssignedTo.eq(who.staff_id))
         .exec(&*tx)
         .await?;
     if updated.rows_affected == 0 {
@@ -481,6 +517,14 @@ pub async fn answer_self(
     // The applicant's comment is their free text: checked before it is stored; one WeChat
     // could not pass is kept apart, unseen by staff.
     if let Some(Value::String(comment)) = stored.get("comments").cloned() {
+        state
+            .limiter
+            .check(
+                &format!("text-check:{user_id}"),
+                state.settings.satisfaction.text_checks_per_user_per_hour,
+                std::time::Duration::from_secs(3600),
+            )
+            .await?;
         let verdict = moderation::check(
             state,
             &state.db,
@@ -588,7 +632,8 @@ pub async fn reveal_phone(
     Ok(phone)
 }
 
-/// The county's tasks: all for its administrator, those assigned to them for other callers;
+/// The county's tasks: all for its administrator and inspectors (who act on misconduct
+/// reports), those assigned to them for other callers;
 /// newest first, at most 200.
 pub async fn tasks(
     state: &AppState,
@@ -598,7 +643,7 @@ pub async fn tasks(
     let who = county_staff(state, viewer).await?;
     let mut query =
         callback_tasks::Entity::find().filter(callback_tasks::Column::CountyId.eq(who.region.id));
-    if who.role != Role::CountyAdmin {
+    if !matches!(who.role, Role::CountyAdmin | Role::Inspector) {
         query = query.filter(callback_tasks::Column::AssignedTo.eq(who.staff_id));
     }
     if let Some(status) = status {
@@ -631,7 +676,16 @@ pub async fn mine(state: &AppState, viewer: &Viewer) -> AppResult<Vec<callback_t
         .await?)
 }
 
-/// Who may follow a callback's events: the county centre's staff of its county.
+/// Who may follow a callback's events: its case's applicant, and the county centre's staff.
 pub async fn ensure_can_view(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<()> {
+    if let Viewer::Resident { user_id, .. } = viewer {
+        let task = load_task(&state.db, id).await?;
+        return cases::Entity::find_by_id(task.case_id)
+            .one(&state.db)
+            .await?
+            .filter(|c| c.user_id == Some(*user_id))
+            .map(|_| ())
+            .ok_or(AppError::NotFound("callback"));
+    }
     county_task(state, viewer, id).await.map(|_| ())
 }

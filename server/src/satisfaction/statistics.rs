@@ -13,7 +13,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Query};
 use uuid::Uuid;
 
 use crate::{
-    auth::Viewer,
+    auth::{Role, Viewer},
     cases::service::signed_in,
     directory::jurisdiction::Jurisdiction,
     error::{AppError, AppResult},
@@ -290,22 +290,49 @@ pub fn callback_tally(
 }
 
 /// `callbackResults`: per unit under the viewer (or `unit_id`), the callbacks opened in the
-/// period.
+/// period (China dates, both included), for the county centre's administrators, inspectors and
+/// auditors.
 pub async fn callback_results(
     state: &AppState,
     viewer: &Viewer,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    from: NaiveDate,
+    until: NaiveDate,
     unit_id: Option<Uuid>,
 ) -> AppResult<Vec<(Uuid, String, CallbackTally)>> {
     signed_in(viewer)?;
-    if to <= from || to - from > chrono::Duration::days(400) {
+    if until < from || (until - from).num_days() >= 366 {
         return Err(AppError::bad_input(
-            "to",
-            "after `from`, at most 400 days later",
+            "until",
+            "on or after `from`, at most 366 days",
         ));
     }
     let who = Jurisdiction::of(&state.db, viewer).await?;
+    // The county centre's check: one unit's figures over a short period would tell its staff
+    // what one applicant answered.
+    if who.county_id() != Some(who.region.id)
+        || !matches!(
+            who.role,
+            Role::CountyAdmin | Role::Inspector | Role::Auditor
+        )
+    {
+        return Err(AppError::Forbidden(
+            "callback results are the county centre's administrators', inspectors' and auditors'"
+                .into(),
+        ));
+    }
+    let day_start = |day: NaiveDate| {
+        day.and_time(chrono::NaiveTime::MIN)
+            .and_local_timezone(crate::clock::CHINA)
+            .single()
+            .map_or_else(
+                || day.and_time(chrono::NaiveTime::MIN).and_utc(),
+                |t| t.with_timezone(&Utc),
+            )
+    };
+    let (from, to) = (
+        day_start(from),
+        day_start(until + chrono::Duration::days(1)),
+    );
     let scope = scope_path(&state.db, &who, unit_id).await?;
     let units = Query::select()
         .column(regions::Column::Id)

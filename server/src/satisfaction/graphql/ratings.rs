@@ -132,20 +132,20 @@ impl RatingsQuery {
             .collect())
     }
 
-    /// Staff: the satisfaction callbacks opened in a period, per unit in their jurisdiction (or
-    /// under `unitId`): reached rate, refusals, misconduct reports, attitude by level.
+    /// The county centre (administrators, inspectors, auditors): the satisfaction callbacks
+    /// opened in a period, per unit (or under `unitId`): reached rate, refusals, misconduct
+    /// reports, attitude by level.
     async fn callback_results(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Callbacks opened at or after.")] from: chrono::DateTime<chrono::Utc>,
-        #[graphql(desc = "Callbacks opened before (at most 400 days after `from`).")]
-        to: chrono::DateTime<chrono::Utc>,
+        #[graphql(desc = "The period's first day (China date).")] from: chrono::NaiveDate,
+        #[graphql(desc = "The period's last day (at most 366 days).")] until: chrono::NaiveDate,
         #[graphql(desc = "Only units under this one (covered by the viewer).")] unit_id: Option<ID>,
     ) -> GqlResult<Vec<CallbackResult>> {
         let unit = optional_id(&unit_id, "unitId")?;
         let n = |v: u64| i32::try_from(v).unwrap_or(i32::MAX);
         Ok(
-            statistics::callback_results(ctx.state(), ctx.viewer(), from, to, unit)
+            statistics::callback_results(ctx.state(), ctx.viewer(), from, until, unit)
                 .await?
                 .into_iter()
                 .map(|(id, name, t)| CallbackResult {
