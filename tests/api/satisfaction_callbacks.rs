@@ -529,3 +529,75 @@ async fn a_real_name_bad_rating_is_called_back_even_when_its_case_was_sampled() 
     );
     centre.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_are_made_on_working_days_only() {
+    let centre = Centre::start().await;
+    let inspector = centre
+        .app()
+        .staff_session("cb.weekday", Role::Inspector, COUNTY)
+        .await;
+    let resident = centre.resident("cb-weekday").await;
+    let case = centre.completed_case(&resident).await;
+    expect_data(
+        &centre
+            .rate(&resident, &case, "DISSATISFIED", None, false)
+            .await,
+    );
+    let id = centre.ok(&centre.admin, TASKS, json!({})).await["callbackTasks"][0]["id"].clone();
+    centre
+        .ok(
+            &centre.admin,
+            "mutation($id: ID!, $c: ID!) { assignCallback(id: $id, callerId: $c) { id } }",
+            json!({"id": id, "c": inspector.user_id}),
+        )
+        .await;
+    // The first day off after today, from the published calendar.
+    let from = today(&centre);
+    let days = expect_data(&centre.app().graphql(None, "query($f: NaiveDate!, $t: NaiveDate!) { calendar(from: $f, to: $t) { date isWorkday } }", json!({"f": from.to_string(), "t": (from + chrono::Duration::days(20)).to_string()})).await);
+    let off = days["calendar"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["isWorkday"] == false)
+        .expect("a day off")["date"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let at: chrono::NaiveDate = off.parse().unwrap();
+    centre
+        .app()
+        .clock
+        .set(at.and_hms_opt(2, 0, 0).unwrap().and_utc());
+    let inspector = centre
+        .app()
+        .login_staff_session("cb.weekday", STAFF_PASSWORD)
+        .await;
+    let before = callback_snapshot(&centre).await;
+    let refused = centre
+        .app()
+        .as_(&inspector, ATTEMPT, json!({"id": id, "o": "NO_ANSWER"}))
+        .await;
+    assert!(
+        expect_error(&refused, "INVALID_TRANSITION")["message"]
+            .as_str()
+            .unwrap()
+            .contains("working days")
+    );
+    assert_eq!(before, callback_snapshot(&centre).await);
+    // And a percentage out of range is reported under its own name.
+    let admin = centre
+        .app()
+        .login_staff_session("sat.county", STAFF_PASSWORD)
+        .await;
+    let day = today(&centre).to_string();
+    let bad = centre
+        .app()
+        .as_(&admin, DRAW, json!({"f": day, "u": day, "p": 101}))
+        .await;
+    assert_eq!(
+        expect_error(&bad, "BAD_USER_INPUT")["extensions"]["field"],
+        "percent"
+    );
+    centre.stop().await;
+}

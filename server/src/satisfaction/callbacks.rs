@@ -120,8 +120,14 @@ pub async fn draw_sample(
         .filter(|i| !called.contains(&i.case_id))
         .filter_map(|i| Some((*units.get(&i.case_id)?, i.case_id)))
         .collect();
-    let n = sample_size(request.count, request.percent, candidates.len())
-        .map_err(|m| AppError::bad_input("count", m))?;
+    let n = sample_size(request.count, request.percent, candidates.len()).map_err(|m| {
+        let field = if request.percent.is_some() && request.count.is_none() {
+            "percent"
+        } else {
+            "count"
+        };
+        AppError::bad_input(field, m)
+    })?;
     let seed = request.seed.unwrap_or_else(rand::random);
     let picked = draw(&candidates, n, seed);
     let now = state.clock.now();
@@ -396,6 +402,11 @@ pub async fn record_attempt(
         )));
     }
     let calendar = calendar::service::load(&state.db).await?;
+    if !calendar.is_workday(today).value {
+        return Err(AppError::InvalidTransition(
+            "callbacks are made on working days".into(),
+        ));
+    }
     let attempts = task.attempts + 1;
     let step = after_call(
         outcome,

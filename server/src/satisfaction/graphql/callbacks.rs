@@ -259,7 +259,8 @@ pub struct CallbacksMutation;
 impl CallbacksMutation {
     /// The county administrator draws a sample of the period's finished cases, stratified by
     /// unit, leaving out cases called this year: a `count`, or a `percent` of the candidates.
-    /// Reproducible from the returned seed (give one to reproduce a draw).
+    /// The returned seed draws the same cases from the same candidates (the candidates are not
+    /// stored yet, so a past draw cannot be re-checked through the API).
     async fn draw_callback_sample(
         &self,
         ctx: &Context<'_>,
