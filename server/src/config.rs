@@ -2,7 +2,7 @@
 //!
 //! The settings value is built once in `main` (or by a test) and passed down explicitly; there is
 //! no global. Secrets are wrapped in [`Secret`], whose `Debug` never shows the value.
-use std::{fmt, path::PathBuf, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use figment::{
     Figment,
@@ -10,31 +10,13 @@ use figment::{
 };
 use serde::Deserialize;
 
-/// A value that must never be printed: its `Debug` and `Display` show `[redacted]`.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
+mod events;
+mod satisfaction;
+mod secret;
 
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub use events::{EventSettings, PushSettings, Recipients, TemplateSettings};
+pub use satisfaction::{DeliveryTarget, LevelCodingSetting, SatisfactionSettings};
+pub use secret::Secret;
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -83,136 +65,6 @@ pub struct Settings {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct EventSettings {
-    /// Run the outbox relay in this instance (safe on every instance).
-    pub relay_enabled: bool,
-    /// Fallback polling interval of the relay; it is also woken right after each commit.
-    pub relay_poll_ms: u64,
-    /// Events buffered per live subscription on the way from the broker; a subscription further
-    /// behind is ended with SUBSCRIPTION_LAGGED (the app resubscribes with `after`).
-    pub hub_capacity: usize,
-    /// Try the reactions an event's commit queued (see `events::reactions`) right after the
-    /// commit, in the committing request. Off, only the reaction workers run them.
-    pub reactions_inline: bool,
-    /// Run a reaction worker in this instance (safe on every instance).
-    pub reaction_worker_enabled: bool,
-    /// How often the reaction worker looks for due tasks.
-    pub reaction_poll_ms: u64,
-}
-
-impl Default for EventSettings {
-    fn default() -> Self {
-        Self {
-            relay_enabled: true,
-            relay_poll_ms: 1_000,
-            hub_capacity: 1_024,
-            reactions_inline: true,
-            reaction_worker_enabled: true,
-            reaction_poll_ms: 1_000,
-        }
-    }
-}
-
-/// One subscribe-message template: which event it announces and how event fields fill it.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TemplateSettings {
-    /// The event kind, e.g. `account.phone_bound`.
-    pub event_kind: String,
-    /// The template id from the WeChat console (我的模板).
-    pub template_id: String,
-    /// The mini-program page the card opens (query allowed), e.g. `pages/me/index`.
-    pub page: Option<String>,
-    /// A long-term (长期订阅) template: sends do not use consent credits.
-    #[serde(default)]
-    pub long_term: bool,
-    /// Keyword → event payload field (`thing1 = "unit"`), or a literal after `=` (`phrase2 = "=已通过"`).
-    pub data: std::collections::BTreeMap<String, String>,
-    /// Whom it is sent to among the event's audience: `residents` (the default) or `staff`
-    /// (those who bound WeChat with `bindStaffWechat`). One event kind may have a template for
-    /// each.
-    #[serde(default)]
-    pub recipients: Recipients,
-}
-
-/// Who receives a template's messages.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Recipients {
-    #[default]
-    Residents,
-    Staff,
-}
-
-impl Recipients {
-    /// The `push_deliveries.recipient` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Residents => "resident",
-            Self::Staff => "staff",
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PushSettings {
-    /// Run the push worker in this instance (several instances may).
-    pub worker_enabled: bool,
-    pub templates: Vec<TemplateSettings>,
-    /// Sends of one message while WeChat provably did not take it (no connection, -1, 45011),
-    /// with exponential backoff from `retry_base_ms`. A timeout is never retried (UNKNOWN).
-    pub max_attempts: u32,
-    pub retry_base_ms: u64,
-    /// A delivery left `sending` this long (at least the WeChat timeout + 1 s) by a stopped
-    /// worker becomes UNKNOWN; it is never resent.
-    pub reclaim_after_ms: u64,
-    /// `formal`, `trial` or `developer` (miniprogram_state).
-    pub miniprogram_state: String,
-    /// Messages a worker sends at once.
-    pub concurrency: usize,
-}
-
-impl Default for PushSettings {
-    fn default() -> Self {
-        Self {
-            worker_enabled: true,
-            templates: Vec::new(),
-            max_attempts: 4,
-            retry_base_ms: 500,
-            reclaim_after_ms: 60_000,
-            miniprogram_state: "formal".into(),
-            concurrency: 16,
-        }
-    }
-}
-
-impl PushSettings {
-    /// The template announcing `event_kind` to `recipients`.
-    pub fn template_for(
-        &self,
-        event_kind: &str,
-        recipients: Recipients,
-    ) -> Option<&TemplateSettings> {
-        self.templates
-            .iter()
-            .find(|t| t.event_kind == event_kind && t.recipients == recipients)
-    }
-    pub fn template(&self, template_id: &str) -> Option<&TemplateSettings> {
-        self.templates.iter().find(|t| t.template_id == template_id)
-    }
-    /// The template a delivery row used: by its id and its `recipient` (`resident`, `staff`),
-    /// so one WeChat template serving both opens each side's own page. None once that side's
-    /// entry is gone: a staff message never borrows the residents' page, nor the reverse.
-    pub fn template_of(&self, template_id: &str, recipient: &str) -> Option<&TemplateSettings> {
-        self.templates
-            .iter()
-            .find(|t| t.template_id == template_id && t.recipients.as_str() == recipient)
-    }
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
 pub struct CaseSettings {
     /// A case is flagged due soon when at most this many working days are left (the deadline
     /// day included).
@@ -230,99 +82,6 @@ impl Default for CaseSettings {
             due_soon_working_days: 2,
             transfer_response_hours: 24,
             material_idle_days: 5,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SatisfactionSettings {
-    /// Days after a case ends during which its applicant may rate it (no national number is
-    /// verified; GB/T 39734 §7.2 sets it per locality).
-    pub rating_window_days: i64,
-    /// Days after a rectification's reply during which the rater may rate again (二次评价).
-    pub second_rating_window_days: i64,
-    /// Working days a unit has to rectify a bad rating (a 四川 rule's 15 by default).
-    pub rectification_working_days: i64,
-    /// How long a rating waits for WeChat's content check before its text is held and checked
-    /// again by a job.
-    pub text_check_timeout_ms: u64,
-    /// Content checks a resident's texts may cost per hour (each uses the AppID's quota).
-    pub text_checks_per_user_per_hour: u64,
-    /// Checks again of a text WeChat did not answer for; after them it waits for a human
-    /// (held for an administrator).
-    pub text_recheck_attempts: i32,
-    /// Calls of a satisfaction callback (each on a later working day) before it is closed as
-    /// unreachable.
-    pub callback_attempts: i32,
-    /// The provincial 好差评 platforms each rating and rectification result is delivered to
-    /// (`[[satisfaction.targets]]` in the file).
-    pub targets: Vec<DeliveryTarget>,
-    /// Run a delivery worker in this instance (any number share the deliveries).
-    pub delivery_worker_enabled: bool,
-    /// How often the delivery worker looks for due deliveries.
-    pub delivery_poll_ms: u64,
-}
-
-/// A provincial 好差评 endpoint.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveryTarget {
-    /// A stable name (kept with each delivery), 1–64 characters.
-    pub name: String,
-    /// Where the JSON is POSTed.
-    pub url: String,
-    /// The HMAC-SHA256 key the body is signed with (at least 32 bytes).
-    pub secret: Secret,
-    /// `best_is_five` (the provincial interfaces, the default) or `best_is_one` (GB/T 39046
-    /// 附录A.8).
-    #[serde(default)]
-    pub level_coding: LevelCodingSetting,
-    /// Per-request timeout.
-    #[serde(default = "default_delivery_timeout_ms")]
-    pub timeout_ms: u64,
-    /// Sends before a delivery is dead-lettered.
-    #[serde(default = "default_delivery_attempts")]
-    pub max_attempts: i32,
-    /// The first retry's delay; each next one doubles (at most an hour).
-    #[serde(default = "default_delivery_retry_ms")]
-    pub retry_base_ms: u64,
-}
-
-fn default_delivery_timeout_ms() -> u64 {
-    5_000
-}
-
-fn default_delivery_attempts() -> i32 {
-    10
-}
-
-fn default_delivery_retry_ms() -> u64 {
-    30_000
-}
-
-/// How a target numbers the levels.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum LevelCodingSetting {
-    #[default]
-    BestIsFive,
-    BestIsOne,
-}
-
-impl Default for SatisfactionSettings {
-    fn default() -> Self {
-        Self {
-            rating_window_days: 30,
-            second_rating_window_days: 15,
-            rectification_working_days: 15,
-            text_check_timeout_ms: 3_000,
-            text_checks_per_user_per_hour: 20,
-            text_recheck_attempts: 5,
-            callback_attempts: 3,
-            targets: Vec::new(),
-            delivery_worker_enabled: true,
-            delivery_poll_ms: 1_000,
         }
     }
 }
@@ -707,68 +466,7 @@ impl Settings {
         if self.auth.access_ttl_seconds == 0 || self.auth.access_ttl_seconds > 7200 {
             return Err("auth.access_ttl_seconds must be between 1 and 7200".into());
         }
-        let satisfaction = &self.satisfaction;
-        if !(1..=365).contains(&satisfaction.rating_window_days)
-            || !(1..=365).contains(&satisfaction.second_rating_window_days)
-        {
-            return Err(
-                "satisfaction.rating_window_days and second_rating_window_days must be 1–365"
-                    .into(),
-            );
-        }
-        if !(100..=30_000).contains(&satisfaction.text_check_timeout_ms) {
-            return Err("satisfaction.text_check_timeout_ms must be 100–30000".into());
-        }
-        if !(1..=10).contains(&satisfaction.callback_attempts) {
-            return Err("satisfaction.callback_attempts must be 1–10".into());
-        }
-        if satisfaction.text_checks_per_user_per_hour < 1 {
-            return Err("satisfaction.text_checks_per_user_per_hour must be at least 1".into());
-        }
-        if satisfaction.text_recheck_attempts < 1 {
-            return Err("satisfaction.text_recheck_attempts must be at least 1".into());
-        }
-        if !(1..=60).contains(&satisfaction.rectification_working_days) {
-            return Err("satisfaction.rectification_working_days must be 1–60".into());
-        }
-        for (index, target) in satisfaction.targets.iter().enumerate() {
-            if target.name.is_empty() || target.name.chars().count() > 64 {
-                return Err("satisfaction.targets: a name is 1–64 characters".into());
-            }
-            if satisfaction.targets[..index]
-                .iter()
-                .any(|t| t.name == target.name)
-            {
-                return Err(format!(
-                    "satisfaction.targets: two targets are named {:?}",
-                    target.name
-                ));
-            }
-            if !(target.url.starts_with("https://") || target.url.starts_with("http://")) {
-                return Err(format!(
-                    "satisfaction.targets: {:?} needs an http(s) URL",
-                    target.name
-                ));
-            }
-            if target.secret.expose().len() < 32 {
-                return Err(format!(
-                    "satisfaction.targets: {:?}'s secret is shorter than 32 bytes",
-                    target.name
-                ));
-            }
-            if target.timeout_ms < 100 || target.retry_base_ms < 10 {
-                return Err(format!(
-                    "satisfaction.targets: {:?} needs timeout_ms ≥ 100 and retry_base_ms ≥ 10",
-                    target.name
-                ));
-            }
-            if target.max_attempts < 1 {
-                return Err(format!(
-                    "satisfaction.targets: {:?} needs max_attempts ≥ 1",
-                    target.name
-                ));
-            }
-        }
+        self.satisfaction.validate()?;
         Ok(())
     }
 }
