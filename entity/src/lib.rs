@@ -9,6 +9,7 @@ pub mod bookings;
 pub mod calendar_days;
 pub mod calendar_years;
 pub mod callback_attempts;
+pub mod callback_sample_candidates;
 pub mod callback_samples;
 pub mod callback_tasks;
 pub mod case_counters;

@@ -26,6 +26,7 @@ mod m20261207_000020_satisfaction;
 mod m20261207_000021_satisfaction_followups;
 mod m20261207_000022_callbacks;
 mod m20261207_000023_callback_sources;
+mod m20261207_000024_sample_candidates;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000021_satisfaction_followups::Migration),
             Box::new(m20261207_000022_callbacks::Migration),
             Box::new(m20261207_000023_callback_sources::Migration),
+            Box::new(m20261207_000024_sample_candidates::Migration),
         ]
     }
 }

@@ -15,7 +15,10 @@ mod satisfaction;
 mod secret;
 
 pub use events::{EventSettings, PushSettings, Recipients, TemplateSettings};
-pub use satisfaction::{DeliveryTarget, LevelCodingSetting, SatisfactionSettings};
+pub use satisfaction::{
+    CallbackQuestion, DeliveryTarget, LevelCodingSetting, QuestionKind, SatisfactionSettings,
+    default_callback_script,
+};
 pub use secret::Secret;
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]

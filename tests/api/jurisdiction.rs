@@ -97,6 +97,7 @@ struct Fixture {
     rectification: String,
     appeal: String,
     callback: String,
+    sample: String,
 }
 
 enum Access {
@@ -213,6 +214,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("redriveProvincialDelivery", Access::Guarded, "mutation($id: ID!) { redriveProvincialDelivery(id: $id) { id } }".into(), json!({"id": uuid::Uuid::new_v4().to_string()})),
         ("satisfactionStatistics", Access::Guarded, "query($u: ID) { satisfactionStatistics(from: \"2026-01-01T00:00:00Z\", to: \"2026-12-31T00:00:00Z\", unitId: $u) { key } }".into(), json!({"u": f.longgang})),
         ("callbackResults", Access::Guarded, "query($u: ID) { callbackResults(from: \"2026-01-01\", until: \"2026-12-31\", unitId: $u) { unitId } }".into(), json!({"u": f.longgang})),
+        ("verifyCallbackSample", Access::Guarded, "query($id: ID!) { verifyCallbackSample(id: $id) { reproduced } }".into(), json!({"id": f.sample})),
         ("assignCallback", Access::Guarded, "mutation($id: ID!, $c: ID!) { assignCallback(id: $id, callerId: $c) { id } }".into(), json!({"id": f.callback, "c": f.staff})),
         ("recordCallbackAttempt", Access::Guarded, "mutation($id: ID!) { recordCallbackAttempt(id: $id, outcome: NO_ANSWER) { id } }".into(), json!({"id": f.callback})),
         ("answerCallback", Access::Guarded, "mutation($id: ID!) { answerCallback(id: $id, answers: []) { id } }".into(), json!({"id": f.callback})),
@@ -451,6 +453,20 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
             .as_str()
             .unwrap()
             .to_string();
+    let day =
+        bangban_server::clock::local_date(bangban_server::clock::Clock::now(app.clock.as_ref()))
+            .to_string();
+    let sample = expect_data(
+        &app.as_(
+            county,
+            "mutation($d: NaiveDate!) { drawCallbackSample(from: $d, until: $d, count: 1) { id } }",
+            json!({"d": day}),
+        )
+        .await,
+    )["drawCallbackSample"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let appeal = expect_data(&app.as_(town, "mutation($id: ID!) { appealRating(ratingId: $id, reason: MISTAKEN, explanation: \"误评\") { id } }", json!({"id": rating})).await)["appealRating"]["id"].as_str().unwrap().to_string();
     Fixture {
         material,
@@ -479,6 +495,7 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
         rectification,
         appeal,
         callback,
+        sample,
     }
 }
 

@@ -36,6 +36,7 @@ mod satisfaction;
 mod satisfaction_appeals;
 mod satisfaction_callbacks;
 mod satisfaction_privacy;
+mod satisfaction_script;
 mod schema;
 mod transport;
 mod walkthrough;

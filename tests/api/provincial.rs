@@ -157,6 +157,51 @@ async fn ratings_and_results_reach_each_platform_once_signed_and_coded_for_it() 
     })
     .await;
     assert!(all.iter().all(|d| d["attempts"] == 1), "{all:?}");
+    // An anonymous rating's deliveries tell its readers the day only: the moment it reached
+    // the platform is (nearly) the moment it was given.
+    let exact = centre
+        .ok(&centre.admin, "{ provincialDeliveries { deliveries { kind subjectId nextAt deliveredAt createdAt } } }", json!({}))
+        .await["provincialDeliveries"]["deliveries"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let anonymous_id = centre
+        .ok(
+            &centre.admin,
+            "{ ratings { ratings { id anonymous } } }",
+            json!({}),
+        )
+        .await["ratings"]["ratings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["anonymous"] == true)
+        .unwrap()["id"]
+        .clone();
+    let of_anonymous: Vec<&Value> = exact
+        .iter()
+        .filter(|d| d["subjectId"] == anonymous_id)
+        .collect();
+    assert_eq!(of_anonymous.len(), 2, "{exact:?}");
+    for delivery in of_anonymous {
+        for field in ["nextAt", "deliveredAt", "createdAt"] {
+            assert!(
+                delivery[field]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("T16:00:00+00:00"),
+                "{field}: the day only (China midnight): {delivery}"
+            );
+        }
+    }
+    assert!(
+        exact.iter().any(|d| d["subjectId"] != anonymous_id
+            && !d["deliveredAt"]
+                .as_str()
+                .unwrap()
+                .ends_with("T16:00:00+00:00")),
+        "real-name deliveries keep their moment: {exact:?}"
+    );
     assert_eq!(a.refused_signatures() + b.refused_signatures(), 0);
     assert_eq!(a.requests(), 4, "each once");
     // Only the county's administrator reads them.

@@ -231,6 +231,9 @@ impl Centre {
             "rating_attributions",
             "rectifications",
             "rating_invitations",
+            "callback_samples",
+            "callback_tasks",
+            "callback_attempts",
             "events",
             "audit_log",
         ] {

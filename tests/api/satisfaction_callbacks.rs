@@ -14,9 +14,10 @@ use crate::{
     satisfaction::Centre,
 };
 
-const TASKS: &str = "{ callbackTasks { id caseId source status attempts nextAttemptOn assignedTo misconduct answers { key yes level text } calls { outcome } } }";
-const ATTEMPT: &str = "mutation($id: ID!, $o: CallOutcome!, $a: [CallbackAnswerInput!]) { recordCallbackAttempt(id: $id, outcome: $o, answers: $a) { status attempts nextAttemptOn misconduct } }";
-const DRAW: &str = "mutation($f: NaiveDate!, $u: NaiveDate!, $n: Int, $p: Int, $s: String) { drawCallbackSample(from: $f, until: $u, count: $n, percent: $p, seed: $s) { id seed candidates drawn opened } }";
+pub(crate) const TASKS: &str = "{ callbackTasks { id caseId source status attempts nextAttemptOn assignedTo misconduct answers { key yes level text } calls { outcome } } }";
+pub(crate) const ATTEMPT: &str = "mutation($id: ID!, $o: CallOutcome!, $a: [CallbackAnswerInput!]) { recordCallbackAttempt(id: $id, outcome: $o, answers: $a) { status attempts nextAttemptOn misconduct } }";
+const DRAW: &str = "mutation($f: NaiveDate!, $u: NaiveDate!, $n: Int, $p: Int) { drawCallbackSample(from: $f, until: $u, count: $n, percent: $p) { id seed candidates drawn opened } }";
+const VERIFY: &str = "query($id: ID!) { verifyCallbackSample(id: $id) { sampleId seed requested candidates drawn reproduced candidatesMatch tasksMatch } }";
 
 fn full_answers(charged: bool) -> Value {
     json!([
@@ -71,6 +72,13 @@ async fn a_sample_leaves_out_cases_called_this_year_and_bad_ratings_are_called_b
     assert_eq!(tasks.as_array().unwrap().len(), 1, "{tasks}");
     assert_eq!(tasks[0]["source"], "BAD_RATING");
     assert_eq!(tasks[0]["caseId"], cases[0].as_str());
+    // Coverage: of the four cases that ended, one has a callback so far.
+    let period = today(&centre).to_string();
+    let coverage = centre.ok(&centre.admin, "query($f: NaiveDate!) { callbackResults(from: $f, until: $f) { finished covered coverage tasks } }", json!({"f": period})).await["callbackResults"].clone();
+    assert_eq!(
+        coverage,
+        json!([{"finished": 4, "covered": 1, "coverage": 0.25, "tasks": 1}])
+    );
 
     let day = today(&centre).to_string();
     let town = centre
@@ -101,29 +109,31 @@ async fn a_sample_leaves_out_cases_called_this_year_and_bad_ratings_are_called_b
             json!({"f": day, "u": "2020-01-01", "n": 1}),
             "BAD_USER_INPUT",
         ),
-        (
-            &centre.admin,
-            json!({"f": day, "u": day, "n": 1, "s": "abc"}),
-            "BAD_USER_INPUT",
-        ),
     ] {
         expect_error(&centre.app().as_(who, DRAW, vars.clone()).await, code);
     }
+    // The drawer does not choose the seed: one chosen could be tried until it pleased.
+    let chosen = centre.app().as_(&centre.admin, "mutation($f: NaiveDate!) { drawCallbackSample(from: $f, until: $f, count: 1, seed: \"42\") { id } }", json!({"f": day})).await;
+    assert!(
+        chosen["errors"].is_array() && chosen["data"].is_null(),
+        "{chosen}"
+    );
     assert_eq!(
         before,
         callback_snapshot(&centre).await,
         "refused draws write nothing"
     );
 
+    // A while after the cases ended (a check expects every case that ended a minute before).
+    centre.app().clock.advance(chrono::Duration::minutes(2));
     let drawn = centre
-        .ok(
-            &centre.admin,
-            DRAW,
-            json!({"f": day, "u": day, "n": 2, "s": "42"}),
-        )
+        .ok(&centre.admin, DRAW, json!({"f": day, "u": day, "n": 2}))
         .await["drawCallbackSample"]
         .clone();
-    assert_eq!(drawn["seed"], "42");
+    assert!(
+        drawn["seed"].as_str().unwrap().parse::<u64>().is_ok(),
+        "{drawn}"
+    );
     assert_eq!(
         drawn["candidates"], 3,
         "the case called back already is left out"
@@ -152,6 +162,124 @@ async fn a_sample_leaves_out_cases_called_this_year_and_bad_ratings_are_called_b
     let mut all: Vec<&str> = cases.iter().map(String::as_str).collect();
     all.sort_unstable();
     assert_eq!(called, all, "every case once");
+    // Anyone of the county centre checks a past draw: its recorded seed over its recorded
+    // candidates draws exactly its cases, and its callbacks are those.
+    let auditor = centre
+        .app()
+        .staff_session("cb.auditor", Role::Auditor, COUNTY)
+        .await;
+    let check = centre
+        .ok(&auditor, VERIFY, json!({"id": drawn["id"]}))
+        .await["verifyCallbackSample"]
+        .clone();
+    assert_eq!(
+        check,
+        json!({"sampleId": drawn["id"], "seed": drawn["seed"], "requested": "count:2", "candidates": 3, "drawn": 2, "reproduced": true, "candidatesMatch": true, "tasksMatch": true})
+    );
+    for who in [&centre.agent, &town] {
+        expect_error(
+            &centre
+                .app()
+                .as_(who, VERIFY, json!({"id": drawn["id"]}))
+                .await,
+            "FORBIDDEN",
+        );
+    }
+    expect_error(
+        &centre
+            .app()
+            .as_(
+                &auditor,
+                VERIFY,
+                json!({"id": uuid::Uuid::new_v4().to_string()}),
+            )
+            .await,
+        "NOT_FOUND",
+    );
+    // A record changed afterwards no longer holds: one drawn case swapped for one left.
+    let db = &centre.app().state.db;
+    let sample_id = drawn["id"].as_str().unwrap();
+    let flags = |drawn: bool| {
+        let db = db.clone();
+        let sample_id = sample_id.to_string();
+        async move {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            entity::callback_sample_candidates::Entity::find()
+                .filter(
+                    entity::callback_sample_candidates::Column::SampleId
+                        .eq(uuid::Uuid::parse_str(&sample_id).unwrap()),
+                )
+                .filter(entity::callback_sample_candidates::Column::Drawn.eq(drawn))
+                .filter(entity::callback_sample_candidates::Column::Called.eq(false))
+                .all(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let (picked, left) = (flags(true).await, flags(false).await);
+    assert_eq!((picked.len(), left.len()), (2, 1));
+    {
+        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+        let mut one = picked[0].clone().into_active_model();
+        one.drawn = Set(false);
+        one.update(db).await.unwrap();
+        let mut other = left[0].clone().into_active_model();
+        other.drawn = Set(true);
+        other.update(db).await.unwrap();
+    }
+    let swapped = centre
+        .ok(&auditor, VERIFY, json!({"id": drawn["id"]}))
+        .await["verifyCallbackSample"]
+        .clone();
+    assert_eq!(
+        (
+            &swapped["reproduced"],
+            &swapped["candidatesMatch"],
+            &swapped["tasksMatch"]
+        ),
+        (&json!(false), &json!(true), &json!(false)),
+        "the seed no longer draws what is recorded: {swapped}"
+    );
+    // A candidate struck from the record and the rest made to fit: the draw and the callbacks
+    // agree again, and only the period's own cases tell.
+    {
+        use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, ModelTrait, Set};
+        entity::callback_sample_candidates::Entity::find_by_id((
+            left[0].sample_id,
+            left[0].case_id,
+        ))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .delete(db)
+        .await
+        .unwrap();
+        let mut back = picked[0].clone().into_active_model();
+        back.drawn = Set(true);
+        back.update(db).await.unwrap();
+        let mut sample = entity::callback_samples::Entity::find_by_id(left[0].sample_id)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap()
+            .into_active_model();
+        sample.candidates = Set(2);
+        sample.update(db).await.unwrap();
+    }
+    let struck = centre
+        .ok(&auditor, VERIFY, json!({"id": drawn["id"]}))
+        .await["verifyCallbackSample"]
+        .clone();
+    assert_eq!(
+        (
+            &struck["reproduced"],
+            &struck["candidatesMatch"],
+            &struck["tasksMatch"]
+        ),
+        (&json!(true), &json!(false), &json!(true)),
+        "{struck}"
+    );
     // Each sampled applicant is invited to answer in the mini-program.
     let mut invited = 0;
     for resident in &residents[1..] {
@@ -286,7 +414,16 @@ async fn calls_move_to_later_working_days_then_close_and_answers_reporting_fees_
             .contains("pii.reveal")
     );
 
-    // No answer three times, each on a later working day, closes it as unreachable.
+    // No answer three times, each on a later working day, closes it as unreachable. (Calls
+    // are made on working days: a run on a day off starts on the next working day.)
+    let inspector = if crate::satisfaction_script::to_a_working_day(centre.app()).await {
+        centre
+            .app()
+            .login_staff_session("cb.inspector", STAFF_PASSWORD)
+            .await
+    } else {
+        inspector
+    };
     let first = centre
         .ok(&inspector, ATTEMPT, json!({"id": ids[0], "o": "NO_ANSWER"}))
         .await["recordCallbackAttempt"]
@@ -473,7 +610,7 @@ async fn calls_move_to_later_working_days_then_close_and_answers_reporting_fees_
         .login_staff_session("sat.county", STAFF_PASSWORD)
         .await;
     let now = centre.app().clock.now();
-    let results = centre.ok(&admin, "query($f: NaiveDate!, $t: NaiveDate!) { callbackResults(from: $f, until: $t) { unitId tasks reached unreachable refused open reachedRate misconduct attitude } }", json!({"f": (bangban_server::clock::local_date(now) - chrono::Duration::days(30)).to_string(), "t": bangban_server::clock::local_date(now).to_string()})).await["callbackResults"].clone();
+    let results = centre.ok(&admin, "query($f: NaiveDate!, $t: NaiveDate!) { callbackResults(from: $f, until: $t) { unitId tasks reached unreachable refused open reachedRate misconduct attitude finished covered coverage } }", json!({"f": (bangban_server::clock::local_date(now) - chrono::Duration::days(30)).to_string(), "t": bangban_server::clock::local_date(now).to_string()})).await["callbackResults"].clone();
     assert_eq!(results.as_array().unwrap().len(), 1, "{results}");
     let unit = &results[0];
     assert_eq!(
@@ -491,6 +628,11 @@ async fn calls_move_to_later_working_days_then_close_and_answers_reporting_fees_
     );
     assert_eq!(unit["misconduct"], 1);
     assert_eq!(unit["attitude"], json!([0, 2, 0, 0, 0]));
+    assert_eq!(
+        (&unit["finished"], &unit["covered"], &unit["coverage"]),
+        (&json!(3), &json!(3), &json!(1.0)),
+        "every bad rating's case has its callback"
+    );
     assert!((unit["reachedRate"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
     centre.stop().await;
 }

@@ -541,3 +541,125 @@ async fn the_agent_rated_does_not_close_their_own_order() {
     assert_eq!(before, centre.snapshot().await);
     centre.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_an_anonymous_rater_is_told_stays_theirs() {
+    let centre = Centre::start_with(|s| {
+        s.push
+            .templates
+            .push(bangban_server::config::TemplateSettings {
+                event_kind: "rating.replied".into(),
+                template_id: "TPL-RATING-REPLY".into(),
+                page: Some("pages/me/ratings".into()),
+                long_term: false,
+                data: [("thing1".to_string(), "=您的评价已回复".to_string())]
+                    .into_iter()
+                    .collect(),
+                recipients: bangban_server::config::Recipients::Residents,
+            });
+    })
+    .await;
+    let town = centre
+        .app()
+        .staff_session("sat.private-town", Role::TownshipAdmin, LONGGANG)
+        .await;
+    let hidden = centre.resident("sat-private").await;
+    let case = centre.completed_case(&hidden).await;
+    let rating = expect_data(
+        &centre
+            .rate(&hidden, &case, "VERY_DISSATISFIED", None, true)
+            .await,
+    )["rateCase"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let order = centre.ok(&centre.admin, ORDERS, json!({})).await["rectifications"]
+        ["rectifications"][0]["id"]
+        .clone();
+    centre.ok(&centre.admin, "mutation($id: ID!) { resolveRectification(id: $id, classification: EXPLANATION, result: \"已说明\", reply: \"已向您说明\") { status } }", json!({"id": order})).await;
+    // The county administrator follows the rating from its reply on (a rating has one reply,
+    // so no reply can follow live): what staff are told arrives, and nothing before it.
+    let replied = {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::events::Entity::find()
+            .filter(entity::events::Column::Kind.eq("rating.replied"))
+            .one(&centre.app().state.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .to_string()
+    };
+    let mut live =
+        crate::helpers::WsClient::connect(centre.app(), Some(&centre.admin.access)).await;
+    live.subscribe(
+        "l",
+        "subscription($s: ID!, $a: ID) { subjectEvents(subjectId: $s, after: $a) { kind } }",
+        json!({"s": rating, "a": replied}),
+    )
+    .await;
+    // The unit appeals: an event about the rating that staff are meant to hear.
+    centre.ok(&town, "mutation($r: ID!) { appealRating(ratingId: $r, reason: MISTAKEN, explanation: \"误评\", evidence: []) { id } }", json!({"r": rating})).await;
+    let first_event = {
+        use sea_orm::{EntityTrait, QueryOrder};
+        entity::events::Entity::find()
+            .order_by_asc(entity::events::Column::Seq)
+            .one(&centre.app().state.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .to_string()
+    };
+    // The rater follows their rating and replays the reply.
+    let mut rater = crate::helpers::WsClient::connect(centre.app(), Some(&hidden.access)).await;
+    rater
+        .subscribe(
+            "r",
+            "subscription($s: ID!, $a: ID) { subjectEvents(subjectId: $s, after: $a) { kind } }",
+            json!({"s": rating, "a": first_event}),
+        )
+        .await;
+    let told = rater
+        .next_event("r", "subjectEvents", std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(told["kind"], "rating.replied");
+    let heard_live = live
+        .next_event("l", "subjectEvents", std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(heard_live["kind"], "rating.appeal_filed", "{heard_live}");
+    // The county administrator replays the same subject: the appeal, never the rater's reply.
+    let mut admin =
+        crate::helpers::WsClient::connect(centre.app(), Some(&centre.admin.access)).await;
+    admin
+        .subscribe(
+            "a",
+            "subscription($s: ID!, $a: ID) { subjectEvents(subjectId: $s, after: $a) { kind } }",
+            json!({"s": rating, "a": first_event}),
+        )
+        .await;
+    let heard = admin
+        .next_event("a", "subjectEvents", std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(heard["kind"], "rating.appeal_filed", "{heard}");
+    // Nor the message WeChat carried to the rater.
+    let pushed = centre
+        .ok(&hidden, "{ myPushDeliveries { status } }", json!({}))
+        .await;
+    assert_eq!(
+        pushed["myPushDeliveries"].as_array().unwrap().len(),
+        1,
+        "the rater's reply was queued to WeChat: {pushed}"
+    );
+    for session in [&centre.admin, &town] {
+        let seen = centre
+            .ok(
+                session,
+                "query($s: ID!) { pushDeliveries(subjectId: $s) { status } }",
+                json!({"s": rating}),
+            )
+            .await;
+        assert_eq!(seen["pushDeliveries"], json!([]), "{seen}");
+    }
+    centre.stop().await;
+}

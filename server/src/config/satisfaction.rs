@@ -1,6 +1,6 @@
 //! The satisfaction room's settings (`[satisfaction]`): windows, deadlines, content checks,
 //! callbacks and the provincial platforms deliveries go to, with their validation.
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::secret::Secret;
 
@@ -32,6 +32,181 @@ pub struct SatisfactionSettings {
     pub delivery_worker_enabled: bool,
     /// How often the delivery worker looks for due deliveries.
     pub delivery_poll_ms: u64,
+    /// The questions a satisfaction callback asks, in order (`[[satisfaction.callback_script]]`;
+    /// the default asks seed 三(二)'s and 七(三)'s: done, charged, attitude, timeliness, gifts,
+    /// comments). Answers keep the question as it was asked, so a later change loses nothing.
+    pub callback_script: Vec<CallbackQuestion>,
+}
+
+/// One question of the callback script.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackQuestion {
+    /// The stable key answers are given and kept under: `a`–`z`, `0`–`9`, `_`, starting with a
+    /// letter, at most 32.
+    pub key: String,
+    /// The question as it is read out or shown, 1–200 characters.
+    pub text: String,
+    /// `yes_no`, `level` (one of the five levels) or `text` (free and optional; at most one
+    /// such question, checked like every text a resident sends).
+    pub kind: QuestionKind,
+    /// A yes/no question whose "yes" reports fees, gifts or misconduct (the inspectors are
+    /// told).
+    #[serde(default)]
+    pub misconduct_when_yes: bool,
+    /// The one level question whose answers are the callbacks' satisfaction distribution.
+    #[serde(default)]
+    pub measures_satisfaction: bool,
+}
+
+/// The kind of answer a callback question takes.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum QuestionKind {
+    /// 是 / 否.
+    YesNo,
+    /// One of the five levels.
+    Level,
+    /// Free text (optional).
+    Text,
+}
+
+/// The default call script (seed 三(二) 无偿服务, 七(三) conduct).
+pub fn default_callback_script() -> Vec<CallbackQuestion> {
+    let question = |key: &str, text: &str, kind, misconduct, measures| CallbackQuestion {
+        key: key.into(),
+        text: text.into(),
+        kind,
+        misconduct_when_yes: misconduct,
+        measures_satisfaction: measures,
+    };
+    vec![
+        question(
+            "done",
+            "您办理的事项是否已经办结？",
+            QuestionKind::YesNo,
+            false,
+            false,
+        ),
+        question(
+            "charged",
+            "帮办代办过程中是否向您收取了任何费用？",
+            QuestionKind::YesNo,
+            true,
+            false,
+        ),
+        question(
+            "attitude",
+            "您对工作人员的服务态度是否满意？",
+            QuestionKind::Level,
+            false,
+            true,
+        ),
+        question(
+            "timeliness",
+            "您对办理的及时性是否满意？",
+            QuestionKind::Level,
+            false,
+            false,
+        ),
+        question(
+            "gifts",
+            "工作人员是否索要或接受过礼品、礼金、宴请或报销费用？",
+            QuestionKind::YesNo,
+            true,
+            false,
+        ),
+        question(
+            "comments",
+            "您还有什么意见或建议？",
+            QuestionKind::Text,
+            false,
+            false,
+        ),
+    ]
+}
+
+/// Refuses a script that could not be answered or counted.
+fn validate_script(script: &[CallbackQuestion]) -> Result<(), String> {
+    if script.is_empty() || script.len() > 20 {
+        return Err("satisfaction.callback_script needs 1–20 questions".into());
+    }
+    for (index, q) in script.iter().enumerate() {
+        let well_formed = q.key.len() <= 32
+            && q.key.starts_with(|c: char| c.is_ascii_lowercase())
+            && q.key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !well_formed {
+            return Err(format!(
+                "satisfaction.callback_script: the key {:?} is not a-z, 0-9 and _ from a letter, at most 32",
+                q.key
+            ));
+        }
+        if script[..index].iter().any(|other| other.key == q.key) {
+            return Err(format!(
+                "satisfaction.callback_script: two questions have the key {:?}",
+                q.key
+            ));
+        }
+        if q.text.trim().is_empty() || q.text.chars().count() > 200 {
+            return Err(format!(
+                "satisfaction.callback_script: {:?}'s text must be 1–200 characters",
+                q.key
+            ));
+        }
+        if q.misconduct_when_yes && q.kind != QuestionKind::YesNo {
+            return Err(format!(
+                "satisfaction.callback_script: {:?}: misconduct_when_yes is for a yes_no question",
+                q.key
+            ));
+        }
+        if q.measures_satisfaction && q.kind != QuestionKind::Level {
+            return Err(format!(
+                "satisfaction.callback_script: {:?}: measures_satisfaction is for a level question",
+                q.key
+            ));
+        }
+    }
+    if script.iter().filter(|q| q.measures_satisfaction).count() != 1 {
+        return Err(
+            "satisfaction.callback_script: exactly one level question measures_satisfaction".into(),
+        );
+    }
+    if script
+        .iter()
+        .filter(|q| q.kind == QuestionKind::Text)
+        .count()
+        > 1
+    {
+        return Err("satisfaction.callback_script: at most one text question".into());
+    }
+    Ok(())
+}
+
+/// Whether a delivery URL may be used: HTTPS, or plain HTTP to this machine only (a local
+/// relay or a test platform) — personal data never crosses a network unencrypted.
+fn secure_url(url: &str) -> bool {
+    // Parsed as the HTTP client will parse it (WHATWG): `\`, userinfo and the like cannot
+    // disguise the host.
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = parsed.host_str() else {
+        return false;
+    };
+    match parsed.scheme() {
+        "https" => true,
+        "http" => {
+            host == "localhost"
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
 }
 
 /// A provincial 好差评 endpoint.
@@ -93,6 +268,7 @@ impl Default for SatisfactionSettings {
             targets: Vec::new(),
             delivery_worker_enabled: true,
             delivery_poll_ms: 1_000,
+            callback_script: default_callback_script(),
         }
     }
 }
@@ -124,6 +300,7 @@ impl SatisfactionSettings {
         if !(1..=60).contains(&satisfaction.rectification_working_days) {
             return Err("satisfaction.rectification_working_days must be 1–60".into());
         }
+        validate_script(&satisfaction.callback_script)?;
         for (index, target) in satisfaction.targets.iter().enumerate() {
             if target.name.is_empty() || target.name.chars().count() > 64 {
                 return Err("satisfaction.targets: a name is 1–64 characters".into());
@@ -137,9 +314,9 @@ impl SatisfactionSettings {
                     target.name
                 ));
             }
-            if !(target.url.starts_with("https://") || target.url.starts_with("http://")) {
+            if !secure_url(&target.url) {
                 return Err(format!(
-                    "satisfaction.targets: {:?} needs an http(s) URL",
+                    "satisfaction.targets: {:?} needs an https URL (plain http only to this machine)",
                     target.name
                 ));
             }
@@ -191,7 +368,7 @@ mod tests {
         };
         assert!(good.validate().is_ok());
         type Break = fn(&mut SatisfactionSettings);
-        let table: [(Break, &str); 11] = [
+        let table: [(Break, &str); 25] = [
             (|s| s.rating_window_days = 0, "rating_window_days"),
             (
                 |s| s.second_rating_window_days = 366,
@@ -210,9 +387,63 @@ mod tests {
             (|s| s.callback_attempts = 11, "callback_attempts"),
             (|s| s.targets[0].secret = Secret::new("short"), "secret"),
             (|s| s.targets[0].url = "ftp://x".into(), "URL"),
+            (
+                |s| s.targets[0].url = "http://hcp.example.gov.cn/api".into(),
+                "https",
+            ),
+            (
+                |s| s.targets[0].url = "http://127.0.0.1.example.com/".into(),
+                "https",
+            ),
+            (
+                // WHATWG URLs read `\` as `/`: the host is evil.example.
+                |s| s.targets[0].url = "http://evil.example\\@127.0.0.1/".into(),
+                "https",
+            ),
+            (
+                |s| s.targets[0].url = "http://127.0.0.1@evil.example/".into(),
+                "https",
+            ),
+            (|s| s.callback_script[0].key = "k".repeat(33), "is not a-z"),
+            (
+                |s| s.callback_script[0].measures_satisfaction = true,
+                "measures_satisfaction is for a level question",
+            ),
+            (
+                |s| s.callback_script[1].kind = QuestionKind::Level,
+                "misconduct_when_yes",
+            ),
+            (|s| s.callback_script.clear(), "1–20 questions"),
+            (
+                |s| s.callback_script[1].key = "done".into(),
+                "two questions",
+            ),
+            (|s| s.callback_script[0].key = "Done!".into(), "is not a-z"),
+            (|s| s.callback_script[0].text = " ".into(), "1–200"),
+            (
+                |s| s.callback_script[2].misconduct_when_yes = true,
+                "misconduct_when_yes",
+            ),
+            (
+                |s| s.callback_script[3].measures_satisfaction = true,
+                "exactly one",
+            ),
+            (
+                |s| s.callback_script[0].kind = QuestionKind::Text,
+                "at most one text",
+            ),
             (|s| s.targets[0].timeout_ms = 10, "timeout_ms"),
             (|s| s.targets.push(s.targets[0].clone()), "two targets"),
         ];
+        for local in [
+            "http://127.0.0.1:8080/api",
+            "http://localhost/api",
+            "http://[::1]:9/x",
+        ] {
+            let mut settings = good.clone();
+            settings.targets[0].url = local.into();
+            assert!(settings.validate().is_ok(), "{local}");
+        }
         for (break_it, named) in table {
             let mut settings = good.clone();
             break_it(&mut settings);

@@ -11,7 +11,10 @@ use async_graphql::{Context, ID, Json, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use entity::{event_audience, events};
 use futures_util::{StreamExt, stream::BoxStream};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
 use uuid::Uuid;
 
 use crate::{
@@ -21,6 +24,8 @@ use crate::{
         Envelope,
         broker::load_envelopes,
         hub::{HubSubscription, audience_route, subject_route},
+        model::{STAFF_KEY_FROM, STAFF_KEY_UNTIL},
+        subjects::Sight,
         viewer_key,
     },
     graphql::context::{ContextExt, GqlResult},
@@ -61,9 +66,10 @@ impl From<&Envelope> for Event {
 #[derive(Clone)]
 enum Filter {
     Audience(String),
-    /// A subject's events; for a resident, only those addressed to them (what staff record
-    /// for themselves about a resident's case stays with staff).
-    Subject(String, Option<String>),
+    /// A subject's events, as much of them as the viewer's sight admits: a resident, only
+    /// those addressed to them (what staff record for themselves about a resident's case stays
+    /// with staff); staff, all or (an anonymous rating's) those addressed to staff.
+    Subject(String, Sight),
 }
 
 impl Filter {
@@ -77,9 +83,8 @@ impl Filter {
     fn matches(&self, envelope: &Envelope) -> bool {
         match self {
             Filter::Audience(key) => envelope.is_for(key),
-            Filter::Subject(subject, only_for) => {
-                envelope.subject_id == *subject
-                    && only_for.as_ref().is_none_or(|key| envelope.is_for(key))
+            Filter::Subject(subject, sight) => {
+                envelope.subject_id == *subject && sight.admits(envelope)
             }
         }
     }
@@ -105,11 +110,26 @@ async fn replay_page(state: &AppState, filter: &Filter, after: i64) -> AppResult
     };
     query = match filter {
         Filter::Audience(key) => query.filter(addressed_to(key)),
-        Filter::Subject(subject, only_for) => {
+        Filter::Subject(subject, sight) => {
             let query = query.filter(events::Column::SubjectId.eq(subject.as_str()));
-            match only_for {
-                Some(key) => query.filter(addressed_to(key)),
-                None => query,
+            match sight {
+                Sight::Everything => query,
+                Sight::AddressedTo(key) => query.filter(addressed_to(key)),
+                // Addressed to some staff member: an audience key in the `staff:` range
+                // (a range, not LIKE, so the audience key's index serves it), looked up
+                // for each candidate event by its own seq.
+                Sight::StaffAddressed => query.filter(Expr::exists(
+                    sea_orm::sea_query::Query::select()
+                        .expr(Expr::val(1))
+                        .from(event_audience::Entity)
+                        .and_where(
+                            Expr::col((event_audience::Entity, event_audience::Column::EventSeq))
+                                .equals((events::Entity, events::Column::Seq)),
+                        )
+                        .and_where(event_audience::Column::AudienceKey.gte(STAFF_KEY_FROM))
+                        .and_where(event_audience::Column::AudienceKey.lt(STAFF_KEY_UNTIL))
+                        .to_owned(),
+                )),
             }
         }
     };
@@ -298,22 +318,19 @@ impl EventSubscription {
         after: Option<ID>,
     ) -> BoxStream<'static, GqlResult<Event>> {
         let state = ctx.data_unchecked::<Arc<AppState>>().clone();
-        if let Err(error) = state
+        let sight = match state
             .subjects
             .ensure_can_view(&state, ctx.viewer(), subject_id.as_str())
             .await
         {
-            return failed(error);
-        }
+            Ok(sight) => sight,
+            Err(error) => return failed(error),
+        };
         match after_position(&state, after).await {
             Ok(after) => {
-                let only_for = match ctx.viewer() {
-                    Viewer::Resident { .. } => viewer_key(ctx.viewer()),
-                    _ => None,
-                };
                 let events = event_stream(
                     state.clone(),
-                    Filter::Subject(subject_id.to_string(), only_for),
+                    Filter::Subject(subject_id.to_string(), sight),
                     after,
                 );
                 match ctx.viewer() {

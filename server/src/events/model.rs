@@ -17,6 +17,16 @@ pub fn staff_key(id: Uuid) -> String {
     format!("staff:{id}")
 }
 
+/// Whether an audience key is a staff member's.
+pub fn is_staff_key(key: &str) -> bool {
+    key.starts_with("staff:")
+}
+
+/// The staff audience keys are those from `STAFF_KEY_FROM` (included) to `STAFF_KEY_UNTIL`
+/// (excluded): `;` follows `:` in every collation of ASCII.
+pub const STAFF_KEY_FROM: &str = "staff:";
+pub const STAFF_KEY_UNTIL: &str = "staff;";
+
 /// The audience key of a viewer, if signed in.
 pub fn viewer_key(viewer: &Viewer) -> Option<String> {
     match viewer {

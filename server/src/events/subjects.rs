@@ -12,6 +12,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use crate::{
     auth::Viewer,
     error::{AppError, AppResult},
+    events::model::{Envelope, is_staff_key, resident_key},
     state::AppState,
 };
 
@@ -31,6 +32,44 @@ pub trait SubjectAccess: Send + Sync + 'static {
         kind: &str,
         id: &str,
     ) -> AppResult<()>;
+
+    /// Whether what this kind's subjects tell residents is theirs alone. Staff who may follow
+    /// such a subject receive only the events addressed to staff: an anonymous rating's replies
+    /// to its rater, replayed to staff, would tie the rater to the subject. By default staff
+    /// follow everything (a booking's or case's staff see what its resident is told).
+    fn residents_messages_private(&self, _kind: &str) -> bool {
+        false
+    }
+}
+
+/// What of a subject's events (and push messages) a viewer who may follow it receives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sight {
+    /// All of them: staff following an ordinary subject.
+    Everything,
+    /// Those addressed to this audience key: a resident, their own.
+    AddressedTo(String),
+    /// Those addressed to some staff member: staff following a subject whose residents'
+    /// messages are private ([`SubjectAccess::residents_messages_private`]).
+    StaffAddressed,
+}
+
+impl Sight {
+    /// Whether the viewer receives this event.
+    pub fn admits(&self, envelope: &Envelope) -> bool {
+        match self {
+            Sight::Everything => true,
+            Sight::AddressedTo(key) => envelope.is_for(key),
+            Sight::StaffAddressed => envelope.audience.iter().any(|a| is_staff_key(a)),
+        }
+    }
+
+    /// The only kind of push recipient (`push_deliveries.recipient`) whose messages the viewer
+    /// sees, if limited: staff following a subject whose residents' messages are private see
+    /// the staff messages only.
+    pub fn push_recipient(&self) -> Option<&'static str> {
+        matches!(self, Sight::StaffAddressed).then_some("staff")
+    }
 }
 
 /// Every room's [`SubjectAccess`], by subject kind.
@@ -59,15 +98,16 @@ impl Subjects {
         self.by_kind.contains_key(kind)
     }
 
-    /// Whether the viewer may follow the subject with this id: its kind is read from its
-    /// events, then its room answers. NOT_FOUND when it has no events, no room answers for its
-    /// kind, or the viewer may not see it; UNAUTHENTICATED for an anonymous viewer.
+    /// Whether the viewer may follow the subject with this id, and what of it they receive: its
+    /// kind is read from its events, then its room answers. NOT_FOUND when it has no events, no
+    /// room answers for its kind, or the viewer may not see it; UNAUTHENTICATED for an
+    /// anonymous viewer.
     pub async fn ensure_can_view(
         &self,
         state: &AppState,
         viewer: &Viewer,
         subject_id: &str,
-    ) -> AppResult<()> {
+    ) -> AppResult<Sight> {
         if matches!(viewer, Viewer::Anonymous) {
             return Err(AppError::Unauthenticated("log in first".into()));
         }
@@ -81,7 +121,13 @@ impl Subjects {
             .by_kind
             .get(kind.as_str())
             .ok_or(AppError::NotFound("subject"))?;
-        room.ensure_can_view(state, viewer, &kind, subject_id).await
+        room.ensure_can_view(state, viewer, &kind, subject_id)
+            .await?;
+        Ok(match viewer {
+            Viewer::Resident { user_id, .. } => Sight::AddressedTo(resident_key(*user_id)),
+            _ if room.residents_messages_private(&kind) => Sight::StaffAddressed,
+            _ => Sight::Everything,
+        })
     }
 }
 

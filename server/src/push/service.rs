@@ -335,12 +335,16 @@ pub async fn subject_deliveries(
             _ => AppError::Forbidden("staff only".into()),
         });
     }
-    state
+    let sight = state
         .subjects
         .ensure_can_view(state, viewer, subject_id)
         .await?;
-    Ok(push_deliveries::Entity::find()
-        .filter(push_deliveries::Column::SubjectId.eq(subject_id))
+    let mut query =
+        push_deliveries::Entity::find().filter(push_deliveries::Column::SubjectId.eq(subject_id));
+    if let Some(recipient) = sight.push_recipient() {
+        query = query.filter(push_deliveries::Column::Recipient.eq(recipient));
+    }
+    Ok(query
         .order_by_desc(push_deliveries::Column::CreatedAt)
         .all(&state.db)
         .await?)

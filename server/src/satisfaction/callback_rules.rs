@@ -1,14 +1,11 @@
 //! The rules of satisfaction callbacks, pure: drawing a sample stratified by unit (each village
 //! and each township centre in proportion to its finished cases, largest remainders first) and
-//! reproducible from a recorded seed; the call script and what answers it accepts; and what a
-//! call attempt does to a task (up to a number of attempts, each on a later working day).
+//! reproducible from a recorded seed; and what a call attempt does to a task (up to a number of
+//! attempts, each on a later working day). The call script's rules are in `script`.
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use serde_json::{Map, Value};
 use uuid::Uuid;
-
-use super::model::RatingLevel;
 
 crate::stored_enum! {
     /// How a call went.
@@ -140,108 +137,36 @@ pub fn sample_size(
     }
 }
 
-/// The kind of answer a question takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum QuestionKind {
-    /// 是 / 否.
-    YesNo,
-    /// One of the five levels.
-    Level,
-    /// Free text (optional).
-    Text,
-}
-
-/// One question of the call script.
-#[derive(Clone, Debug)]
-pub struct Question {
-    pub key: &'static str,
-    pub text: &'static str,
-    pub kind: QuestionKind,
-    /// A "yes" reports misconduct (fees, gifts): the inspectors are told.
-    pub misconduct_when_yes: bool,
-}
-
-/// The call script (seed 三(二) 无偿服务, 七(三) conduct).
-pub const SCRIPT: [Question; 6] = [
-    Question {
-        key: "done",
-        text: "您办理的事项是否已经办结？",
-        kind: QuestionKind::YesNo,
-        misconduct_when_yes: false,
-    },
-    Question {
-        key: "charged",
-        text: "帮办代办过程中是否向您收取了任何费用？",
-        kind: QuestionKind::YesNo,
-        misconduct_when_yes: true,
-    },
-    Question {
-        key: "attitude",
-        text: "您对工作人员的服务态度是否满意？",
-        kind: QuestionKind::Level,
-        misconduct_when_yes: false,
-    },
-    Question {
-        key: "timeliness",
-        text: "您对办理的及时性是否满意？",
-        kind: QuestionKind::Level,
-        misconduct_when_yes: false,
-    },
-    Question {
-        key: "gifts",
-        text: "工作人员是否索要或接受过礼品、礼金、宴请或报销费用？",
-        kind: QuestionKind::YesNo,
-        misconduct_when_yes: true,
-    },
-    Question {
-        key: "comments",
-        text: "您还有什么意见或建议？",
-        kind: QuestionKind::Text,
-        misconduct_when_yes: false,
-    },
-];
-
-/// One answer as given.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Answer {
-    YesNo(bool),
-    Level(RatingLevel),
-    Text(String),
-}
-
-/// Checks answers against the script: every yes/no and level question answered once with its
-/// kind, text optional, no unknown key. Returns them as stored (JSON) and whether they report
-/// misconduct; or the key at fault and why.
-pub fn check_answers(
-    answers: &[(String, Answer)],
-) -> Result<(Value, bool), (String, &'static str)> {
-    let mut stored = Map::new();
-    let mut misconduct = false;
-    for (key, answer) in answers {
-        let question = SCRIPT
-            .iter()
-            .find(|q| q.key == key)
-            .ok_or_else(|| (key.clone(), "no such question"))?;
-        let value = match (question.kind, answer) {
-            (QuestionKind::YesNo, Answer::YesNo(yes)) => {
-                misconduct |= *yes && question.misconduct_when_yes;
-                Value::Bool(*yes)
-            }
-            (QuestionKind::Level, Answer::Level(level)) => Value::String(level.as_str().into()),
-            (QuestionKind::Text, Answer::Text(text)) => Value::String(text.clone()),
-            _ => return Err((key.clone(), "the answer is not of the question's kind")),
-        };
-        if stored.insert(key.clone(), value).is_some() {
-            return Err((key.clone(), "answered twice"));
-        }
+/// The size a sample asked for, as recorded (`count:<n>` or `percent:<p>`).
+pub fn parse_requested(requested: &str) -> Option<(Option<u32>, Option<u32>)> {
+    let (how, n) = requested.split_once(':')?;
+    let n: u32 = n.parse().ok()?;
+    match how {
+        "count" => Some((Some(n), None)),
+        "percent" => Some((None, Some(n))),
+        _ => None,
     }
-    if let Some(missing) = SCRIPT
+}
+
+/// Whether a recorded draw holds: the recorded seed, over the recorded candidates and the size
+/// asked for, picks exactly the cases recorded as drawn.
+pub fn draw_holds(candidates: &[(Uuid, Uuid, bool)], requested: &str, seed: u64) -> bool {
+    let Some((count, percent)) = parse_requested(requested) else {
+        return false;
+    };
+    let Ok(n) = sample_size(count, percent, candidates.len()) else {
+        return false;
+    };
+    let pool: Vec<(Uuid, Uuid)> = candidates.iter().map(|(u, c, _)| (*u, *c)).collect();
+    let mut again = draw(&pool, n, seed);
+    let mut recorded: Vec<Uuid> = candidates
         .iter()
-        .find(|q| q.kind != QuestionKind::Text && !stored.contains_key(q.key))
-    {
-        return Err((missing.key.to_string(), "not answered"));
-    }
-    Ok((Value::Object(stored), misconduct))
+        .filter(|(_, _, drawn)| *drawn)
+        .map(|(_, c, _)| *c)
+        .collect();
+    again.sort_unstable();
+    recorded.sort_unstable();
+    again == recorded
 }
 
 /// What an attempt does to an open task.
@@ -276,6 +201,47 @@ mod tests {
 
     fn id(n: u128) -> Uuid {
         Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn a_recorded_draw_holds_only_as_it_was_drawn() {
+        let pool: Vec<(Uuid, Uuid)> = (0..12).map(|n| (id(n % 3), id(100 + n))).collect();
+        let seed = 7;
+        let picked = draw(&pool, 4, seed);
+        let recorded: Vec<(Uuid, Uuid, bool)> = pool
+            .iter()
+            .map(|(u, c)| (*u, *c, picked.contains(c)))
+            .collect();
+        let mut swapped = recorded.clone();
+        let (yes, no) = (
+            swapped.iter().position(|c| c.2).unwrap(),
+            swapped.iter().position(|c| !c.2).unwrap(),
+        );
+        swapped[yes].2 = false;
+        swapped[no].2 = true;
+        let mut fewer = recorded.clone();
+        fewer.retain(|c| !c.2 || c.1 != picked[0]);
+        type Recorded = [(Uuid, Uuid, bool)];
+        let table: [(&Recorded, &str, u64, bool); 8] = [
+            (&recorded, "count:4", seed, true),
+            // 33 % of 12, rounded up, is the same 4; 34 % is 5.
+            (&recorded, "percent:33", seed, true),
+            (&recorded, "percent:34", seed, false),
+            (&recorded, "count:4", seed + 1, false),
+            (&recorded, "count:5", seed, false),
+            (&recorded, "nonsense", seed, false),
+            (&swapped, "count:4", seed, false),
+            (&fewer, "count:4", seed, false),
+        ];
+        for (candidates, requested, seed, holds) in table {
+            assert_eq!(
+                draw_holds(candidates, requested, seed),
+                holds,
+                "{requested} {seed}"
+            );
+        }
+        assert_eq!(parse_requested("percent:10"), Some((None, Some(10))));
+        assert_eq!(parse_requested("count:x"), None);
     }
 
     #[test]
@@ -353,45 +319,6 @@ mod tests {
         assert!(sample_size(Some(0), None, 10).is_err());
         assert!(sample_size(None, Some(0), 10).is_err());
         assert!(sample_size(None, Some(101), 10).is_err());
-    }
-
-    #[test]
-    fn answers_follow_the_script_and_report_misconduct() {
-        let full = |charged: bool| {
-            vec![
-                ("done".to_string(), Answer::YesNo(true)),
-                ("charged".to_string(), Answer::YesNo(charged)),
-                (
-                    "attitude".to_string(),
-                    Answer::Level(RatingLevel::Satisfied),
-                ),
-                (
-                    "timeliness".to_string(),
-                    Answer::Level(RatingLevel::VerySatisfied),
-                ),
-                ("gifts".to_string(), Answer::YesNo(false)),
-            ]
-        };
-        assert_eq!(check_answers(&full(false)).map(|(_, m)| m), Ok(false));
-        assert_eq!(check_answers(&full(true)).map(|(_, m)| m), Ok(true));
-        let mut missing = full(false);
-        missing.remove(2);
-        assert_eq!(
-            check_answers(&missing).map(|_| ()),
-            Err(("attitude".into(), "not answered"))
-        );
-        let mut wrong = full(false);
-        wrong[0].1 = Answer::Level(RatingLevel::Satisfied);
-        assert_eq!(check_answers(&wrong).map(|_| ()).unwrap_err().0, "done");
-        let mut extra = full(false);
-        extra.push(("bribes".into(), Answer::YesNo(true)));
-        assert_eq!(check_answers(&extra).map(|_| ()).unwrap_err().0, "bribes");
-        let mut twice = full(false);
-        twice.push(("done".into(), Answer::YesNo(false)));
-        assert_eq!(
-            check_answers(&twice).map(|_| ()),
-            Err(("done".into(), "answered twice"))
-        );
     }
 
     #[test]

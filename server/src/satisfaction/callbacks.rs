@@ -1,22 +1,18 @@
 //! Satisfaction callbacks (满意度回访), the county centre's own check on the service: the county
-//! administrator draws a stratified sample of finished cases for a period (reproducible from
-//! its recorded seed; cases called this year left out), every real-name bad rating adds its
-//! case (100 % return visits), the administrator assigns each task to a caller (an inspector or
+//! administrator's samples (`samples`) and every real-name bad rating (100 % return visits)
+//! open callbacks, the administrator assigns each task to a caller (an inspector or
 //! county staff), the caller records each call (up to the configured attempts, each on a later
 //! working day) and sees the applicant's phone only through an audited reveal, or the applicant
 //! answers the same questions in the mini-program. Answers reporting fees, gifts or misconduct
 //! tell the county's inspectors. Each change is one transaction, the audit entry last.
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{
-    callback_attempts, callback_samples, callback_tasks, cases, rating_invitations, staff_accounts,
-    users,
-};
+use entity::{callback_attempts, callback_tasks, cases, staff_accounts, users};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
     sea_query::{Expr, OnConflict},
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
@@ -24,20 +20,21 @@ use crate::{
     calendar,
     cases::service::signed_in,
     clock::{CHINA, local_date},
+    config::QuestionKind,
     directory::{jurisdiction::Jurisdiction, model::text},
     error::{AppError, AppResult},
-    events::{EventDraft, Tx, resident_key, staff_key},
+    events::{EventDraft, Tx, staff_key},
     moderation::{self, Disposition},
-    satisfaction::callback_rules::{
-        AfterCall, Answer, CallOutcome, CallbackStatus, after_call, check_answers, draw,
-        sample_size,
+    satisfaction::{
+        callback_rules::{AfterCall, CallOutcome, CallbackStatus, after_call},
+        script::{Answer, check_answers, store},
     },
     state::AppState,
     wechat::sec_check::Scene,
 };
 
 /// The China midnight starting `day`, as an instant.
-fn start_of(day: NaiveDate) -> DateTime<Utc> {
+pub(crate) fn start_of(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN)
         .and_local_timezone(CHINA)
         .single()
@@ -47,12 +44,12 @@ fn start_of(day: NaiveDate) -> DateTime<Utc> {
         )
 }
 
-fn year_of(day: NaiveDate) -> i32 {
+pub(crate) fn year_of(day: NaiveDate) -> i32 {
     chrono::Datelike::year(&day)
 }
 
 /// County-level staff (the county centre's callers and administrator): FORBIDDEN otherwise.
-async fn county_staff(state: &AppState, viewer: &Viewer) -> AppResult<Jurisdiction> {
+pub(crate) async fn county_staff(state: &AppState, viewer: &Viewer) -> AppResult<Jurisdiction> {
     signed_in(viewer)?;
     let who = Jurisdiction::of(&state.db, viewer).await?;
     if who.county_id() != Some(who.region.id) {
@@ -63,139 +60,7 @@ async fn county_staff(state: &AppState, viewer: &Viewer) -> AppResult<Jurisdicti
     Ok(who)
 }
 
-/// What the administrator asks for.
-pub struct SampleRequest {
-    pub from: NaiveDate,
-    pub until: NaiveDate,
-    pub count: Option<u32>,
-    pub percent: Option<u32>,
-    pub seed: Option<u64>,
-}
-
-/// `drawCallbackSample`: the sample and the tasks it opened.
-pub async fn draw_sample(
-    state: &AppState,
-    viewer: &Viewer,
-    request: SampleRequest,
-) -> AppResult<(callback_samples::Model, u64)> {
-    let who = county_staff(state, viewer).await?;
-    who.ensure_county_admin()?;
-    if request.until < request.from || (request.until - request.from).num_days() > 366 {
-        return Err(AppError::bad_input(
-            "until",
-            "on or after `from`, at most 366 days later",
-        ));
-    }
-    let county = who.region.id;
-    let today = local_date(state.clock.now());
-    let year = year_of(today);
-    // The candidates: the county's cases that ended in the period (their invitation to rate).
-    let ended = rating_invitations::Entity::find()
-        .filter(rating_invitations::Column::CountyId.eq(county))
-        .filter(rating_invitations::Column::InvitedAt.gte(start_of(request.from)))
-        .filter(
-            rating_invitations::Column::InvitedAt
-                .lt(start_of(request.until + chrono::Duration::days(1))),
-        )
-        .all(&state.db)
-        .await?;
-    let ids: Vec<Uuid> = ended.iter().map(|i| i.case_id).collect();
-    let called: std::collections::HashSet<Uuid> = callback_tasks::Entity::find()
-        .filter(callback_tasks::Column::CaseId.is_in(ids.clone()))
-        .filter(callback_tasks::Column::Year.eq(year))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|t| t.case_id)
-        .collect();
-    let units: std::collections::HashMap<Uuid, Uuid> = cases::Entity::find()
-        .filter(cases::Column::Id.is_in(ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c.unit_id))
-        .collect();
-    let candidates: Vec<(Uuid, Uuid)> = ended
-        .iter()
-        .filter(|i| !called.contains(&i.case_id))
-        .filter_map(|i| Some((*units.get(&i.case_id)?, i.case_id)))
-        .collect();
-    let n = sample_size(request.count, request.percent, candidates.len()).map_err(|m| {
-        let field = if request.percent.is_some() && request.count.is_none() {
-            "percent"
-        } else {
-            "count"
-        };
-        AppError::bad_input(field, m)
-    })?;
-    let seed = request.seed.unwrap_or_else(rand::random);
-    let picked = draw(&candidates, n, seed);
-    let now = state.clock.now();
-    let mut tx = Tx::begin(state).await?;
-    let sample = callback_samples::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        county_id: Set(county),
-        from_day: Set(request.from),
-        until_day: Set(request.until),
-        seed: Set(seed.to_string()),
-        requested: Set(match (request.count, request.percent) {
-            (Some(n), _) => format!("count:{n}"),
-            (_, Some(p)) => format!("percent:{p}"),
-            _ => String::new(),
-        }),
-        candidates: Set(i32::try_from(candidates.len()).unwrap_or(i32::MAX)),
-        drawn: Set(i32::try_from(picked.len()).unwrap_or(i32::MAX)),
-        drawn_by: Set(who.staff_id),
-        drawn_at: Set(now),
-    }
-    .insert(&*tx)
-    .await?;
-    let applicants: std::collections::HashMap<Uuid, Uuid> =
-        ended.iter().map(|i| (i.case_id, i.user_id)).collect();
-    let mut opened = 0;
-    for case in &picked {
-        let unit = units.get(case).copied().unwrap_or(county);
-        let inserted = open_task(
-            &*tx,
-            county,
-            *case,
-            unit,
-            year,
-            "sample",
-            Some(sample.id),
-            None,
-            today,
-            now,
-        )
-        .await?;
-        if inserted {
-            opened += 1;
-            if let Some(user) = applicants.get(case) {
-                tx.emit(EventDraft {
-                    kind: "callback.invited",
-                    topic: "satisfaction",
-                    subject_kind: "callback",
-                    subject_id: task_of(&*tx, *case, year).await?.to_string(),
-                    audience: vec![resident_key(*user)],
-                    payload: json!({"caseId": case}),
-                });
-            }
-        }
-    }
-    tx.audit(crate::audit::Pending::action(
-        now,
-        viewer,
-        Some(county),
-        "callback.sample_drawn",
-        "callback_sample",
-        sample.id,
-        json!({"seed": seed.to_string(), "candidates": candidates.len(), "drawn": picked.len()}),
-    ));
-    tx.commit().await?;
-    Ok((sample, opened))
-}
-
-/// Opens a task unless the case has one of this source this year; whether it did.
+/// Opens a task unless the case has one of this source this year; its id when it did.
 #[allow(clippy::too_many_arguments)]
 pub async fn open_task(
     conn: &impl ConnectionTrait,
@@ -208,9 +73,10 @@ pub async fn open_task(
     rating: Option<Uuid>,
     today: NaiveDate,
     now: DateTime<Utc>,
-) -> AppResult<bool> {
+) -> AppResult<Option<Uuid>> {
+    let id = Uuid::now_v7();
     let inserted = callback_tasks::Entity::insert(callback_tasks::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         county_id: Set(county),
         case_id: Set(case),
         unit_id: Set(unit),
@@ -239,19 +105,7 @@ pub async fn open_task(
     )
     .exec_without_returning(conn)
     .await?;
-    Ok(inserted == 1)
-}
-
-/// The sampled task of a case in a year (just opened).
-async fn task_of(conn: &impl ConnectionTrait, case: Uuid, year: i32) -> AppResult<Uuid> {
-    callback_tasks::Entity::find()
-        .filter(callback_tasks::Column::CaseId.eq(case))
-        .filter(callback_tasks::Column::Year.eq(year))
-        .filter(callback_tasks::Column::Source.eq("sample"))
-        .one(conn)
-        .await?
-        .map(|t| t.id)
-        .ok_or(AppError::NotFound("callback"))
+    Ok((inserted == 1).then_some(id))
 }
 
 pub async fn load_task(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<callback_tasks::Model> {
@@ -373,7 +227,7 @@ pub async fn record_attempt(
     ensure_caller(&who, &task)?;
     let checked = match (outcome, answers) {
         (CallOutcome::Reached, Some(answers)) => Some(
-            check_answers(&answers)
+            check_answers(&state.settings.satisfaction.callback_script, &answers)
                 .map_err(|(key, why)| AppError::bad_input(format!("answers.{key}"), why))?,
         ),
         (CallOutcome::Reached, None) => {
@@ -430,7 +284,7 @@ pub async fn record_attempt(
         update = update
             .col_expr(
                 callback_tasks::Column::Answers,
-                Expr::value(Some(stored.to_string())),
+                Expr::value(Some(store(stored))),
             )
             .col_expr(callback_tasks::Column::Misconduct, Expr::value(*misconduct))
             .col_expr(callback_tasks::Column::AnsweredAt, Expr::value(Some(now)))
@@ -520,14 +374,16 @@ pub async fn answer_self(
         .await?
         .filter(|c| c.user_id == Some(*user_id))
         .ok_or(AppError::NotFound("callback"))?;
-    let (mut stored, misconduct) = check_answers(&answers)
-        .map_err(|(key, why)| AppError::bad_input(format!("answers.{key}"), why))?;
+    let (mut stored, misconduct) =
+        check_answers(&state.settings.satisfaction.callback_script, &answers)
+            .map_err(|(key, why)| AppError::bad_input(format!("answers.{key}"), why))?;
     if task.status != CallbackStatus::Open.as_str() {
         return Err(AppError::InvalidTransition("the callback is closed".into()));
     }
     // The applicant's comment is their free text: checked before it is stored; one WeChat
     // could not pass is kept apart, unseen by staff.
-    if let Some(Value::String(comment)) = stored.get("comments").cloned() {
+    if let Some(answer) = stored.iter_mut().find(|a| a.kind == QuestionKind::Text) {
+        let comment = answer.value.as_str().unwrap_or_default().to_string();
         state
             .limiter
             .check(
@@ -547,13 +403,10 @@ pub async fn answer_self(
         .await?;
         match moderation::disposition(verdict) {
             Disposition::Publish => {}
-            Disposition::Reject { .. } => return Err(moderation::rejected("answers.comments")),
-            Disposition::Hold { .. } | Disposition::Recheck => {
-                if let Some(map) = stored.as_object_mut() {
-                    map.remove("comments");
-                    map.insert("_comments_unchecked".into(), Value::String(comment));
-                }
+            Disposition::Reject { .. } => {
+                return Err(moderation::rejected(&format!("answers.{}", answer.key)));
             }
+            Disposition::Hold { .. } | Disposition::Recheck => answer.unchecked = true,
         }
     }
     let now = state.clock.now();
@@ -565,7 +418,7 @@ pub async fn answer_self(
         )
         .col_expr(
             callback_tasks::Column::Answers,
-            Expr::value(Some(stored.to_string())),
+            Expr::value(Some(store(&stored))),
         )
         .col_expr(callback_tasks::Column::Misconduct, Expr::value(misconduct))
         .col_expr(callback_tasks::Column::AnsweredAt, Expr::value(Some(now)))

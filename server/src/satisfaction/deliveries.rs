@@ -1,6 +1,8 @@
 //! The county administrator's view of the provincial deliveries: their status, and sending a
 //! dead one again (audited).
-use entity::provincial_deliveries;
+use std::collections::HashSet;
+
+use entity::{provincial_deliveries, ratings};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
@@ -13,9 +15,49 @@ use crate::{
     directory::jurisdiction::Jurisdiction,
     error::{AppError, AppResult},
     events::Tx,
-    satisfaction::delivery::ProvincialDeliveryStatus,
+    satisfaction::delivery::{ProvincialDeliveryKind, ProvincialDeliveryStatus},
     state::AppState,
 };
+
+/// A delivery as a county administrator reads it. An anonymous rating's tells the day only:
+/// when it was queued, sent or is due again is (nearly) when it was given.
+pub struct SeenDelivery {
+    pub row: provincial_deliveries::Model,
+    pub anonymous: bool,
+}
+
+async fn seen(
+    state: &AppState,
+    rows: Vec<provincial_deliveries::Model>,
+) -> AppResult<Vec<SeenDelivery>> {
+    let of_ratings: Vec<Uuid> = rows
+        .iter()
+        .filter(|d| d.kind == ProvincialDeliveryKind::Rating.as_str())
+        .map(|d| d.subject_id)
+        .collect();
+    let anonymous: HashSet<Uuid> = if of_ratings.is_empty() {
+        HashSet::new()
+    } else {
+        ratings::Entity::find()
+            .select_only()
+            .column(ratings::Column::Id)
+            .filter(ratings::Column::Id.is_in(of_ratings))
+            .filter(ratings::Column::Anonymous.eq(true))
+            .into_tuple::<Uuid>()
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| SeenDelivery {
+            anonymous: row.kind == ProvincialDeliveryKind::Rating.as_str()
+                && anonymous.contains(&row.subject_id),
+            row,
+        })
+        .collect())
+}
 
 async fn county_admin(state: &AppState, viewer: &Viewer) -> AppResult<Jurisdiction> {
     signed_in(viewer)?;
@@ -31,7 +73,7 @@ pub async fn list(
     status: Option<ProvincialDeliveryStatus>,
     first: i32,
     after: Option<&str>,
-) -> AppResult<(Vec<provincial_deliveries::Model>, Option<String>)> {
+) -> AppResult<(Vec<SeenDelivery>, Option<String>)> {
     let who = county_admin(state, viewer).await?;
     let first = crate::satisfaction::reads::page_size(first)?;
     let mut query = provincial_deliveries::Entity::find()
@@ -57,17 +99,14 @@ pub async fn list(
         .limit(first + 1)
         .all(&state.db)
         .await?;
-    Ok(crate::satisfaction::reads::split_page(rows, first, |d| {
+    let (rows, next) = crate::satisfaction::reads::split_page(rows, first, |d| {
         crate::db::page_cursor(d.created_at, d.id)
-    }))
+    });
+    Ok((seen(state, rows).await?, next))
 }
 
 /// `redriveProvincialDelivery`: a dead delivery is queued again with fresh attempts.
-pub async fn redrive(
-    state: &AppState,
-    viewer: &Viewer,
-    id: Uuid,
-) -> AppResult<provincial_deliveries::Model> {
+pub async fn redrive(state: &AppState, viewer: &Viewer, id: Uuid) -> AppResult<SeenDelivery> {
     let who = county_admin(state, viewer).await?;
     let delivery = provincial_deliveries::Entity::find_by_id(id)
         .one(&state.db)
@@ -112,8 +151,12 @@ pub async fn redrive(
         json!({"target": delivery.target, "kind": delivery.kind, "attempts": delivery.attempts}),
     ));
     tx.commit().await?;
-    provincial_deliveries::Entity::find_by_id(id)
+    let row = provincial_deliveries::Entity::find_by_id(id)
         .one(&state.db)
         .await?
+        .ok_or(AppError::NotFound("delivery"))?;
+    seen(state, vec![row])
+        .await?
+        .pop()
         .ok_or(AppError::NotFound("delivery"))
 }

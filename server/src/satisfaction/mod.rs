@@ -20,6 +20,8 @@ pub mod rating;
 pub mod reads;
 pub mod rectify;
 pub mod rules;
+pub mod samples;
+pub mod script;
 pub mod sender;
 pub mod statistics;
 pub mod subjects;

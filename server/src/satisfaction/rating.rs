@@ -103,15 +103,6 @@ pub async fn facts(conn: &impl ConnectionTrait, case_id: Uuid) -> AppResult<Rati
     Ok(facts)
 }
 
-/// The China midnight of `now`'s date, as an instant: all an anonymous rating tells of when.
-fn day_of(now: DateTime<Utc>) -> DateTime<Utc> {
-    crate::clock::local_date(now)
-        .and_time(chrono::NaiveTime::MIN)
-        .and_local_timezone(crate::clock::CHINA)
-        .single()
-        .map_or(now, |at| at.with_timezone(&Utc))
-}
-
 /// An id that tells when it was made (v7) for real-name records, or nothing (v4) for an
 /// anonymous rating's.
 fn new_id(anonymous: bool) -> Uuid {
@@ -220,7 +211,11 @@ pub async fn rate(
     let round = round_to_rate(known, now, second_window).map_err(refused)?;
     let anonymous = anonymity(round, known.first, input.anonymous)
         .map_err(|m| AppError::bad_input("anonymous", m))?;
-    let stamp = if anonymous { day_of(now) } else { now };
+    let stamp = if anonymous {
+        crate::satisfaction::rules::day_of(now)
+    } else {
+        now
+    };
     let rating = ratings::ActiveModel {
         id: Set(new_id(anonymous)),
         case_id: Set(case.id),

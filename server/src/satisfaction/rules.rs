@@ -181,6 +181,15 @@ pub fn level_code(level: RatingLevel, coding: LevelCoding) -> u8 {
     }
 }
 
+/// The China midnight of `at`'s date, as an instant: all an anonymous rating tells of when.
+pub fn day_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    crate::clock::local_date(at)
+        .and_time(chrono::NaiveTime::MIN)
+        .and_local_timezone(crate::clock::CHINA)
+        .single()
+        .map_or(at, |day| day.with_timezone(&Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -411,5 +420,25 @@ mod tests {
             assert_eq!(level.is_bad(), bad, "{level:?}");
         }
         assert_eq!(RatingLevel::ALL.len(), 5);
+    }
+
+    #[test]
+    fn an_anonymous_moment_is_told_as_its_china_day() {
+        let table = [
+            // China is UTC+8: 15:59 UTC is still the 7th there, 16:00 UTC is the 8th.
+            (
+                Utc.with_ymd_and_hms(2026, 12, 7, 15, 59, 59).unwrap(),
+                at(6, 16),
+            ),
+            (at(7, 16), at(7, 16)),
+            (at(7, 23), at(7, 16)),
+            (
+                Utc.with_ymd_and_hms(2026, 12, 8, 3, 30, 0).unwrap(),
+                at(7, 16),
+            ),
+        ];
+        for (moment, day) in table {
+            assert_eq!(day_of(moment), day, "{moment}");
+        }
     }
 }

@@ -199,6 +199,8 @@ pub async fn run_forever(state: Arc<AppState>) {
     let http = match reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(3))
         .redirect(reqwest::redirect::Policy::none())
+        // Straight to the platform: an environment proxy would see plain-HTTP local targets.
+        .no_proxy()
         .build()
     {
         Ok(http) => http,

@@ -1,15 +1,20 @@
-//! Satisfaction statistics for staff in their jurisdiction (seed §五(一)): per rated unit, agent
-//! or item and period, the ratings counted (an upheld appeal excludes one), the satisfaction
+//! Satisfaction statistics for staff in their jurisdiction (seed §五(一)): per unit (every unit
+//! that held the rated case), agent (every agent who worked on it, within the agents' units in
+//! scope) or item and period, the ratings counted (an upheld appeal excludes one), the satisfaction
 //! rate (非常满意, 满意, 基本满意 over the ratings counted) and the bad-rating rate, and per unit the
 //! rectification on-time rate (resolved by the due day, over the orders resolved or overdue).
 //! Anonymous ratings count for their unit only: by agent or item they would narrow the case
 //! down. Callbacks' results per unit: reached rate, refusals, misconduct reports and the
-//! attitude answers by level. The tallies are pure (`tally`, `on_time`, `callback_tally`).
-use std::collections::{BTreeMap, HashMap};
+//! measuring question's answers by level, and the coverage of finished cases. The tallies are
+//! pure (`tally`, `on_time`, `callback_tally`, `add_coverage`).
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{items, rating_attributions, ratings, rectifications, regions, staff_accounts};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Query};
+use entity::{
+    cases, items, rating_attributions, rating_invitations, ratings, rectifications, regions,
+    staff_accounts,
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Query};
 use uuid::Uuid;
 
 use crate::{
@@ -21,6 +26,7 @@ use crate::{
         access::scope_path,
         callback_rules::CallbackStatus,
         model::{RatingLevel, RectificationStatus},
+        script::{KeptAnswer, read_stored},
     },
     state::AppState,
 };
@@ -138,48 +144,72 @@ pub async fn statistics(
         .cond_where(regions::Column::Path.starts_with(&scope))
         .to_owned();
     let county = who.county_id().unwrap_or_default();
-    let mut query = ratings::Entity::find()
-        .filter(ratings::Column::CountyId.eq(county))
-        .filter(ratings::Column::UnitId.in_subquery(units.clone()))
-        .filter(ratings::Column::RatedAt.gte(from))
-        .filter(ratings::Column::RatedAt.lt(to));
+    // The period's ratings of the county: real-name ones only by agent or item (an anonymous
+    // rating counts for its rated unit alone).
+    let mut in_period = Query::select()
+        .column(ratings::Column::Id)
+        .from(ratings::Entity)
+        .and_where(ratings::Column::CountyId.eq(county))
+        .and_where(ratings::Column::RatedAt.gte(from))
+        .and_where(ratings::Column::RatedAt.lt(to))
+        .to_owned();
     if by != SatisfactionGrouping::Unit {
-        query = query.filter(ratings::Column::Anonymous.eq(false));
+        in_period.and_where(ratings::Column::Anonymous.eq(false));
     }
-    let rated = query.all(&state.db).await?;
-    let level = |r: &ratings::Model| r.level.parse::<RatingLevel>();
-    let mut tallies = match by {
-        SatisfactionGrouping::Unit => tally(
-            rated
-                .iter()
-                .map(|r| Ok((r.unit_id, level(r)?, r.excluded)))
-                .collect::<AppResult<Vec<_>>>()?,
+    // Whom in the viewer's scope each counts for: every unit that held its case, every agent
+    // who worked on it (by the agent's unit: a township sees its own agents only).
+    let in_scope = match by {
+        SatisfactionGrouping::Agent => rating_attributions::Column::AgentId.in_subquery(
+            Query::select()
+                .column(staff_accounts::Column::Id)
+                .from(staff_accounts::Entity)
+                .and_where(staff_accounts::Column::UnitId.in_subquery(units.clone()))
+                .to_owned(),
         ),
-        SatisfactionGrouping::Item => tally(
-            rated
-                .iter()
-                .map(|r| Ok((r.item_id, level(r)?, r.excluded)))
-                .collect::<AppResult<Vec<_>>>()?,
-        ),
-        SatisfactionGrouping::Agent => {
-            let by_id: HashMap<Uuid, &ratings::Model> = rated.iter().map(|r| (r.id, r)).collect();
-            let agents = rating_attributions::Entity::find()
-                .filter(
-                    rating_attributions::Column::RatingId
-                        .is_in(by_id.keys().copied().collect::<Vec<_>>()),
-                )
-                .filter(rating_attributions::Column::AgentId.is_not_null())
-                .all(&state.db)
-                .await?;
-            tally(
-                agents
-                    .iter()
-                    .filter_map(|a| Some((a.agent_id?, *by_id.get(&a.rating_id)?)))
-                    .map(|(agent, r)| Ok((agent, level(r)?, r.excluded)))
-                    .collect::<AppResult<Vec<_>>>()?,
-            )
-        }
+        _ => rating_attributions::Column::UnitId.in_subquery(units.clone()),
     };
+    let attributed: Vec<(Uuid, Option<Uuid>, Option<Uuid>)> = rating_attributions::Entity::find()
+        .select_only()
+        .column(rating_attributions::Column::RatingId)
+        .column(rating_attributions::Column::UnitId)
+        .column(rating_attributions::Column::AgentId)
+        .filter(rating_attributions::Column::RatingId.in_subquery(in_period.clone()))
+        .filter(in_scope.clone())
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let rated = ratings::Entity::find()
+        .filter(
+            ratings::Column::Id.in_subquery(
+                Query::select()
+                    .column(rating_attributions::Column::RatingId)
+                    .from(rating_attributions::Entity)
+                    .and_where(rating_attributions::Column::RatingId.in_subquery(in_period))
+                    .and_where(in_scope)
+                    .to_owned(),
+            ),
+        )
+        .all(&state.db)
+        .await?;
+    let by_id: HashMap<Uuid, &ratings::Model> = rated.iter().map(|r| (r.id, r)).collect();
+    let level = |r: &ratings::Model| r.level.parse::<RatingLevel>();
+    let rows: Vec<(Uuid, &ratings::Model)> = match by {
+        SatisfactionGrouping::Unit => attributed
+            .iter()
+            .filter_map(|(rating, unit, _)| Some(((*unit)?, *by_id.get(rating)?)))
+            .collect(),
+        SatisfactionGrouping::Agent => attributed
+            .iter()
+            .filter_map(|(rating, _, agent)| Some(((*agent)?, *by_id.get(rating)?)))
+            .collect(),
+        // Once per rating, however many units in scope it counts for.
+        SatisfactionGrouping::Item => rated.iter().map(|r| (r.item_id, r)).collect(),
+    };
+    let mut tallies = tally(
+        rows.into_iter()
+            .map(|(group, r)| Ok((group, level(r)?, r.excluded)))
+            .collect::<AppResult<Vec<_>>>()?,
+    );
     if by == SatisfactionGrouping::Unit {
         let today = crate::clock::local_date(state.clock.now());
         let orders = rectifications::Entity::find()
@@ -254,14 +284,37 @@ pub struct CallbackTally {
     pub open: u64,
     /// Answers reporting fees, gifts or misconduct.
     pub misconduct: u64,
-    /// The answers to 服务态度, by level (best first).
+    /// The answers to the question measuring satisfaction (服务态度 by default), by level
+    /// (best first).
     pub attitude: [u64; 5],
+    /// The unit's cases that ended in the period (completed or terminated).
+    pub finished: u64,
+    /// Of those, the cases with a callback (sampled or a bad rating's, whenever opened).
+    pub covered: u64,
 }
 
 impl CallbackTally {
     /// `reached / (tasks − open)`: of the callbacks closed, how many reached the applicant.
     pub fn reached_rate(&self) -> Option<f64> {
         Tally::rate(self.reached, self.tasks - self.open)
+    }
+
+    /// `covered / finished`: the callback coverage of the period's finished cases.
+    pub fn coverage(&self) -> Option<f64> {
+        Tally::rate(self.covered, self.finished)
+    }
+}
+
+/// Pure: adds to each unit's tally its finished cases, each (unit, has a callback); a unit with
+/// finished cases and no callback gets a tally of its own.
+pub fn add_coverage(
+    tallies: &mut BTreeMap<Uuid, CallbackTally>,
+    finished: impl IntoIterator<Item = (Uuid, bool)>,
+) {
+    for (unit, covered) in finished {
+        let entry = tallies.entry(unit).or_default();
+        entry.finished += 1;
+        entry.covered += u64::from(covered);
     }
 }
 
@@ -339,8 +392,35 @@ pub async fn callback_results(
         .from(regions::Entity)
         .cond_where(regions::Column::Path.starts_with(&scope))
         .to_owned();
+    let county = who.county_id().unwrap_or_default();
+    // Coverage: the cases of these units that ended in the period, and which have a callback.
+    let ended = Query::select()
+        .column(rating_invitations::Column::CaseId)
+        .from(rating_invitations::Entity)
+        .and_where(rating_invitations::Column::CountyId.eq(county))
+        .and_where(rating_invitations::Column::InvitedAt.gte(from))
+        .and_where(rating_invitations::Column::InvitedAt.lt(to))
+        .to_owned();
+    let finished: Vec<(Uuid, Uuid)> = cases::Entity::find()
+        .select_only()
+        .column(cases::Column::Id)
+        .column(cases::Column::UnitId)
+        .filter(cases::Column::Id.in_subquery(ended.clone()))
+        .filter(cases::Column::UnitId.in_subquery(units.clone()))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let covered: HashSet<Uuid> = entity::callback_tasks::Entity::find()
+        .select_only()
+        .column(entity::callback_tasks::Column::CaseId)
+        .filter(entity::callback_tasks::Column::CaseId.in_subquery(ended))
+        .into_tuple::<Uuid>()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .collect();
     let tasks = entity::callback_tasks::Entity::find()
-        .filter(entity::callback_tasks::Column::CountyId.eq(who.county_id().unwrap_or_default()))
+        .filter(entity::callback_tasks::Column::CountyId.eq(county))
         .filter(entity::callback_tasks::Column::UnitId.in_subquery(units))
         .filter(entity::callback_tasks::Column::CreatedAt.gte(from))
         .filter(entity::callback_tasks::Column::CreatedAt.lt(to))
@@ -348,17 +428,16 @@ pub async fn callback_results(
         .await?;
     let mut rows = Vec::with_capacity(tasks.len());
     for task in &tasks {
+        // The answer the script measured satisfaction by when it was asked.
         let attitude = task
             .answers
             .as_deref()
-            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
-            .and_then(|a| {
-                a.get("attitude")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string)
-            })
-            .map(|l| l.parse::<RatingLevel>())
-            .transpose()?;
+            .and_then(read_stored)
+            .and_then(|kept| {
+                kept.iter()
+                    .find(|a| a.measures_satisfaction)
+                    .and_then(KeptAnswer::level)
+            });
         rows.push((
             task.unit_id,
             task.status.parse::<CallbackStatus>()?,
@@ -366,7 +445,13 @@ pub async fn callback_results(
             attitude,
         ));
     }
-    let tallies = callback_tally(rows);
+    let mut tallies = callback_tally(rows);
+    add_coverage(
+        &mut tallies,
+        finished
+            .into_iter()
+            .map(|(case, unit)| (unit, covered.contains(&case))),
+    );
     let names: HashMap<Uuid, String> = regions::Entity::find()
         .filter(regions::Column::Id.is_in(tallies.keys().copied().collect::<Vec<_>>()))
         .all(&state.db)
@@ -440,6 +525,28 @@ mod tests {
         assert_eq!(t.attitude, [0, 1, 0, 0, 1]);
         assert_eq!(t.reached_rate(), Some(2.0 / 3.0));
         assert_eq!(CallbackTally::default().reached_rate(), None);
+    }
+
+    #[test]
+    fn coverage_counts_finished_cases_with_a_callback_per_unit() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut tallies = callback_tally([(a, CallbackStatus::Open, false, None)]);
+        add_coverage(
+            &mut tallies,
+            [(a, true), (a, false), (a, false), (b, false)],
+        );
+        assert_eq!((tallies[&a].finished, tallies[&a].covered), (3, 1));
+        assert_eq!(tallies[&a].coverage(), Some(1.0 / 3.0));
+        assert_eq!(
+            (
+                tallies[&b].tasks,
+                tallies[&b].finished,
+                tallies[&b].coverage()
+            ),
+            (0, 1, Some(0.0)),
+            "a unit whose finished cases had no callback is reported"
+        );
+        assert_eq!(CallbackTally::default().coverage(), None);
     }
 
     #[test]

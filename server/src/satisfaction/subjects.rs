@@ -37,4 +37,10 @@ impl SubjectAccess for SatisfactionSubjects {
             other => hidden_as_not_found("subject")(other),
         })
     }
+
+    /// A rating's replies are its rater's: staff following it hear only what staff are told
+    /// (the rater may be anonymous, and the reply's moment would tie them to it).
+    fn residents_messages_private(&self, kind: &str) -> bool {
+        kind == "rating"
+    }
 }

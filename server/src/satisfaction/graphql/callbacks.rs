@@ -6,13 +6,16 @@ use entity::{callback_attempts, callback_tasks};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::{
+    config::QuestionKind,
     directory::model::text,
     error::AppError,
     graphql::context::{ContextExt, GqlResult, parse_id},
     satisfaction::{
-        callback_rules::{Answer, CallOutcome, CallbackStatus, QuestionKind, SCRIPT},
-        callbacks::{self, SampleRequest},
+        callback_rules::{CallOutcome, CallbackStatus},
+        callbacks,
         model::RatingLevel,
+        samples::{self, SampleRequest},
+        script::{Answer, read_stored},
     },
 };
 
@@ -27,6 +30,16 @@ pub struct CallbackQuestion {
     pub kind: String,
     /// A "yes" reports misconduct (fees, gifts): the inspectors are told.
     pub misconduct_when_yes: bool,
+    /// Its answers are the callbacks' satisfaction distribution (one level question).
+    pub measures_satisfaction: bool,
+}
+
+fn kind_name(kind: QuestionKind) -> &'static str {
+    match kind {
+        QuestionKind::YesNo => "YES_NO",
+        QuestionKind::Level => "LEVEL",
+        QuestionKind::Text => "TEXT",
+    }
 }
 
 /// One answer: exactly one of `yes`, `level`, `text`, as the question takes.
@@ -73,7 +86,8 @@ pub struct CallbackCall {
 pub struct CallbackSample {
     /// Stable id (UUID).
     pub id: ID,
-    /// The seed that reproduces the draw from the same candidates (decimal).
+    /// The seed (decimal u64, the server's own) that, over the recorded candidates, draws the
+    /// recorded cases.
     pub seed: String,
     /// Finished cases of the period not called this year.
     pub candidates: i32,
@@ -81,6 +95,38 @@ pub struct CallbackSample {
     pub drawn: i32,
     /// Tasks opened (a case given a task meanwhile is not opened twice).
     pub opened: i32,
+}
+
+/// A check of a past draw (`verifyCallbackSample`).
+#[derive(SimpleObject)]
+pub struct CallbackSampleCheck {
+    /// The sample.
+    pub sample_id: ID,
+    /// Its recorded seed.
+    pub seed: String,
+    /// Its size as asked: `count:<n>` or `percent:<p>`.
+    pub requested: String,
+    /// The period's first day.
+    pub from: NaiveDate,
+    /// The period's last day.
+    pub until: NaiveDate,
+    /// Who drew it (staff id).
+    pub drawn_by: ID,
+    /// When.
+    pub drawn_at: DateTime<Utc>,
+    /// Candidates recorded (0 for a sample drawn before candidates were recorded: it cannot be
+    /// checked).
+    pub candidates: i32,
+    /// Cases drawn, as recorded.
+    pub drawn: i32,
+    /// The recorded seed over the recorded candidates draws exactly the recorded cases.
+    pub reproduced: bool,
+    /// The record holds the period's cases: every recorded case ended in the period, every case
+    /// that ended there over a minute before the draw is recorded (a candidate, or left out
+    /// as called that year), and each left out has a callback that year from elsewhere.
+    pub candidates_match: bool,
+    /// The sample's callbacks are exactly its drawn cases.
+    pub tasks_match: bool,
 }
 
 /// A satisfaction callback of one case.
@@ -127,33 +173,28 @@ impl CallbackTask {
     async fn misconduct(&self) -> Option<bool> {
         self.1.then_some(self.0.misconduct)
     }
-    /// The answers (a comment the content check did not pass is not shown).
+    /// The answers, each with its question as it was asked (a comment the content check did
+    /// not pass is not shown).
     async fn answers(&self) -> GqlResult<Vec<CallbackAnswer>> {
         let Some(stored) = self.0.answers.as_deref() else {
             return Ok(Vec::new());
         };
-        let map: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(stored).map_err(AppError::internal)?;
-        let mut out = Vec::new();
-        for question in &SCRIPT {
-            let Some(value) = map.get(question.key) else {
-                continue;
-            };
-            out.push(CallbackAnswer {
-                key: question.key.into(),
-                question: question.text.into(),
-                yes: value.as_bool(),
-                level: match question.kind {
-                    QuestionKind::Level => value.as_str().map(str::parse).transpose()?,
+        let kept = read_stored(stored)
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("unreadable callback answers")))?;
+        Ok(kept
+            .into_iter()
+            .filter(|a| !a.unchecked)
+            .map(|a| CallbackAnswer {
+                yes: a.value.as_bool(),
+                level: a.level(),
+                text: match a.kind {
+                    QuestionKind::Text => a.value.as_str().map(str::to_string),
                     _ => None,
                 },
-                text: match question.kind {
-                    QuestionKind::Text => value.as_str().map(str::to_string),
-                    _ => None,
-                },
-            });
-        }
-        Ok(out)
+                key: a.key,
+                question: a.question,
+            })
+            .collect())
     }
     /// When it was answered.
     async fn answered_at(&self) -> Option<DateTime<Utc>> {
@@ -210,21 +251,45 @@ pub struct CallbacksQuery;
 #[Object]
 impl CallbacksQuery {
     /// The call script: the questions a callback asks (public).
-    async fn callback_script(&self) -> Vec<CallbackQuestion> {
-        SCRIPT
+    async fn callback_script(&self, ctx: &Context<'_>) -> Vec<CallbackQuestion> {
+        ctx.state()
+            .settings
+            .satisfaction
+            .callback_script
             .iter()
             .map(|q| CallbackQuestion {
-                key: q.key.into(),
-                text: q.text.into(),
-                kind: match q.kind {
-                    QuestionKind::YesNo => "YES_NO",
-                    QuestionKind::Level => "LEVEL",
-                    QuestionKind::Text => "TEXT",
-                }
-                .into(),
+                key: q.key.clone(),
+                text: q.text.clone(),
+                kind: kind_name(q.kind).into(),
                 misconduct_when_yes: q.misconduct_when_yes,
+                measures_satisfaction: q.measures_satisfaction,
             })
             .collect()
+    }
+
+    /// The county centre's administrators, inspectors and auditors: check a past draw by
+    /// drawing again from its recorded candidates with its recorded seed.
+    async fn verify_callback_sample(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The sample (`drawCallbackSample`'s id).")] id: ID,
+    ) -> GqlResult<CallbackSampleCheck> {
+        let id = parse_id(&id, "id")?;
+        let check = samples::verify(ctx.state(), ctx.viewer(), id).await?;
+        Ok(CallbackSampleCheck {
+            sample_id: ID(check.sample.id.to_string()),
+            seed: check.sample.seed,
+            requested: check.sample.requested,
+            from: check.sample.from_day,
+            until: check.sample.until_day,
+            drawn_by: ID(check.sample.drawn_by.to_string()),
+            drawn_at: check.sample.drawn_at,
+            candidates: i32::try_from(check.recorded).unwrap_or(i32::MAX),
+            drawn: check.sample.drawn,
+            reproduced: check.reproduced,
+            candidates_match: check.candidates_match,
+            tasks_match: check.tasks_match,
+        })
     }
 
     /// County centre: callbacks (all for its administrator, their own for callers), newest
@@ -259,8 +324,8 @@ pub struct CallbacksMutation;
 impl CallbacksMutation {
     /// The county administrator draws a sample of the period's finished cases, stratified by
     /// unit, leaving out cases called this year: a `count`, or a `percent` of the candidates.
-    /// The returned seed draws the same cases from the same candidates (the candidates are not
-    /// stored yet, so a past draw cannot be re-checked through the API).
+    /// The seed is the server's own (a seed the drawer chose could be tried until it pleased);
+    /// it is recorded with the candidates, and `verifyCallbackSample` checks the draw later.
     async fn draw_callback_sample(
         &self,
         ctx: &Context<'_>,
@@ -268,17 +333,8 @@ impl CallbacksMutation {
         #[graphql(desc = "The period's last day.")] until: NaiveDate,
         #[graphql(desc = "How many cases.")] count: Option<u32>,
         #[graphql(desc = "Or what share of the candidates, 1–100.")] percent: Option<u32>,
-        #[graphql(desc = "The seed (a decimal u64); a random one when omitted.")] seed: Option<
-            String,
-        >,
     ) -> GqlResult<CallbackSample> {
-        let seed = seed
-            .map(|s| {
-                s.parse::<u64>()
-                    .map_err(|_| AppError::bad_input("seed", "a decimal number below 2^64"))
-            })
-            .transpose()?;
-        let (sample, opened) = callbacks::draw_sample(
+        let (sample, opened) = samples::draw_sample(
             ctx.state(),
             ctx.viewer(),
             SampleRequest {
@@ -286,7 +342,6 @@ impl CallbacksMutation {
                 until,
                 count,
                 percent,
-                seed,
             },
         )
         .await?;

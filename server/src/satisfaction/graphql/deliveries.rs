@@ -2,65 +2,72 @@
 //! one again.
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::provincial_deliveries;
 
 use crate::{
     graphql::context::{ContextExt, GqlResult, parse_id},
     satisfaction::{
-        deliveries,
+        deliveries::{self, SeenDelivery},
         delivery::{ProvincialDeliveryKind, ProvincialDeliveryStatus},
+        rules::day_of,
     },
 };
 
 /// A rating or rectification result on its way to a provincial 好差评 platform.
-pub struct ProvincialDelivery(pub provincial_deliveries::Model);
+pub struct ProvincialDelivery(pub SeenDelivery);
+
+impl ProvincialDelivery {
+    /// An instant as its reader may know it: an anonymous rating's, the day only.
+    fn told(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        if self.0.anonymous { day_of(at) } else { at }
+    }
+}
 
 /// A rating or rectification result on its way to a provincial 好差评 platform.
 #[Object]
 impl ProvincialDelivery {
     /// Stable id (UUID); sent as `X-Bangban-Delivery` so the platform can drop repeats.
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.0.row.id.to_string())
     }
     /// The configured target's name.
     async fn target(&self) -> &str {
-        &self.0.target
+        &self.0.row.target
     }
     /// What it carries.
     async fn kind(&self) -> GqlResult<ProvincialDeliveryKind> {
-        Ok(self.0.kind.parse()?)
+        Ok(self.0.row.kind.parse()?)
     }
     /// The rating's or rectification's id.
     async fn subject_id(&self) -> ID {
-        ID(self.0.subject_id.to_string())
+        ID(self.0.row.subject_id.to_string())
     }
     /// Where it stands.
     async fn status(&self) -> GqlResult<ProvincialDeliveryStatus> {
-        Ok(self.0.status.parse()?)
+        Ok(self.0.row.status.parse()?)
     }
     /// Sends so far.
     async fn attempts(&self) -> i32 {
-        self.0.attempts
+        self.0.row.attempts
     }
-    /// When it is due next (while queued).
+    /// When it is due next, while queued (an anonymous rating's: the day only).
     async fn next_at(&self) -> DateTime<Utc> {
-        self.0.next_at
+        self.told(self.0.row.next_at)
     }
     /// The last failure (`HTTP 500`, `timeout`, …).
     async fn last_error(&self) -> Option<&str> {
-        self.0.last_error.as_deref()
+        self.0.row.last_error.as_deref()
     }
     /// The last HTTP status answered.
     async fn last_status(&self) -> Option<i32> {
-        self.0.last_status
+        self.0.row.last_status
     }
-    /// When the platform took it.
+    /// When the platform took it (an anonymous rating's: the day only).
     async fn delivered_at(&self) -> Option<DateTime<Utc>> {
-        self.0.delivered_at
+        self.0.row.delivered_at.map(|at| self.told(at))
     }
-    /// When it was built.
+    /// When it was built (an anonymous rating's: the day only).
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.told(self.0.row.created_at)
     }
 }
 

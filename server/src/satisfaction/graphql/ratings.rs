@@ -97,7 +97,9 @@ impl RatingsQuery {
     }
 
     /// Staff: satisfaction figures for a period in their jurisdiction (or under `unitId`),
-    /// grouped by the rated unit, the agents (real-name ratings) or the item (real-name ratings).
+    /// grouped by unit (each unit that held the rated case; an anonymous rating, its rated unit
+    /// only), by agent (each agent who worked on it, among the agents of units in scope;
+    /// real-name ratings) or by item (real-name ratings).
     async fn satisfaction_statistics(
         &self,
         ctx: &Context<'_>,
@@ -134,7 +136,7 @@ impl RatingsQuery {
 
     /// The county centre (administrators, inspectors, auditors): the satisfaction callbacks
     /// opened in a period, per unit (or under `unitId`): reached rate, refusals, misconduct
-    /// reports, attitude by level.
+    /// reports, satisfaction by level, and the coverage of the cases that ended in it.
     async fn callback_results(
         &self,
         ctx: &Context<'_>,
@@ -159,6 +161,9 @@ impl RatingsQuery {
                     reached_rate: t.reached_rate(),
                     misconduct: n(t.misconduct),
                     attitude: t.attitude.iter().map(|v| n(*v)).collect(),
+                    finished: n(t.finished),
+                    covered: n(t.covered),
+                    coverage: t.coverage(),
                 })
                 .collect(),
         )

@@ -369,6 +369,13 @@ pub struct CallbackResult {
     pub reached_rate: Option<f64>,
     /// Answers reporting fees, gifts or misconduct.
     pub misconduct: i32,
-    /// The answers to 服务态度 by level, best first (非常满意 … 非常不满意).
+    /// The answers to the question measuring satisfaction (服务态度 by default, see
+    /// `callbackScript`) by level, best first (非常满意 … 非常不满意).
     pub attitude: Vec<i32>,
+    /// The unit's cases that ended (completed or terminated) in the period.
+    pub finished: i32,
+    /// Of those, the cases with a callback (sampled, or a bad rating's).
+    pub covered: i32,
+    /// `covered / finished`, the callback coverage; null without finished cases.
+    pub coverage: Option<f64>,
 }
