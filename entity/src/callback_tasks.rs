@@ -22,7 +22,7 @@ pub struct Model {
     pub status: String,
     pub attempts: i32,
     pub next_attempt_on: Date,
-    /// JSON object: question key → answer.
+    /// JSON: the answers, each with its question as asked.
     pub answers: Option<String>,
     /// The answers report fees, gifts or misconduct.
     pub misconduct: bool,
@@ -30,6 +30,11 @@ pub struct Model {
     /// The caller; None when the applicant answered themselves.
     pub answered_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
+    /// The free comment's content check, as a rating text's: `none`, `published`, `held`,
+    /// `unchecked`, `released` or `withheld`.
+    pub comment_state: String,
+    /// Checks of the comment WeChat did not answer for.
+    pub comment_checks: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -30,6 +30,8 @@ pub struct Model {
     pub excluded: bool,
     /// Checks of the text again that got no answer (after a few it waits for a human).
     pub text_checks: i32,
+    /// An anonymous rating whose audit entry the next China day's job is still to write.
+    pub audit_pending: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

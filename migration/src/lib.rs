@@ -27,6 +27,7 @@ mod m20261207_000021_satisfaction_followups;
 mod m20261207_000022_callbacks;
 mod m20261207_000023_callback_sources;
 mod m20261207_000024_sample_candidates;
+mod m20261207_000025_callback_comments;
 
 pub struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000022_callbacks::Migration),
             Box::new(m20261207_000023_callback_sources::Migration),
             Box::new(m20261207_000024_sample_candidates::Migration),
+            Box::new(m20261207_000025_callback_comments::Migration),
         ]
     }
 }

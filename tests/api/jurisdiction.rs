@@ -215,6 +215,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("satisfactionStatistics", Access::Guarded, "query($u: ID) { satisfactionStatistics(from: \"2026-01-01T00:00:00Z\", to: \"2026-12-31T00:00:00Z\", unitId: $u) { key } }".into(), json!({"u": f.longgang})),
         ("callbackResults", Access::Guarded, "query($u: ID) { callbackResults(from: \"2026-01-01\", until: \"2026-12-31\", unitId: $u) { unitId } }".into(), json!({"u": f.longgang})),
         ("verifyCallbackSample", Access::Guarded, "query($id: ID!) { verifyCallbackSample(id: $id) { reproduced } }".into(), json!({"id": f.sample})),
+        ("reviewCallbackComment", Access::Guarded, "mutation($id: ID!) { reviewCallbackComment(id: $id, publish: true) { id } }".into(), json!({"id": f.callback})),
         ("assignCallback", Access::Guarded, "mutation($id: ID!, $c: ID!) { assignCallback(id: $id, callerId: $c) { id } }".into(), json!({"id": f.callback, "c": f.staff})),
         ("recordCallbackAttempt", Access::Guarded, "mutation($id: ID!) { recordCallbackAttempt(id: $id, outcome: NO_ANSWER) { id } }".into(), json!({"id": f.callback})),
         ("answerCallback", Access::Guarded, "mutation($id: ID!) { answerCallback(id: $id, answers: []) { id } }".into(), json!({"id": f.callback})),

@@ -33,6 +33,7 @@ mod push_delivery;
 mod queue;
 mod read_paths;
 mod satisfaction;
+mod satisfaction_anonymity;
 mod satisfaction_appeals;
 mod satisfaction_callbacks;
 mod satisfaction_privacy;

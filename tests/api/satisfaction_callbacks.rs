@@ -19,7 +19,7 @@ pub(crate) const ATTEMPT: &str = "mutation($id: ID!, $o: CallOutcome!, $a: [Call
 const DRAW: &str = "mutation($f: NaiveDate!, $u: NaiveDate!, $n: Int, $p: Int) { drawCallbackSample(from: $f, until: $u, count: $n, percent: $p) { id seed candidates drawn opened } }";
 const VERIFY: &str = "query($id: ID!) { verifyCallbackSample(id: $id) { sampleId seed requested candidates drawn reproduced candidatesMatch tasksMatch } }";
 
-fn full_answers(charged: bool) -> Value {
+pub(crate) fn full_answers(charged: bool) -> Value {
     json!([
         {"key": "done", "yes": true},
         {"key": "charged", "yes": charged},

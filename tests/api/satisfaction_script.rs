@@ -200,3 +200,154 @@ async fn the_configured_script_is_asked_checked_counted_and_kept_with_its_questi
     );
     centre.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applicant_s_comment_waits_for_its_check_and_a_held_one_for_the_county_centre() {
+    let centre = Centre::start().await;
+    let answer = "mutation($id: ID!, $a: [CallbackAnswerInput!]!) { answerCallback(id: $id, answers: $a) { status } }";
+    let staff_view = "query { callbackTasks { id caseId commentState answers { key text } } }";
+    let with_comment = |text: &str| {
+        let mut answers = crate::satisfaction_callbacks::full_answers(false);
+        answers
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"key": "comments", "text": text}));
+        answers
+    };
+    let mut callbacks = Vec::new();
+    for name in ["cb-comment-down", "cb-comment-review"] {
+        let resident = centre.resident(name).await;
+        let case = centre.completed_case(&resident).await;
+        expect_data(
+            &centre
+                .rate(&resident, &case, "DISSATISFIED", None, false)
+                .await,
+        );
+        let task = centre
+            .ok(&resident, "{ myCallbacks { id } }", json!({}))
+            .await["myCallbacks"][0]["id"]
+            .clone();
+        callbacks.push((resident, case, task));
+    }
+    let of = |tasks: &serde_json::Value, case: &str| {
+        tasks["callbackTasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["caseId"] == case)
+            .unwrap()
+            .clone()
+    };
+    let comment_of = |task: &serde_json::Value| {
+        task["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == "comments")
+            .map(|a| a["text"].clone())
+    };
+    // WeChat is down: the comment is kept unseen, and a job checks it later.
+    let (down, down_case, down_task) = &callbacks[0];
+    // (The client tries each call three times.)
+    centre
+        .fake
+        .fail_next(crate::fake_wechat::Api::MsgSecCheck, &[-1; 3]);
+    centre
+        .ok(
+            down,
+            answer,
+            json!({"id": down_task, "a": with_comment("服务热情周到")}),
+        )
+        .await;
+    let tasks = centre.ok(&centre.admin, staff_view, json!({})).await;
+    let task = of(&tasks, down_case);
+    assert_eq!(task["commentState"], "UNCHECKED", "{task}");
+    assert_eq!(comment_of(&task), None, "never shown unchecked");
+    bangban_server::jobs::run_due(&centre.app().state)
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+    let task = of(
+        &centre.ok(&centre.admin, staff_view, json!({})).await,
+        down_case,
+    );
+    assert_eq!(task["commentState"], "PUBLISHED", "{task}");
+    assert_eq!(comment_of(&task), Some(json!("服务热情周到")));
+
+    // WeChat asks for a human: held until the county centre releases it.
+    let (review, review_case, review_task) = &callbacks[1];
+    centre
+        .ok(
+            review,
+            answer,
+            json!({"id": review_task, "a": with_comment(&format!("有{}", crate::fake_wechat::REVIEW_WORD))}),
+        )
+        .await;
+    let task = of(
+        &centre.ok(&centre.admin, staff_view, json!({})).await,
+        review_case,
+    );
+    assert_eq!(task["commentState"], "HELD", "{task}");
+    assert_eq!(comment_of(&task), None);
+    let held = centre
+        .ok(
+            &centre.admin,
+            "{ heldCallbackComments { id comment } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        held["heldCallbackComments"],
+        json!([{"id": review_task, "comment": format!("有{}", crate::fake_wechat::REVIEW_WORD)}]),
+        "the reviewer reads what they decide on"
+    );
+    let release = "mutation($id: ID!, $p: Boolean!) { reviewCallbackComment(id: $id, publish: $p) { commentState } }";
+    let before = centre.snapshot().await;
+    for (who, vars, code) in [
+        (
+            &centre.agent,
+            json!({"id": review_task, "p": true}),
+            "FORBIDDEN",
+        ),
+        (review, json!({"id": review_task, "p": true}), "FORBIDDEN"),
+        (
+            &centre.admin,
+            json!({"id": down_task, "p": true}),
+            "INVALID_TRANSITION",
+        ),
+    ] {
+        expect_error(&centre.app().as_(who, release, vars).await, code);
+    }
+    expect_error(
+        &centre
+            .app()
+            .as_(&centre.agent, "{ heldCallbackComments { id } }", json!({}))
+            .await,
+        "FORBIDDEN",
+    );
+    assert_eq!(before, centre.snapshot().await, "refusals write nothing");
+    let released = centre
+        .ok(
+            &centre.admin,
+            release,
+            json!({"id": review_task, "p": true}),
+        )
+        .await;
+    assert_eq!(
+        released["reviewCallbackComment"]["commentState"],
+        "RELEASED"
+    );
+    let task = of(
+        &centre.ok(&centre.admin, staff_view, json!({})).await,
+        review_case,
+    );
+    assert!(comment_of(&task).is_some(), "{task}");
+    assert!(
+        centre
+            .app()
+            .dump_table("audit_log")
+            .await
+            .contains("callback.comment_reviewed")
+    );
+    centre.stop().await;
+}

@@ -27,6 +27,7 @@ use crate::{
     moderation::{self, Disposition},
     satisfaction::{
         callback_rules::{AfterCall, CallOutcome, CallbackStatus, after_call},
+        model::RatingTextState,
         script::{Answer, check_answers, store},
     },
     state::AppState,
@@ -93,6 +94,8 @@ pub async fn open_task(
         answered_at: Set(None),
         answered_by: Set(None),
         created_at: Set(now),
+        comment_state: Set(RatingTextState::None.as_str().into()),
+        comment_checks: Set(0),
     })
     .on_conflict(
         OnConflict::columns([
@@ -286,6 +289,18 @@ pub async fn record_attempt(
                 callback_tasks::Column::Answers,
                 Expr::value(Some(store(stored))),
             )
+            // What the caller wrote down is their record, not the applicant's own text.
+            .col_expr(
+                callback_tasks::Column::CommentState,
+                Expr::value(
+                    if stored.iter().any(|a| a.kind == QuestionKind::Text) {
+                        RatingTextState::Published
+                    } else {
+                        RatingTextState::None
+                    }
+                    .as_str(),
+                ),
+            )
             .col_expr(callback_tasks::Column::Misconduct, Expr::value(*misconduct))
             .col_expr(callback_tasks::Column::AnsweredAt, Expr::value(Some(now)))
             .col_expr(
@@ -382,6 +397,7 @@ pub async fn answer_self(
     }
     // The applicant's comment is their free text: checked before it is stored; one WeChat
     // could not pass is kept apart, unseen by staff.
+    let mut comment_state = RatingTextState::None;
     if let Some(answer) = stored.iter_mut().find(|a| a.kind == QuestionKind::Text) {
         let comment = answer.value.as_str().unwrap_or_default().to_string();
         state
@@ -401,13 +417,15 @@ pub async fn answer_self(
             std::time::Duration::from_millis(state.settings.satisfaction.text_check_timeout_ms),
         )
         .await?;
-        match moderation::disposition(verdict) {
-            Disposition::Publish => {}
+        comment_state = match moderation::disposition(verdict) {
+            Disposition::Publish => RatingTextState::Published,
             Disposition::Reject { .. } => {
                 return Err(moderation::rejected(&format!("answers.{}", answer.key)));
             }
-            Disposition::Hold { .. } | Disposition::Recheck => answer.unchecked = true,
-        }
+            Disposition::Hold { .. } => RatingTextState::Held,
+            Disposition::Recheck => RatingTextState::Unchecked,
+        };
+        answer.unchecked = !comment_state.shown();
     }
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
@@ -419,6 +437,10 @@ pub async fn answer_self(
         .col_expr(
             callback_tasks::Column::Answers,
             Expr::value(Some(store(&stored))),
+        )
+        .col_expr(
+            callback_tasks::Column::CommentState,
+            Expr::value(comment_state.as_str()),
         )
         .col_expr(callback_tasks::Column::Misconduct, Expr::value(misconduct))
         .col_expr(callback_tasks::Column::AnsweredAt, Expr::value(Some(now)))

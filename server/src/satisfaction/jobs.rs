@@ -1,4 +1,5 @@
-//! The satisfaction room's scheduled jobs: texts WeChat could not check are checked again, and
+//! The satisfaction room's scheduled jobs: texts and callback comments WeChat could not check are
+//! checked again, anonymous ratings' audit entries are written the day after, and
 //! rectification orders past their due day are flagged once each (the unit's staff told by
 //! event, push and live), on the test clock's China date.
 use async_trait::async_trait;
@@ -10,7 +11,10 @@ use crate::{
     error::AppResult,
     events::{EventDraft, Tx},
     jobs::{Counts, ScheduledJobs},
-    satisfaction::{audience::unit_staff, model::RectificationStatus, rules::is_overdue, texts},
+    satisfaction::{
+        anonymous_audit, audience::unit_staff, comments, model::RectificationStatus,
+        rules::is_overdue, texts,
+    },
     state::AppState,
 };
 
@@ -25,9 +29,13 @@ impl ScheduledJobs for SatisfactionJobs {
     async fn run_due(&self, state: &AppState) -> AppResult<Counts> {
         let overdue = flag_overdue(state).await?;
         let checked = texts::recheck(state).await?;
+        let comments = comments::recheck(state).await?;
+        let audited = anonymous_audit::write_due(state).await?;
         Ok(Counts::from([
+            ("anonymous_ratings_audited", audited),
             ("rectifications_overdue", overdue),
             ("texts_checked", checked),
+            ("callback_comments_checked", comments),
         ]))
     }
 }

@@ -6,10 +6,12 @@
 //! (`appeals`), the statistics (`statistics`), the jobs (`jobs`), reads (`reads`) and who may see what (`access`, `subjects`). The rules are
 //! pure (`rules`); the vocabulary is in `model`.
 pub mod access;
+pub mod anonymous_audit;
 pub mod appeals;
 pub mod audience;
 pub mod callback_rules;
 pub mod callbacks;
+pub mod comments;
 pub mod deliveries;
 pub mod delivery;
 pub mod graphql;

@@ -236,6 +236,7 @@ pub async fn rate(
         rated_at: Set(stamp),
         excluded: Set(false),
         text_checks: Set(0),
+        audit_pending: Set(anonymous),
     }
     .insert(&*tx)
     .await
@@ -313,30 +314,20 @@ pub async fn rate(
     }
     // The platform is told the true time (it is no staff member's to read).
     crate::satisfaction::delivery::queue_rating(&*tx, state, &rating, &case.number, now).await?;
-    let details = json!({"round": round, "level": input.level.as_str(), "anonymous": anonymous});
-    tx.audit(if anonymous {
-        // The rater of an anonymous rating is not recorded where staff read (the audit log).
-        crate::audit::Pending::system(
-            stamp,
-            Some(case.county_id),
-            "rating.recorded",
-            "rating",
-            rating.id,
-            details,
-        )
-    } else {
-        let mut details = details;
-        details["number"] = json!(case.number);
-        crate::audit::Pending::action(
+    // An anonymous rating's entry is written by the next China day's job (`anonymous_audit`):
+    // its place in the log, among entries of exact moments, would tell when it came. The
+    // rating row records that it is due (`audit_pending`), in this transaction: it is not lost.
+    if !anonymous {
+        tx.audit(crate::audit::Pending::action(
             now,
             viewer,
             Some(case.county_id),
             "rating.recorded",
             "rating",
             rating.id,
-            details,
-        )
-    });
+            json!({"round": round, "level": input.level.as_str(), "anonymous": false, "number": case.number}),
+        ));
+    }
     tx.commit().await?;
     Ok(rating)
 }

@@ -127,14 +127,22 @@ pub async fn recheck(state: &AppState) -> AppResult<u64> {
             .exec(&*tx)
             .await?;
         if updated.rows_affected == 1 {
-            tx.audit(crate::audit::Pending::system(
-                now,
-                Some(rating.county_id),
-                "rating.text_checked",
-                "rating",
-                rating.id,
-                json!({"textState": to.as_str(), "answered": verdict != Verdict::Unavailable}),
-            ));
+            // An anonymous rating's check goes into its own entry, written the day after
+            // (`anonymous_audit`); once that is written, a later check tells its day only.
+            if !rating.audit_pending {
+                tx.audit(crate::audit::Pending::system(
+                    if rating.anonymous {
+                        crate::satisfaction::rules::day_of(now)
+                    } else {
+                        now
+                    },
+                    Some(rating.county_id),
+                    "rating.text_checked",
+                    "rating",
+                    rating.id,
+                    json!({"textState": to.as_str(), "answered": verdict != Verdict::Unavailable}),
+                ));
+            }
             tx.commit().await?;
             settled += 1;
         }

@@ -13,7 +13,7 @@ use crate::{
     satisfaction::{
         callback_rules::{CallOutcome, CallbackStatus},
         callbacks,
-        model::RatingLevel,
+        model::{RatingLevel, RatingTextState},
         samples::{self, SampleRequest},
         script::{Answer, read_stored},
     },
@@ -168,6 +168,14 @@ impl CallbackTask {
         self.1
             .then(|| self.0.assigned_to.map(|id| ID(id.to_string())))
             .flatten()
+    }
+    /// Staff: the content check of the applicant's comment (`NONE` without one; the comment is
+    /// among the answers only once `PUBLISHED` or `RELEASED`).
+    async fn comment_state(&self) -> GqlResult<Option<RatingTextState>> {
+        if !self.1 {
+            return Ok(None);
+        }
+        Ok(Some(self.0.comment_state.parse()?))
     }
     /// Staff: whether the answers report fees, gifts or misconduct.
     async fn misconduct(&self) -> Option<bool> {

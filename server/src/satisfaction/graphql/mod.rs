@@ -1,7 +1,9 @@
 //! Satisfaction in the API: ratings, invitations and rectification orders (`ratings`), the
-//! provincial deliveries (`deliveries`), with their types (`types`).
+//! provincial deliveries (`deliveries`), appeals, callbacks and their held comments, with their
+//! types (`types`).
 pub mod appeals;
 pub mod callbacks;
+pub mod comments;
 pub mod deliveries;
 pub mod ratings;
 pub mod types;
@@ -15,6 +17,7 @@ pub struct SatisfactionQuery(
     deliveries::DeliveriesQuery,
     appeals::AppealsQuery,
     callbacks::CallbacksQuery,
+    comments::CommentsQuery,
 );
 
 /// Satisfaction mutations.
@@ -24,4 +27,5 @@ pub struct SatisfactionMutation(
     deliveries::DeliveriesMutation,
     appeals::AppealsMutation,
     callbacks::CallbacksMutation,
+    comments::CommentsMutation,
 );
