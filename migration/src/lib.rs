@@ -28,6 +28,7 @@ mod m20261207_000022_callbacks;
 mod m20261207_000023_callback_sources;
 mod m20261207_000024_sample_candidates;
 mod m20261207_000025_callback_comments;
+mod m20261207_000026_comment_backfill;
 
 pub struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000023_callback_sources::Migration),
             Box::new(m20261207_000024_sample_candidates::Migration),
             Box::new(m20261207_000025_callback_comments::Migration),
+            Box::new(m20261207_000026_comment_backfill::Migration),
         ]
     }
 }

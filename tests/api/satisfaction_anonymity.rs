@@ -68,6 +68,12 @@ async fn an_anonymous_rating_is_audited_the_next_day_after_what_followed_it() {
         entry.at.to_rfc3339().ends_with("T16:00:00+00:00"),
         "the day only: {entry:?}"
     );
+    for secret in [case.as_str(), hidden.user_id.as_str(), "audit-hidden"] {
+        assert!(
+            !format!("{entry:?}").contains(secret),
+            "the entry names no one: {entry:?}"
+        );
+    }
     // Once.
     bangban_server::jobs::run_due(&centre.app().state)
         .await

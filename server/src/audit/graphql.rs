@@ -14,7 +14,8 @@ pub struct AuditEntry {
     /// gaps there, so a county's own records skip the numbers of other counties'. Pass the last
     /// one seen as `afterSeq` to page on.
     pub seq: i64,
-    /// When the action happened: UTC instant, ISO 8601.
+    /// When the action happened: UTC instant, ISO 8601 (for an anonymous rating, its China day
+    /// only: that entry is written the day after, see `rating.recorded`).
     pub at: DateTime<Utc>,
     /// `staff`, `resident` or `system`.
     pub actor_kind: String,

@@ -6,7 +6,7 @@
 //! order, each stamped with its day, in one transaction (the audit append last).
 use entity::ratings;
 use rand::seq::SliceRandom;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
 use serde_json::json;
 
 use crate::{error::AppResult, events::Tx, satisfaction::rules::day_of, state::AppState};
@@ -17,28 +17,41 @@ const BATCH: u64 = 500;
 /// Writes the due entries of anonymous ratings given before today (China); returns how many.
 pub async fn write_due(state: &AppState) -> AppResult<u64> {
     let today = day_of(state.clock.now());
-    let mut due = ratings::Entity::find()
+    // Chosen by id (random for anonymous ratings: no batch follows the order they came in).
+    let due: Vec<uuid::Uuid> = ratings::Entity::find()
+        .select_only()
+        .column(ratings::Column::Id)
         .filter(ratings::Column::AuditPending.eq(true))
         .filter(ratings::Column::RatedAt.lt(today))
+        .order_by_asc(ratings::Column::Id)
         .limit(BATCH)
+        .into_tuple()
         .all(&state.db)
         .await?;
     if due.is_empty() {
         return Ok(0);
     }
-    due.shuffle(&mut rand::rngs::OsRng);
     let mut tx = Tx::begin(state).await?;
-    let mut written = 0;
-    for rating in due {
+    // Claimed in id order (the lock order: domain rows by id), then read as they are now,
+    // under the claim: a text check that came meanwhile is in the entry.
+    let mut claimed = Vec::with_capacity(due.len());
+    for id in due {
         let taken = ratings::Entity::update_many()
             .col_expr(ratings::Column::AuditPending, Expr::value(false))
-            .filter(ratings::Column::Id.eq(rating.id))
+            .filter(ratings::Column::Id.eq(id))
             .filter(ratings::Column::AuditPending.eq(true))
             .exec(&*tx)
             .await?;
-        if taken.rows_affected == 0 {
-            continue;
+        if taken.rows_affected == 1
+            && let Some(rating) = ratings::Entity::find_by_id(id).one(&*tx).await?
+        {
+            claimed.push(rating);
         }
+    }
+    // Appended in random order: the log tells no order of the day's anonymous ratings.
+    claimed.shuffle(&mut rand::rngs::OsRng);
+    let written = u64::try_from(claimed.len()).unwrap_or(u64::MAX);
+    for rating in claimed {
         // The rater of an anonymous rating is not recorded where staff read (the audit log).
         tx.audit(crate::audit::Pending::system(
             rating.rated_at,
@@ -48,7 +61,6 @@ pub async fn write_due(state: &AppState) -> AppResult<u64> {
             rating.id,
             json!({"round": rating.round, "level": rating.level, "anonymous": true, "textState": rating.text_state}),
         ));
-        written += 1;
     }
     tx.commit().await?;
     Ok(written)

@@ -27,16 +27,32 @@ impl ScheduledJobs for SatisfactionJobs {
     }
 
     async fn run_due(&self, state: &AppState) -> AppResult<Counts> {
-        let overdue = flag_overdue(state).await?;
-        let checked = texts::recheck(state).await?;
-        let comments = comments::recheck(state).await?;
-        let audited = anonymous_audit::write_due(state).await?;
-        Ok(Counts::from([
-            ("anonymous_ratings_audited", audited),
-            ("rectifications_overdue", overdue),
-            ("texts_checked", checked),
-            ("callback_comments_checked", comments),
-        ]))
+        // Each runs whatever the others do: one failing (WeChat, say) must not starve the rest.
+        let results = [
+            ("rectifications_overdue", flag_overdue(state).await),
+            ("texts_checked", texts::recheck(state).await),
+            ("callback_comments_checked", comments::recheck(state).await),
+            (
+                "anonymous_ratings_audited",
+                anonymous_audit::write_due(state).await,
+            ),
+        ];
+        let mut counts = Counts::new();
+        let mut failed = None;
+        for (name, result) in results {
+            match result {
+                Ok(n) => {
+                    counts.insert(name, n);
+                }
+                Err(error) => {
+                    failed.get_or_insert(error);
+                }
+            }
+        }
+        match failed {
+            Some(error) => Err(error),
+            None => Ok(counts),
+        }
     }
 }
 

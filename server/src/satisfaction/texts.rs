@@ -129,7 +129,12 @@ pub async fn recheck(state: &AppState) -> AppResult<u64> {
         if updated.rows_affected == 1 {
             // An anonymous rating's check goes into its own entry, written the day after
             // (`anonymous_audit`); once that is written, a later check tells its day only.
-            if !rating.audit_pending {
+            // Read under the update's lock: the day's job may have written the entry meanwhile.
+            let pending = ratings::Entity::find_by_id(rating.id)
+                .one(&*tx)
+                .await?
+                .is_some_and(|r| r.audit_pending);
+            if !pending {
                 tx.audit(crate::audit::Pending::system(
                     if rating.anonymous {
                         crate::satisfaction::rules::day_of(now)

@@ -189,9 +189,16 @@ impl CallbackTask {
         };
         let kept = read_stored(stored)
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("unreadable callback answers")))?;
+        // The comment shows only once its check passed it (the kept flag and the state agree;
+        // both are asked).
+        let comment_shown = self
+            .0
+            .comment_state
+            .parse::<RatingTextState>()
+            .is_ok_and(RatingTextState::shown);
         Ok(kept
             .into_iter()
-            .filter(|a| !a.unchecked)
+            .filter(|a| !a.unchecked && (a.kind != QuestionKind::Text || comment_shown))
             .map(|a| CallbackAnswer {
                 yes: a.value.as_bool(),
                 level: a.level(),
