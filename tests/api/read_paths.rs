@@ -318,3 +318,31 @@ async fn steps_written_at_once_are_all_in_the_case_lists_latest() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callback_list_costs_the_same_statements_whatever_its_length() {
+    let centre = crate::satisfaction::Centre::start().await;
+    let query = "{ callbackTasks { id status calls { outcome at } } }";
+    let mut figures = Vec::new();
+    for n in 0..3 {
+        let resident = centre.resident(&format!("reads-callback-{n}")).await;
+        let case = centre.completed_case(&resident).await;
+        expect_data(
+            &centre
+                .rate(&resident, &case, "DISSATISFIED", None, false)
+                .await,
+        );
+        let listed = centre.ok(&centre.admin, query, json!({})).await;
+        assert_eq!(
+            listed["callbackTasks"].as_array().unwrap().len(),
+            n + 1,
+            "{listed}"
+        );
+        figures.push(statements_of(centre.app(), &centre.admin, query).await);
+    }
+    assert!(
+        figures.windows(2).all(|w| w[0] == w[1]),
+        "one, two and three callbacks: {figures:?} statements"
+    );
+    centre.stop().await;
+}

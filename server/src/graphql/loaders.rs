@@ -1,7 +1,7 @@
 //! Batch loading for the API's nested fields: bookings read their slots, points and items in
 //! one joined statement and the cases opened from them in another, not one query per booking
 //! (a waitlist reads its slots by id); the latest steps of cases whose rows do not keep them
-//! yet are read for a page at once.
+//! yet are read for a page at once, and so are the calls of a list of satisfaction callbacks.
 //! A resident's own booking list goes further and joins all of it into its list statement
 //! ([`bookings_joined`]). One
 //! `DataLoader` without a cache serves the schema: it only gathers the loads that are waiting
@@ -10,9 +10,10 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{bookings, case_steps, cases, items, service_points, slots};
+use entity::{bookings, callback_attempts, case_steps, cases, items, service_points, slots};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -74,6 +75,11 @@ pub struct LatestSteps {
     pub case_id: Uuid,
     pub public_only: bool,
 }
+
+/// A satisfaction callback's calls, oldest first, by the callback's id: one statement for a
+/// whole list.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct CallsOfCallback(pub Uuid);
 
 /// A failed batch, shared by every field that waited on it.
 #[derive(Clone, Debug)]
@@ -268,6 +274,32 @@ impl Loader<LatestSteps> for Rows {
                     steps,
                 )
             }));
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<CallsOfCallback> for Rows {
+    type Value = Vec<callback_attempts::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[CallsOfCallback],
+    ) -> Result<HashMap<CallsOfCallback, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<CallsOfCallback, Self::Value> = HashMap::new();
+        for call in callback_attempts::Entity::find()
+            .filter(callback_attempts::Column::TaskId.is_in(ids))
+            .order_by_asc(callback_attempts::Column::At)
+            .order_by_asc(callback_attempts::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(failed)?
+        {
+            out.entry(CallsOfCallback(call.task_id))
+                .or_default()
+                .push(call);
         }
         Ok(out)
     }

@@ -13,10 +13,11 @@ use crate::{
     config::QuestionKind,
     error::{AppError, AppResult},
     events::Tx,
-    moderation::{self, Disposition},
+    moderation,
     satisfaction::{
         callbacks::{county_staff, load_task},
         model::RatingTextState,
+        rules::after_late_check,
         script::{KeptAnswer, read_stored, store},
     },
     state::AppState,
@@ -112,25 +113,20 @@ pub async fn recheck(state: &AppState) -> AppResult<u64> {
         let verdict =
             moderation::check(state, &state.db, applicant, &text, Scene::Comment, timeout).await?;
         let checks = task.comment_checks + 1;
-        let to = match moderation::disposition(verdict) {
-            Disposition::Publish => RatingTextState::Published,
-            Disposition::Hold { .. } => RatingTextState::Held,
-            Disposition::Reject { .. } => RatingTextState::Withheld,
-            Disposition::Recheck if checks >= settings.text_recheck_attempts => {
-                RatingTextState::Held
-            }
-            Disposition::Recheck => {
-                callback_tasks::Entity::update_many()
-                    .col_expr(callback_tasks::Column::CommentChecks, Expr::value(checks))
-                    .filter(callback_tasks::Column::Id.eq(task.id))
-                    .filter(
-                        callback_tasks::Column::CommentState
-                            .eq(RatingTextState::Unchecked.as_str()),
-                    )
-                    .exec(&state.db)
-                    .await?;
-                break;
-            }
+        let Some((to, _)) = after_late_check(
+            moderation::disposition(verdict),
+            checks,
+            settings.text_recheck_attempts,
+        ) else {
+            callback_tasks::Entity::update_many()
+                .col_expr(callback_tasks::Column::CommentChecks, Expr::value(checks))
+                .filter(callback_tasks::Column::Id.eq(task.id))
+                .filter(
+                    callback_tasks::Column::CommentState.eq(RatingTextState::Unchecked.as_str()),
+                )
+                .exec(&state.db)
+                .await?;
+            break;
         };
         let audit = crate::audit::Pending::system(
             state.clock.now(),

@@ -3,7 +3,8 @@
 //! coded for a target that numbers levels one way or the other.
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use super::model::{RatingAppealStatus, RatingLevel, RectificationStatus};
+use super::model::{RatingAppealStatus, RatingLevel, RatingTextState, RectificationStatus};
+use crate::moderation::Disposition;
 
 /// What is known about a case's ratings when its applicant tries to rate it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -178,6 +179,24 @@ pub fn level_code(level: RatingLevel, coding: LevelCoding) -> u8 {
     match coding {
         LevelCoding::BestIsOne => best_is_one,
         LevelCoding::BestIsFive => 6 - best_is_one,
+    }
+}
+
+/// What a late content check (a job's, of a text WeChat could not check when it came) makes
+/// of the text: its new state and WeChat's label, or None to check it again on a later run.
+/// A prohibited text is withheld (it was stored already); one WeChat never answers for waits
+/// for a human after `attempts` checks (`checks` counts this one).
+pub fn after_late_check(
+    disposition: Disposition,
+    checks: i32,
+    attempts: i32,
+) -> Option<(RatingTextState, Option<i64>)> {
+    match disposition {
+        Disposition::Publish => Some((RatingTextState::Published, None)),
+        Disposition::Hold { label } => Some((RatingTextState::Held, Some(label))),
+        Disposition::Reject { label } => Some((RatingTextState::Withheld, Some(label))),
+        Disposition::Recheck if checks >= attempts => Some((RatingTextState::Held, None)),
+        Disposition::Recheck => None,
     }
 }
 
@@ -439,6 +458,37 @@ mod tests {
         ];
         for (moment, day) in table {
             assert_eq!(day_of(moment), day, "{moment}");
+        }
+    }
+
+    #[test]
+    fn a_late_check_publishes_holds_withholds_or_waits() {
+        let table = [
+            (
+                Disposition::Publish,
+                1,
+                Some((RatingTextState::Published, None)),
+            ),
+            (
+                Disposition::Hold { label: 20001 },
+                1,
+                Some((RatingTextState::Held, Some(20001))),
+            ),
+            (
+                Disposition::Reject { label: 20006 },
+                2,
+                Some((RatingTextState::Withheld, Some(20006))),
+            ),
+            (Disposition::Recheck, 4, None),
+            (Disposition::Recheck, 5, Some((RatingTextState::Held, None))),
+            (Disposition::Recheck, 6, Some((RatingTextState::Held, None))),
+        ];
+        for (disposition, checks, expected) in table {
+            assert_eq!(
+                after_late_check(disposition, checks, 5),
+                expected,
+                "{disposition:?} after {checks}"
+            );
         }
     }
 }

@@ -12,8 +12,8 @@ use crate::{
     directory::regions::region,
     error::{AppError, AppResult},
     events::Tx,
-    moderation::{self, Disposition, Verdict},
-    satisfaction::{access::staff_reading_rating, model::RatingTextState},
+    moderation::{self, Verdict},
+    satisfaction::{access::staff_reading_rating, model::RatingTextState, rules::after_late_check},
     state::AppState,
     wechat::sec_check::Scene,
 };
@@ -95,22 +95,18 @@ pub async fn recheck(state: &AppState) -> AppResult<u64> {
         )
         .await?;
         let checks = rating.text_checks + 1;
-        let (to, label) = match moderation::disposition(verdict) {
-            Disposition::Publish => (RatingTextState::Published, None),
-            Disposition::Hold { label } => (RatingTextState::Held, Some(label)),
-            Disposition::Reject { label } => (RatingTextState::Withheld, Some(label)),
-            Disposition::Recheck if checks >= settings.text_recheck_attempts => {
-                (RatingTextState::Held, None)
-            }
-            Disposition::Recheck => {
-                ratings::Entity::update_many()
-                    .col_expr(ratings::Column::TextChecks, Expr::value(checks))
-                    .filter(ratings::Column::Id.eq(rating.id))
-                    .filter(ratings::Column::TextState.eq(RatingTextState::Unchecked.as_str()))
-                    .exec(&state.db)
-                    .await?;
-                break;
-            }
+        let Some((to, label)) = after_late_check(
+            moderation::disposition(verdict),
+            checks,
+            settings.text_recheck_attempts,
+        ) else {
+            ratings::Entity::update_many()
+                .col_expr(ratings::Column::TextChecks, Expr::value(checks))
+                .filter(ratings::Column::Id.eq(rating.id))
+                .filter(ratings::Column::TextState.eq(RatingTextState::Unchecked.as_str()))
+                .exec(&state.db)
+                .await?;
+            break;
         };
         let now = state.clock.now();
         let mut tx = Tx::begin(state).await?;

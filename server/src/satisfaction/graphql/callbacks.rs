@@ -2,8 +2,7 @@
 //! applicant's own answers and the audited phone reveal.
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{callback_attempts, callback_tasks};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use entity::callback_tasks;
 
 use crate::{
     config::QuestionKind,
@@ -220,12 +219,12 @@ impl CallbackTask {
         if !self.1 {
             return Ok(Vec::new());
         }
-        let rows = callback_attempts::Entity::find()
-            .filter(callback_attempts::Column::TaskId.eq(self.0.id))
-            .order_by_asc(callback_attempts::Column::At)
-            .all(&ctx.state().db)
+        let rows = ctx
+            .loaders()?
+            .load_one(crate::graphql::loaders::CallsOfCallback(self.0.id))
             .await
-            .map_err(AppError::from)?;
+            .map_err(AppError::from)?
+            .unwrap_or_default();
         rows.into_iter()
             .map(|r| {
                 Ok(CallbackCall {
