@@ -132,6 +132,15 @@ pub fn read_stored(stored: &str) -> Option<Vec<KeptAnswer>> {
     }
 }
 
+/// The answers anyone may read: all but a comment its content check has not passed — hidden
+/// when its kept flag says so or when the task's comment state is not one that shows it (the
+/// two agree; both are asked, so that neither alone can show it).
+pub fn readable(kept: Vec<KeptAnswer>, comment_shown: bool) -> Vec<KeptAnswer> {
+    kept.into_iter()
+        .filter(|a| !a.unchecked && (a.kind != QuestionKind::Text || comment_shown))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +241,28 @@ mod tests {
         assert!(read[2].measures_satisfaction);
         assert!(read[5].unchecked && read[5].value == "待查");
         assert_eq!(read_stored("3"), None);
+    }
+
+    #[test]
+    fn a_comment_is_read_only_when_both_its_flag_and_its_state_allow() {
+        let script = default_callback_script();
+        let mut answers = full(false);
+        answers.push(("comments".into(), Answer::Text("很好".into())));
+        let (kept, _) = check_answers(&script, &answers).unwrap();
+        let mut flagged = kept.clone();
+        if let Some(comment) = flagged.iter_mut().find(|a| a.kind == QuestionKind::Text) {
+            comment.unchecked = true;
+        }
+        let table = [
+            (kept.clone(), true, 6),
+            (kept.clone(), false, 5),
+            (flagged.clone(), true, 5),
+            (flagged, false, 5),
+        ];
+        for (answers, shown, expected) in table {
+            let read = readable(answers, shown);
+            assert_eq!(read.len(), expected, "state shows it: {shown}");
+            assert!(read.iter().all(|a| a.kind != QuestionKind::Text) || expected == 6);
+        }
     }
 }

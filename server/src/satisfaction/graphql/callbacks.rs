@@ -14,7 +14,7 @@ use crate::{
         callbacks,
         model::{RatingLevel, RatingTextState},
         samples::{self, SampleRequest},
-        script::{Answer, read_stored},
+        script::{Answer, read_stored, readable},
     },
 };
 
@@ -188,16 +188,13 @@ impl CallbackTask {
         };
         let kept = read_stored(stored)
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("unreadable callback answers")))?;
-        // The comment shows only once its check passed it (the kept flag and the state agree;
-        // both are asked).
         let comment_shown = self
             .0
             .comment_state
             .parse::<RatingTextState>()
             .is_ok_and(RatingTextState::shown);
-        Ok(kept
+        Ok(readable(kept, comment_shown)
             .into_iter()
-            .filter(|a| !a.unchecked && (a.kind != QuestionKind::Text || comment_shown))
             .map(|a| CallbackAnswer {
                 yes: a.value.as_bool(),
                 level: a.level(),
