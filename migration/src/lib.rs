@@ -29,6 +29,7 @@ mod m20261207_000023_callback_sources;
 mod m20261207_000024_sample_candidates;
 mod m20261207_000025_callback_comments;
 mod m20261207_000026_comment_backfill;
+mod m20261208_000027_complaints;
 
 pub struct Migrator;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000024_sample_candidates::Migration),
             Box::new(m20261207_000025_callback_comments::Migration),
             Box::new(m20261207_000026_comment_backfill::Migration),
+            Box::new(m20261208_000027_complaints::Migration),
         ]
     }
 }

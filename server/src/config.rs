@@ -10,10 +10,12 @@ use figment::{
 };
 use serde::Deserialize;
 
+mod complaints;
 mod events;
 mod satisfaction;
 mod secret;
 
+pub use complaints::ComplaintSettings;
 pub use events::{EventSettings, PushSettings, Recipients, TemplateSettings};
 pub use satisfaction::{
     CallbackQuestion, DeliveryTarget, LevelCodingSetting, QuestionKind, SatisfactionSettings,
@@ -58,6 +60,7 @@ pub struct Settings {
     pub push: PushSettings,
     pub cases: CaseSettings,
     pub satisfaction: SatisfactionSettings,
+    pub complaints: ComplaintSettings,
     /// Load the 沁水县 demo directory on start when the database has no county yet. Default: on
     /// for the embedded SQLite database, off when `database.url` is set.
     pub seed_demo: Option<bool>,
@@ -250,6 +253,7 @@ impl Default for Settings {
             push: PushSettings::default(),
             cases: CaseSettings::default(),
             satisfaction: SatisfactionSettings::default(),
+            complaints: ComplaintSettings::default(),
             seed_demo: None,
             seed_demo_staff: true,
         }
@@ -345,7 +349,7 @@ impl Default for RateLimitSettings {
 }
 
 /// Sections whose keys may be given as `BANGBAN_<SECTION>_<KEY>` (e.g. `BANGBAN_WECHAT_APPID`).
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 15] = [
     "http",
     "database",
     "redis",
@@ -360,6 +364,7 @@ const SECTIONS: [&str; 14] = [
     "push",
     "cases",
     "satisfaction",
+    "complaints",
 ];
 
 /// Maps an environment key (without the `BANGBAN_` prefix) to a settings path:
@@ -470,6 +475,7 @@ impl Settings {
             return Err("auth.access_ttl_seconds must be between 1 and 7200".into());
         }
         self.satisfaction.validate()?;
+        self.complaints.validate()?;
         Ok(())
     }
 }

@@ -53,6 +53,7 @@ pub mod booking;
 pub mod calendar;
 pub mod cases;
 pub mod clock;
+pub mod complaints;
 pub mod config;
 pub mod csv;
 pub mod db;
@@ -329,6 +330,7 @@ fn schedule() -> jobs::Schedule {
         Arc::new(booking::jobs::BookingJobs),
         Arc::new(cases::jobs::CaseJobs),
         Arc::new(satisfaction::jobs::SatisfactionJobs),
+        Arc::new(complaints::jobs::ComplaintJobs),
     ])
 }
 
@@ -340,6 +342,7 @@ fn subjects() -> anyhow::Result<events::subjects::Subjects> {
         Arc::new(cases::subjects::CaseSubjects),
         Arc::new(directory::subjects::DirectorySubjects),
         Arc::new(satisfaction::subjects::SatisfactionSubjects),
+        Arc::new(complaints::subjects::ComplaintSubjects),
     ])
 }
 

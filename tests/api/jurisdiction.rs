@@ -98,6 +98,11 @@ struct Fixture {
     appeal: String,
     callback: String,
     sample: String,
+    county: String,
+    complaint: String,
+    inspector: String,
+    statement_request: String,
+    information_request: String,
 }
 
 enum Access {
@@ -107,6 +112,9 @@ enum Access {
     Residents,
     /// Must be refused to anyone outside the object's jurisdiction or without the role.
     Guarded,
+    /// Opened by a receipt code, with or without a login: refused (NOT_FOUND) to anyone
+    /// without the right receipt, anonymous callers too.
+    Receipt,
 }
 
 fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
@@ -223,6 +231,26 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Access, String, Value)> {
         ("appealRating", Access::Guarded, "mutation($id: ID!) { appealRating(ratingId: $id, reason: MISTAKEN, explanation: \"x\") { id } }".into(), json!({"id": f.rating})),
         ("decideRatingAppeal", Access::Guarded, "mutation($id: ID!) { decideRatingAppeal(id: $id, upheld: true, note: \"x\") { id } }".into(), json!({"id": f.appeal})),
         ("terminateCase", Access::Guarded, "mutation($id: ID!) { terminateCase(id: $id, reason: NOT_COMPLETABLE, note: \"x\") { id } }".into(), json!({"id": f.case})),
+        ("complaintChannels", Access::Public, "query($id: ID!) { complaintChannels(countyId: $id) { kind } }".into(), json!({"id": f.county})),
+        ("setComplaintChannels", Access::Guarded, "mutation($id: ID!) { setComplaintChannels(countyId: $id, channels: [{kind: PHONE, label: \"x\", value: \"1\"}]) { kind } }".into(), json!({"id": f.county})),
+        ("fileComplaint", Access::Residents, "mutation($s: ID!) { fileComplaint(input: {staffId: $s, category: OTHER, description: \"x\", contact: NO_REPLY, anonymous: false}) { merged } }".into(), json!({"s": f.staff})),
+        ("complaint", Access::Guarded, "query($id: ID!) { complaint(id: $id) { id } }".into(), json!({"id": f.complaint})),
+        ("acknowledgeComplaint", Access::Guarded, "mutation($id: ID!) { acknowledgeComplaint(id: $id) { id } }".into(), json!({"id": f.complaint})),
+        ("investigateComplaint", Access::Guarded, "mutation($id: ID!) { investigateComplaint(id: $id) { id } }".into(), json!({"id": f.complaint})),
+        ("requestComplaintStatement", Access::Guarded, "mutation($id: ID!) { requestComplaintStatement(id: $id, question: \"x\") { id } }".into(), json!({"id": f.complaint})),
+        ("requestComplaintInformation", Access::Guarded, "mutation($id: ID!) { requestComplaintInformation(id: $id, question: \"x\") { id } }".into(), json!({"id": f.complaint})),
+        ("giveComplaintStatement", Access::Guarded, "mutation($id: ID!) { giveComplaintStatement(requestId: $id, statement: \"x\") { id } }".into(), json!({"id": f.statement_request})),
+        ("answerComplaintRequest", Access::Guarded, "mutation($id: ID!) { answerComplaintRequest(requestId: $id, answer: \"x\") { id } }".into(), json!({"id": f.information_request})),
+        ("answerComplaintRequestByReceipt", Access::Receipt, "mutation($id: ID!) { answerComplaintRequestByReceipt(receipt: \"TS-0000-0000-0000-0000-0000\", requestId: $id, answer: \"x\") { id } }".into(), json!({"id": f.information_request})),
+        ("extendComplaint", Access::Guarded, "mutation($id: ID!) { extendComplaint(id: $id, reason: \"x\") { id } }".into(), json!({"id": f.complaint})),
+        ("concludeComplaint", Access::Guarded, "mutation($id: ID!) { concludeComplaint(id: $id, finding: SUBSTANTIATED, serious: false, actionsTaken: \"x\", conclusion: \"y\") { id } }".into(), json!({"id": f.complaint})),
+        ("replyComplaint", Access::Guarded, "mutation($id: ID!) { replyComplaint(id: $id, reply: \"x\") { id } }".into(), json!({"id": f.complaint})),
+        ("closeComplaint", Access::Guarded, "mutation($id: ID!) { closeComplaint(id: $id) { id } }".into(), json!({"id": f.complaint})),
+        ("appealComplaint", Access::Guarded, "mutation($id: ID!) { appealComplaint(id: $id, reason: \"x\") { id } }".into(), json!({"id": f.complaint})),
+        ("decideComplaintAppeal", Access::Guarded, "mutation($id: ID!) { decideComplaintAppeal(id: $id, upheld: true, note: \"x\") { id } }".into(), json!({"id": f.complaint})),
+        ("declareComplaintConflict", Access::Guarded, "mutation($id: ID!) { declareComplaintConflict(id: $id, reason: \"x\") { id } }".into(), json!({"id": f.complaint})),
+        ("assignComplaint", Access::Guarded, "mutation($id: ID!, $i: ID!) { assignComplaint(id: $id, inspectorId: $i) { id } }".into(), json!({"id": f.complaint, "i": f.inspector})),
+        ("revealComplainant", Access::Guarded, "mutation($id: ID!) { revealComplainant(id: $id, reason: \"x\") { userId } }".into(), json!({"id": f.complaint})),
     ]
 }
 
@@ -469,6 +497,39 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
         .unwrap()
         .to_string();
     let appeal = expect_data(&app.as_(town, "mutation($id: ID!) { appealRating(ratingId: $id, reason: MISTAKEN, explanation: \"误评\") { id } }", json!({"id": rating})).await)["appealRating"]["id"].as_str().unwrap().to_string();
+    // A complaint about the target agent, under investigation, with a request to each side.
+    let inspector_session = app
+        .staff_session("fx.inspector", Role::Inspector, COUNTY)
+        .await;
+    let complainant = app.login_resident("fixture-complainant").await;
+    let complaint = expect_data(&app.as_(&complainant, "mutation($s: ID!) { fileComplaint(input: {staffId: $s, category: COLD_SERVICE, description: \"态度冷漠\", contact: MINI_PROGRAM, anonymous: false}) { complaint { id } } }", json!({"s": staff})).await)["fileComplaint"]["complaint"]["id"].as_str().unwrap().to_string();
+    for step in ["acknowledgeComplaint", "investigateComplaint"] {
+        expect_data(
+            &app.as_(
+                &inspector_session,
+                &format!("mutation($id: ID!) {{ {step}(id: $id) {{ id }} }}"),
+                json!({"id": complaint}),
+            )
+            .await,
+        );
+    }
+    expect_data(&app.as_(&inspector_session, "mutation($id: ID!) { requestComplaintStatement(id: $id, question: \"请说明\") { id } }", json!({"id": complaint})).await);
+    let handled = expect_data(&app.as_(&inspector_session, "mutation($id: ID!) { requestComplaintInformation(id: $id, question: \"请补充\") { assignedInspectorId exchanges { id kind } } }", json!({"id": complaint})).await)["requestComplaintInformation"].clone();
+    let exchange = |kind: &str| {
+        handled["exchanges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let statement_request = exchange("STATEMENT_REQUEST");
+    let information_request = exchange("INFORMATION_REQUEST");
+    let inspector = handled["assignedInspectorId"].as_str().unwrap().to_string();
+    let county_id = app.region_id(COUNTY).await;
     Fixture {
         material,
         transfer,
@@ -497,6 +558,11 @@ async fn fixture(app: &TestApp, county: &Session, town: &Session) -> Fixture {
         appeal,
         callback,
         sample,
+        county: county_id,
+        complaint,
+        inspector,
+        statement_request,
+        information_request,
     }
 }
 
@@ -552,6 +618,20 @@ async fn every_id_taking_field_refuses_other_jurisdictions() {
                 let anonymous = app.graphql(None, query, variables.clone()).await;
                 assert_eq!(
                     anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+                    "{name} anonymously: {anonymous}"
+                );
+            }
+            Access::Receipt => {
+                for (who, session) in &outsiders {
+                    let response = app.as_(session, query, variables.clone()).await;
+                    assert_eq!(
+                        response["errors"][0]["extensions"]["code"], "NOT_FOUND",
+                        "{name} as {who}: {response}"
+                    );
+                }
+                let anonymous = app.graphql(None, query, variables.clone()).await;
+                assert_eq!(
+                    anonymous["errors"][0]["extensions"]["code"], "NOT_FOUND",
                     "{name} anonymously: {anonymous}"
                 );
             }

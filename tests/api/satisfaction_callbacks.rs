@@ -518,6 +518,28 @@ async fn calls_move_to_later_working_days_then_close_and_answers_reporting_fees_
             .await
             .contains("callback.misconduct_reported")
     );
+    // The report opens a complaint record for the inspectors, real-name, with the caller as
+    // its source, about the unit that handled the case.
+    let admin = centre
+        .app()
+        .login_staff_session("sat.county", crate::helpers::STAFF_PASSWORD)
+        .await;
+    let opened = centre
+        .ok(
+            &admin,
+            "{ complaints { source category caseId anonymous status } }",
+            json!({}),
+        )
+        .await["complaints"]
+        .clone();
+    let opened = opened.as_array().unwrap();
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    assert_eq!(opened[0]["source"], "CALLBACK");
+    assert_eq!(opened[0]["status"], "RECEIVED");
+    assert_eq!(opened[0]["anonymous"], false);
+    assert!(
+        ["ILLEGAL_CHARGES", "GIFTS_OR_BANQUETS"].contains(&opened[0]["category"].as_str().unwrap())
+    );
     expect_error(
         &centre
             .app()

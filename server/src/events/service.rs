@@ -72,6 +72,11 @@ impl<'a> Tx<'a> {
         })
     }
 
+    /// The application state the transaction runs in (its settings, its clock).
+    pub fn state(&self) -> &'a AppState {
+        self.state
+    }
+
     /// Queues an event; it is written only if the transaction commits.
     pub fn emit(&mut self, draft: EventDraft) {
         self.drafts.push((draft, None));

@@ -18,6 +18,7 @@ use crate::{
     booking::graphql::{BookingMutation, BookingQuery, queue::QueueSubscription},
     calendar::graphql::{CalendarMutation, CalendarQuery},
     cases::graphql::{CaseMutation, CaseQuery},
+    complaints::graphql::{ComplaintsMutation, ComplaintsQuery},
     config::Settings,
     directory::graphql::{DirectoryMutation, DirectoryQuery},
     events::graphql::EventSubscription,
@@ -38,6 +39,7 @@ pub struct Query(
     BookingQuery,
     CaseQuery,
     SatisfactionQuery,
+    ComplaintsQuery,
 );
 
 /// Changing: logins and sessions, directory administration, change registers, the calendar.
@@ -50,6 +52,7 @@ pub struct Mutation(
     BookingMutation,
     CaseMutation,
     SatisfactionMutation,
+    ComplaintsMutation,
 );
 
 /// Live updates over the WebSocket endpoint (`graphql-transport-ws`).

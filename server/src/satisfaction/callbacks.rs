@@ -331,8 +331,8 @@ pub async fn record_attempt(
     }
     .insert(&*tx)
     .await?;
-    if misconduct {
-        report_misconduct(&mut tx, &task).await?;
+    if misconduct && let Some((stored, _)) = &checked {
+        report_misconduct(&mut tx, &task, Some(who.staff_id), stored, now).await?;
     }
     tx.audit(crate::audit::Pending::action(
         now,
@@ -347,9 +347,23 @@ pub async fn record_attempt(
     load_task(&state.db, id).await
 }
 
-/// Tells the county's inspectors that a callback's answers report fees, gifts or misconduct
-/// (a complaint record is opened for them once the complaints room exists).
-async fn report_misconduct(tx: &mut Tx<'_>, task: &callback_tasks::Model) -> AppResult<()> {
+/// Opens the complaint record a callback's answers report (fees, gifts, misconduct), with the
+/// caller as its source (None: the applicant answered themselves), for the complaints room's
+/// inspectors; and tells the county's inspectors of the callback.
+async fn report_misconduct(
+    tx: &mut Tx<'_>,
+    task: &callback_tasks::Model,
+    caller: Option<Uuid>,
+    answers: &[crate::satisfaction::script::KeptAnswer],
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let reports: Vec<(String, String)> = answers
+        .iter()
+        .filter(|a| a.misconduct)
+        .map(|a| (a.key.clone(), a.question.clone()))
+        .collect();
+    let complaint =
+        crate::complaints::intake::from_callback(tx, task, caller, &reports, now).await?;
     let inspectors: Vec<String> = staff_accounts::Entity::find()
         .filter(staff_accounts::Column::Role.eq(Role::Inspector.as_str()))
         .filter(staff_accounts::Column::Active.eq(true))
@@ -365,7 +379,7 @@ async fn report_misconduct(tx: &mut Tx<'_>, task: &callback_tasks::Model) -> App
         subject_kind: "callback",
         subject_id: task.id.to_string(),
         audience: inspectors,
-        payload: json!({"callbackId": task.id, "unitId": task.unit_id}),
+        payload: json!({"callbackId": task.id, "unitId": task.unit_id, "complaintId": complaint.id}),
     });
     Ok(())
 }
@@ -454,7 +468,7 @@ pub async fn answer_self(
         ));
     }
     if misconduct {
-        report_misconduct(&mut tx, &task).await?;
+        report_misconduct(&mut tx, &task, None, &stored, now).await?;
     }
     tx.audit(crate::audit::Pending::action(
         now,

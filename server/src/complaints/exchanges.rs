@@ -1,0 +1,347 @@
+//! The exchanges of an investigation, all recorded: the inspector asks the accused for a
+//! statement (the accused then learns only that a complaint in this category exists, and what
+//! is asked), and asks the complainant for more information (real-name in the mini-program,
+//! anonymous through the receipt). Answers are one each; a complainant's passes the content
+//! check first. Each is one transaction with its event and the audit entry last; nothing the
+//! complainant does is audited under their name.
+use entity::{complaint_exchanges, complaints, staff_accounts};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    auth::Viewer,
+    cases::service::signed_in,
+    complaints::{
+        access::{self, ensure_complainant, handling},
+        handling::{complainant_audience, tell},
+        model::{ComplaintExchangeKind, ComplaintTextState},
+        reads::load,
+        receipts,
+        rules::{Step, next},
+        texts,
+    },
+    directory::{jurisdiction::Jurisdiction, model::text},
+    error::{AppError, AppResult},
+    events::{EventDraft, Tx, staff_key},
+    state::AppState,
+};
+
+/// The longest question or answer.
+const TEXT_MAX: usize = 1000;
+
+fn new_exchange(
+    complaint: Uuid,
+    kind: ComplaintExchangeKind,
+    addressed_to: Option<Uuid>,
+    question: String,
+    asked_by: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> complaint_exchanges::ActiveModel {
+    complaint_exchanges::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        complaint_id: Set(complaint),
+        kind: Set(kind.as_str().into()),
+        addressed_to: Set(addressed_to),
+        question: Set(question),
+        asked_by: Set(Some(asked_by)),
+        asked_at: Set(now),
+        answer: Set(None),
+        answer_state: Set("none".into()),
+        answered_at: Set(None),
+    }
+}
+
+/// `requestComplaintStatement`: asks the accused (or, for a complaint about a unit, `staff`
+/// of that unit) for a statement.
+pub async fn request_statement(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    raw_question: &str,
+    staff: Option<Uuid>,
+) -> AppResult<complaints::Model> {
+    signed_in(viewer)?;
+    let question = text(raw_question, "question", TEXT_MAX)?;
+    let complaint = load(&state.db, id).await?;
+    let reader = handling(&state.db, viewer, &complaint).await?;
+    next(complaint.status.parse()?, Step::RequestStatement)
+        .map_err(|why| AppError::InvalidTransition(why.into()))?;
+    let asked = match (complaint.accused_staff_id, staff) {
+        (Some(accused), None) => accused,
+        (Some(accused), Some(named)) if named == accused => accused,
+        (Some(_), Some(_)) => {
+            return Err(AppError::bad_input(
+                "staffId",
+                "a complaint about a person asks that person",
+            ));
+        }
+        (None, None) => {
+            return Err(AppError::bad_input(
+                "staffId",
+                "name who in the unit is to give the statement",
+            ));
+        }
+        (None, Some(named)) => {
+            staff_accounts::Entity::find_by_id(named)
+                .one(&state.db)
+                .await?
+                .filter(|s| s.active && s.unit_id == Some(complaint.accused_unit_id))
+                .ok_or_else(|| {
+                    AppError::bad_input(
+                        "staffId",
+                        "not an active member of the unit complained about",
+                    )
+                })?
+                .id
+        }
+    };
+    let now = state.clock.now();
+    let mut tx = Tx::begin(state).await?;
+    let request = new_exchange(
+        id,
+        ComplaintExchangeKind::StatementRequest,
+        Some(asked),
+        question,
+        reader.who.staff_id,
+        now,
+    )
+    .insert(&*tx)
+    .await?;
+    // Its own subject: the accused follows the request, never the complaint.
+    tx.emit(EventDraft {
+        kind: "complaint.statement_requested",
+        topic: "complaints",
+        subject_kind: "complaint_statement",
+        subject_id: request.id.to_string(),
+        audience: vec![staff_key(asked)],
+        payload: json!({"requestId": request.id, "category": complaint.category.to_uppercase()}),
+    });
+    tx.audit(crate::audit::Pending::action(
+        now,
+        viewer,
+        Some(complaint.county_id),
+        "complaint.statement_requested",
+        "complaint",
+        id,
+        json!({"request": request.id}),
+    ));
+    tx.commit().await?;
+    load(&state.db, id).await
+}
+
+/// `giveComplaintStatement`: the person asked answers, once, while the complaint is open.
+pub async fn give_statement(
+    state: &AppState,
+    viewer: &Viewer,
+    request_id: Uuid,
+    raw_statement: &str,
+) -> AppResult<(complaint_exchanges::Model, String)> {
+    signed_in(viewer)?;
+    let statement = text(raw_statement, "statement", TEXT_MAX * 2)?;
+    let who = Jurisdiction::of(&state.db, viewer).await?;
+    let request = complaint_exchanges::Entity::find_by_id(request_id)
+        .one(&state.db)
+        .await?
+        .filter(|r| {
+            r.addressed_to == Some(who.staff_id)
+                && r.kind == ComplaintExchangeKind::StatementRequest.as_str()
+        })
+        .ok_or(AppError::NotFound("request"))?;
+    let complaint = load(&state.db, request.complaint_id).await?;
+    answer_into(
+        state,
+        &complaint,
+        &request,
+        statement,
+        ComplaintTextState::Passed,
+        Some(viewer),
+    )
+    .await?;
+    let answered = complaint_exchanges::Entity::find_by_id(request_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("request"))?;
+    Ok((answered, complaint.category))
+}
+
+/// Writes an answer to `request`, guarded (one answer; CONFLICT when it came meanwhile); tells
+/// the inspector. `by`: the staff member answering (None: the complainant, not named).
+async fn answer_into(
+    state: &AppState,
+    complaint: &complaints::Model,
+    request: &complaint_exchanges::Model,
+    answer: String,
+    answer_state: ComplaintTextState,
+    by: Option<&Viewer>,
+) -> AppResult<()> {
+    next(complaint.status.parse()?, Step::Answer)
+        .map_err(|why| AppError::InvalidTransition(why.into()))?;
+    if request.answered_at.is_some() {
+        return Err(AppError::InvalidTransition(
+            "this request has been answered".into(),
+        ));
+    }
+    let now = state.clock.now();
+    let mut tx = Tx::begin(state).await?;
+    let written = complaint_exchanges::Entity::update_many()
+        .col_expr(
+            complaint_exchanges::Column::Answer,
+            Expr::value(Some(answer)),
+        )
+        .col_expr(
+            complaint_exchanges::Column::AnswerState,
+            Expr::value(answer_state.as_str()),
+        )
+        .col_expr(
+            complaint_exchanges::Column::AnsweredAt,
+            Expr::value(Some(now)),
+        )
+        .filter(complaint_exchanges::Column::Id.eq(request.id))
+        .filter(complaint_exchanges::Column::AnsweredAt.is_null())
+        .exec(&*tx)
+        .await?;
+    if written.rows_affected == 0 {
+        return Err(AppError::Conflict(
+            "this request was answered meanwhile".into(),
+        ));
+    }
+    let handlers = access::handlers(&*tx, complaint).await?;
+    tell(
+        &mut tx,
+        complaint,
+        "complaint.request_answered",
+        handlers,
+        json!({"requestId": request.id}),
+    );
+    let action = "complaint.request_answered";
+    tx.audit(match by {
+        Some(viewer) => crate::audit::Pending::action(
+            now,
+            viewer,
+            Some(complaint.county_id),
+            action,
+            "complaint",
+            complaint.id,
+            json!({"request": request.id}),
+        ),
+        None => crate::audit::Pending::system(
+            now,
+            Some(complaint.county_id),
+            action,
+            "complaint",
+            complaint.id,
+            json!({"request": request.id, "by": "complainant"}),
+        ),
+    });
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `requestComplaintInformation`: asks the complainant for more.
+pub async fn request_information(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Uuid,
+    raw_question: &str,
+) -> AppResult<complaints::Model> {
+    signed_in(viewer)?;
+    let question = text(raw_question, "question", TEXT_MAX)?;
+    let complaint = load(&state.db, id).await?;
+    let reader = handling(&state.db, viewer, &complaint).await?;
+    next(complaint.status.parse()?, Step::RequestInformation)
+        .map_err(|why| AppError::InvalidTransition(why.into()))?;
+    let now = state.clock.now();
+    let mut tx = Tx::begin(state).await?;
+    let request = new_exchange(
+        id,
+        ComplaintExchangeKind::InformationRequest,
+        None,
+        question,
+        reader.who.staff_id,
+        now,
+    )
+    .insert(&*tx)
+    .await?;
+    tell(
+        &mut tx,
+        &complaint,
+        "complaint.information_requested",
+        complainant_audience(&complaint),
+        json!({"requestId": request.id}),
+    );
+    tx.audit(crate::audit::Pending::action(
+        now,
+        viewer,
+        Some(complaint.county_id),
+        "complaint.information_requested",
+        "complaint",
+        id,
+        json!({"request": request.id}),
+    ));
+    tx.commit().await?;
+    load(&state.db, id).await
+}
+
+/// The information request `request_id` of `complaint` (NOT_FOUND `request`).
+async fn information_request(
+    state: &AppState,
+    complaint: &complaints::Model,
+    request_id: Uuid,
+) -> AppResult<complaint_exchanges::Model> {
+    complaint_exchanges::Entity::find_by_id(request_id)
+        .one(&state.db)
+        .await?
+        .filter(|r| {
+            r.complaint_id == complaint.id
+                && r.kind == ComplaintExchangeKind::InformationRequest.as_str()
+        })
+        .ok_or(AppError::NotFound("request"))
+}
+
+/// `answerComplaintRequest`: a real-name complainant answers.
+pub async fn answer(
+    state: &AppState,
+    viewer: &Viewer,
+    request_id: Uuid,
+    raw_answer: &str,
+) -> AppResult<complaints::Model> {
+    signed_in(viewer)?;
+    let answer = text(raw_answer, "answer", TEXT_MAX)?;
+    let complaint_id = complaint_exchanges::Entity::find_by_id(request_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound("request"))?
+        .complaint_id;
+    let complaint = load(&state.db, complaint_id).await?;
+    let user = ensure_complainant(viewer, &complaint).map_err(|error| match error {
+        AppError::NotFound(_) => AppError::NotFound("request"),
+        other => other,
+    })?;
+    let request = information_request(state, &complaint, request_id).await?;
+    let checked = texts::check(state, Some(user), &answer, "answer", false).await?;
+    answer_into(state, &complaint, &request, answer, checked, None).await?;
+    load(&state.db, complaint.id).await
+}
+
+/// `answerComplaintRequestByReceipt`: an anonymous complainant answers through the receipt.
+/// A signed-in resident's account is used for the content check only (it is not kept).
+pub async fn answer_by_receipt(
+    state: &AppState,
+    viewer: &Viewer,
+    client_ip: &str,
+    receipt: &str,
+    request_id: Uuid,
+    raw_answer: &str,
+) -> AppResult<complaints::Model> {
+    let answer = text(raw_answer, "answer", TEXT_MAX)?;
+    let complaint = receipts::open(state, client_ip, receipt).await?;
+    let request = information_request(state, &complaint, request_id).await?;
+    let user = match viewer {
+        Viewer::Resident { user_id, .. } => Some(*user_id),
+        _ => None,
+    };
+    let checked = texts::check(state, user, &answer, "answer", false).await?;
+    answer_into(state, &complaint, &request, answer, checked, None).await?;
+    load(&state.db, complaint.id).await
+}
