@@ -386,7 +386,13 @@ async fn refused_complaints_are_coded_and_write_nothing() {
     });
     let id = desk.filed_id(&resident, about_case).await;
     let seen = desk.seen(&desk.centre.admin, &id).await;
-    assert_eq!(seen["caseId"], own_case.as_str());
+    // The case names its applicant: only the assigned inspector sees it.
+    assert!(seen["caseId"].is_null(), "{seen}");
+    let inspector = desk.assigned(&id).await;
+    assert_eq!(
+        desk.seen(&inspector, &id).await["caseId"],
+        own_case.as_str()
+    );
     assert_eq!(
         seen["accusedUnitId"],
         app.region_id(LONGGANG).await.as_str(),

@@ -537,6 +537,17 @@ async fn calls_move_to_later_working_days_then_close_and_answers_reporting_fees_
     assert_eq!(opened[0]["source"], "CALLBACK");
     assert_eq!(opened[0]["status"], "RECEIVED");
     assert_eq!(opened[0]["anonymous"], false);
+    // The case names its applicant: an administrator does not see it without the reveal.
+    assert!(opened[0]["caseId"].is_null(), "{opened:?}");
+    assert!(
+        !centre
+            .app()
+            .dump_table("events")
+            .await
+            .lines()
+            .any(|l| l.contains("callback.misconduct_reported") && l.contains("complaintId")),
+        "the callback's event does not name the complaint"
+    );
     assert!(
         ["ILLEGAL_CHARGES", "GIFTS_OR_BANQUETS"].contains(&opened[0]["category"].as_str().unwrap())
     );

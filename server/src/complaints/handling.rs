@@ -31,13 +31,15 @@ use crate::{
 };
 
 /// Inside `tx`: moves the complaint by `step` from its status as read, setting `columns` too;
-/// INVALID_TRANSITION when the step does not apply, CONFLICT when someone moved it meanwhile.
+/// INVALID_TRANSITION when the step does not apply, CONFLICT when someone moved it meanwhile
+/// or (`inspector`) it is no longer that inspector's.
 pub async fn guarded(
     tx: &Tx<'_>,
     complaint: &complaints::Model,
     step: Step,
     now: DateTime<Utc>,
     columns: Vec<(complaints::Column, SimpleExpr)>,
+    inspector: Option<Uuid>,
 ) -> AppResult<ComplaintStatus> {
     let from = complaint.status.parse::<ComplaintStatus>()?;
     let to = next(from, step).map_err(|why| AppError::InvalidTransition(why.into()))?;
@@ -46,6 +48,9 @@ pub async fn guarded(
         .col_expr(complaints::Column::UpdatedAt, Expr::value(now));
     for (column, value) in columns {
         update = update.col_expr(column, value);
+    }
+    if let Some(inspector) = inspector {
+        update = update.filter(complaints::Column::AssignedInspectorId.eq(inspector));
     }
     let moved = update
         .filter(complaints::Column::Id.eq(complaint.id))
@@ -113,11 +118,19 @@ async fn step(
 ) -> AppResult<complaints::Model> {
     signed_in(viewer)?;
     let complaint = load(&state.db, id).await?;
-    handling(&state.db, viewer, &complaint).await?;
+    let reader = handling(&state.db, viewer, &complaint).await?;
     let now = state.clock.now();
     let columns = columns(&complaint, now)?;
     let mut tx = Tx::begin(state).await?;
-    let to = guarded(&tx, &complaint, step, now, columns).await?;
+    let to = guarded(
+        &tx,
+        &complaint,
+        step,
+        now,
+        columns,
+        Some(reader.who.staff_id),
+    )
+    .await?;
     if let Some(kind) = notify {
         tell(
             &mut tx,
@@ -292,7 +305,7 @@ pub async fn extend(
     signed_in(viewer)?;
     let reason = text(raw_reason, "reason", 500)?;
     let complaint = load(&state.db, id).await?;
-    handling(&state.db, viewer, &complaint).await?;
+    let reader = handling(&state.db, viewer, &complaint).await?;
     next(complaint.status.parse()?, Step::Extend)
         .map_err(|why| AppError::InvalidTransition(why.into()))?;
     if complaint.extended_at.is_some() {
@@ -320,6 +333,7 @@ pub async fn extend(
         .filter(complaints::Column::Id.eq(id))
         .filter(complaints::Column::Status.eq(complaint.status.as_str()))
         .filter(complaints::Column::ExtendedAt.is_null())
+        .filter(complaints::Column::AssignedInspectorId.eq(reader.who.staff_id))
         .exec(&*tx)
         .await?;
     if moved.rows_affected == 0 {

@@ -144,7 +144,9 @@ pub async fn declare_conflict(
     .insert(&*tx)
     .await?;
     let accused = access::accused(&*tx, &complaint).await?;
-    let conflicts = conflicts_of(&*tx, id).await?;
+    let mut conflicts = conflicts_of(&*tx, id).await?;
+    // The appeal's reviewer stays a different person from its inspector.
+    conflicts.extend(complaint.appeal_reviewer_id);
     let to = choose(&*tx, complaint.county_id, &accused, &conflicts).await?;
     hand_over(&mut tx, &complaint, to, now).await?;
     tx.audit(crate::audit::Pending::action(
@@ -176,7 +178,8 @@ pub async fn assign(
         ));
     }
     let accused = access::accused(&state.db, &complaint).await?;
-    let conflicts = conflicts_of(&state.db, id).await?;
+    let mut conflicts = conflicts_of(&state.db, id).await?;
+    conflicts.extend(complaint.appeal_reviewer_id);
     let eligible = candidates(&state.db, complaint.county_id, &accused, &conflicts).await?;
     if !eligible
         .iter()

@@ -362,8 +362,7 @@ async fn report_misconduct(
         .filter(|a| a.misconduct)
         .map(|a| (a.key.clone(), a.question.clone()))
         .collect();
-    let complaint =
-        crate::complaints::intake::from_callback(tx, task, caller, &reports, now).await?;
+    crate::complaints::intake::from_callback(tx, task, caller, &reports, now).await?;
     let inspectors: Vec<String> = staff_accounts::Entity::find()
         .filter(staff_accounts::Column::Role.eq(Role::Inspector.as_str()))
         .filter(staff_accounts::Column::Active.eq(true))
@@ -379,7 +378,9 @@ async fn report_misconduct(
         subject_kind: "callback",
         subject_id: task.id.to_string(),
         audience: inspectors,
-        payload: json!({"callbackId": task.id, "unitId": task.unit_id, "complaintId": complaint.id}),
+        // Not the complaint's id: county-centre staff follow a callback, and the complaint
+        // would be tied to the case's applicant without the audited reveal.
+        payload: json!({"callbackId": task.id, "unitId": task.unit_id}),
     });
     Ok(())
 }

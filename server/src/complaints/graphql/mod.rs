@@ -216,15 +216,8 @@ impl ComplaintsMutation {
     ) -> GqlResult<MyComplaint> {
         let id = parse_id(&request_id, "requestId")?;
         Ok(MyComplaint(
-            exchanges::answer_by_receipt(
-                ctx.state(),
-                ctx.viewer(),
-                ctx.client_ip(),
-                &receipt,
-                id,
-                &answer,
-            )
-            .await?,
+            exchanges::answer_by_receipt(ctx.state(), ctx.client_ip(), &receipt, id, &answer)
+                .await?,
         ))
     }
 
@@ -313,14 +306,7 @@ impl ComplaintsMutation {
         #[graphql(desc = "Why, 1–1000 characters.")] reason: String,
     ) -> GqlResult<MyComplaint> {
         Ok(MyComplaint(
-            appeals::appeal_by_receipt(
-                ctx.state(),
-                ctx.viewer(),
-                ctx.client_ip(),
-                &receipt,
-                &reason,
-            )
-            .await?,
+            appeals::appeal_by_receipt(ctx.state(), ctx.client_ip(), &receipt, &reason).await?,
         ))
     }
 

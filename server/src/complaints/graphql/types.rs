@@ -146,8 +146,12 @@ impl Complaint {
     async fn accused_unit_id(&self) -> ID {
         ID(self.0.accused_unit_id.to_string())
     }
-    /// The case it is about (real-name only).
+    /// The case it is about (real-name only): for its assigned inspector only, since the case
+    /// names its applicant (administrators use `revealComplainant`, audited).
     async fn case_id(&self) -> Option<ID> {
+        if self.1 != Capacity::Assigned {
+            return None;
+        }
         self.0.case_id.map(|id| ID(id.to_string()))
     }
     /// How the complainant wants to hear back.
