@@ -12,6 +12,30 @@ use crate::{error::AppResult, state::AppState};
 /// What one room's jobs did in one run: a count per job (`no_shows`, `staff_changes`, …).
 pub type Counts = BTreeMap<&'static str, u64>;
 
+/// The counts of jobs that each ran whatever the others did, or the first failure among them
+/// (every job is retried next run): one failing (WeChat down, say) must not starve the rest.
+pub fn counts_or_first_failure(
+    results: impl IntoIterator<Item = (&'static str, AppResult<u64>)>,
+) -> AppResult<Counts> {
+    let mut counts = Counts::new();
+    let mut failed = None;
+    for (name, result) in results {
+        match result {
+            Ok(n) => {
+                counts.insert(name, n);
+            }
+            Err(error) => {
+                tracing::error!(job = name, error = error.message(), "job failed");
+                failed.get_or_insert(error);
+            }
+        }
+    }
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(counts),
+    }
+}
+
 /// One room's scheduled jobs.
 #[async_trait]
 pub trait ScheduledJobs: Send + Sync + 'static {

@@ -13,7 +13,7 @@ use crate::{
     complaints::{access, handling::tell, model::ComplaintStatus, rules::overdue, texts},
     error::AppResult,
     events::{Tx, staff_key},
-    jobs::{Counts, ScheduledJobs},
+    jobs::{Counts, ScheduledJobs, counts_or_first_failure},
     state::AppState,
 };
 
@@ -31,22 +31,7 @@ impl ScheduledJobs for ComplaintJobs {
             ("complaint_texts_checked", texts::recheck(state).await),
             ("complaint_filers_forgotten", forget_filers(state).await),
         ];
-        let mut counts = Counts::new();
-        let mut failed = None;
-        for (name, result) in results {
-            match result {
-                Ok(n) => {
-                    counts.insert(name, n);
-                }
-                Err(error) => {
-                    failed.get_or_insert(error);
-                }
-            }
-        }
-        match failed {
-            Some(error) => Err(error),
-            None => Ok(counts),
-        }
+        counts_or_first_failure(results)
     }
 }
 

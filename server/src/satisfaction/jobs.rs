@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::{
     error::AppResult,
     events::{EventDraft, Tx},
-    jobs::{Counts, ScheduledJobs},
+    jobs::{Counts, ScheduledJobs, counts_or_first_failure},
     satisfaction::{
         anonymous_audit, audience::unit_staff, comments, model::RectificationStatus,
         rules::is_overdue, texts,
@@ -37,22 +37,7 @@ impl ScheduledJobs for SatisfactionJobs {
                 anonymous_audit::write_due(state).await,
             ),
         ];
-        let mut counts = Counts::new();
-        let mut failed = None;
-        for (name, result) in results {
-            match result {
-                Ok(n) => {
-                    counts.insert(name, n);
-                }
-                Err(error) => {
-                    failed.get_or_insert(error);
-                }
-            }
-        }
-        match failed {
-            Some(error) => Err(error),
-            None => Ok(counts),
-        }
+        counts_or_first_failure(results)
     }
 }
 
