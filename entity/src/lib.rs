@@ -1,5 +1,6 @@
 //! sea-orm entities: tables, relations and stored enums only. No business rules live here;
 //! services in `server/` own every decision about these rows.
+pub mod audit_deferred;
 pub mod audit_head;
 pub mod audit_log;
 pub mod auth_sessions;

@@ -30,6 +30,7 @@ mod m20261207_000024_sample_candidates;
 mod m20261207_000025_callback_comments;
 mod m20261207_000026_comment_backfill;
 mod m20261208_000027_complaints;
+mod m20261208_000028_audit_deferred;
 
 pub struct Migrator;
 
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000025_callback_comments::Migration),
             Box::new(m20261207_000026_comment_backfill::Migration),
             Box::new(m20261208_000027_complaints::Migration),
+            Box::new(m20261208_000028_audit_deferred::Migration),
         ]
     }
 }

@@ -13,6 +13,16 @@ pub fn local_date(now: DateTime<Utc>) -> chrono::NaiveDate {
     now.with_timezone(&CHINA).date_naive()
 }
 
+/// The China midnight of `at`'s date, as an instant: all an entry stamped with its day tells
+/// of when (an anonymous rating, a complainant's act in the audit log).
+pub fn day_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    local_date(at)
+        .and_time(chrono::NaiveTime::MIN)
+        .and_local_timezone(CHINA)
+        .single()
+        .map_or(at, |day| day.with_timezone(&Utc))
+}
+
 /// The wall clock.
 #[derive(Debug, Default)]
 pub struct SystemClock;

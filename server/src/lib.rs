@@ -331,6 +331,7 @@ fn schedule() -> jobs::Schedule {
         Arc::new(cases::jobs::CaseJobs),
         Arc::new(satisfaction::jobs::SatisfactionJobs),
         Arc::new(complaints::jobs::ComplaintJobs),
+        Arc::new(audit::deferred::AuditJobs),
     ])
 }
 

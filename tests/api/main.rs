@@ -9,6 +9,7 @@ mod calendar;
 mod case_staff;
 mod cases;
 mod complaints;
+mod complaints_audit;
 mod complaints_confidentiality;
 mod complaints_intake;
 mod counties;

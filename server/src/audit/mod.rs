@@ -3,6 +3,7 @@
 //! through the single `audit_head` row; `verify` walks the chain and names the first broken link.
 //! Nothing here ever updates or deletes a log row. `model` holds what is recorded, `service` the
 //! appending, reading and checking, `graphql` the read-only API.
+pub mod deferred;
 pub mod graphql;
 pub mod model;
 pub mod service;

@@ -110,7 +110,7 @@ async fn file(
         audience,
         json!({}),
     );
-    tx.audit(crate::audit::Pending::system(
+    tx.audit_next_day(crate::audit::Pending::system(
         now,
         Some(complaint.county_id),
         "complaint.appealed",

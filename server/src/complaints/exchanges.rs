@@ -215,8 +215,8 @@ async fn answer_into(
         json!({"requestId": request.id}),
     );
     let action = "complaint.request_answered";
-    tx.audit(match by {
-        Some(viewer) => crate::audit::Pending::action(
+    match by {
+        Some(viewer) => tx.audit(crate::audit::Pending::action(
             now,
             viewer,
             Some(complaint.county_id),
@@ -224,16 +224,17 @@ async fn answer_into(
             "complaint",
             complaint.id,
             json!({"request": request.id}),
-        ),
-        None => crate::audit::Pending::system(
+        )),
+        // The complainant's act: its moment is not placed in the log (`audit::deferred`).
+        None => tx.audit_next_day(crate::audit::Pending::system(
             now,
             Some(complaint.county_id),
             action,
             "complaint",
             complaint.id,
             json!({"request": request.id, "by": "complainant"}),
-        ),
-    });
+        )),
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -344,7 +344,7 @@ async fn merge(
         audience,
         payload,
     });
-    tx.audit(crate::audit::Pending::system(
+    tx.audit_next_day(crate::audit::Pending::system(
         now,
         Some(complaint.county_id),
         "complaint.duplicate_merged",
@@ -459,9 +459,9 @@ pub async fn insert(
             "acknowledgeDueOn": complaint.acknowledge_due_on,
         }),
     });
-    // The complainant is not named here: the audit log is read by auditors, who may be the
-    // accused or in their chain.
-    tx.audit(crate::audit::Pending::system(
+    // The complainant is not named here, and the moment is not placed (written the day after,
+    // `audit::deferred`): the audit log is read by auditors, who may be the accused.
+    tx.audit_next_day(crate::audit::Pending::system(
         now,
         Some(complaint.county_id),
         "complaint.received",

@@ -50,6 +50,8 @@ pub struct Tx<'a> {
     /// Each queued event, with the audience key of whoever caused it when known.
     drafts: Vec<(EventDraft, Option<String>)>,
     audits: Vec<crate::audit::Pending>,
+    /// Entries kept for the next day's audit job (`audit::deferred`).
+    late_audits: Vec<crate::audit::Pending>,
     written: Vec<Envelope>,
     /// Who caused each written event (by the index in `written`).
     actors: Vec<Option<String>>,
@@ -65,6 +67,7 @@ impl<'a> Tx<'a> {
             state,
             drafts: Vec::new(),
             audits: Vec::new(),
+            late_audits: Vec::new(),
             written: Vec::new(),
             actors: Vec::new(),
             recorded: Vec::new(),
@@ -99,6 +102,14 @@ impl<'a> Tx<'a> {
     /// county-wide audit lock while they wait for a busy row.
     pub fn audit(&mut self, entry: crate::audit::Pending) {
         self.audits.push(entry);
+    }
+
+    /// Queues an audit entry to be written into the log after its China day has ended, stamped
+    /// with the day, in random order with the day's others (`audit::deferred`): for an act whose
+    /// moment would identify a protected person, such as a complainant's. It is kept in this
+    /// transaction, so it cannot be lost; it takes no audit lock.
+    pub fn audit_next_day(&mut self, entry: crate::audit::Pending) {
+        self.late_audits.push(entry);
     }
 
     /// Writes the queued events with their audiences, outbox rows, push deliveries (the
@@ -144,6 +155,9 @@ impl<'a> Tx<'a> {
     /// failure does not fail the commit: the tasks stay due for the workers).
     pub async fn commit(mut self) -> AppResult<Vec<Envelope>> {
         self.write_events().await?;
+        for entry in std::mem::take(&mut self.late_audits) {
+            crate::audit::deferred::keep(&self.txn, entry).await?;
+        }
         for entry in std::mem::take(&mut self.audits) {
             entry.append(&self.txn).await?;
         }

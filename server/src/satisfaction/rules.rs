@@ -201,13 +201,7 @@ pub fn after_late_check(
 }
 
 /// The China midnight of `at`'s date, as an instant: all an anonymous rating tells of when.
-pub fn day_of(at: DateTime<Utc>) -> DateTime<Utc> {
-    crate::clock::local_date(at)
-        .and_time(chrono::NaiveTime::MIN)
-        .and_local_timezone(crate::clock::CHINA)
-        .single()
-        .map_or(at, |day| day.with_timezone(&Utc))
-}
+pub use crate::clock::day_of;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,117 @@
+//! The complainant's own acts are audited a day late: an entry written as they came would sit
+//! in the log between entries of exact moments and tell the auditors — who may be the accused —
+//! when the complainant acted (filing, a merged duplicate, an answer, an appeal). Each such
+//! entry waits for the end of its China day and is then written, stamped with its day, in
+//! random order with the day's others; staff acts are audited as they happen.
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::{
+    complaints::{ComplaintDesk, about},
+    helpers::expect_data,
+};
+
+async fn entries_of(desk: &ComplaintDesk, id: &str) -> Vec<entity::audit_log::Model> {
+    entity::audit_log::Entity::find()
+        .filter(entity::audit_log::Column::TargetId.eq(id))
+        .order_by_asc(entity::audit_log::Column::Seq)
+        .all(&desk.app().state.db)
+        .await
+        .unwrap()
+}
+
+async fn run_jobs(desk: &ComplaintDesk) {
+    bangban_server::jobs::run_due(&desk.app().state)
+        .await
+        .map_err(|e| e.message())
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complaint_is_audited_the_day_after_it_came_after_what_followed_it() {
+    let mut desk = ComplaintDesk::start().await;
+    let agent = desk.centre.agent.clone();
+    let named = desk.centre.resident("cp-audit-named").await;
+    let hidden = desk.centre.resident("cp-audit-hidden").await;
+    let input = |text: &str, anonymous| {
+        let contact = if anonymous { "RECEIPT" } else { "MINI_PROGRAM" };
+        about(&agent.user_id, "COLD_SERVICE", text, contact, anonymous)
+    };
+    let first = desk
+        .filed_id(&named, input("窗口人员态度冷淡", false))
+        .await;
+    // The same again the same day: merged, and that is the complainant's act too.
+    let merged = desk.filed(&named, input("窗口人员态度冷淡", false)).await;
+    assert_eq!(merged["merged"], true, "{merged}");
+    let anonymous = desk.filed_id(&hidden, input("收取了材料费", true)).await;
+    for id in [&first, &anonymous] {
+        assert!(
+            entries_of(&desk, id).await.is_empty(),
+            "nothing while the day it came is still on"
+        );
+    }
+    // Staff acts the same day are audited as they happen.
+    let inspector = desk.assigned(&first).await;
+    expect_data(&desk.step(&inspector, "acknowledgeComplaint", &first).await);
+    let acknowledged = entries_of(&desk, &first).await;
+    assert_eq!(
+        acknowledged
+            .iter()
+            .map(|e| e.action.as_str())
+            .collect::<Vec<_>>(),
+        ["complaint.acknowledged"],
+        "{acknowledged:?}"
+    );
+    let later = acknowledged[0].seq;
+    run_jobs(&desk).await;
+    assert!(
+        entries_of(&desk, &anonymous).await.is_empty(),
+        "the job waits for the day to end"
+    );
+
+    // The next China day: written, stamped with its day, after what followed it, naming no one.
+    let now = bangban_server::clock::Clock::now(desk.app().clock.as_ref());
+    let tomorrow = bangban_server::clock::local_date(now).succ_opt().unwrap();
+    desk.app()
+        .clock
+        .set(tomorrow.and_hms_opt(1, 0, 0).unwrap().and_utc());
+    desk.sign_in_again().await;
+    run_jobs(&desk).await;
+    let of_first = entries_of(&desk, &first).await;
+    let actions = of_first
+        .iter()
+        .map(|e| e.action.as_str())
+        .collect::<Vec<_>>();
+    assert_eq!(actions.len(), 3, "{of_first:?}");
+    for action in [
+        "complaint.received",
+        "complaint.duplicate_merged",
+        "complaint.acknowledged",
+    ] {
+        assert!(actions.contains(&action), "{action} in {of_first:?}");
+    }
+    let of_anonymous = entries_of(&desk, &anonymous).await;
+    assert_eq!(of_anonymous.len(), 1, "{of_anonymous:?}");
+    for entry in of_first
+        .iter()
+        .chain(&of_anonymous)
+        .filter(|e| e.action != "complaint.acknowledged")
+    {
+        assert_eq!(entry.actor_kind, "system", "{entry:?}");
+        assert!(entry.seq > later, "after what followed it: {entry:?}");
+        assert!(
+            entry.at.to_rfc3339().ends_with("T16:00:00+00:00"),
+            "the day only: {entry:?}"
+        );
+        for secret in [named.user_id.as_str(), hidden.user_id.as_str()] {
+            assert!(
+                !format!("{entry:?}").contains(secret),
+                "names no one: {entry:?}"
+            );
+        }
+    }
+    // Once.
+    run_jobs(&desk).await;
+    assert_eq!(entries_of(&desk, &first).await.len(), 3);
+    assert_eq!(entries_of(&desk, &anonymous).await.len(), 1);
+    desk.stop().await;
+}
