@@ -81,7 +81,15 @@ impl ComplaintDesk {
     }
 
     pub(crate) async fn with_inspectors(n: usize) -> Self {
-        let centre = Centre::start().await;
+        Self::start_with(n, |_| {}).await
+    }
+
+    /// With `n` inspectors and the settings changed by `tweak`.
+    pub(crate) async fn start_with(
+        n: usize,
+        tweak: impl FnOnce(&mut bangban_server::config::Settings) + Send + 'static,
+    ) -> Self {
+        let centre = Centre::start_with(tweak).await;
         let mut inspectors = Vec::new();
         for k in 0..n {
             let name = format!("cp.inspector{k}");

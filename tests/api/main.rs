@@ -12,6 +12,7 @@ mod complaints;
 mod complaints_audit;
 mod complaints_confidentiality;
 mod complaints_intake;
+mod complaints_races;
 mod counties;
 mod data_key;
 mod demo;

@@ -2,8 +2,9 @@
 //! statement (the accused then learns only that a complaint in this category exists, and what
 //! is asked), and asks the complainant for more information (real-name in the mini-program,
 //! anonymous through the receipt). Answers are one each; a complainant's passes the content
-//! check first. Each is one transaction with its event and the audit entry last; nothing the
-//! complainant does is audited under their name.
+//! check first. Each is one transaction that first takes the complaint's row in the status it
+//! was read in (a conclusion that came meanwhile refuses it), with its event and the audit
+//! entry last; nothing the complainant does is audited under their name, nor at its moment.
 use entity::{complaint_exchanges, complaints, staff_accounts};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
 use serde_json::json;
@@ -14,7 +15,7 @@ use crate::{
     cases::service::signed_in,
     complaints::{
         access::{self, ensure_complainant, handling},
-        handling::{complainant_audience, tell},
+        handling::{complainant_audience, guarded, tell},
         model::{ComplaintExchangeKind, ComplaintTextState},
         reads::load,
         receipts,
@@ -98,6 +99,17 @@ pub async fn request_statement(
     };
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
+    // The complaint's row first (the lock order): a conclusion or a reassignment that came
+    // meanwhile refuses the request (CONFLICT) instead of asking after it.
+    guarded(
+        &tx,
+        &complaint,
+        Step::RequestStatement,
+        now,
+        Vec::new(),
+        Some(reader.who.staff_id),
+    )
+    .await?;
     let request = new_exchange(
         id,
         ComplaintExchangeKind::StatementRequest,
@@ -184,6 +196,9 @@ async fn answer_into(
     }
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
+    // The complaint's row first (the lock order: complaint, then its exchange): an answer is
+    // never taken after a conclusion that came meanwhile (CONFLICT).
+    guarded(&tx, complaint, Step::Answer, now, Vec::new(), None).await?;
     let written = complaint_exchanges::Entity::update_many()
         .col_expr(
             complaint_exchanges::Column::Answer,
@@ -254,6 +269,16 @@ pub async fn request_information(
         .map_err(|why| AppError::InvalidTransition(why.into()))?;
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
+    // As for a statement: never asked after a conclusion that came meanwhile.
+    guarded(
+        &tx,
+        &complaint,
+        Step::RequestInformation,
+        now,
+        Vec::new(),
+        Some(reader.who.staff_id),
+    )
+    .await?;
     let request = new_exchange(
         id,
         ComplaintExchangeKind::InformationRequest,

@@ -1,0 +1,202 @@
+//! Complaints under races, on PostgreSQL, many rounds each: the same complaint sent twice at
+//! once is one complaint (the second merged into it); a request or an answer racing the
+//! conclusion is either before it or refused with a code — the complainant is never asked, and
+//! no answer is taken, after the complaint was concluded; two steps at once, one wins.
+use futures_util::future::join_all;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use serde_json::{Value, json};
+
+use crate::{
+    complaints::{ComplaintDesk, about, mutation},
+    helpers::expect_data,
+};
+
+const ROUNDS: usize = 12;
+
+/// A desk whose limits never refuse a racing round.
+async fn racing_desk() -> ComplaintDesk {
+    ComplaintDesk::start_with(2, |s| {
+        s.database.max_connections = Some(16);
+        s.complaints.files_per_user_per_day = 10_000;
+        s.complaints.files_per_ip_per_hour = 10_000;
+        s.limits.login_per_ip_per_minute = 10_000;
+    })
+    .await
+}
+
+/// Fails on an internal error; returns the error code, if any.
+fn coded(response: &Value) -> Option<String> {
+    let error = response["errors"].as_array()?.first()?.clone();
+    let code = error["extensions"]["code"].as_str().unwrap_or("NO CODE");
+    assert!(
+        code != "INTERNAL_SERVER_ERROR" && code != "NO CODE",
+        "a race ends in a coded answer, not {response}"
+    );
+    Some(code.to_string())
+}
+
+/// The kinds of a complaint's events, in insert order.
+async fn kinds_of(desk: &ComplaintDesk, id: &str) -> Vec<String> {
+    entity::events::Entity::find()
+        .filter(entity::events::Column::SubjectKind.eq("complaint"))
+        .filter(entity::events::Column::SubjectId.eq(id))
+        .order_by_asc(entity::events::Column::Seq)
+        .all(&desk.app().state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+/// `kind` comes only before `concluded` in `kinds`, when both are there.
+fn before_conclusion(kinds: &[String], kind: &str) {
+    if let Some(concluded) = kinds.iter().position(|k| k == "complaint.concluded") {
+        assert!(
+            !kinds[concluded..].iter().any(|k| k == kind),
+            "{kind} after the conclusion: {kinds:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(backend_postgres),
+    ignore = "races need the production pair: run with BANGBAN_TEST_BACKEND=postgres"
+)]
+async fn the_same_complaint_sent_twice_at_once_is_one_complaint() {
+    let desk = racing_desk().await;
+    let agent = desk.centre.agent.clone();
+    for round in 0..ROUNDS {
+        let anonymous = round % 2 == 1;
+        let resident = desk.centre.resident(&format!("cp-race-{round}")).await;
+        let contact = if anonymous { "RECEIPT" } else { "MINI_PROGRAM" };
+        let input = about(
+            &agent.user_id,
+            "COLD_SERVICE",
+            "窗口无人",
+            contact,
+            anonymous,
+        );
+        let before = entity::complaints::Entity::find()
+            .count(&desk.app().state.db)
+            .await
+            .unwrap();
+        let sent = join_all((0..2).map(|_| desk.file(&resident, input.clone()))).await;
+        let mut merged = Vec::new();
+        for response in &sent {
+            assert_eq!(coded(response), None, "round {round}: {response}");
+            merged.push(response["data"]["fileComplaint"]["merged"].clone());
+        }
+        merged.sort_by_key(|m| m.to_string());
+        assert_eq!(
+            merged,
+            [json!(false), json!(true)],
+            "round {round}: {sent:?}"
+        );
+        let after = entity::complaints::Entity::find()
+            .count(&desk.app().state.db)
+            .await
+            .unwrap();
+        assert_eq!(after, before + 1, "round {round}: one complaint");
+    }
+    desk.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(backend_postgres),
+    ignore = "races need the production pair: run with BANGBAN_TEST_BACKEND=postgres"
+)]
+async fn a_request_or_an_answer_racing_the_conclusion_never_comes_after_it() {
+    let desk = racing_desk().await;
+    let agent = desk.centre.agent.clone();
+    let conclude = mutation(
+        "$id: ID!",
+        "concludeComplaint(id: $id, finding: NOT_SUBSTANTIATED, serious: false, actionsTaken: \"无\", conclusion: \"经调查不属实\")",
+    );
+    let ask = mutation(
+        "$id: ID!, $q: String!",
+        "requestComplaintInformation(id: $id, question: $q)",
+    );
+    let answer = "mutation($r: ID!, $a: String!) { answerComplaintRequest(requestId: $r, answer: $a) { id } }";
+    for round in 0..ROUNDS {
+        let resident = desk.centre.resident(&format!("cp-conclude-{round}")).await;
+        let input = about(
+            &agent.user_id,
+            "SHIRKING",
+            "推诿不办",
+            "MINI_PROGRAM",
+            false,
+        );
+        let id = desk.filed_id(&resident, input).await;
+        let inspector = desk.assigned(&id).await;
+        desk.to_investigating(&inspector, &id).await;
+        let app = desk.app();
+        if round % 2 == 0 {
+            // The inspector asks while (in another tab) concluding.
+            let (asked, concluded) = tokio::join!(
+                app.as_(&inspector, &ask, json!({"id": id, "q": "请补充时间"})),
+                app.as_(&inspector, &conclude, json!({"id": id})),
+            );
+            coded(&asked);
+            assert_eq!(coded(&concluded), None, "round {round}: {concluded}");
+            before_conclusion(
+                &kinds_of(&desk, &id).await,
+                "complaint.information_requested",
+            );
+        } else {
+            // The complainant answers while the inspector concludes.
+            let request = desk
+                .request_information(&inspector, &id, "请补充时间")
+                .await;
+            let (answered, concluded) = tokio::join!(
+                app.as_(&resident, answer, json!({"r": request, "a": "上午十点"})),
+                app.as_(&inspector, &conclude, json!({"id": id})),
+            );
+            coded(&answered);
+            assert_eq!(coded(&concluded), None, "round {round}: {concluded}");
+            before_conclusion(&kinds_of(&desk, &id).await, "complaint.request_answered");
+        }
+    }
+    desk.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(backend_postgres),
+    ignore = "races need the production pair: run with BANGBAN_TEST_BACKEND=postgres"
+)]
+async fn the_same_step_twice_at_once_is_taken_once() {
+    let desk = racing_desk().await;
+    let agent = desk.centre.agent.clone();
+    for round in 0..ROUNDS {
+        let resident = desk.centre.resident(&format!("cp-step-{round}")).await;
+        let input = about(
+            &agent.user_id,
+            "COLD_SERVICE",
+            "态度差",
+            "MINI_PROGRAM",
+            false,
+        );
+        let id = desk.filed_id(&resident, input).await;
+        let inspector = desk.assigned(&id).await;
+        let both =
+            join_all((0..2).map(|_| desk.step(&inspector, "acknowledgeComplaint", &id))).await;
+        let codes = both.iter().map(coded).collect::<Vec<_>>();
+        let refused = codes.iter().flatten().collect::<Vec<_>>();
+        assert_eq!(refused.len(), 1, "round {round}: one wins: {both:?}");
+        assert!(
+            ["CONFLICT", "INVALID_TRANSITION"].contains(&refused[0].as_str()),
+            "round {round}: {both:?}"
+        );
+        let kinds = kinds_of(&desk, &id).await;
+        let told = kinds
+            .iter()
+            .filter(|k| *k == "complaint.acknowledged")
+            .count();
+        assert_eq!(told, 1, "round {round}: told once: {kinds:?}");
+        expect_data(&desk.step(&inspector, "investigateComplaint", &id).await);
+    }
+    desk.stop().await;
+}
