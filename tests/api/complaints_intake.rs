@@ -1,6 +1,6 @@
 //! Complaints (投诉) end to end, continued: an anonymous complaint followed by its receipt
 //! alone (rate-limited); refusals coded and writing nothing; the content check holding or
-//! deferring; duplicates merging; deadlines flagged once on the test clock and extended once;
+//! deferring; deadlines flagged once on the test clock and extended once;
 //! the published ways to complain.
 use std::time::Duration;
 
@@ -454,80 +454,6 @@ async fn the_content_check_holds_or_defers_a_complaint_but_never_loses_it() {
             .any(|c| c["content"] == "一直推说系统故障不给办理" && c["openid"] == "cp-unchecked"),
         "{asked:?}"
     );
-    desk.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_within_a_day_is_merged_into_the_first() {
-    let desk = ComplaintDesk::start().await;
-    let app = desk.app();
-    let agent = desk.centre.agent.clone();
-    let resident = desk.centre.resident("cp-twice").await;
-    let first = desk
-        .filed(
-            &resident,
-            about(
-                &agent.user_id,
-                "COLD_SERVICE",
-                "第一次：态度冷淡",
-                "MINI_PROGRAM",
-                false,
-            ),
-        )
-        .await;
-    assert_eq!(first["merged"], false);
-    let id = first["complaint"]["id"].as_str().unwrap().to_string();
-    let second = desk
-        .filed(
-            &resident,
-            about(
-                &agent.user_id,
-                "COLD_SERVICE",
-                "第二次：又被冷落",
-                "MINI_PROGRAM",
-                false,
-            ),
-        )
-        .await;
-    assert_eq!(second["merged"], true);
-    assert_eq!(second["complaint"]["id"], id.as_str(), "no new complaint");
-    assert_eq!(second["receipt"], Value::Null);
-    assert_eq!(count(app, "complaints").await, 1);
-    let inspector = desk.assigned(&id).await;
-    let seen = desk.seen(&inspector, &id).await;
-    assert_eq!(seen["description"], "第一次：态度冷淡");
-    assert_eq!(exchange(&seen, "ADDITION")["question"], "第二次：又被冷落");
-    // Another category, or another resident, is another complaint.
-    let other = desk
-        .filed(
-            &resident,
-            about(
-                &agent.user_id,
-                "SHIRKING",
-                "推诿不办",
-                "MINI_PROGRAM",
-                false,
-            ),
-        )
-        .await;
-    assert_eq!(other["merged"], false);
-    assert_ne!(other["complaint"]["id"], id.as_str());
-    let neighbour = desk.centre.resident("cp-neighbour").await;
-    let theirs = desk
-        .filed(
-            &neighbour,
-            about(
-                &agent.user_id,
-                "COLD_SERVICE",
-                "我也遇到态度冷淡",
-                "MINI_PROGRAM",
-                false,
-            ),
-        )
-        .await;
-    assert_eq!(theirs["merged"], false);
-    assert_ne!(theirs["complaint"]["id"], id.as_str());
-    assert_eq!(count(app, "complaints").await, 3);
     desk.stop().await;
 }
 

@@ -11,6 +11,7 @@ mod cases;
 mod complaints;
 mod complaints_audit;
 mod complaints_confidentiality;
+mod complaints_duplicates;
 mod complaints_intake;
 mod complaints_races;
 mod counties;

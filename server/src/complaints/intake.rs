@@ -10,7 +10,9 @@
 //! and events name nobody. `from_callback` files the complaint a satisfaction callback reports.
 use chrono::{DateTime, Duration, Utc};
 use entity::{cases, complaint_exchanges, complaints, regions, staff_accounts};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -232,7 +234,13 @@ pub async fn file(
     let window = Duration::hours(state.settings.complaints.duplicate_window_hours);
     let earlier = recent_of(&*tx, &filer, now - window).await?;
     if let Some(first) = duplicate_of(&filed, &earlier, window) {
-        let complaint = merge(&mut tx, first, &description, text_state, now).await?;
+        let addition = Addition {
+            description: &description,
+            text_state,
+            evidence: &input.evidence,
+            contact: input.contact,
+        };
+        let complaint = merge(&mut tx, first, addition, now).await?;
         tx.commit().await?;
         return Ok(Filing {
             complaint,
@@ -304,19 +312,70 @@ async fn recent_of(
         .collect()
 }
 
-/// Adds a duplicate's text to the first complaint (an `addition` exchange) and tells its
-/// inspector and — real-name — the complainant.
+/// What a duplicate brings to the first complaint.
+struct Addition<'a> {
+    description: &'a str,
+    text_state: ComplaintTextState,
+    evidence: &'a [String],
+    contact: ComplaintContact,
+}
+
+/// Pure: the first complaint's evidence (a JSON array) with a duplicate's added, each
+/// reference once, in the order they came.
+fn evidence_with(kept: &str, added: &[String]) -> String {
+    let mut all: Vec<String> = serde_json::from_str(kept).unwrap_or_default();
+    for reference in added {
+        if !all.contains(reference) {
+            all.push(reference.clone());
+        }
+    }
+    json!(all).to_string()
+}
+
+/// Merges a duplicate into the first complaint, losing nothing it brought: its text as an
+/// `addition` exchange, its evidence added to the first's, its contact wish (the latest
+/// wins); tells its inspector and — real-name — the complainant.
 async fn merge(
     tx: &mut Tx<'_>,
     first: Uuid,
-    description: &str,
-    text_state: ComplaintTextState,
+    addition: Addition<'_>,
     now: DateTime<Utc>,
 ) -> AppResult<complaints::Model> {
+    let found = complaints::Entity::find_by_id(first)
+        .one(&**tx)
+        .await?
+        .ok_or(AppError::NotFound("complaint"))?;
+    // Guarded on its being handled still: a conclusion that came meanwhile refuses the merge
+    // (CONFLICT: sent again, it is a new complaint).
+    let handled = [
+        ComplaintStatus::Received,
+        ComplaintStatus::Acknowledged,
+        ComplaintStatus::Investigating,
+    ];
+    let merged = complaints::Entity::update_many()
+        .col_expr(
+            complaints::Column::Evidence,
+            Expr::value(evidence_with(&found.evidence, addition.evidence)),
+        )
+        .col_expr(
+            complaints::Column::Contact,
+            Expr::value(addition.contact.as_str()),
+        )
+        .col_expr(complaints::Column::UpdatedAt, Expr::value(now))
+        .filter(complaints::Column::Id.eq(first))
+        .filter(complaints::Column::Status.is_in(handled.map(|s| s.as_str())))
+        .exec(&**tx)
+        .await?;
+    if merged.rows_affected == 0 {
+        return Err(AppError::Conflict(
+            "the complaint this adds to was concluded meanwhile: send it again".into(),
+        ));
+    }
     let complaint = complaints::Entity::find_by_id(first)
         .one(&**tx)
         .await?
         .ok_or(AppError::NotFound("complaint"))?;
+    let (description, text_state) = (addition.description, addition.text_state);
     complaint_exchanges::ActiveModel {
         id: Set(Uuid::new_v4()),
         complaint_id: Set(first),
@@ -554,6 +613,19 @@ mod tests {
         ];
         for (key, expected) in table {
             assert_eq!(category_of_report(key), expected, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_duplicates_evidence_is_added_once_each_in_the_order_it_came() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        for (kept, added, expected) in [
+            (r#"["a"]"#, s(&["b", "a"]), r#"["a","b"]"#),
+            ("[]", s(&["a", "a"]), r#"["a"]"#),
+            (r#"["a","b"]"#, s(&[]), r#"["a","b"]"#),
+            (r#"["b"]"#, s(&["c", "a"]), r#"["b","c","a"]"#),
+        ] {
+            assert_eq!(evidence_with(kept, &added), expected, "{kept} + {added:?}");
         }
     }
 }

@@ -181,7 +181,9 @@ pub struct Filed {
 
 /// Pure: the earlier complaint a new one is an obvious duplicate of: the same filer, the same
 /// anonymity, about the same person (or the same unit when no person is named), in the same
-/// category, filed within `window` and not closed. The earliest such complaint.
+/// category, filed within `window` and still being handled (received, acknowledged or under
+/// investigation: once concluded, the same complaint again is a new one, not an addition
+/// nobody reads). The earliest such complaint.
 pub fn duplicate_of(new: &Filed, earlier: &[Filed], window: Duration) -> Option<Uuid> {
     earlier
         .iter()
@@ -194,7 +196,12 @@ pub fn duplicate_of(new: &Filed, earlier: &[Filed], window: Duration) -> Option<
                 && e.category == new.category
                 && e.received_at <= new.received_at
                 && new.received_at - e.received_at < window
-                && e.status != ComplaintStatus::Closed
+                && matches!(
+                    e.status,
+                    ComplaintStatus::Received
+                        | ComplaintStatus::Acknowledged
+                        | ComplaintStatus::Investigating
+                )
         })
         .min_by_key(|e| (e.received_at, e.id))
         .map(|e| e.id)
@@ -573,15 +580,26 @@ mod tests {
                 },
                 false,
             ),
-            (
-                Filed {
-                    status: Closed,
-                    ..first.clone()
-                },
-                false,
-            ),
         ];
-        for (n, (earlier, expected)) in variants.into_iter().enumerate() {
+        let variants = variants.into_iter().chain(
+            [
+                (Acknowledged, true),
+                (Investigating, true),
+                (Concluded, false),
+                (Replied, false),
+                (Closed, false),
+            ]
+            .map(|(status, expected)| {
+                (
+                    Filed {
+                        status,
+                        ..first.clone()
+                    },
+                    expected,
+                )
+            }),
+        );
+        for (n, (earlier, expected)) in variants.enumerate() {
             assert_eq!(
                 duplicate_of(&new, &[earlier], day).is_some(),
                 expected,
