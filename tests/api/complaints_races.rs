@@ -200,3 +200,46 @@ async fn the_same_step_twice_at_once_is_taken_once() {
     }
     desk.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(backend_postgres),
+    ignore = "races need the production pair: run with BANGBAN_TEST_BACKEND=postgres"
+)]
+async fn a_conflict_declared_twice_at_once_hands_the_complaint_on_once() {
+    let desk = ComplaintDesk::start_with(3, |s| {
+        s.database.max_connections = Some(16);
+        s.complaints.files_per_user_per_day = 10_000;
+        s.complaints.files_per_ip_per_hour = 10_000;
+    })
+    .await;
+    let agent = desk.centre.agent.clone();
+    let declare =
+        "mutation($id: ID!) { declareComplaintConflict(id: $id, reason: \"亲属关系\") { id } }";
+    for round in 0..ROUNDS {
+        let resident = desk.centre.resident(&format!("cp-conflict-{round}")).await;
+        let input = about(
+            &agent.user_id,
+            "COLD_SERVICE",
+            "态度差",
+            "MINI_PROGRAM",
+            false,
+        );
+        let id = desk.filed_id(&resident, input).await;
+        let inspector = desk.assigned(&id).await;
+        let both =
+            join_all((0..2).map(|_| desk.app().as_(&inspector, declare, json!({"id": id})))).await;
+        let refused = both.iter().filter_map(coded).collect::<Vec<_>>();
+        assert!(refused.len() <= 1, "round {round}: one is taken: {both:?}");
+        let kinds = kinds_of(&desk, &id).await;
+        let handed = kinds.iter().filter(|k| *k == "complaint.assigned").count();
+        assert_eq!(handed, 1, "round {round}: handed on once: {kinds:?}");
+        let now = desk.seen(&desk.centre.admin, &id).await;
+        assert_ne!(
+            now["assignedInspectorId"],
+            inspector.user_id.as_str(),
+            "round {round}"
+        );
+    }
+    desk.stop().await;
+}

@@ -135,6 +135,20 @@ pub async fn declare_conflict(
     }
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
+    // The complaint's row first (the lock order), while it is still theirs: a twin declaration
+    // or a reassignment that came meanwhile is refused (CONFLICT), never a duplicate key.
+    let held = complaints::Entity::update_many()
+        .col_expr(complaints::Column::UpdatedAt, Expr::value(now))
+        .filter(complaints::Column::Id.eq(id))
+        .filter(complaints::Column::AssignedInspectorId.eq(reader.who.staff_id))
+        .filter(complaints::Column::Status.ne(ComplaintStatus::Closed.as_str()))
+        .exec(&*tx)
+        .await?;
+    if held.rows_affected == 0 {
+        return Err(AppError::Conflict(
+            "this complaint was handed on meanwhile".into(),
+        ));
+    }
     complaint_conflicts::ActiveModel {
         complaint_id: Set(id),
         inspector_id: Set(reader.who.staff_id),
