@@ -202,7 +202,13 @@ async fn an_anonymous_complaint_is_followed_by_its_receipt_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_complaints_are_coded_and_write_nothing() {
-    let desk = ComplaintDesk::start().await;
+    // Every attempt past the input counts against the limits (`complaints_limits`): room for
+    // the whole table here.
+    let desk = ComplaintDesk::start_with(2, |s| {
+        s.complaints.files_per_user_per_day = 1_000;
+        s.complaints.files_per_ip_per_hour = 1_000;
+    })
+    .await;
     let app = desk.app();
     let agent = desk.centre.agent.clone();
     let resident = desk.centre.resident("cp-refused").await;

@@ -13,6 +13,7 @@ mod complaints_audit;
 mod complaints_confidentiality;
 mod complaints_duplicates;
 mod complaints_intake;
+mod complaints_limits;
 mod complaints_races;
 mod counties;
 mod data_key;

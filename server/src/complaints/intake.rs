@@ -1,7 +1,8 @@
 //! Filing a complaint (`fileComplaint`): a signed-in resident, real-name or anonymous, about a
 //! staff member, a unit, or one of their own cases, in one of the seed's categories. Checked in
-//! this order, so a refusal costs nothing and writes nothing: the input, the target, the rate
-//! limits (per resident per day, per client address per hour), the content check. One
+//! this order, so a refusal writes nothing: the input, the rate limits (per resident per day,
+//! per client address per hour; before any lookup, so probing which staff or cases exist is
+//! limited too, and every attempt past the input counts), the target, the content check. One
 //! transaction then locks the filer's row (the first lock), merges an obvious duplicate into
 //! the first complaint (telling the filer) or writes the complaint with its deadlines and its
 //! inspector, its event and the audit entry (last). An anonymous complaint keeps no account:
@@ -206,8 +207,10 @@ pub async fn file(
     let evidence = evidence_json(&input.evidence)?;
     contact_allowed(input.anonymous, input.contact)
         .map_err(|why| AppError::bad_input("contact", why))?;
-    let target = resolve(&state.db, user, &input).await?;
+    // The limit before any lookup: probing which staff members or cases exist costs a filing
+    // each, like any other attempt.
     limit(state, user, client_ip).await?;
+    let target = resolve(&state.db, user, &input).await?;
     let text_state = texts::check(
         state,
         Some(user),
