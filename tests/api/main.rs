@@ -15,6 +15,7 @@ mod complaints_duplicates;
 mod complaints_intake;
 mod complaints_limits;
 mod complaints_races;
+mod complaints_routing;
 mod counties;
 mod data_key;
 mod demo;
