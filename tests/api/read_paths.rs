@@ -346,3 +346,29 @@ async fn the_callback_list_costs_the_same_statements_whatever_its_length() {
     );
     centre.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_complaint_list_costs_the_same_statements_whatever_its_length() {
+    let desk = crate::complaints::ComplaintDesk::start().await;
+    let query = "{ complaints { id status category accusedStaffId } }";
+    let agent = desk.centre.agent.user_id.clone();
+    let mut figures = Vec::new();
+    for n in 0..3 {
+        let resident = desk.centre.resident(&format!("reads-complaint-{n}")).await;
+        let input =
+            crate::complaints::about(&agent, "COLD_SERVICE", "态度差", "MINI_PROGRAM", false);
+        desk.filed_id(&resident, input).await;
+        let listed = desk.centre.ok(&desk.centre.admin, query, json!({})).await;
+        assert_eq!(
+            listed["complaints"].as_array().unwrap().len(),
+            n + 1,
+            "{listed}"
+        );
+        figures.push(statements_of(desk.app(), &desk.centre.admin, query).await);
+    }
+    assert!(
+        figures.windows(2).all(|w| w[0] == w[1]),
+        "one, two and three complaints: {figures:?} statements"
+    );
+    desk.stop().await;
+}

@@ -106,8 +106,14 @@ pub fn in_chain(staff: &StaffFacts, accused: &Accused) -> bool {
     if accused.unit_level == RegionLevel::County {
         return false;
     }
-    let county_level = RegionLevel::of_role(staff.role) == RegionLevel::County;
-    !county_level && accused.unit_path.starts_with(&staff.unit_path)
+    !chain_is_the_person(staff.role) && accused.unit_path.starts_with(&staff.unit_path)
+}
+
+/// Pure: whether, for a reader in `role`, the chain of any complaint is the accused person
+/// alone (so a list can leave out what is about them by the accused's id, in the query): true
+/// at the county centre, where [`in_chain`] never looks at units.
+pub fn chain_is_the_person(role: Role) -> bool {
+    RegionLevel::of_role(role) == RegionLevel::County
 }
 
 /// Pure: whether `staff` may be given the complaint to handle: an inspector, not in the chain,
