@@ -243,3 +243,99 @@ async fn a_conflict_declared_twice_at_once_hands_the_complaint_on_once() {
     }
     desk.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(backend_postgres),
+    ignore = "races need the production pair: run with BANGBAN_TEST_BACKEND=postgres"
+)]
+async fn an_answer_is_taken_while_the_inspector_moves_the_complaint_on() {
+    let desk = racing_desk().await;
+    let agent = desk.centre.agent.clone();
+    let answer = "mutation($r: ID!, $a: String!) { answerComplaintRequest(requestId: $r, answer: $a) { id } }";
+    for round in 0..ROUNDS {
+        let resident = desk.centre.resident(&format!("cp-move-{round}")).await;
+        let input = about(
+            &agent.user_id,
+            "SHIRKING",
+            "推诿不办",
+            "MINI_PROGRAM",
+            false,
+        );
+        let id = desk.filed_id(&resident, input).await;
+        let inspector = desk.assigned(&id).await;
+        expect_data(&desk.step(&inspector, "acknowledgeComplaint", &id).await);
+        let request = desk
+            .request_information(&inspector, &id, "请补充时间")
+            .await;
+        let app = desk.app();
+        let (answered, moved) = tokio::join!(
+            app.as_(&resident, answer, json!({"r": request, "a": "上午十点"})),
+            desk.step(&inspector, "investigateComplaint", &id),
+        );
+        assert_eq!(
+            coded(&answered),
+            None,
+            "round {round}: the answer is taken: {answered}"
+        );
+        assert_eq!(coded(&moved), None, "round {round}: {moved}");
+        let now = desk.seen(&inspector, &id).await;
+        assert_eq!(
+            now["status"], "INVESTIGATING",
+            "round {round}: not undone: {now}"
+        );
+    }
+    desk.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(backend_postgres),
+    ignore = "races need the production pair: run with BANGBAN_TEST_BACKEND=postgres"
+)]
+async fn an_appeal_racing_a_reassignment_is_never_reviewed_by_the_inspector_who_holds_it() {
+    let desk = ComplaintDesk::start_with(3, |s| {
+        s.database.max_connections = Some(16);
+        s.complaints.files_per_user_per_day = 10_000;
+        s.complaints.files_per_ip_per_hour = 10_000;
+    })
+    .await;
+    let agent = desk.centre.agent.clone();
+    let appeal = "mutation($id: ID!) { appealComplaint(id: $id, reason: \"处理过轻\") { id } }";
+    let declare =
+        "mutation($id: ID!) { declareComplaintConflict(id: $id, reason: \"亲属关系\") { id } }";
+    for round in 0..ROUNDS {
+        let resident = desk.centre.resident(&format!("cp-appeal-{round}")).await;
+        let input = about(
+            &agent.user_id,
+            "COLD_SERVICE",
+            "态度差",
+            "MINI_PROGRAM",
+            false,
+        );
+        let id = desk.filed_id(&resident, input).await;
+        let inspector = desk.assigned(&id).await;
+        desk.to_investigating(&inspector, &id).await;
+        desk.conclude(&inspector, &id, "NOT_SUBSTANTIATED").await;
+        desk.reply(&inspector, &id, "经核实不属实").await;
+        let app = desk.app();
+        let (appealed, declared) = tokio::join!(
+            app.as_(&resident, appeal, json!({"id": id})),
+            app.as_(&inspector, declare, json!({"id": id})),
+        );
+        coded(&appealed);
+        coded(&declared);
+        let row = entity::complaints::Entity::find_by_id(uuid::Uuid::parse_str(&id).unwrap())
+            .one(&desk.app().state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        if row.appeal_reviewer_id.is_some() {
+            assert_ne!(
+                row.appeal_reviewer_id, row.assigned_inspector_id,
+                "round {round}: the reviewer is someone else: {appealed} {declared}"
+            );
+        }
+    }
+    desk.stop().await;
+}

@@ -13,7 +13,7 @@ use crate::{
     cases::service::signed_in,
     complaints::{
         access::{self, Capacity, ensure_complainant, staff_reading},
-        handling::{complainant_audience, guarded, tell},
+        handling::{complainant_audience, guarded, locked, tell},
         model::{ComplaintAppealStatus, ComplaintFinding},
         reads::load,
         receipts, routing,
@@ -72,6 +72,17 @@ async fn file(
     .map_err(|why| AppError::InvalidTransition(why.into()))?;
     texts::check(state, checked_as, &reason, "reason", false).await?;
     let mut tx = Tx::begin(state).await?;
+    // The row as it is now, under its lock: the content check may have taken seconds, and a
+    // reassignment meanwhile must not make its new inspector the appeal's reviewer too.
+    let complaint = locked(&tx, complaint.id, now).await?;
+    may_appeal(
+        complaint.status.parse()?,
+        complaint.appeal_status.is_some(),
+        complaint.replied_at,
+        now,
+        window,
+    )
+    .map_err(|why| AppError::InvalidTransition(why.into()))?;
     let accused = access::accused(&*tx, &complaint).await?;
     let mut excluded: Vec<Uuid> = complaint_conflicts::Entity::find()
         .filter(complaint_conflicts::Column::ComplaintId.eq(complaint.id))

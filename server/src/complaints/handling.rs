@@ -22,7 +22,7 @@ use crate::{
         access::{self, handling},
         model::{ComplaintContact, ComplaintFinding, ComplaintStatus},
         reads::load,
-        rules::{Step, next},
+        rules::{Step, allowing, keeps_status, next},
     },
     directory::model::text,
     error::{AppError, AppResult},
@@ -32,7 +32,9 @@ use crate::{
 
 /// Inside `tx`: moves the complaint by `step` from its status as read, setting `columns` too;
 /// INVALID_TRANSITION when the step does not apply, CONFLICT when someone moved it meanwhile
-/// or (`inspector`) it is no longer that inspector's.
+/// or (`inspector`) it is no longer that inspector's. A step that keeps the status (a request,
+/// an answer, an extension) is guarded on any state that allows it and writes no status, so a
+/// move between those states meanwhile neither refuses it nor is undone by it.
 pub async fn guarded(
     tx: &Tx<'_>,
     complaint: &complaints::Model,
@@ -43,9 +45,15 @@ pub async fn guarded(
 ) -> AppResult<ComplaintStatus> {
     let from = complaint.status.parse::<ComplaintStatus>()?;
     let to = next(from, step).map_err(|why| AppError::InvalidTransition(why.into()))?;
-    let mut update = complaints::Entity::update_many()
-        .col_expr(complaints::Column::Status, Expr::value(to.as_str()))
-        .col_expr(complaints::Column::UpdatedAt, Expr::value(now));
+    let mut update =
+        complaints::Entity::update_many().col_expr(complaints::Column::UpdatedAt, Expr::value(now));
+    update = if keeps_status(step) {
+        update.filter(complaints::Column::Status.is_in(allowing(step).iter().map(|s| s.as_str())))
+    } else {
+        update
+            .col_expr(complaints::Column::Status, Expr::value(to.as_str()))
+            .filter(complaints::Column::Status.eq(from.as_str()))
+    };
     for (column, value) in columns {
         update = update.col_expr(column, value);
     }
@@ -54,7 +62,6 @@ pub async fn guarded(
     }
     let moved = update
         .filter(complaints::Column::Id.eq(complaint.id))
-        .filter(complaints::Column::Status.eq(from.as_str()))
         .exec(&**tx)
         .await?;
     if moved.rows_affected == 0 {
@@ -63,6 +70,21 @@ pub async fn guarded(
         ));
     }
     Ok(to)
+}
+
+/// Inside `tx`: takes the complaint's row (the lock order: the complaint before its exchanges,
+/// the audit last) and reads it as it now is, for a step that decides from more than its
+/// status (an appeal's reviewer is chosen away from whoever holds it now).
+pub async fn locked(tx: &Tx<'_>, id: Uuid, now: DateTime<Utc>) -> AppResult<complaints::Model> {
+    complaints::Entity::update_many()
+        .col_expr(complaints::Column::UpdatedAt, Expr::value(now))
+        .filter(complaints::Column::Id.eq(id))
+        .exec(&**tx)
+        .await?;
+    complaints::Entity::find_by_id(id)
+        .one(&**tx)
+        .await?
+        .ok_or(AppError::NotFound("complaint"))
 }
 
 /// The audience a complaint's news reaches on the complainant's side: a real-name complainant
@@ -331,7 +353,7 @@ pub async fn extend(
         )
         .col_expr(complaints::Column::UpdatedAt, Expr::value(now))
         .filter(complaints::Column::Id.eq(id))
-        .filter(complaints::Column::Status.eq(complaint.status.as_str()))
+        .filter(complaints::Column::Status.is_in(allowing(Step::Extend).iter().map(|s| s.as_str())))
         .filter(complaints::Column::ExtendedAt.is_null())
         .filter(complaints::Column::AssignedInspectorId.eq(reader.who.staff_id))
         .exec(&*tx)

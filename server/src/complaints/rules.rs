@@ -61,6 +61,24 @@ pub fn next(from: ComplaintStatus, step: Step) -> Result<ComplaintStatus, &'stat
     }
 }
 
+/// Pure: the states in which `step` may be taken.
+pub fn allowing(step: Step) -> Vec<ComplaintStatus> {
+    ComplaintStatus::ALL
+        .iter()
+        .copied()
+        .filter(|from| next(*from, step).is_ok())
+        .collect()
+}
+
+/// Pure: whether `step` leaves the status where it is (an extension, a request, an answer):
+/// such a step is guarded on the complaint standing in any state that allows it, not on the
+/// state as read, so a move between those states meanwhile does not refuse it.
+pub fn keeps_status(step: Step) -> bool {
+    allowing(step)
+        .iter()
+        .all(|from| next(*from, step) == Ok(*from))
+}
+
 /// Pure: whether a complainant (anonymous or not) may be reached this way.
 pub fn contact_allowed(anonymous: bool, contact: ComplaintContact) -> Result<(), &'static str> {
     match (anonymous, contact) {
@@ -523,6 +541,27 @@ mod tests {
                 ok,
                 "{status:?} {before} {now}"
             );
+        }
+    }
+
+    #[test]
+    fn steps_that_keep_the_status_are_allowed_in_these_states() {
+        use ComplaintStatus::{Acknowledged, Investigating, Received, Replied};
+        let table: [(Step, bool, &[ComplaintStatus]); 6] = [
+            (Step::Acknowledge, false, &[Received]),
+            (Step::Appeal, false, &[Replied, ComplaintStatus::Closed]),
+            (Step::Extend, true, &[Received, Acknowledged, Investigating]),
+            (Step::RequestStatement, true, &[Investigating]),
+            (
+                Step::RequestInformation,
+                true,
+                &[Acknowledged, Investigating],
+            ),
+            (Step::Answer, true, &[Received, Acknowledged, Investigating]),
+        ];
+        for (step, keeps, states) in table {
+            assert_eq!(keeps_status(step), keeps, "{step:?}");
+            assert_eq!(allowing(step), states.to_vec(), "{step:?}");
         }
     }
 
