@@ -115,3 +115,54 @@ async fn a_complaint_is_audited_the_day_after_it_came_after_what_followed_it() {
     assert_eq!(entries_of(&desk, &anonymous).await.len(), 1);
     desk.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_content_check_is_audited_the_day_after_too() {
+    let desk = ComplaintDesk::start().await;
+    let agent = desk.centre.agent.clone();
+    let resident = desk.centre.resident("cp-audit-late").await;
+    // WeChat down at filing: the job checks it minutes later, which would place the filing.
+    desk.centre
+        .fake
+        .fail_next(crate::fake_wechat::Api::MsgSecCheck, &[-1; 3]);
+    let input = about(
+        &agent.user_id,
+        "SHIRKING",
+        "推说系统故障",
+        "MINI_PROGRAM",
+        false,
+    );
+    let id = desk.filed_id(&resident, input).await;
+    run_jobs(&desk).await;
+    let inspector = desk.assigned(&id).await;
+    assert_eq!(desk.seen(&inspector, &id).await["textState"], "PASSED");
+    assert!(
+        entries_of(&desk, &id).await.is_empty(),
+        "nothing the same day: {:?}",
+        entries_of(&desk, &id).await
+    );
+    let now = bangban_server::clock::Clock::now(desk.app().clock.as_ref());
+    let tomorrow = bangban_server::clock::local_date(now).succ_opt().unwrap();
+    desk.app()
+        .clock
+        .set(tomorrow.and_hms_opt(1, 0, 0).unwrap().and_utc());
+    run_jobs(&desk).await;
+    let entries = entries_of(&desk, &id).await;
+    let mut actions = entries
+        .iter()
+        .map(|e| e.action.as_str())
+        .collect::<Vec<_>>();
+    actions.sort();
+    assert_eq!(
+        actions,
+        ["complaint.received", "complaint.text_checked"],
+        "{entries:?}"
+    );
+    for entry in &entries {
+        assert!(
+            entry.at.to_rfc3339().ends_with("T16:00:00+00:00"),
+            "{entry:?}"
+        );
+    }
+    desk.stop().await;
+}

@@ -122,7 +122,9 @@ pub async fn recheck(state: &AppState) -> AppResult<u64> {
         }
         let changed = update.exec(&*tx).await?.rows_affected == 1;
         if let (true, Some(to)) = (changed, outcome) {
-            tx.audit(crate::audit::Pending::system(
+            // A day late like the filing (`audit::deferred`): a check minutes after it, or a
+            // fixed number of runs after it, would place the filing in the log.
+            tx.audit_next_day(crate::audit::Pending::system(
                 state.clock.now(),
                 Some(complaint.county_id),
                 "complaint.text_checked",
