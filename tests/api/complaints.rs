@@ -27,7 +27,7 @@ pub(crate) const COMPLAINT: &str = "id category status source textState descript
 /// Every field of the complainant's view.
 pub(crate) const MY_COMPLAINT: &str = "id category status description receivedAt acknowledgedAt concludedAt repliedAt finding reply appealableUntil appeal { reason filedAt status decidedAt note } requests { id question askedAt answer answeredAt }";
 /// Every field of the accused's view of a request to them.
-pub(crate) const STATEMENT: &str = "id complaintId category question askedAt statement answeredAt";
+pub(crate) const STATEMENT: &str = "id category question askedAt statement answeredAt";
 pub(crate) const MY_EVENTS: &str = "subscription { myEvents { id kind subjectId payload } }";
 pub(crate) const PUSHES: &str = "query($s: ID!) { pushDeliveries(subjectId: $s) { eventId subjectId templateId status lastError } }";
 
@@ -431,7 +431,6 @@ async fn a_real_name_complaint_is_handled_replied_to_and_its_appeal_decided_by_a
     assert_eq!(asked.as_array().unwrap().len(), 1, "{asked}");
     for (field, expected) in [
         ("id", json!(request)),
-        ("complaintId", json!(id)),
         ("category", json!("COLD_SERVICE")),
         ("question", json!("请说明当日接待情况")),
         ("statement", Value::Null),

@@ -166,3 +166,90 @@ async fn a_late_content_check_is_audited_the_day_after_too() {
     }
     desk.stop().await;
 }
+
+/// The ids the audit log names, as `who` reads it through the API, page by page.
+async fn audit_targets(desk: &ComplaintDesk, who: &crate::helpers::Session) -> Vec<String> {
+    let mut after = 0;
+    let mut targets = Vec::new();
+    loop {
+        let query = format!("{{ auditLog(afterSeq: {after}, first: 200) {{ seq targetId }} }}");
+        let page = expect_data(&desk.app().as_(who, &query, serde_json::json!({})).await);
+        let rows = page["auditLog"].as_array().cloned().unwrap_or_default();
+        let Some(last) = rows.last() else {
+            return targets;
+        };
+        after = last["seq"].as_i64().unwrap();
+        targets.extend(
+            rows.iter()
+                .filter_map(|r| r["targetId"].as_str().map(String::from)),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accused_auditor_never_reads_the_trail_of_the_complaint_about_them() {
+    use bangban_server::auth::Role;
+    let mut desk = ComplaintDesk::start().await;
+    let app = desk.app();
+    let accused = app
+        .staff_session(
+            "cp.accused-auditor",
+            Role::Auditor,
+            crate::directory::COUNTY,
+        )
+        .await;
+    let auditor = app
+        .staff_session("cp.other-auditor", Role::Auditor, crate::directory::COUNTY)
+        .await;
+    let resident = desk.centre.resident("cp-audit-accused").await;
+    let input = about(
+        &accused.user_id,
+        "COLD_SERVICE",
+        "审计窗口态度差",
+        "MINI_PROGRAM",
+        false,
+    );
+    let id = desk.filed_id(&resident, input).await;
+    let inspector = desk.assigned(&id).await;
+    desk.to_investigating(&inspector, &id).await;
+    desk.request_statement(&inspector, &id, "请说明情况").await;
+    let check = |targets: Vec<String>| targets.contains(&id);
+    assert!(
+        check(audit_targets(&desk, &auditor).await),
+        "other auditors audit it"
+    );
+    assert!(
+        !check(audit_targets(&desk, &accused).await),
+        "the accused reads none of its trail"
+    );
+    // Nor once the day's entries are written.
+    let now = bangban_server::clock::Clock::now(desk.app().clock.as_ref());
+    let tomorrow = bangban_server::clock::local_date(now).succ_opt().unwrap();
+    desk.app()
+        .clock
+        .set(tomorrow.and_hms_opt(1, 0, 0).unwrap().and_utc());
+    run_jobs(&desk).await;
+    desk.sign_in_again().await;
+    let accused = desk
+        .app()
+        .login_staff_session("cp.accused-auditor", crate::helpers::STAFF_PASSWORD)
+        .await;
+    assert!(!check(audit_targets(&desk, &accused).await));
+    // Their statement request tells them the category and the question, not the complaint.
+    let asked = expect_data(
+        &desk
+            .app()
+            .as_(
+                &accused,
+                "{ myStatementRequests { id category question } }",
+                serde_json::json!({}),
+            )
+            .await,
+    );
+    assert_eq!(
+        asked["myStatementRequests"].as_array().unwrap().len(),
+        1,
+        "{asked}"
+    );
+    desk.stop().await;
+}

@@ -399,7 +399,6 @@ async fn only_the_assigned_inspector_learns_who_complained_and_outsiders_read_no
             "answeredAt",
             "askedAt",
             "category",
-            "complaintId",
             "id",
             "question",
             "statement"

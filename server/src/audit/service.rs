@@ -1,7 +1,7 @@
 //! Appending to the audit log (serialised through the `audit_head` row), reading a county's
 //! records, and walking the chain.
 use chrono::{DateTime, Utc};
-use entity::{audit_head, audit_log};
+use entity::{audit_head, audit_log, complaints};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, sea_query::Expr,
@@ -98,13 +98,35 @@ pub async fn entries(
     let who = Jurisdiction::of(&state.db, viewer).await?;
     who.ensure_auditor()?;
     let counties = who.counties(&state.db).await?;
-    Ok(audit_log::Entity::find()
+    // The accused never reads the trail of a complaint about them (信访: who complained, when,
+    // how it is handled). Readers here sit at the county centre, where a complaint's chain is
+    // the accused person alone (`complaints::rules::in_chain`): the complaints naming them.
+    let about_them: Vec<String> = complaints::Entity::find()
+        .select_only()
+        .column(complaints::Column::Id)
+        .filter(complaints::Column::AccusedStaffId.eq(who.staff_id))
+        .into_tuple::<uuid::Uuid>()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|id| id.to_string())
+        .collect();
+    let mut query = audit_log::Entity::find()
         .filter(audit_log::Column::Seq.gt(after_seq))
         .filter(
             sea_orm::Condition::any()
                 .add(audit_log::Column::CountyId.is_in(counties))
                 .add(audit_log::Column::CountyId.is_null()),
-        )
+        );
+    if !about_them.is_empty() {
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(audit_log::Column::TargetKind.ne("complaint"))
+                .add(audit_log::Column::TargetId.is_null())
+                .add(audit_log::Column::TargetId.is_not_in(about_them)),
+        );
+    }
+    Ok(query
         .order_by_asc(audit_log::Column::Seq)
         .limit(first)
         .all(&state.db)

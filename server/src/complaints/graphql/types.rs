@@ -362,11 +362,7 @@ impl ComplaintStatementRequest {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
-    /// The complaint's id.
-    async fn complaint_id(&self) -> ID {
-        ID(self.0.complaint_id.to_string())
-    }
-    /// The complaint's category.
+    /// The complaint's category (its id is not given: the accused could follow it elsewhere).
     async fn category(&self) -> GqlResult<ComplaintCategory> {
         Ok(self.1.parse()?)
     }
