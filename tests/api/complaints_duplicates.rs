@@ -2,10 +2,12 @@
 //! first complaint while it is being handled, keeping everything the duplicate brought (its
 //! text as an addition, its evidence, its latest contact wish) and telling the filer; once the
 //! first is concluded, the same complaint again is a new one.
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::{
-    complaints::{ComplaintDesk, about, exchange},
+    complaints::{BAD_INPUT, ComplaintDesk, about, audiences, exchange},
+    fake_wechat::Api,
     satisfaction::count,
 };
 
@@ -122,5 +124,60 @@ async fn a_merged_duplicate_keeps_its_evidence_and_contact_and_a_concluded_one_i
     assert_eq!(after["merged"], false, "{after}");
     assert_ne!(after["complaint"]["id"], id.as_str());
     assert_eq!(count(app, "complaints").await, 2);
+    desk.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_keeps_the_evidence_limit_its_no_reply_wish_and_a_checked_text() {
+    let desk = ComplaintDesk::start().await;
+    let app = desk.app();
+    let agent = desk.centre.agent.clone();
+    let resident = desk.centre.resident("cp-more-limits").await;
+    let refs = |from: usize, n: usize| {
+        (from..from + n)
+            .map(|k| format!("photo/{k}.jpg"))
+            .collect::<Vec<_>>()
+    };
+    let mut input = about(
+        &agent.user_id,
+        "ILLEGAL_CHARGES",
+        "收了工本费",
+        "MINI_PROGRAM",
+        false,
+    );
+    input["input"]["evidence"] = json!(refs(0, 6));
+    let id = desk.filed_id(&resident, input.clone()).await;
+
+    // Past ten references in all: refused, nothing written.
+    let mut more = input.clone();
+    more["input"]["evidence"] = json!(refs(6, 5));
+    let before = desk.snapshot().await;
+    let refused = desk.file(&resident, more).await;
+    let error = crate::helpers::expect_error(&refused, BAD_INPUT);
+    assert_eq!(error["extensions"]["field"], "evidence", "{refused}");
+    assert_eq!(desk.snapshot().await, before, "a refusal writes nothing");
+
+    // A duplicate wanting no reply: the filer is not told of the merge.
+    let mut quiet = input.clone();
+    quiet["input"]["description"] = json!("补充：不需要回复");
+    quiet["input"]["contact"] = json!("NO_REPLY");
+    // WeChat down for its text: it waits for a human, since nothing checks an addition later.
+    desk.centre.fake.fail_next(Api::MsgSecCheck, &[-1; 3]);
+    let merged = desk.filed(&resident, quiet).await;
+    assert_eq!(merged["merged"], true, "{merged}");
+    let told = audiences(app, &id).await;
+    assert!(
+        !told
+            .iter()
+            .any(|(kind, key)| kind == "complaint.merged" && key.contains(&resident.user_id)),
+        "not told when no reply is wanted: {told:?}"
+    );
+    let addition = entity::complaint_exchanges::Entity::find()
+        .filter(entity::complaint_exchanges::Column::Kind.eq("addition"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(addition.answer_state, "held", "{addition:?}");
     desk.stop().await;
 }

@@ -22,6 +22,7 @@ use crate::{
     calendar,
     complaints::{
         access,
+        handling::complainant_audience,
         model::{
             ComplaintCategory, ComplaintContact, ComplaintExchangeKind, ComplaintSource,
             ComplaintStatus, ComplaintTextState,
@@ -32,9 +33,12 @@ use crate::{
     },
     directory::{model::text, regions::region},
     error::{AppError, AppResult},
-    events::{EventDraft, Tx, resident_key},
+    events::{EventDraft, Tx},
     state::AppState,
 };
+
+/// The most evidence references a complaint holds.
+const EVIDENCE_MAX: usize = 10;
 
 /// The longest description.
 pub const DESCRIPTION_MAX: usize = 1000;
@@ -70,7 +74,7 @@ struct Target {
 
 /// Evidence references as stored (a JSON array): at most 10 of 1–200 characters.
 pub fn evidence_json(evidence: &[String]) -> AppResult<String> {
-    if evidence.len() > 10 {
+    if evidence.len() > EVIDENCE_MAX {
         return Err(AppError::bad_input("evidence", "at most 10 references"));
     }
     let kept = evidence
@@ -324,15 +328,21 @@ struct Addition<'a> {
 }
 
 /// Pure: the first complaint's evidence (a JSON array) with a duplicate's added, each
-/// reference once, in the order they came.
-fn evidence_with(kept: &str, added: &[String]) -> String {
+/// reference once, in the order they came; BAD_USER_INPUT `evidence` past the limit in all.
+fn evidence_with(kept: &str, added: &[String]) -> AppResult<String> {
     let mut all: Vec<String> = serde_json::from_str(kept).unwrap_or_default();
     for reference in added {
         if !all.contains(reference) {
             all.push(reference.clone());
         }
     }
-    json!(all).to_string()
+    if all.len() > EVIDENCE_MAX {
+        return Err(AppError::bad_input(
+            "evidence",
+            "at most 10 references in all, with those the complaint already holds",
+        ));
+    }
+    Ok(json!(all).to_string())
 }
 
 /// Merges a duplicate into the first complaint, losing nothing it brought: its text as an
@@ -358,7 +368,7 @@ async fn merge(
     let merged = complaints::Entity::update_many()
         .col_expr(
             complaints::Column::Evidence,
-            Expr::value(evidence_with(&found.evidence, addition.evidence)),
+            Expr::value(evidence_with(&found.evidence, addition.evidence)?),
         )
         .col_expr(
             complaints::Column::Contact,
@@ -378,7 +388,12 @@ async fn merge(
         .one(&**tx)
         .await?
         .ok_or(AppError::NotFound("complaint"))?;
-    let (description, text_state) = (addition.description, addition.text_state);
+    let description = addition.description;
+    // Nothing checks an addition's text later: one WeChat could not check waits for a human.
+    let text_state = match addition.text_state {
+        ComplaintTextState::Unchecked => ComplaintTextState::Held,
+        other => other,
+    };
     complaint_exchanges::ActiveModel {
         id: Set(Uuid::new_v4()),
         complaint_id: Set(first),
@@ -394,10 +409,9 @@ async fn merge(
     .insert(&**tx)
     .await?;
     let payload = json!({"complaintId": first, "category": complaint.category.to_uppercase()});
+    // The filer is told as the complaint's news reaches them (not when no reply is wanted).
     let mut audience = access::handlers(&**tx, &complaint).await?;
-    if let Some(user) = complaint.complainant_id {
-        audience.push(resident_key(user));
-    }
+    audience.extend(complainant_audience(&complaint));
     tx.emit(EventDraft {
         kind: "complaint.merged",
         topic: "complaints",
@@ -628,7 +642,20 @@ mod tests {
             (r#"["a","b"]"#, s(&[]), r#"["a","b"]"#),
             (r#"["b"]"#, s(&["c", "a"]), r#"["b","c","a"]"#),
         ] {
-            assert_eq!(evidence_with(kept, &added), expected, "{kept} + {added:?}");
+            assert_eq!(
+                evidence_with(kept, &added).ok().as_deref(),
+                Some(expected),
+                "{kept} + {added:?}"
+            );
         }
+        let ten = json!((0..10).map(|n| n.to_string()).collect::<Vec<_>>()).to_string();
+        assert!(
+            evidence_with(&ten, &s(&["0", "9"])).is_ok(),
+            "the same again adds nothing"
+        );
+        assert!(
+            evidence_with(&ten, &s(&["new"])).is_err(),
+            "an eleventh is refused"
+        );
     }
 }
