@@ -47,6 +47,7 @@
 //!
 //! **Dependencies point one way**: the module graph has no cycle (checked by a unit test,
 //! `import_graph`).
+pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod booking;
