@@ -181,3 +181,38 @@ async fn a_duplicate_keeps_the_evidence_limit_its_no_reply_wish_and_a_checked_te
     assert_eq!(addition.answer_state, "held", "{addition:?}");
     desk.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_case_is_another_complaint_and_evidence_is_kept_as_checked() {
+    let desk = ComplaintDesk::start().await;
+    let app = desk.app();
+    let resident = desk.centre.resident("cp-two-cases").await;
+    let unit = app.region_id(crate::directory::LONGGANG).await;
+    let (first_case, second_case) = (
+        desk.centre.open_case(&resident).await,
+        desk.centre.open_case(&resident).await,
+    );
+    let about_case = |case: &str, evidence: Value| {
+        json!({"input": {"unitId": unit, "caseId": case, "category": "SHIRKING",
+            "description": "一直拖着不办", "evidence": evidence, "contact": "MINI_PROGRAM",
+            "anonymous": false}})
+    };
+    let first = desk
+        .filed(&resident, about_case(&first_case, json!(["a"])))
+        .await;
+    let id = first["complaint"]["id"].as_str().unwrap().to_string();
+    let other = desk
+        .filed(&resident, about_case(&second_case, json!(["b"])))
+        .await;
+    assert_eq!(other["merged"], false, "another case: {other}");
+    // The same case again: merged, its evidence kept as a new complaint would keep it.
+    let again = desk
+        .filed(&resident, about_case(&first_case, json!([" a ", "c"])))
+        .await;
+    assert_eq!(again["merged"], true, "{again}");
+    let inspector = desk.assigned(&id).await;
+    let seen = desk.seen(&inspector, &id).await;
+    assert_eq!(seen["evidence"], json!(["a", "c"]), "{seen}");
+    assert_eq!(count(app, "complaints").await, 2);
+    desk.stop().await;
+}

@@ -49,3 +49,42 @@ async fn filing_is_limited_per_resident_and_per_address_before_the_target_is_loo
     assert_eq!(count(app, "complaints").await, 1);
     desk.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_refused_without_a_lookup_costs_no_filing() {
+    let desk = ComplaintDesk::start_with(1, |s| s.complaints.files_per_user_per_day = 2).await;
+    let agent = desk.centre.agent.clone();
+    let resident = desk.centre.resident("cp-bad-inputs").await;
+    let case = desk.centre.open_case(&resident).await;
+    for _ in 0..3 {
+        let mut nameless = about(
+            &agent.user_id,
+            "COLD_SERVICE",
+            "态度差",
+            "MINI_PROGRAM",
+            false,
+        );
+        nameless["input"]["staffId"] = serde_json::Value::Null;
+        expect_error(&desk.file(&resident, nameless).await, "BAD_USER_INPUT");
+        let mut anonymous_case = about(&agent.user_id, "COLD_SERVICE", "态度差", "RECEIPT", true);
+        anonymous_case["input"]["caseId"] = serde_json::json!(case);
+        expect_error(
+            &desk.file(&resident, anonymous_case).await,
+            "BAD_USER_INPUT",
+        );
+    }
+    let filed = desk
+        .filed(
+            &resident,
+            about(
+                &agent.user_id,
+                "COLD_SERVICE",
+                "态度差",
+                "MINI_PROGRAM",
+                false,
+            ),
+        )
+        .await;
+    assert_eq!(filed["merged"], false, "{filed}");
+    desk.stop().await;
+}

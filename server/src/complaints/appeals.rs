@@ -13,7 +13,7 @@ use crate::{
     cases::service::signed_in,
     complaints::{
         access::{self, Capacity, ensure_complainant, staff_reading},
-        handling::{complainant_audience, guarded, locked, tell},
+        handling::{complainant_audience, current, guarded, locked, tell},
         model::{ComplaintAppealStatus, ComplaintFinding},
         reads::load,
         receipts, routing,
@@ -218,6 +218,8 @@ pub async fn decide(
         None,
     )
     .await?;
+    // Told as the complaint is now, under the decision's lock.
+    let complaint = current(&tx, complaint.id).await?;
     let mut audience = complainant_audience(&complaint);
     audience.extend(
         complaint

@@ -2,8 +2,8 @@
 //! statement (the accused then learns only that a complaint in this category exists, and what
 //! is asked), and asks the complainant for more information (real-name in the mini-program,
 //! anonymous through the receipt). Answers are one each; a complainant's passes the content
-//! check first. Each is one transaction that first takes the complaint's row in the status it
-//! was read in (a conclusion that came meanwhile refuses it), with its event and the audit
+//! check first. Each is one transaction that first takes the complaint's row while it stands in a
+//! state that allows the step (a conclusion that came meanwhile refuses it), with its event and the audit
 //! entry last; nothing the complainant does is audited under their name, nor at its moment.
 use entity::{complaint_exchanges, complaints, staff_accounts};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
@@ -15,7 +15,7 @@ use crate::{
     cases::service::signed_in,
     complaints::{
         access::{self, ensure_complainant, handling},
-        handling::{complainant_audience, guarded, tell},
+        handling::{complainant_audience, current, guarded, tell},
         model::{ComplaintExchangeKind, ComplaintTextState},
         reads::load,
         receipts,
@@ -289,11 +289,12 @@ pub async fn request_information(
     )
     .insert(&*tx)
     .await?;
+    let current = current(&tx, id).await?;
     tell(
         &mut tx,
-        &complaint,
+        &current,
         "complaint.information_requested",
-        complainant_audience(&complaint),
+        complainant_audience(&current),
         json!({"requestId": request.id}),
     );
     tx.audit(crate::audit::Pending::action(

@@ -1,8 +1,9 @@
 //! The inspector's handling of a complaint, step by step through the pure state machine
 //! (`rules::next`): acknowledge (受理), investigate, extend the deadline once with a reason,
-//! conclude with a finding, reply, close. Each step is one transaction: the guarded move (its
-//! `WHERE status = <as read>` leaves exactly one of racing steps standing; the other is told
-//! CONFLICT), its event — the real-name complainant is told at acknowledgement, conclusion and
+//! conclude with a finding, reply, close. Each step is one transaction: the guarded move (a
+//! moving step's `WHERE status = <as read>` leaves exactly one of racing steps standing, the
+//! other told CONFLICT; a step that keeps the status is guarded on any state allowing it),
+//! its event (built from the row as it is under the lock) — the real-name complainant is told at acknowledgement, conclusion and
 //! reply (push and live), the anonymous one reads it with the receipt — and the audit entry,
 //! last.
 use chrono::{DateTime, Utc};
@@ -72,6 +73,14 @@ pub async fn guarded(
     Ok(to)
 }
 
+/// Inside `tx`, after a guarded update has taken its row: the complaint as it now is.
+pub async fn current(tx: &Tx<'_>, id: Uuid) -> AppResult<complaints::Model> {
+    complaints::Entity::find_by_id(id)
+        .one(&**tx)
+        .await?
+        .ok_or(AppError::NotFound("complaint"))
+}
+
 /// Inside `tx`: takes the complaint's row (the lock order: the complaint before its exchanges,
 /// the audit last) and reads it as it now is, for a step that decides from more than its
 /// status (an appeal's reviewer is chosen away from whoever holds it now).
@@ -81,10 +90,7 @@ pub async fn locked(tx: &Tx<'_>, id: Uuid, now: DateTime<Utc>) -> AppResult<comp
         .filter(complaints::Column::Id.eq(id))
         .exec(&**tx)
         .await?;
-    complaints::Entity::find_by_id(id)
-        .one(&**tx)
-        .await?
-        .ok_or(AppError::NotFound("complaint"))
+    current(tx, id).await
 }
 
 /// The audience a complaint's news reaches on the complainant's side: a real-name complainant
@@ -154,11 +160,14 @@ async fn step(
     )
     .await?;
     if let Some(kind) = notify {
+        // Told as the complaint is now, under the step's lock (a merge may have changed the
+        // contact wish since it was read).
+        let current = current(&tx, id).await?;
         tell(
             &mut tx,
-            &complaint,
+            &current,
             kind,
-            complainant_audience(&complaint),
+            complainant_audience(&current),
             json!({"status": to.as_str().to_uppercase()}),
         );
     }

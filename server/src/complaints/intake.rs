@@ -72,8 +72,9 @@ struct Target {
     case_id: Option<Uuid>,
 }
 
-/// Evidence references as stored (a JSON array): at most 10 of 1–200 characters.
-pub fn evidence_json(evidence: &[String]) -> AppResult<String> {
+/// Evidence references as stored (a JSON array), and as kept (trimmed): at most 10 of 1–200
+/// characters.
+pub fn evidence_json(evidence: &[String]) -> AppResult<(String, Vec<String>)> {
     if evidence.len() > EVIDENCE_MAX {
         return Err(AppError::bad_input("evidence", "at most 10 references"));
     }
@@ -82,18 +83,15 @@ pub fn evidence_json(evidence: &[String]) -> AppResult<String> {
         .enumerate()
         .map(|(n, e)| text(e, &format!("evidence[{n}]"), 200))
         .collect::<AppResult<Vec<_>>>()?;
-    Ok(json!(kept).to_string())
+    Ok((json!(kept).to_string(), kept))
 }
 
 fn county_of(unit: &regions::Model) -> Uuid {
     unit.county_id.unwrap_or(unit.id)
 }
 
-async fn resolve(
-    conn: &impl ConnectionTrait,
-    user: Uuid,
-    input: &ComplaintInput,
-) -> AppResult<Target> {
+/// Pure: what the input must name, refused before the limits count it (no lookup needed).
+fn named(input: &ComplaintInput) -> AppResult<()> {
     if input.staff_id.is_none() && input.unit_id.is_none() && input.case_id.is_none() {
         return Err(AppError::bad_input(
             "staffId",
@@ -106,6 +104,14 @@ async fn resolve(
             "an anonymous complaint names a staff member or a unit: a case names its applicant",
         ));
     }
+    Ok(())
+}
+
+async fn resolve(
+    conn: &impl ConnectionTrait,
+    user: Uuid,
+    input: &ComplaintInput,
+) -> AppResult<Target> {
     let case = match input.case_id {
         Some(id) => Some(
             cases::Entity::find_by_id(id)
@@ -208,9 +214,10 @@ pub async fn file(
         Viewer::Resident { user_id, .. } => *user_id,
     };
     let description = text(&input.description, "description", DESCRIPTION_MAX)?;
-    let evidence = evidence_json(&input.evidence)?;
+    let (evidence, kept_evidence) = evidence_json(&input.evidence)?;
     contact_allowed(input.anonymous, input.contact)
         .map_err(|why| AppError::bad_input("contact", why))?;
+    named(&input)?;
     // The limit before any lookup: probing which staff members or cases exist costs a filing
     // each, like any other attempt.
     limit(state, user, client_ip).await?;
@@ -234,6 +241,7 @@ pub async fn file(
         anonymous: input.anonymous,
         accused_staff_id: target.staff_id,
         accused_unit_id: target.unit.id,
+        case_id: target.case_id,
         category: input.category,
         received_at: now,
         status: ComplaintStatus::Received,
@@ -244,7 +252,7 @@ pub async fn file(
         let addition = Addition {
             description: &description,
             text_state,
-            evidence: &input.evidence,
+            evidence: &kept_evidence,
             contact: input.contact,
         };
         let complaint = merge(&mut tx, first, addition, now).await?;
@@ -311,6 +319,7 @@ async fn recent_of(
                 anonymous: c.anonymous,
                 accused_staff_id: c.accused_staff_id,
                 accused_unit_id: c.accused_unit_id,
+                case_id: c.case_id,
                 category: c.category.parse()?,
                 received_at: c.received_at,
                 status: c.status.parse()?,

@@ -92,6 +92,8 @@ pub async fn flag_overdue(state: &AppState) -> AppResult<u64> {
                 .filter(complaints::Column::Id.eq(complaint.id))
                 .filter(column.is_null())
                 .filter(complaints::Column::Status.eq(complaint.status.as_str()))
+                // An extension that came meanwhile moved the deadline: not late after all.
+                .filter(complaints::Column::ConcludeDueOn.eq(complaint.conclude_due_on))
                 .exec(&*tx)
                 .await?;
             if raised.rows_affected == 0 {

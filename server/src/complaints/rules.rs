@@ -198,13 +198,16 @@ pub struct Filed {
     pub anonymous: bool,
     pub accused_staff_id: Option<Uuid>,
     pub accused_unit_id: Uuid,
+    /// The case complained about, if any: another case is another complaint.
+    pub case_id: Option<Uuid>,
     pub category: ComplaintCategory,
     pub received_at: DateTime<Utc>,
     pub status: ComplaintStatus,
 }
 
 /// Pure: the earlier complaint a new one is an obvious duplicate of: the same filer, the same
-/// anonymity, about the same person (or the same unit when no person is named), in the same
+/// anonymity, about the same person (or the same unit when no person is named) and the same
+/// case (or none), in the same
 /// category, filed within `window` and still being handled (received, acknowledged or under
 /// investigation: once concluded, the same complaint again is a new one, not an addition
 /// nobody reads). The earliest such complaint.
@@ -217,6 +220,7 @@ pub fn duplicate_of(new: &Filed, earlier: &[Filed], window: Duration) -> Option<
                 && e.anonymous == new.anonymous
                 && e.accused_staff_id == new.accused_staff_id
                 && e.accused_unit_id == new.accused_unit_id
+                && e.case_id == new.case_id
                 && e.category == new.category
                 && e.received_at <= new.received_at
                 && new.received_at - e.received_at < window
@@ -578,6 +582,7 @@ mod tests {
             anonymous: false,
             accused_staff_id: Some(staff_id),
             accused_unit_id: unit,
+            case_id: None,
             category: ComplaintCategory::ColdService,
             received_at: at,
             status: Received,
@@ -614,6 +619,13 @@ mod tests {
             (
                 Filed {
                     accused_staff_id: None,
+                    ..first.clone()
+                },
+                false,
+            ),
+            (
+                Filed {
+                    case_id: Some(Uuid::from_u128(9)),
                     ..first.clone()
                 },
                 false,
