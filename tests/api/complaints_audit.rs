@@ -19,6 +19,15 @@ async fn entries_of(desk: &ComplaintDesk, id: &str) -> Vec<entity::audit_log::Mo
         .unwrap()
 }
 
+/// Moves the test clock to 09:00 (China) of the next China day.
+fn to_the_next_china_day(desk: &ComplaintDesk) {
+    let now = bangban_server::clock::Clock::now(desk.app().clock.as_ref());
+    let tomorrow = bangban_server::clock::local_date(now).succ_opt().unwrap();
+    desk.app()
+        .clock
+        .set(tomorrow.and_hms_opt(1, 0, 0).unwrap().and_utc());
+}
+
 async fn run_jobs(desk: &ComplaintDesk) {
     bangban_server::jobs::run_due(&desk.app().state)
         .await
@@ -69,11 +78,7 @@ async fn a_complaint_is_audited_the_day_after_it_came_after_what_followed_it() {
     );
 
     // The next China day: written, stamped with its day, after what followed it, naming no one.
-    let now = bangban_server::clock::Clock::now(desk.app().clock.as_ref());
-    let tomorrow = bangban_server::clock::local_date(now).succ_opt().unwrap();
-    desk.app()
-        .clock
-        .set(tomorrow.and_hms_opt(1, 0, 0).unwrap().and_utc());
+    to_the_next_china_day(&desk);
     desk.sign_in_again().await;
     run_jobs(&desk).await;
     let of_first = entries_of(&desk, &first).await;
@@ -141,11 +146,7 @@ async fn a_late_content_check_is_audited_the_day_after_too() {
         "nothing the same day: {:?}",
         entries_of(&desk, &id).await
     );
-    let now = bangban_server::clock::Clock::now(desk.app().clock.as_ref());
-    let tomorrow = bangban_server::clock::local_date(now).succ_opt().unwrap();
-    desk.app()
-        .clock
-        .set(tomorrow.and_hms_opt(1, 0, 0).unwrap().and_utc());
+    to_the_next_china_day(&desk);
     run_jobs(&desk).await;
     let entries = entries_of(&desk, &id).await;
     let mut actions = entries
@@ -223,11 +224,7 @@ async fn an_accused_auditor_never_reads_the_trail_of_the_complaint_about_them() 
         "the accused reads none of its trail"
     );
     // Nor once the day's entries are written.
-    let now = bangban_server::clock::Clock::now(desk.app().clock.as_ref());
-    let tomorrow = bangban_server::clock::local_date(now).succ_opt().unwrap();
-    desk.app()
-        .clock
-        .set(tomorrow.and_hms_opt(1, 0, 0).unwrap().and_utc());
+    to_the_next_china_day(&desk);
     run_jobs(&desk).await;
     desk.sign_in_again().await;
     let accused = desk

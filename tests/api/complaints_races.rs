@@ -4,35 +4,25 @@
 //! no answer is taken, after the complaint was concluded; two steps at once, one wins.
 use futures_util::future::join_all;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{
     complaints::{ComplaintDesk, about, mutation},
     helpers::expect_data,
+    lock_order::coded,
 };
 
 const ROUNDS: usize = 12;
 
-/// A desk whose limits never refuse a racing round.
-async fn racing_desk() -> ComplaintDesk {
-    ComplaintDesk::start_with(2, |s| {
+/// A desk with `inspectors` whose limits never refuse a racing round.
+async fn racing_desk(inspectors: usize) -> ComplaintDesk {
+    ComplaintDesk::start_with(inspectors, |s| {
         s.database.max_connections = Some(16);
         s.complaints.files_per_user_per_day = 10_000;
         s.complaints.files_per_ip_per_hour = 10_000;
         s.limits.login_per_ip_per_minute = 10_000;
     })
     .await
-}
-
-/// Fails on an internal error; returns the error code, if any.
-fn coded(response: &Value) -> Option<String> {
-    let error = response["errors"].as_array()?.first()?.clone();
-    let code = error["extensions"]["code"].as_str().unwrap_or("NO CODE");
-    assert!(
-        code != "INTERNAL_SERVER_ERROR" && code != "NO CODE",
-        "a race ends in a coded answer, not {response}"
-    );
-    Some(code.to_string())
 }
 
 /// The kinds of a complaint's events, in insert order.
@@ -65,7 +55,7 @@ fn before_conclusion(kinds: &[String], kind: &str) {
     ignore = "races need the production pair: run with BANGBAN_TEST_BACKEND=postgres"
 )]
 async fn the_same_complaint_sent_twice_at_once_is_one_complaint() {
-    let desk = racing_desk().await;
+    let desk = racing_desk(2).await;
     let agent = desk.centre.agent.clone();
     for round in 0..ROUNDS {
         let anonymous = round % 2 == 1;
@@ -109,7 +99,7 @@ async fn the_same_complaint_sent_twice_at_once_is_one_complaint() {
     ignore = "races need the production pair: run with BANGBAN_TEST_BACKEND=postgres"
 )]
 async fn a_request_or_an_answer_racing_the_conclusion_never_comes_after_it() {
-    let desk = racing_desk().await;
+    let desk = racing_desk(2).await;
     let agent = desk.centre.agent.clone();
     let conclude = mutation(
         "$id: ID!",
@@ -168,7 +158,7 @@ async fn a_request_or_an_answer_racing_the_conclusion_never_comes_after_it() {
     ignore = "races need the production pair: run with BANGBAN_TEST_BACKEND=postgres"
 )]
 async fn the_same_step_twice_at_once_is_taken_once() {
-    let desk = racing_desk().await;
+    let desk = racing_desk(2).await;
     let agent = desk.centre.agent.clone();
     for round in 0..ROUNDS {
         let resident = desk.centre.resident(&format!("cp-step-{round}")).await;
@@ -207,12 +197,7 @@ async fn the_same_step_twice_at_once_is_taken_once() {
     ignore = "races need the production pair: run with BANGBAN_TEST_BACKEND=postgres"
 )]
 async fn a_conflict_declared_twice_at_once_hands_the_complaint_on_once() {
-    let desk = ComplaintDesk::start_with(3, |s| {
-        s.database.max_connections = Some(16);
-        s.complaints.files_per_user_per_day = 10_000;
-        s.complaints.files_per_ip_per_hour = 10_000;
-    })
-    .await;
+    let desk = racing_desk(3).await;
     let agent = desk.centre.agent.clone();
     let declare =
         "mutation($id: ID!) { declareComplaintConflict(id: $id, reason: \"亲属关系\") { id } }";
@@ -250,7 +235,7 @@ async fn a_conflict_declared_twice_at_once_hands_the_complaint_on_once() {
     ignore = "races need the production pair: run with BANGBAN_TEST_BACKEND=postgres"
 )]
 async fn an_answer_is_taken_while_the_inspector_moves_the_complaint_on() {
-    let desk = racing_desk().await;
+    let desk = racing_desk(2).await;
     let agent = desk.centre.agent.clone();
     let answer = "mutation($r: ID!, $a: String!) { answerComplaintRequest(requestId: $r, answer: $a) { id } }";
     for round in 0..ROUNDS {
@@ -294,12 +279,7 @@ async fn an_answer_is_taken_while_the_inspector_moves_the_complaint_on() {
     ignore = "races need the production pair: run with BANGBAN_TEST_BACKEND=postgres"
 )]
 async fn an_appeal_racing_a_reassignment_is_never_reviewed_by_the_inspector_who_holds_it() {
-    let desk = ComplaintDesk::start_with(3, |s| {
-        s.database.max_connections = Some(16);
-        s.complaints.files_per_user_per_day = 10_000;
-        s.complaints.files_per_ip_per_hour = 10_000;
-    })
-    .await;
+    let desk = racing_desk(3).await;
     let agent = desk.centre.agent.clone();
     let appeal = "mutation($id: ID!) { appealComplaint(id: $id, reason: \"处理过轻\") { id } }";
     let declare =

@@ -39,7 +39,7 @@ async fn racing_desk(agents: usize) -> (Desk, FakeWechat) {
 }
 
 /// Fails on an internal error or a deadlock; returns the error code, if any.
-fn coded(response: &Value) -> Option<String> {
+pub(crate) fn coded(response: &Value) -> Option<String> {
     let error = response["errors"].as_array()?.first()?.clone();
     let code = error["extensions"]["code"].as_str().unwrap_or("NO CODE");
     assert!(

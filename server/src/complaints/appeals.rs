@@ -54,6 +54,22 @@ pub async fn appeal_by_receipt(
     file(state, complaint, reason, None).await
 }
 
+/// INVALID_TRANSITION unless the complaint, as read, may be appealed now (`rules::may_appeal`).
+fn appealable(
+    complaint: &complaints::Model,
+    now: chrono::DateTime<chrono::Utc>,
+    window: chrono::Duration,
+) -> AppResult<()> {
+    may_appeal(
+        complaint.status.parse()?,
+        complaint.appeal_status.is_some(),
+        complaint.replied_at,
+        now,
+        window,
+    )
+    .map_err(|why| AppError::InvalidTransition(why.into()))
+}
+
 async fn file(
     state: &AppState,
     complaint: complaints::Model,
@@ -62,27 +78,13 @@ async fn file(
 ) -> AppResult<complaints::Model> {
     let now = state.clock.now();
     let window = chrono::Duration::days(state.settings.complaints.appeal_window_days);
-    may_appeal(
-        complaint.status.parse()?,
-        complaint.appeal_status.is_some(),
-        complaint.replied_at,
-        now,
-        window,
-    )
-    .map_err(|why| AppError::InvalidTransition(why.into()))?;
+    appealable(&complaint, now, window)?;
     texts::check(state, checked_as, &reason, "reason", false).await?;
     let mut tx = Tx::begin(state).await?;
     // The row as it is now, under its lock: the content check may have taken seconds, and a
     // reassignment meanwhile must not make its new inspector the appeal's reviewer too.
     let complaint = locked(&tx, complaint.id, now).await?;
-    may_appeal(
-        complaint.status.parse()?,
-        complaint.appeal_status.is_some(),
-        complaint.replied_at,
-        now,
-        window,
-    )
-    .map_err(|why| AppError::InvalidTransition(why.into()))?;
+    appealable(&complaint, now, window)?;
     let accused = access::accused(&*tx, &complaint).await?;
     let mut excluded: Vec<Uuid> = complaint_conflicts::Entity::find()
         .filter(complaint_conflicts::Column::ComplaintId.eq(complaint.id))
