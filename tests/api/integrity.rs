@@ -105,3 +105,44 @@ async fn the_foreign_key_migration_reports_orphans_and_changes_nothing() {
     );
     assert!(orphan_duty_day().insert(&db).await.is_err());
 }
+
+/// A database of its own with every migration applied.
+async fn database_migrated() -> DatabaseConnection {
+    let mut settings = Settings {
+        data_dir: std::env::temp_dir().join(format!("bangban-test-{}", Uuid::new_v4().simple())),
+        ..Settings::default()
+    };
+    if let Some((server, _)) = postgres_backend() {
+        settings.database.url = Some(Secret::new(fresh_postgres_database(&server).await));
+    }
+    let db = bangban_server::db::connect(&settings).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    db
+}
+
+#[tokio::test]
+async fn every_migration_goes_down_and_up_again() {
+    let db = database_migrated().await;
+    let all = Migrator::migrations().len();
+    // Down one at a time from the newest, naming the one that cannot.
+    for step in 0..all {
+        let name = Migrator::migrations()[all - 1 - step].name().to_string();
+        Migrator::down(&db, Some(1))
+            .await
+            .unwrap_or_else(|e| panic!("{name} does not go down: {e}"));
+    }
+    assert_eq!(
+        Migrator::get_pending_migrations(&db).await.unwrap().len(),
+        all,
+        "all undone"
+    );
+    Migrator::up(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("up again: {e}"));
+    assert!(
+        Migrator::get_pending_migrations(&db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
