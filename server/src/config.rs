@@ -10,11 +10,13 @@ use figment::{
 };
 use serde::Deserialize;
 
+mod assessment;
 mod complaints;
 mod events;
 mod satisfaction;
 mod secret;
 
+pub use assessment::AssessmentSettings;
 pub use complaints::ComplaintSettings;
 pub use events::{EventSettings, PushSettings, Recipients, TemplateSettings};
 pub use satisfaction::{
@@ -61,6 +63,7 @@ pub struct Settings {
     pub cases: CaseSettings,
     pub satisfaction: SatisfactionSettings,
     pub complaints: ComplaintSettings,
+    pub assessment: AssessmentSettings,
     /// Load the 沁水县 demo directory on start when the database has no county yet. Default: on
     /// for the embedded SQLite database, off when `database.url` is set.
     pub seed_demo: Option<bool>,
@@ -254,6 +257,7 @@ impl Default for Settings {
             cases: CaseSettings::default(),
             satisfaction: SatisfactionSettings::default(),
             complaints: ComplaintSettings::default(),
+            assessment: AssessmentSettings::default(),
             seed_demo: None,
             seed_demo_staff: true,
         }
@@ -349,7 +353,7 @@ impl Default for RateLimitSettings {
 }
 
 /// Sections whose keys may be given as `BANGBAN_<SECTION>_<KEY>` (e.g. `BANGBAN_WECHAT_APPID`).
-const SECTIONS: [&str; 15] = [
+const SECTIONS: [&str; 16] = [
     "http",
     "database",
     "redis",
@@ -365,6 +369,7 @@ const SECTIONS: [&str; 15] = [
     "cases",
     "satisfaction",
     "complaints",
+    "assessment",
 ];
 
 /// Maps an environment key (without the `BANGBAN_` prefix) to a settings path:
@@ -476,6 +481,7 @@ impl Settings {
         }
         self.satisfaction.validate()?;
         self.complaints.validate()?;
+        self.assessment.validate()?;
         Ok(())
     }
 }
@@ -497,6 +503,11 @@ mod tests {
             ("HTTP__PORT", "http.port"),
             ("HTTP_PORT", "http.port"),
             ("PII_DATA_KEY", "pii.data_key"),
+            ("ASSESSMENT_CUTOFF_MONTH", "assessment.cutoff_month"),
+            (
+                "COMPLAINTS_FILES_PER_USER_PER_DAY",
+                "complaints.files_per_user_per_day",
+            ),
         ];
         for (env, path) in cases {
             assert_eq!(env_key_to_path(env), path, "{env}");
