@@ -154,13 +154,13 @@ impl ComplaintDesk {
     /// `complaints`, the whole response.
     pub(crate) async fn listed(&self, who: &Session) -> Value {
         self.app()
-            .as_(who, "{ complaints { id } }", json!({}))
+            .as_(who, "{ complaints { complaints { id } } }", json!({}))
             .await
     }
 
     pub(crate) async fn lists(&self, who: &Session, id: &str) -> bool {
         let listed = expect_data(&self.listed(who).await);
-        listed["complaints"]
+        listed["complaints"]["complaints"]
             .as_array()
             .unwrap()
             .iter()

@@ -97,7 +97,7 @@ pub(crate) fn kinds(messages: &[Value], field: &str) -> Vec<String> {
 pub(crate) fn forbidden_or_without(listed: &Value, id: &str) -> bool {
     match listed["errors"].as_array() {
         Some(errors) => errors[0]["extensions"]["code"] == "FORBIDDEN",
-        None => listed["data"]["complaints"]
+        None => listed["data"]["complaints"]["complaints"]
             .as_array()
             .is_some_and(|l| l.iter().all(|c| c["id"] != id)),
     }
@@ -153,7 +153,7 @@ async fn gather(desk: &ComplaintDesk, who: &Session, id: &str, request: &str) ->
     let complaints = app
         .as_(
             who,
-            &format!("{{ complaints {{ {COMPLAINT} }} }}"),
+            &format!("{{ complaints {{ complaints {{ {COMPLAINT} }} }} }}"),
             json!({}),
         )
         .await;

@@ -121,3 +121,63 @@ async fn a_text_wechat_never_checks_waits_for_a_human_after_the_tries() {
     assert_eq!(desk.seen(&inspector, &id).await["textState"], "HELD");
     desk.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_complaint_list_pages_newest_first_without_losing_or_repeating_one() {
+    let desk = ComplaintDesk::start_with(1, |s| {
+        s.complaints.files_per_user_per_day = 100;
+        s.complaints.files_per_ip_per_hour = 100;
+    })
+    .await;
+    let app = desk.app();
+    let agent = desk.centre.agent.clone();
+    let mut filed = Vec::new();
+    for n in 0..5 {
+        let resident = desk.centre.resident(&format!("cp-page-{n}")).await;
+        let input = about(
+            &agent.user_id,
+            "COLD_SERVICE",
+            "态度差",
+            "MINI_PROGRAM",
+            false,
+        );
+        filed.push(desk.filed_id(&resident, input).await);
+        app.clock.advance(chrono::Duration::seconds(1));
+    }
+    let query =
+        "query($a: String) { complaints(first: 2, after: $a) { complaints { id } nextCursor } }";
+    let (mut seen, mut after, mut pages) = (Vec::new(), Value::Null, 0);
+    loop {
+        let page = expect_data(
+            &app.as_(&desk.centre.admin, query, json!({"a": after}))
+                .await,
+        );
+        let ids = page["complaints"]["complaints"].as_array().unwrap().clone();
+        assert!(ids.len() <= 2, "{page}");
+        seen.extend(ids.iter().map(|c| c["id"].as_str().unwrap().to_string()));
+        pages += 1;
+        after = page["complaints"]["nextCursor"].clone();
+        if after.is_null() {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    filed.reverse();
+    assert_eq!(seen, filed, "newest first, each once");
+    // Bad paging input is coded and names the argument.
+    for (vars, field) in [(json!({"a": "not-a-cursor"}), "after")] {
+        let refused = app.as_(&desk.centre.admin, query, vars).await;
+        assert_eq!(
+            expect_error(&refused, BAD_INPUT)["extensions"]["field"],
+            field,
+            "{refused}"
+        );
+    }
+    let too_many = "{ complaints(first: 201) { nextCursor } }";
+    let refused = app.as_(&desk.centre.admin, too_many, json!({})).await;
+    assert_eq!(
+        expect_error(&refused, BAD_INPUT)["extensions"]["field"],
+        "first"
+    );
+    desk.stop().await;
+}

@@ -527,10 +527,10 @@ async fn calls_move_to_later_working_days_then_close_and_answers_reporting_fees_
     let opened = centre
         .ok(
             &admin,
-            "{ complaints { source category caseId anonymous status } }",
+            "{ complaints { complaints { source category caseId anonymous status } } }",
             json!({}),
         )
-        .await["complaints"]
+        .await["complaints"]["complaints"]
         .clone();
     let opened = opened.as_array().unwrap();
     assert_eq!(opened.len(), 1, "{opened:?}");

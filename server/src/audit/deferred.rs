@@ -1,11 +1,12 @@
 //! Audit entries written a day late. Entries are numbered in the order they are written and
 //! sit between entries of exact moments, so the entry of an act whose moment would identify a
 //! protected person — a complainant filing, answering or appealing, whom the auditors, maybe
-//! the accused, must not place — would tell them when it came. Such an entry is kept instead in
-//! `audit_deferred`, in the act's own transaction ([`crate::events::Tx::audit_next_day`]), so it
-//! cannot be lost (kept at its commit, before the audit appends); this job writes the entries of the days that have ended into the chain, in
-//! random order, each stamped with its day, in one transaction (the audit appends are its only other writes). A
-//! deliberate exception to "the audit append in the same transaction", documented here.
+//! the accused, must not place — would tell them when it came. Such an entry is kept instead
+//! in `audit_deferred`, in the act's own transaction ([`crate::events::Tx::audit_next_day`],
+//! at its commit, before the audit appends), so it cannot be lost. This job writes the entries
+//! of the days that have ended into the chain, in random order, each stamped with its day, in
+//! one transaction whose only other writes are the claims. A deliberate exception to "the
+//! audit append in the same transaction", documented here.
 use async_trait::async_trait;
 use entity::audit_deferred;
 use rand::seq::SliceRandom;

@@ -44,14 +44,28 @@ pub async fn one(
     Ok((complaint, capacity))
 }
 
+/// One page of complaints, and the cursor of the next (None at the end).
+pub struct Page {
+    pub complaints: Vec<(complaints::Model, Capacity)>,
+    pub next: Option<String>,
+}
+
 /// `complaints`: an inspector's own (assigned, or whose appeal they review); a county
-/// administrator's county's, without those about them. Newest first, at most 200.
+/// administrator's county's, without those about them. Newest first, `first` (1–200) at a time
+/// after the cursor `after` (BAD_USER_INPUT `first` or `after` otherwise).
 pub async fn list(
     state: &AppState,
     viewer: &Viewer,
     status: Option<ComplaintStatus>,
-) -> AppResult<Vec<(complaints::Model, Capacity)>> {
+    first: i32,
+    after: Option<&str>,
+) -> AppResult<Page> {
     signed_in(viewer)?;
+    let first = u64::try_from(first)
+        .ok()
+        .filter(|n| (1..=LIST_MAX).contains(n))
+        .ok_or_else(|| AppError::bad_input("first", "between 1 and 200"))?;
+    let after = after.map(crate::db::parse_page_cursor).transpose()?;
     let who = Jurisdiction::of(&state.db, viewer).await?;
     let mut query = complaints::Entity::find()
         .filter(complaints::Column::CountyId.eq(who.county_id().unwrap_or_default()));
@@ -83,12 +97,29 @@ pub async fn list(
             .add(complaints::Column::AccusedStaffId.is_null())
             .add(complaints::Column::AccusedStaffId.ne(who.staff_id)),
     );
-    let rows = query
+    if let Some((at, id)) = after {
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(complaints::Column::ReceivedAt.lt(at))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(complaints::Column::ReceivedAt.eq(at))
+                        .add(complaints::Column::Id.lt(id)),
+                ),
+        );
+    }
+    let mut rows = query
         .order_by_desc(complaints::Column::ReceivedAt)
         .order_by_desc(complaints::Column::Id)
-        .limit(LIST_MAX)
+        .limit(first + 1)
         .all(&state.db)
         .await?;
+    let more = u64::try_from(rows.len()).unwrap_or(u64::MAX) > first;
+    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+    let next = rows
+        .last()
+        .filter(|_| more)
+        .map(|c| crate::db::page_cursor(c.received_at, c.id));
     let mut out = Vec::with_capacity(rows.len());
     for complaint in rows {
         let capacity = if complaint.assigned_inspector_id == Some(who.staff_id) {
@@ -100,7 +131,10 @@ pub async fn list(
         };
         out.push((complaint, capacity));
     }
-    Ok(out)
+    Ok(Page {
+        complaints: out,
+        next,
+    })
 }
 
 /// `myComplaints`: the signed-in resident's real-name complaints, newest first (anonymous ones

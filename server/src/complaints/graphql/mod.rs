@@ -15,8 +15,8 @@ use crate::{
 };
 
 use types::{
-    ChannelType, Complaint, ComplaintChannelInput, ComplaintInput, ComplaintStatementRequest,
-    FiledComplaint, MyComplaint, RevealedComplainant,
+    ChannelType, Complaint, ComplaintChannelInput, ComplaintInput, ComplaintPage,
+    ComplaintStatementRequest, FiledComplaint, MyComplaint, RevealedComplainant,
 };
 
 /// Complaints queries.
@@ -60,17 +60,24 @@ impl ComplaintsQuery {
     }
 
     /// Inspectors: the complaints they handle or whose appeal they review; county
-    /// administrators: the county's, except any about them. Newest first, at most 200.
+    /// administrators: the county's, except any about them. Newest first, a page at a time.
     async fn complaints(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only complaints of this status.")] status: Option<ComplaintStatus>,
-    ) -> GqlResult<Vec<Complaint>> {
-        Ok(reads::list(ctx.state(), ctx.viewer(), status)
-            .await?
-            .into_iter()
-            .map(|(c, capacity)| Complaint(c, capacity))
-            .collect())
+        #[graphql(default = 50, desc = "Complaints per page, 1–200 (default 50).")] first: i32,
+        #[graphql(desc = "The previous page's `nextCursor`; omit for the first page.")]
+        after: Option<String>,
+    ) -> GqlResult<ComplaintPage> {
+        let page = reads::list(ctx.state(), ctx.viewer(), status, first, after.as_deref()).await?;
+        Ok(ComplaintPage {
+            complaints: page
+                .complaints
+                .into_iter()
+                .map(|(c, capacity)| Complaint(c, capacity))
+                .collect(),
+            next_cursor: page.next,
+        })
     }
 
     /// One complaint, for those who may read it (NOT_FOUND for anyone else).

@@ -442,3 +442,12 @@ pub struct ComplaintInput {
     /// File without a name: followed by the receipt only.
     pub anonymous: bool,
 }
+
+/// One page of complaints, newest first.
+#[derive(SimpleObject)]
+pub struct ComplaintPage {
+    /// The page's complaints.
+    pub complaints: Vec<Complaint>,
+    /// Pass as `after` for the next page; null at the end.
+    pub next_cursor: Option<String>,
+}
