@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::{
     complaints::{ComplaintDesk, about, mutation},
-    helpers::expect_data,
+    helpers::{Session, expect_data},
     lock_order::coded,
 };
 
@@ -23,6 +23,26 @@ async fn racing_desk(inspectors: usize) -> ComplaintDesk {
         s.limits.login_per_ip_per_minute = 10_000;
     })
     .await
+}
+
+/// A new resident's real-name complaint about the agent, and the inspector it went to.
+async fn round_complaint(
+    desk: &ComplaintDesk,
+    name: &str,
+    category: &str,
+    description: &str,
+) -> (Session, String, Session) {
+    let resident = desk.centre.resident(name).await;
+    let input = about(
+        &desk.centre.agent.user_id,
+        category,
+        description,
+        "MINI_PROGRAM",
+        false,
+    );
+    let id = desk.filed_id(&resident, input).await;
+    let inspector = desk.assigned(&id).await;
+    (resident, id, inspector)
 }
 
 /// The kinds of a complaint's events, in insert order.
@@ -100,7 +120,6 @@ async fn the_same_complaint_sent_twice_at_once_is_one_complaint() {
 )]
 async fn a_request_or_an_answer_racing_the_conclusion_never_comes_after_it() {
     let desk = racing_desk(2).await;
-    let agent = desk.centre.agent.clone();
     let conclude = mutation(
         "$id: ID!",
         "concludeComplaint(id: $id, finding: NOT_SUBSTANTIATED, serious: false, actionsTaken: \"无\", conclusion: \"经调查不属实\")",
@@ -111,16 +130,13 @@ async fn a_request_or_an_answer_racing_the_conclusion_never_comes_after_it() {
     );
     let answer = "mutation($r: ID!, $a: String!) { answerComplaintRequest(requestId: $r, answer: $a) { id } }";
     for round in 0..ROUNDS {
-        let resident = desk.centre.resident(&format!("cp-conclude-{round}")).await;
-        let input = about(
-            &agent.user_id,
+        let (resident, id, inspector) = round_complaint(
+            &desk,
+            &format!("cp-conclude-{round}"),
             "SHIRKING",
             "推诿不办",
-            "MINI_PROGRAM",
-            false,
-        );
-        let id = desk.filed_id(&resident, input).await;
-        let inspector = desk.assigned(&id).await;
+        )
+        .await;
         desk.to_investigating(&inspector, &id).await;
         let app = desk.app();
         if round % 2 == 0 {
@@ -159,18 +175,9 @@ async fn a_request_or_an_answer_racing_the_conclusion_never_comes_after_it() {
 )]
 async fn the_same_step_twice_at_once_is_taken_once() {
     let desk = racing_desk(2).await;
-    let agent = desk.centre.agent.clone();
     for round in 0..ROUNDS {
-        let resident = desk.centre.resident(&format!("cp-step-{round}")).await;
-        let input = about(
-            &agent.user_id,
-            "COLD_SERVICE",
-            "态度差",
-            "MINI_PROGRAM",
-            false,
-        );
-        let id = desk.filed_id(&resident, input).await;
-        let inspector = desk.assigned(&id).await;
+        let (_, id, inspector) =
+            round_complaint(&desk, &format!("cp-step-{round}"), "COLD_SERVICE", "态度差").await;
         let both =
             join_all((0..2).map(|_| desk.step(&inspector, "acknowledgeComplaint", &id))).await;
         let codes = both.iter().map(coded).collect::<Vec<_>>();
@@ -198,20 +205,16 @@ async fn the_same_step_twice_at_once_is_taken_once() {
 )]
 async fn a_conflict_declared_twice_at_once_hands_the_complaint_on_once() {
     let desk = racing_desk(3).await;
-    let agent = desk.centre.agent.clone();
     let declare =
         "mutation($id: ID!) { declareComplaintConflict(id: $id, reason: \"亲属关系\") { id } }";
     for round in 0..ROUNDS {
-        let resident = desk.centre.resident(&format!("cp-conflict-{round}")).await;
-        let input = about(
-            &agent.user_id,
+        let (_, id, inspector) = round_complaint(
+            &desk,
+            &format!("cp-conflict-{round}"),
             "COLD_SERVICE",
             "态度差",
-            "MINI_PROGRAM",
-            false,
-        );
-        let id = desk.filed_id(&resident, input).await;
-        let inspector = desk.assigned(&id).await;
+        )
+        .await;
         let both =
             join_all((0..2).map(|_| desk.app().as_(&inspector, declare, json!({"id": id})))).await;
         let refused = both.iter().filter_map(coded).collect::<Vec<_>>();
@@ -236,19 +239,10 @@ async fn a_conflict_declared_twice_at_once_hands_the_complaint_on_once() {
 )]
 async fn an_answer_is_taken_while_the_inspector_moves_the_complaint_on() {
     let desk = racing_desk(2).await;
-    let agent = desk.centre.agent.clone();
     let answer = "mutation($r: ID!, $a: String!) { answerComplaintRequest(requestId: $r, answer: $a) { id } }";
     for round in 0..ROUNDS {
-        let resident = desk.centre.resident(&format!("cp-move-{round}")).await;
-        let input = about(
-            &agent.user_id,
-            "SHIRKING",
-            "推诿不办",
-            "MINI_PROGRAM",
-            false,
-        );
-        let id = desk.filed_id(&resident, input).await;
-        let inspector = desk.assigned(&id).await;
+        let (resident, id, inspector) =
+            round_complaint(&desk, &format!("cp-move-{round}"), "SHIRKING", "推诿不办").await;
         expect_data(&desk.step(&inspector, "acknowledgeComplaint", &id).await);
         let request = desk
             .request_information(&inspector, &id, "请补充时间")
@@ -280,21 +274,17 @@ async fn an_answer_is_taken_while_the_inspector_moves_the_complaint_on() {
 )]
 async fn an_appeal_racing_a_reassignment_is_never_reviewed_by_the_inspector_who_holds_it() {
     let desk = racing_desk(3).await;
-    let agent = desk.centre.agent.clone();
     let appeal = "mutation($id: ID!) { appealComplaint(id: $id, reason: \"处理过轻\") { id } }";
     let declare =
         "mutation($id: ID!) { declareComplaintConflict(id: $id, reason: \"亲属关系\") { id } }";
     for round in 0..ROUNDS {
-        let resident = desk.centre.resident(&format!("cp-appeal-{round}")).await;
-        let input = about(
-            &agent.user_id,
+        let (resident, id, inspector) = round_complaint(
+            &desk,
+            &format!("cp-appeal-{round}"),
             "COLD_SERVICE",
             "态度差",
-            "MINI_PROGRAM",
-            false,
-        );
-        let id = desk.filed_id(&resident, input).await;
-        let inspector = desk.assigned(&id).await;
+        )
+        .await;
         desk.to_investigating(&inspector, &id).await;
         desk.conclude(&inspector, &id, "NOT_SUBSTANTIATED").await;
         desk.reply(&inspector, &id, "经核实不属实").await;
