@@ -31,12 +31,13 @@ use crate::{
 /// The longest question or answer.
 const TEXT_MAX: usize = 1000;
 
-fn new_exchange(
+/// A new exchange of a complaint, not answered (a duplicate's addition has no asker).
+pub(crate) fn new_exchange(
     complaint: Uuid,
     kind: ComplaintExchangeKind,
     addressed_to: Option<Uuid>,
     question: String,
-    asked_by: Uuid,
+    asked_by: Option<Uuid>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> complaint_exchanges::ActiveModel {
     complaint_exchanges::ActiveModel {
@@ -45,12 +46,71 @@ fn new_exchange(
         kind: Set(kind.as_str().into()),
         addressed_to: Set(addressed_to),
         question: Set(question),
-        asked_by: Set(Some(asked_by)),
+        asked_by: Set(asked_by),
         asked_at: Set(now),
         answer: Set(None),
         answer_state: Set("none".into()),
         answered_at: Set(None),
     }
+}
+
+/// What an inspector asks, and of whom.
+struct Asking {
+    step: Step,
+    kind: ComplaintExchangeKind,
+    addressed_to: Option<Uuid>,
+    question: String,
+    asker: Uuid,
+}
+
+/// Inside `tx`: the request, written once the complaint's row is taken (the lock order) while
+/// it is still the asker's and in a state that allows the step — a conclusion or reassignment
+/// that came meanwhile refuses it (CONFLICT) instead of asking after it.
+async fn ask(
+    tx: &Tx<'_>,
+    complaint: &complaints::Model,
+    asking: Asking,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<complaint_exchanges::Model> {
+    guarded(
+        tx,
+        complaint,
+        asking.step,
+        now,
+        Vec::new(),
+        Some(asking.asker),
+    )
+    .await?;
+    Ok(new_exchange(
+        complaint.id,
+        asking.kind,
+        asking.addressed_to,
+        asking.question,
+        Some(asking.asker),
+        now,
+    )
+    .insert(&**tx)
+    .await?)
+}
+
+/// The audit entry of a request, last in its transaction.
+fn audit_request(
+    tx: &mut Tx<'_>,
+    viewer: &Viewer,
+    complaint: &complaints::Model,
+    action: &str,
+    request: &complaint_exchanges::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    tx.audit(crate::audit::Pending::action(
+        now,
+        viewer,
+        Some(complaint.county_id),
+        action,
+        "complaint",
+        complaint.id,
+        json!({"request": request.id}),
+    ));
 }
 
 /// `requestComplaintStatement`: asks the accused (or, for a complaint about a unit, `staff`
@@ -99,27 +159,14 @@ pub async fn request_statement(
     };
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
-    // The complaint's row first (the lock order): a conclusion or a reassignment that came
-    // meanwhile refuses the request (CONFLICT) instead of asking after it.
-    guarded(
-        &tx,
-        &complaint,
-        Step::RequestStatement,
-        now,
-        Vec::new(),
-        Some(reader.who.staff_id),
-    )
-    .await?;
-    let request = new_exchange(
-        id,
-        ComplaintExchangeKind::StatementRequest,
-        Some(asked),
+    let asking = Asking {
+        step: Step::RequestStatement,
+        kind: ComplaintExchangeKind::StatementRequest,
+        addressed_to: Some(asked),
         question,
-        reader.who.staff_id,
-        now,
-    )
-    .insert(&*tx)
-    .await?;
+        asker: reader.who.staff_id,
+    };
+    let request = ask(&tx, &complaint, asking, now).await?;
     // Its own subject: the accused follows the request, never the complaint.
     tx.emit(EventDraft {
         kind: "complaint.statement_requested",
@@ -129,15 +176,14 @@ pub async fn request_statement(
         audience: vec![staff_key(asked)],
         payload: json!({"requestId": request.id, "category": complaint.category.to_uppercase()}),
     });
-    tx.audit(crate::audit::Pending::action(
-        now,
+    audit_request(
+        &mut tx,
         viewer,
-        Some(complaint.county_id),
+        &complaint,
         "complaint.statement_requested",
-        "complaint",
-        id,
-        json!({"request": request.id}),
-    ));
+        &request,
+        now,
+    );
     tx.commit().await?;
     load(&state.db, id).await
 }
@@ -269,26 +315,14 @@ pub async fn request_information(
         .map_err(|why| AppError::InvalidTransition(why.into()))?;
     let now = state.clock.now();
     let mut tx = Tx::begin(state).await?;
-    // As for a statement: never asked after a conclusion that came meanwhile.
-    guarded(
-        &tx,
-        &complaint,
-        Step::RequestInformation,
-        now,
-        Vec::new(),
-        Some(reader.who.staff_id),
-    )
-    .await?;
-    let request = new_exchange(
-        id,
-        ComplaintExchangeKind::InformationRequest,
-        None,
+    let asking = Asking {
+        step: Step::RequestInformation,
+        kind: ComplaintExchangeKind::InformationRequest,
+        addressed_to: None,
         question,
-        reader.who.staff_id,
-        now,
-    )
-    .insert(&*tx)
-    .await?;
+        asker: reader.who.staff_id,
+    };
+    let request = ask(&tx, &complaint, asking, now).await?;
     let current = current(&tx, id).await?;
     tell(
         &mut tx,
@@ -297,15 +331,14 @@ pub async fn request_information(
         complainant_audience(&current),
         json!({"requestId": request.id}),
     );
-    tx.audit(crate::audit::Pending::action(
-        now,
+    audit_request(
+        &mut tx,
         viewer,
-        Some(complaint.county_id),
+        &complaint,
         "complaint.information_requested",
-        "complaint",
-        id,
-        json!({"request": request.id}),
-    ));
+        &request,
+        now,
+    );
     tx.commit().await?;
     load(&state.db, id).await
 }

@@ -10,7 +10,7 @@
 //! (for duplicates and limits) is dropped by the job after the duplicate window. Its audit entry
 //! and events name nobody. `from_callback` files the complaint a satisfaction callback reports.
 use chrono::{DateTime, Duration, Utc};
-use entity::{cases, complaint_exchanges, complaints, regions, staff_accounts};
+use entity::{cases, complaints, regions, staff_accounts};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr,
 };
@@ -403,20 +403,16 @@ async fn merge(
         ComplaintTextState::Unchecked => ComplaintTextState::Held,
         other => other,
     };
-    complaint_exchanges::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        complaint_id: Set(first),
-        kind: Set(ComplaintExchangeKind::Addition.as_str().into()),
-        addressed_to: Set(None),
-        question: Set(description.to_string()),
-        asked_by: Set(None),
-        asked_at: Set(now),
-        answer: Set(None),
-        answer_state: Set(text_state.as_str().into()),
-        answered_at: Set(None),
-    }
-    .insert(&**tx)
-    .await?;
+    let mut row = crate::complaints::exchanges::new_exchange(
+        first,
+        ComplaintExchangeKind::Addition,
+        None,
+        description.to_string(),
+        None,
+        now,
+    );
+    row.answer_state = Set(text_state.as_str().into());
+    row.insert(&**tx).await?;
     let payload = json!({"complaintId": first, "category": complaint.category.to_uppercase()});
     // The filer is told as the complaint's news reaches them (not when no reply is wanted).
     let mut audience = access::handlers(&**tx, &complaint).await?;
